@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+package io.github.apnsproxy.core.internal;
+
+import io.github.apnsproxy.core.UpstreamResolver;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/** Hosts-format files ({@code ADDRESS NAME...}) and fixed-table resolvers. */
+public final class HostsFile {
+  private HostsFile() {}
+
+  /** Lower-cases a name and strips one trailing dot. */
+  public static String key(String name) {
+    String n = name.endsWith(".") ? name.substring(0, name.length() - 1) : name;
+    return n.toLowerCase(Locale.ROOT);
+  }
+
+  /**
+   * Reads a hosts file: name to addresses in file order.
+   *
+   * @throws IllegalArgumentException naming the file and line of a malformed line
+   */
+  public static Map<String, List<InetAddress>> read(Path file) throws IOException {
+    List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+    Map<String, List<InetAddress>> table = new LinkedHashMap<>();
+    for (int i = 0; i < lines.size(); i++) {
+      String line = lines.get(i);
+      int hash = line.indexOf('#');
+      if (hash >= 0) {
+        line = line.substring(0, hash);
+      }
+      String[] fields = line.strip().split("\\s+");
+      if (fields.length == 1 && fields[0].isEmpty()) {
+        continue;
+      }
+      if (fields.length < 2) {
+        throw new IllegalArgumentException(file + ":" + (i + 1) + ": '" + lines.get(i).strip()
+            + "' (expected ADDRESS NAME...)");
+      }
+      InetAddress address;
+      try {
+        address = Literals.parseAddress(fields[0]);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(file + ":" + (i + 1) + ": " + e.getMessage(), e);
+      }
+      for (int f = 1; f < fields.length; f++) {
+        List<InetAddress> list = table.computeIfAbsent(key(fields[f]), k -> new ArrayList<>());
+        if (!list.contains(address)) {
+          list.add(address);
+        }
+      }
+    }
+    return table;
+  }
+
+  /** A resolver answering from {@code table}, completing at once. */
+  public static UpstreamResolver resolver(Map<String, List<InetAddress>> table) {
+    Map<String, List<InetAddress>> copy = new HashMap<>();
+    table.forEach((name, addresses) -> {
+      if (addresses.isEmpty()) {
+        throw new IllegalArgumentException("no addresses for '" + name + "' (expected at least one)");
+      }
+      copy.put(key(name), List.copyOf(addresses));
+    });
+    return host -> {
+      List<InetAddress> a = copy.get(key(host));
+      return a != null ? CompletableFuture.completedFuture(a)
+          : CompletableFuture.failedFuture(new UnknownHostException(host + " (not in the fixed table)"));
+    };
+  }
+
+  /** True when {@code table} holds {@code name}. */
+  public static boolean contains(Map<String, List<InetAddress>> table, String name) {
+    return table.containsKey(key(name));
+  }
+}

@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * apns-proxy core: APNs host names, the address plan that the DNS and TCP sides share, the address policy, the
+ * upstream resolver SPI and the proxy configuration. No sockets, no third-party runtime dependencies but jspecify
+ * and slf4j-api.
+ */
+module io.github.apnsproxy.core {
+  requires static org.jspecify;
+  requires org.slf4j;
+
+  exports io.github.apnsproxy.core;
+}
