@@ -49,6 +49,10 @@ public record Cidr(InetAddress network, int prefixLength) {
         prefix = address.getAddress().length * 8;
       } else {
         address = Literals.parseAddress(s.substring(0, slash));
+        if (address instanceof Inet4Address && s.substring(0, slash).indexOf(':') >= 0) {
+          // the JDK turns ::ffff:a.b.c.d into an IPv4 address, so an IPv6 prefix length would not fit it
+          throw new IllegalArgumentException("IPv4-mapped IPv6 prefix (expected the IPv4 form, like 10.0.0.0/8)");
+        }
         String p = s.substring(slash + 1);
         if (p.isEmpty() || p.length() > 3 || !p.chars().allMatch(c -> c >= '0' && c <= '9')) {
           throw new IllegalArgumentException("bad prefix length '" + p + "'");

@@ -193,6 +193,7 @@ public final class HostNames {
    * @param name any domain name; case and a trailing dot do not matter
    */
   public Optional<String> zoneOf(String name) {
+    Objects.requireNonNull(name, "name");
     // lenient on purpose: any name (underscores, odd labels) below a zone is still inside it
     String n = name.endsWith(".") ? name.substring(0, name.length() - 1) : name;
     n = n.toLowerCase(Locale.ROOT);
@@ -223,8 +224,16 @@ public final class HostNames {
       throw new IllegalArgumentException("'" + name + "' is empty (expected a host name)");
     }
     if (n.length() > MAX_NAME_LENGTH) {
-      throw new IllegalArgumentException("name of " + n.length() + " characters (expected at most "
-          + MAX_NAME_LENGTH + ")");
+      // name the input, shortened: a 300-character name in a log line helps nobody
+      throw new IllegalArgumentException("'" + name.substring(0, 40) + "...' is " + n.length() + " characters long"
+          + " (expected at most " + MAX_NAME_LENGTH + ")");
+    }
+    for (int i = 0; i < n.length(); i++) {
+      // before lower-casing: the Kelvin sign U+212A lower-cases to an ASCII 'k' and would slip through
+      if (n.charAt(i) >= 0x80) {
+        throw new IllegalArgumentException("'" + name + "' has a character '" + n.charAt(i) + "' that is not a"
+            + " letter, digit or hyphen");
+      }
     }
     n = n.toLowerCase(Locale.ROOT);
     int start = 0;

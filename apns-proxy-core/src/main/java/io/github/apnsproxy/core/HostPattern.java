@@ -37,14 +37,25 @@ public record HostPattern(String template, Kind kind, Environment environment) {
         throw new IllegalArgumentException("courier template '" + template + "' (expected {n} and {courier} once"
             + " each, like {n}-{courier}.push.apple.com)");
       }
-    } else if (hasN || hasV || template.contains("{")) {
-      throw new IllegalArgumentException(kind + " template '" + template + "' (expected a literal name)");
+    } else {
+      if (hasN || hasV || template.contains("{") || HostNames.normalize(template).isEmpty()) {
+        throw new IllegalArgumentException(kind + " template '" + template + "' (expected a literal host name)");
+      }
+      try {
+        new ApnsHost(kind, environment, firstLabel(template), -1);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(kind + " template '" + template + "': " + e.getMessage(), e);
+      }
     }
   }
 
   /** For templates of kinds other than courier, the variant the name stands for: its first label. */
   String literalVariant() {
-    int dot = template.indexOf('.');
-    return dot < 0 ? template : template.substring(0, dot);
+    return firstLabel(template);
+  }
+
+  private static String firstLabel(String name) {
+    int dot = name.indexOf('.');
+    return dot < 0 ? name : name.substring(0, dot);
   }
 }

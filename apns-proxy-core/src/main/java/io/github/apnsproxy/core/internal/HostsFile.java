@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.github.apnsproxy.core.internal;
 
+import io.github.apnsproxy.core.HostNames;
 import io.github.apnsproxy.core.UpstreamResolver;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -14,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 
 /** Hosts-format files ({@code ADDRESS NAME...}) and fixed-table resolvers. */
@@ -55,6 +57,10 @@ public final class HostsFile {
         throw new IllegalArgumentException(file + ":" + (i + 1) + ": " + e.getMessage(), e);
       }
       for (int f = 1; f < fields.length; f++) {
+        if (HostNames.normalize(fields[f]).isEmpty()) {
+          throw new IllegalArgumentException(file + ":" + (i + 1) + ": '" + fields[f] + "' is not a host name"
+              + " (expected ADDRESS NAME...)");
+        }
         List<InetAddress> list = table.computeIfAbsent(key(fields[f]), k -> new ArrayList<>());
         if (!list.contains(address)) {
           list.add(address);
@@ -71,7 +77,14 @@ public final class HostsFile {
       if (addresses.isEmpty()) {
         throw new IllegalArgumentException("no addresses for '" + name + "' (expected at least one)");
       }
-      copy.put(key(name), List.copyOf(addresses));
+      // names that differ only in case or a trailing dot are one name: merge, never let the last one win
+      List<InetAddress> merged = new ArrayList<>(copy.getOrDefault(key(name), List.of()));
+      for (InetAddress a : addresses) {
+        if (!merged.contains(Objects.requireNonNull(a, "address"))) {
+          merged.add(a);
+        }
+      }
+      copy.put(key(name), List.copyOf(merged));
     });
     return host -> {
       List<InetAddress> a = copy.get(key(host));

@@ -20,8 +20,12 @@ public final class Literals {
    */
   public static InetAddress parseAddress(String text) {
     String s = text.strip();
-    if (s.startsWith("[") && s.endsWith("]")) {
+    boolean bracketed = s.startsWith("[") && s.endsWith("]");
+    if (bracketed) {
       s = s.substring(1, s.length() - 1);
+    }
+    if (bracketed && s.indexOf(':') < 0) {
+      throw new IllegalArgumentException("'" + text + "' is not an IP address (brackets are for IPv6 only)");
     }
     if (s.indexOf(':') >= 0) {
       if (s.indexOf('%') >= 0) {
@@ -87,6 +91,9 @@ public final class Literals {
         throw new IllegalArgumentException("'" + text + "' has no closing ']'");
       }
       host = s.substring(1, close);
+      if (host.indexOf(':') < 0) {
+        throw new IllegalArgumentException("'" + text + "' is not an IP address (brackets are for IPv6 only)");
+      }
       String rest = s.substring(close + 1);
       if (!rest.isEmpty()) {
         if (!rest.startsWith(":")) {
