@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: Apache-2.0
+package io.github.apnsproxy.tcp;
+
+/** Why a connection was refused before any upstream connection was attempted; counted in {@link SpliceStats}. */
+public enum RejectReason {
+  /** The client address is outside the policy's client allow-list. */
+  CLIENT_DENIED,
+  /** The maximum number of concurrent splices was reached. */
+  MAX_CONNECTIONS,
+  /** The maximum number of concurrent splices from one client address was reached. */
+  MAX_PER_CLIENT,
+  /** The local address and port the client dialled map to no upstream host. */
+  NO_ROUTE,
+  /** The upstream host name could not be resolved. */
+  RESOLVE_FAILED,
+  /** Every resolved upstream address is outside the policy's upstream allow-list. */
+  REFUSED_TARGET,
+  /** The router did not answer within the route timeout. */
+  ROUTE_TIMEOUT,
+  /** The router threw or failed its stage with an unexpected exception. */
+  ROUTER_ERROR
+}

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+package io.github.apnsproxy.tcp;
+
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * What a finished connection did. Immutable.
+ *
+ * @param bytesClientToUpstream bytes read from the client (and written, or attempted, to the upstream)
+ * @param bytesUpstreamToClient bytes read from the upstream
+ * @param duration time from accept to close
+ * @param reason why it ended
+ * @param upstream the upstream address it was connected to, or {@code null} if it never connected
+ */
+public record SpliceSummary(long bytesClientToUpstream, long bytesUpstreamToClient, Duration duration,
+    CloseReason reason, @Nullable InetSocketAddress upstream) {
+  /** Checks the arguments. */
+  public SpliceSummary {
+    Objects.requireNonNull(duration, "duration");
+    Objects.requireNonNull(reason, "reason");
+  }
+}

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: Apache-2.0
+package io.github.apnsproxy.tcp;
+
+import io.github.apnsproxy.core.AddressPolicy;
+import io.github.apnsproxy.core.CidrSet;
+import io.github.apnsproxy.tcp.internal.Engine;
+import io.github.apnsproxy.tcp.internal.Settings;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A non-blocking TCP splicer: accepts client connections on the listen addresses, asks the {@link Router} where each
+ * goes, connects to the upstream (trying the candidates in order, with a connect timeout) and relays bytes both ways
+ * untouched, with backpressure, half-close, reset propagation, idle timeouts and connection limits.
+ *
+ * <p>Lifecycle: {@link #builder()} ... {@link Builder#build()}, then {@link #start()} once, then {@link #close()} or
+ * {@link #close(Duration)}. Threading: the splicer runs {@code loops} selector threads named
+ * {@code apns-proxy-tcp-loop-N} (daemon threads); both channels of a connection live on one loop and only that
+ * thread touches them. All public methods are thread-safe, but {@code close} must not be called from a listener or
+ * router callback (it waits for the loop threads). Memory: a connection holds a buffer only while a peer cannot
+ * take bytes; at most one buffer ({@code bufferSize}) per direction.
+ */
+public final class TcpSplicer implements AutoCloseable {
+  private final Engine engine;
+
+  private TcpSplicer(Settings settings) {
+    this.engine = new Engine(settings);
+  }
+
+  /** A builder with the defaults documented on each method. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Binds every listen address and starts the loops.
+   *
+   * @throws IOException naming the address that could not be bound; nothing stays open then
+   * @throws IllegalStateException when already started or closed
+   */
+  public void start() throws IOException {
+    engine.start();
+  }
+
+  /** The bound listen addresses with their real ports (port 0 resolved), in listen order; empty before start. */
+  public List<InetSocketAddress> boundAddresses() {
+    return engine.boundAddresses();
+  }
+
+  /** A snapshot of the counters; cheap, callable from any thread. */
+  public SpliceStats stats() {
+    return engine.stats();
+  }
+
+  /** Buffers currently held for blocked peers over all loops (0 when every connection is idle or closed). */
+  public int outstandingBuffers() {
+    return engine.outstandingBuffers();
+  }
+
+  /** Valid selector keys over all loops, listeners included; for tests. */
+  int registeredKeys() {
+    return engine.registeredKeys();
+  }
+
+  /** Closes at once: stops accepting and closes every connection ({@link CloseReason#SHUTDOWN}). Idempotent. */
+  @Override
+  public void close() {
+    engine.close(Duration.ZERO);
+  }
+
+  /**
+   * Closes gracefully: stops accepting, lets live connections finish for up to {@code drain}, then closes the rest
+   * ({@link CloseReason#SHUTDOWN}) and stops the loops. Idempotent; returns within {@code drain} plus a few seconds.
+   */
+  public void close(Duration drain) {
+    engine.close(Objects.requireNonNull(drain, "drain"));
+  }
+
+  /** Builds a {@link TcpSplicer}; each option is checked when set, the whole in {@link #build()}. Not thread-safe. */
+  public static final class Builder {
+    private final List<InetSocketAddress> listen = new ArrayList<>();
+    private @Nullable Router router;
+    private AddressPolicy policy = new AddressPolicy(CidrSet.any(), CidrSet.any());
+    private int loops = Runtime.getRuntime().availableProcessors();
+    private Duration connectTimeout = Duration.ofSeconds(5);
+    private Duration idleTimeout = Duration.ofHours(1);
+    private Duration routeTimeout = Duration.ofSeconds(10);
+    private int maxConnections = 100_000;
+    private int maxConnectionsPerClient;
+    private int bufferSize = 64 * 1024;
+    private Duration keepAliveIdle = Duration.ofMinutes(5);
+    private Duration keepAliveInterval = Duration.ofSeconds(30);
+    private boolean reusePort;
+    private SpliceListener listener = new SpliceListener() { };
+
+    private Builder() {}
+
+    /** Adds listen addresses (a virtual address each, or one wildcard address); port 0 picks a free port. */
+    public Builder listen(List<InetSocketAddress> addresses) {
+      for (InetSocketAddress a : Objects.requireNonNull(addresses, "addresses")) {
+        Objects.requireNonNull(a, "address");
+        if (a.isUnresolved()) {
+          throw new IllegalArgumentException("listen address " + a + " is unresolved (expected an IP address)");
+        }
+        listen.add(a);
+      }
+      return this;
+    }
+
+    /** Adds listen addresses. */
+    public Builder listen(InetSocketAddress... addresses) {
+      return listen(List.of(addresses));
+    }
+
+    /** The router deciding where each connection goes; required. See {@link Router#fromPlan}. */
+    public Builder router(Router router) {
+      this.router = Objects.requireNonNull(router, "router");
+      return this;
+    }
+
+    /** The policy whose client list is checked at accept; default: every client. */
+    public Builder policy(AddressPolicy policy) {
+      this.policy = Objects.requireNonNull(policy, "policy");
+      return this;
+    }
+
+    /** The number of selector loops (threads); default the number of available processors. */
+    public Builder loops(int loops) {
+      if (loops < 1 || loops > 1024) {
+        throw new IllegalArgumentException("loops " + loops + " (expected 1..1024)");
+      }
+      this.loops = loops;
+      return this;
+    }
+
+    /** The timeout of each upstream connection attempt; default 5 s. */
+    public Builder connectTimeout(Duration timeout) {
+      this.connectTimeout = positive(timeout, "connect timeout");
+      return this;
+    }
+
+    /** Closes a connection after this long without a byte either way; default 1 h, {@link Duration#ZERO} = off. */
+    public Builder idleTimeout(Duration timeout) {
+      Objects.requireNonNull(timeout, "timeout");
+      if (timeout.isNegative()) {
+        throw new IllegalArgumentException("idle timeout " + timeout + " (expected zero or positive)");
+      }
+      this.idleTimeout = timeout;
+      return this;
+    }
+
+    /** How long the router may take for one connection; default 10 s. */
+    public Builder routeTimeout(Duration timeout) {
+      this.routeTimeout = positive(timeout, "route timeout");
+      return this;
+    }
+
+    /** The maximum number of concurrent connections; excess ones are accepted and closed; default 100,000. */
+    public Builder maxConnections(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("max connections " + max + " (expected 1 or more)");
+      }
+      this.maxConnections = max;
+      return this;
+    }
+
+    /** The maximum number of concurrent connections per client address; default 0 = unlimited. */
+    public Builder maxConnectionsPerClient(int max) {
+      if (max < 0) {
+        throw new IllegalArgumentException("max connections per client " + max + " (expected 0 or more)");
+      }
+      this.maxConnectionsPerClient = max;
+      return this;
+    }
+
+    /** The size of the per-loop read buffer and of each pooled pending buffer; default 64 KiB. */
+    public Builder bufferSize(int bytes) {
+      if (bytes < 1024 || bytes > 16 * 1024 * 1024) {
+        throw new IllegalArgumentException("buffer size " + bytes + " (expected 1024..16777216)");
+      }
+      this.bufferSize = bytes;
+      return this;
+    }
+
+    /**
+     * TCP keepalive timing on both legs where the platform supports it (whole seconds); default 5 min idle, 30 s
+     * interval. SO_KEEPALIVE itself is always on.
+     */
+    public Builder keepAlive(Duration idle, Duration interval) {
+      this.keepAliveIdle = positive(idle, "keepalive idle");
+      this.keepAliveInterval = positive(interval, "keepalive interval");
+      if (idle.getSeconds() < 1 || interval.getSeconds() < 1) {
+        throw new IllegalArgumentException("keepalive " + idle + "/" + interval + " (expected whole seconds, >= 1 s)");
+      }
+      return this;
+    }
+
+    /** Whether to set SO_REUSEPORT on the listeners (so several processes can share a port); default false. */
+    public Builder reusePort(boolean reusePort) {
+      this.reusePort = reusePort;
+      return this;
+    }
+
+    /** The listener for connection events; default none. */
+    public Builder listener(SpliceListener listener) {
+      this.listener = Objects.requireNonNull(listener, "listener");
+      return this;
+    }
+
+    /**
+     * Builds the splicer (not started).
+     *
+     * @throws IllegalStateException when no listen address or no router was set
+     */
+    public TcpSplicer build() {
+      if (listen.isEmpty()) {
+        throw new IllegalStateException("no listen address (expected at least one listen(...))");
+      }
+      Router r = router;
+      if (r == null) {
+        throw new IllegalStateException("no router (expected router(...), e.g. Router.fromPlan(...))");
+      }
+      return new TcpSplicer(new Settings(listen, r, policy, loops, connectTimeout.toNanos(), idleTimeout.toNanos(),
+          routeTimeout.toNanos(), maxConnections, maxConnectionsPerClient, bufferSize,
+          (int) Math.min(Integer.MAX_VALUE, keepAliveIdle.getSeconds()),
+          (int) Math.min(Integer.MAX_VALUE, keepAliveInterval.getSeconds()), reusePort, listener));
+    }
+
+    private static Duration positive(Duration d, String what) {
+      Objects.requireNonNull(d, what);
+      if (d.isNegative() || d.isZero()) {
+        throw new IllegalArgumentException(what + " " + d + " (expected positive)");
+      }
+      return d;
+    }
+  }
+}

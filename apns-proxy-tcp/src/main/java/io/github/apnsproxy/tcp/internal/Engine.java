@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: Apache-2.0
+package io.github.apnsproxy.tcp.internal;
+
+import io.github.apnsproxy.tcp.SpliceStats;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The splicer's machinery behind {@code TcpSplicer}: the loops, the listening channels, counters and limits.
+ * {@link #start} and {@link #close} may be called from any thread (not from a loop thread); the rest runs on loops.
+ */
+public final class Engine {
+  private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
+  private static final long STOP_WAIT_MS = 5_000;
+
+  final Settings settings;
+  final Counters counters = new Counters();
+  final SafeListener listener;
+  private final ConcurrentHashMap<InetAddress, Integer> perClient = new ConcurrentHashMap<>();
+  private final Object drainLock = new Object();
+  private Loop[] loops = new Loop[0];
+  private List<InetSocketAddress> bound = List.of();
+  private int nextLoop; // acceptor loop thread only
+  private boolean started;
+  private boolean closed;
+  private volatile boolean draining;
+
+  /** Makes an engine; nothing is opened until {@link #start}. */
+  public Engine(Settings settings) {
+    this.settings = settings;
+    this.listener = new SafeListener(settings.listener());
+  }
+
+  /** Binds every listen address and starts the loops. */
+  public synchronized void start() throws IOException {
+    if (closed) {
+      throw new IllegalStateException("splicer is closed (expected start() before close())");
+    }
+    if (started) {
+      throw new IllegalStateException("splicer already started (expected one start())");
+    }
+    List<ServerSocketChannel> servers = new ArrayList<>();
+    List<InetSocketAddress> addresses = new ArrayList<>();
+    Loop[] made = new Loop[settings.loops()];
+    try {
+      for (InetSocketAddress a : settings.listen()) {
+        ServerSocketChannel s = ServerSocketChannel.open();
+        servers.add(s);
+        try {
+          s.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+          if (settings.reusePort()) {
+            if (!s.supportedOptions().contains(StandardSocketOptions.SO_REUSEPORT)) {
+              throw new IOException("SO_REUSEPORT is not supported here");
+            }
+            s.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+          }
+          s.bind(a, 1024);
+          s.configureBlocking(false);
+        } catch (IOException e) {
+          throw new IOException("cannot listen on " + a + ": " + e.getMessage(), e);
+        }
+        addresses.add((InetSocketAddress) s.getLocalAddress());
+      }
+      for (int i = 0; i < made.length; i++) {
+        made[i] = new Loop(this, i);
+      }
+      for (ServerSocketChannel s : servers) {
+        made[0].addServer(s);
+      }
+    } catch (IOException | RuntimeException e) {
+      for (ServerSocketChannel s : servers) {
+        try {
+          s.close();
+        } catch (IOException suppressed) {
+          e.addSuppressed(suppressed);
+        }
+      }
+      for (Loop l : made) {
+        if (l != null) {
+          try {
+            l.selector.close();
+          } catch (IOException suppressed) {
+            e.addSuppressed(suppressed);
+          }
+        }
+      }
+      throw e;
+    }
+    loops = made;
+    bound = List.copyOf(addresses);
+    started = true;
+    for (Loop l : loops) {
+      l.thread.start();
+    }
+    LOG.info("TCP splicer listening on {} with {} loops", bound, loops.length);
+  }
+
+  /** The bound listen addresses (real ports); empty before start. */
+  public synchronized List<InetSocketAddress> boundAddresses() {
+    return bound;
+  }
+
+  /** A snapshot of the counters. */
+  public SpliceStats stats() {
+    return counters.snapshot();
+  }
+
+  /** Buffers held by splices for blocked peers, over all loops. */
+  public int outstandingBuffers() {
+    int n = 0;
+    for (Loop l : currentLoops()) {
+      n += l.outstandingBuffers();
+    }
+    return n;
+  }
+
+  /** Valid selector keys over all loops (listeners included); 0 once closed. For tests. */
+  public int registeredKeys() {
+    int n = 0;
+    for (Loop l : currentLoops()) {
+      if (!l.thread.isAlive()) {
+        continue;
+      }
+      CompletableFuture<Integer> f = new CompletableFuture<>();
+      l.execute(() -> f.complete(l.validKeys()));
+      try {
+        n += f.get(STOP_WAIT_MS, TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return -1;
+      } catch (ExecutionException | TimeoutException e) {
+        // the loop stopped meanwhile: its selector is closed and holds no key
+      }
+    }
+    return n;
+  }
+
+  private synchronized Loop[] currentLoops() {
+    return loops;
+  }
+
+  /** Hands an accepted channel to the next loop, round robin. Acceptor loop thread. */
+  void dispatch(SocketChannel ch, Loop acceptor) {
+    counters.accepted.increment();
+    Loop[] ls = loops;
+    Loop target = ls[nextLoop];
+    nextLoop = nextLoop + 1 == ls.length ? 0 : nextLoop + 1;
+    if (target == acceptor) {
+      target.adopt(ch);
+    } else {
+      target.execute(() -> target.adopt(ch));
+    }
+  }
+
+  boolean acquireClient(InetAddress client) {
+    int limit = settings.maxConnectionsPerClient();
+    if (limit <= 0) {
+      return true;
+    }
+    boolean[] ok = {true};
+    perClient.compute(client, (k, v) -> {
+      int c = v == null ? 0 : v;
+      if (c >= limit) {
+        ok[0] = false;
+        return v;
+      }
+      return c + 1;
+    });
+    return ok[0];
+  }
+
+  void releaseClient(InetAddress client) {
+    if (settings.maxConnectionsPerClient() > 0) {
+      perClient.computeIfPresent(client, (k, v) -> v <= 1 ? null : v - 1);
+    }
+  }
+
+  void decrementActive() {
+    if (counters.active.decrementAndGet() == 0 && draining) {
+      synchronized (drainLock) {
+        drainLock.notifyAll();
+      }
+    }
+  }
+
+  /**
+   * Stops accepting, waits up to {@code drain} for live splices to finish, then closes the rest and stops the
+   * loops. Idempotent; bounded by {@code drain} plus a few seconds.
+   */
+  public void close(Duration drain) {
+    Loop[] ls;
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      ls = loops;
+      if (!started) {
+        return;
+      }
+    }
+    for (Loop l : ls) {
+      if (Thread.currentThread() == l.thread) {
+        throw new IllegalStateException("close() called on a loop thread (expected another thread)");
+      }
+    }
+    CompletableFuture<Void> stopped = new CompletableFuture<>();
+    ls[0].execute(() -> {
+      ls[0].closeServers();
+      stopped.complete(null);
+    });
+    boolean interrupted = false;
+    try {
+      stopped.get(STOP_WAIT_MS, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      interrupted = true;
+    } catch (ExecutionException | TimeoutException e) {
+      LOG.warn("stopping the listeners did not finish in time", e);
+    }
+    if (!drain.isZero() && !drain.isNegative() && !interrupted) {
+      long deadline = System.nanoTime() + drain.toNanos();
+      draining = true;
+      synchronized (drainLock) {
+        long left;
+        while (counters.active.get() > 0 && (left = deadline - System.nanoTime()) > 0) {
+          try {
+            TimeUnit.NANOSECONDS.timedWait(drainLock, left);
+          } catch (InterruptedException e) {
+            interrupted = true;
+            break;
+          }
+        }
+      }
+    }
+    int live = counters.active.get();
+    for (Loop l : ls) {
+      l.stop();
+    }
+    for (Loop l : ls) {
+      try {
+        l.thread.join(STOP_WAIT_MS);
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+      if (l.thread.isAlive()) {
+        LOG.warn("{} did not stop within {} ms", l.thread.getName(), STOP_WAIT_MS);
+      }
+    }
+    LOG.info("TCP splicer on {} closed ({} live connections closed)", bound, live);
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

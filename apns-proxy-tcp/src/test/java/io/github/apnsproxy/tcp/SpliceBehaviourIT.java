@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: Apache-2.0
+package io.github.apnsproxy.tcp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.Mockito.atLeastOnce;
+import static org.mockito.Mockito.doThrow;
+import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.timeout;
+import static org.mockito.Mockito.verify;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** Half-close, resets, failover, timeouts, limits, shutdown and listener containment over real loopback sockets. */
+class SpliceBehaviourIT extends SplicerTestSupport {
+
+  /** Records close reasons by client address. */
+  static final class Recorder implements SpliceListener {
+    final BlockingQueue<SpliceSummary> closed = new ArrayBlockingQueue<>(1000);
+    final Map<InetSocketAddress, InetSocketAddress> connected = new ConcurrentHashMap<>();
+    final CountDownLatch accepted = new CountDownLatch(1);
+
+    @Override
+    public void accepted(InboundConnection connection) {
+      accepted.countDown();
+    }
+
+    @Override
+    public void connected(InboundConnection connection, InetSocketAddress upstream) {
+      connected.put(connection.client(), upstream);
+    }
+
+    @Override
+    public void closed(InboundConnection connection, SpliceSummary summary) {
+      closed.add(summary);
+    }
+
+    SpliceSummary next() throws InterruptedException {
+      SpliceSummary s = closed.poll(30, TimeUnit.SECONDS);
+      assertThat(s).as("a closed event").isNotNull();
+      return s;
+    }
+  }
+
+  private static byte[] ascii(String s) {
+    return s.getBytes(StandardCharsets.US_ASCII);
+  }
+
+  @Test
+  void clientHalfCloseStillReceivesReply() throws Exception {
+    TestServer up = track(new TestServer(TestServer.at("127.0.1.1", 0), s -> {
+      byte[] got = s.getInputStream().readAllBytes(); // until the client's EOF arrives through the proxy
+      s.getOutputStream().write(ascii("reply to " + new String(got, StandardCharsets.US_ASCII)));
+    }));
+    Recorder rec = new Recorder();
+    TcpSplicer sp = start(builder(fixed(up.address())).listener(rec));
+    Socket c = connect(entry(sp));
+    c.getOutputStream().write(ascii("question"));
+    c.shutdownOutput();
+    assertThat(new String(c.getInputStream().readAllBytes(), StandardCharsets.US_ASCII))
+        .isEqualTo("reply to question");
+    SpliceSummary sum = rec.next();
+    assertThat(sum.reason()).isEqualTo(CloseReason.COMPLETED);
+    assertThat(sum.bytesClientToUpstream()).isEqualTo(8);
+    assertThat(sum.bytesUpstreamToClient()).isEqualTo(17);
+    assertThat(sum.upstream()).isEqualTo(up.address());
+    assertQuiet(sp);
+  }
+
+  @Test
+  void upstreamHalfCloseStillReceivesClientBytes() throws Exception {
+    BlockingQueue<String> upstreamGot = new ArrayBlockingQueue<>(1);
+    TestServer up = track(new TestServer(TestServer.at("127.0.1.1", 0), s -> {
+      InputStream in = s.getInputStream();
+      byte[] first = in.readNBytes(5);
+      s.getOutputStream().write(ascii("bye"));
+      s.shutdownOutput();
+      upstreamGot.add(new String(first, StandardCharsets.US_ASCII)
+          + new String(in.readAllBytes(), StandardCharsets.US_ASCII));
+    }));
+    Recorder rec = new Recorder();
+    TcpSplicer sp = start(builder(fixed(up.address())).listener(rec));
+    Socket c = connect(entry(sp));
+    c.getOutputStream().write(ascii("hello"));
+    assertThat(c.getInputStream().readAllBytes()).isEqualTo(ascii("bye")); // EOF from upstream propagated
+    c.getOutputStream().write(ascii(" after"));
+    c.shutdownOutput();
+    assertThat(upstreamGot.poll(30, TimeUnit.SECONDS)).isEqualTo("hello after");
+    assertThat(rec.next().reason()).isEqualTo(CloseReason.COMPLETED);
+    assertQuiet(sp);
+  }
+
+  @Test
+  void upstreamResetIsPropagatedAsReset() throws Exception {
+    TestServer up = track(new TestServer(TestServer.at("127.0.1.1", 0), s -> {
+      s.getInputStream().readNBytes(4);
+      s.setSoLinger(true, 0);
+      s.close();
+    }));
+    Recorder rec = new Recorder();
+    TcpSplicer sp = start(builder(fixed(up.address())).listener(rec));
+    Socket c = connect(entry(sp));
+    c.getOutputStream().write(ascii("ping"));
+    assertThatThrownBy(() -> c.getInputStream().read()).isInstanceOf(SocketException.class)
+        .hasMessageContaining("reset");
+    assertThat(rec.next().reason()).isEqualTo(CloseReason.UPSTREAM_RESET);
+    assertQuiet(sp);
+  }
+
+  @Test
+  void clientResetIsPropagatedAsReset() throws Exception {
+    BlockingQueue<Throwable> upstreamSaw = new ArrayBlockingQueue<>(1);
+    CountDownLatch gotPing = new CountDownLatch(1);
+    TestServer up = track(new TestServer(TestServer.at("127.0.1.1", 0), s -> {
+      s.getInputStream().readNBytes(4);
+      gotPing.countDown();
+      try {
+        s.getInputStream().read();
+        upstreamSaw.add(new AssertionError("no reset"));
+      } catch (IOException e) {
+        upstreamSaw.add(e);
+      }
+    }));
+    Recorder rec = new Recorder();
+    TcpSplicer sp = start(builder(fixed(up.address())).listener(rec));
+    Socket c = connect(entry(sp));
+    c.getOutputStream().write(ascii("ping"));
+    assertThat(gotPing.await(30, TimeUnit.SECONDS)).isTrue();
+    c.setSoLinger(true, 0);
+    c.close();
+    assertThat(upstreamSaw.poll(30, TimeUnit.SECONDS)).isInstanceOf(SocketException.class)
+        .hasMessageContaining("reset");
+    assertThat(rec.next().reason()).isEqualTo(CloseReason.CLIENT_RESET);
+    assertQuiet(sp);
+  }
+
+  @Test
+  void refusedCandidateIsSkipped() throws Exception {
+    InetSocketAddress refused;
+    try (ServerSocket s = new ServerSocket(0, 1, TestServer.at("127.0.1.2", 0).getAddress())) {
+      refused = (InetSocketAddress) s.getLocalSocketAddress(); // closed again: connections are refused
+    }
+    TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
+    Recorder rec = new Recorder();
+    TcpSplicer sp = start(builder(fixed(refused, up.address())).listener(rec));
+    Socket c = connect(entry(sp));
+    c.getOutputStream().write(ascii("echo"));
+    assertThat(readN(c.getInputStream(), 4)).isEqualTo(ascii("echo"));
+    assertThat(rec.connected.get((InetSocketAddress) c.getLocalSocketAddress())).isEqualTo(up.address());
+    assertThat(sp.stats().upstreamConnectFailures()).isEqualTo(1);
+    c.close();
+    assertQuiet(sp);
+  }
+
+  @Test
+  void allCandidatesRefusedClosesClient() throws Exception {
+    List<InetSocketAddress> refused = new ArrayList<>();
+    for (int i = 2; i <= 3; i++) {
+      try (ServerSocket s = new ServerSocket(0, 1, TestServer.at("127.0.1." + i, 0).getAddress())) {
+        refused.add((InetSocketAddress) s.getLocalSocketAddress());
+      }
+    }
+    Recorder rec = new Recorder();
+    TcpSplicer sp = start(builder(fixed(refused.toArray(new InetSocketAddress[0]))).listener(rec));
+    Socket c = connect(entry(sp));
+    assertThat(c.getInputStream().read()).isEqualTo(-1);
+    SpliceSummary sum = rec.next();
+    assertThat(sum.reason()).isEqualTo(CloseReason.CONNECT_FAILED);
+    assertThat(sum.upstream()).isNull();
+    assertThat(sp.stats().upstreamConnectFailures()).isEqualTo(2);
+    assertThat(sp.stats().closed(CloseReason.CONNECT_FAILED)).isEqualTo(1);
+    assertQuiet(sp);
+  }
+
+  @Test
+  void connectTimeoutFailsOverToNextCandidate() throws Exception {
+    // A listener with backlog 1 that never accepts: once its queue is full, Linux drops further SYNs.
+    ServerSocketChannel black = track(ServerSocketChannel.open());
+    black.bind(TestServer.at("127.0.1.4", 0), 1);
+    InetSocketAddress hanging = (InetSocketAddress) black.getLocalAddress();
+    List<SocketChannel> fillers = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      SocketChannel f = track(SocketChannel.open());
+      f.configureBlocking(false);
+      f.connect(hanging);
+      fillers.add(f);
+    }
+    TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
+    Recorder rec = new Recorder();
+    TcpSplicer sp = start(builder(fixed(hanging, up.address())).connectTimeout(Duration.ofMillis(300))
+        .listener(rec));
+    Socket c = connect(entry(sp));
+    c.getOutputStream().write(ascii("late"));
+    assertThat(readN(c.getInputStream(), 4)).isEqualTo(ascii("late"));
+    assertThat(rec.connected.get((InetSocketAddress) c.getLocalSocketAddress())).isEqualTo(up.address());
+    assertThat(sp.stats().upstreamConnectFailures()).isEqualTo(1);
+    c.close();
+    assertQuiet(sp);
+    assertThat(fillers).isNotEmpty();
+  }
+
+  @Test
+  void clientGoneBeforeUpstreamConnected() throws Exception {
+    TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
+    CompletableFuture<Route> pending = new CompletableFuture<>();
+    Recorder rec = new Recorder();
+    TcpSplicer sp = start(builder(c -> pending).listener(rec));
+    Socket c = connect(entry(sp));
+    assertThat(rec.accepted.await(30, TimeUnit.SECONDS)).isTrue();
+    c.close();
+    pending.complete(Route.to("late", List.of(up.address()))); // completes on this (non-loop) thread
+    SpliceSummary sum = rec.next();
+    assertThat(sum.reason()).isEqualTo(CloseReason.CLIENT_GONE);
+    assertThat(sum.bytesClientToUpstream()).isZero();
+    assertQuiet(sp);
+  }
+
+  @Test
+  void routeRejectionAndRouteTimeoutCloseTheClient() throws Exception {
+    Recorder rec = new Recorder();
+    TcpSplicer sp = start(builder(c -> CompletableFuture.completedFuture(Route.reject(RejectReason.REFUSED_TARGET)))
+        .listener(rec));
+    assertThat(connect(entry(sp)).getInputStream().read()).isEqualTo(-1);
+    assertThat(rec.next().reason()).isEqualTo(CloseReason.TARGET_REFUSED);
+    assertThat(sp.stats().rejected(RejectReason.REFUSED_TARGET)).isEqualTo(1);
+
+    Recorder rec2 = new Recorder();
+    TcpSplicer never = start(builder(c -> new CompletableFuture<>()).routeTimeout(Duration.ofMillis(200))
+        .listener(rec2));
+    assertThat(connect(entry(never)).getInputStream().read()).isEqualTo(-1);
+    assertThat(rec2.next().reason()).isEqualTo(CloseReason.ROUTE_TIMEOUT);
+    assertThat(never.stats().rejected(RejectReason.ROUTE_TIMEOUT)).isEqualTo(1);
+    assertQuiet(sp);
+    assertQuiet(never);
+  }
+
+  @Test
+  void idleTimeoutClosesQuietSplice() throws Exception {
+    TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
+    Recorder rec = new Recorder();
+    TcpSplicer sp = start(builder(fixed(up.address())).idleTimeout(Duration.ofMillis(300)).listener(rec));
+    Socket c = connect(entry(sp));
+    c.getOutputStream().write(ascii("x"));
+    assertThat(readN(c.getInputStream(), 1)).isEqualTo(ascii("x"));
+    assertThat(sp.outstandingBuffers()).isZero(); // an idle splice holds no buffer
+    assertThat(c.getInputStream().read()).isEqualTo(-1);
+    assertThat(rec.next().reason()).isEqualTo(CloseReason.IDLE_TIMEOUT);
+    assertQuiet(sp);
+  }
+
+  @Test
+  void limitReachedThenFreed() throws Exception {
+    TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
+    TcpSplicer sp = start(builder(fixed(up.address())).maxConnections(2));
+    Socket a = connect(entry(sp));
+    Socket b = connect(entry(sp));
+    for (Socket s : List.of(a, b)) {
+      s.getOutputStream().write(ascii("ok"));
+      assertThat(readN(s.getInputStream(), 2)).isEqualTo(ascii("ok"));
+    }
+    Socket third = connect(entry(sp));
+    assertThat(third.getInputStream().read()).isEqualTo(-1);
+    assertThat(sp.stats().rejected(RejectReason.MAX_CONNECTIONS)).isEqualTo(1);
+    assertThat(sp.stats().closed(CloseReason.LIMIT)).isEqualTo(1);
+    a.close();
+    await("one live splice", () -> sp.stats().active() == 1);
+    Socket fourth = connect(entry(sp));
+    fourth.getOutputStream().write(ascii("again"));
+    assertThat(readN(fourth.getInputStream(), 5)).isEqualTo(ascii("again"));
+    b.close();
+    fourth.close();
+    assertQuiet(sp);
+  }
+
+  @Test
+  void perClientLimitAndClientPolicy() throws Exception {
+    TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
+    TcpSplicer sp = start(builder(fixed(up.address())).maxConnectionsPerClient(1));
+    Socket a = connect(entry(sp));
+    a.getOutputStream().write(ascii("1"));
+    assertThat(readN(a.getInputStream(), 1)).isEqualTo(ascii("1"));
+    assertThat(connect(entry(sp)).getInputStream().read()).isEqualTo(-1);
+    assertThat(sp.stats().rejected(RejectReason.MAX_PER_CLIENT)).isEqualTo(1);
+    a.close();
+    assertQuiet(sp);
+
+    TcpSplicer denied = start(builder(fixed(up.address())).policy(new io.github.apnsproxy.core.AddressPolicy(
+        io.github.apnsproxy.core.CidrSet.parse("10.0.0.0/8"), io.github.apnsproxy.core.CidrSet.any())));
+    assertThat(connect(entry(denied)).getInputStream().read()).isEqualTo(-1);
+    await("denied counted", () -> denied.stats().rejected(RejectReason.CLIENT_DENIED) == 1);
+    assertQuiet(denied);
+  }
+
+  @Test
+  void closeWithLiveSplices() throws Exception {
+    TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
+    Recorder rec = new Recorder();
+    TcpSplicer sp = start(builder(fixed(up.address())).listener(rec));
+    List<Socket> clients = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      Socket c = connect(entry(sp));
+      c.getOutputStream().write(ascii("live"));
+      assertThat(readN(c.getInputStream(), 4)).isEqualTo(ascii("live"));
+      clients.add(c);
+    }
+    long t0 = System.nanoTime();
+    sp.close(Duration.ofMillis(200)); // drain: none finishes, so all are closed at the deadline
+    assertThat(System.nanoTime() - t0).isLessThan(TimeUnit.SECONDS.toNanos(10));
+    for (Socket c : clients) {
+      assertThat(c.getInputStream().read()).isEqualTo(-1);
+    }
+    for (int i = 0; i < 5; i++) {
+      assertThat(rec.next().reason()).isEqualTo(CloseReason.SHUTDOWN);
+    }
+    assertThat(sp.stats().active()).isZero();
+    assertThatThrownBy(() -> connect(entry(sp))).isInstanceOf(IOException.class);
+  }
+
+  @Test
+  void throwingListenerIsContained() throws Exception {
+    TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
+    SpliceListener bad = mock(SpliceListener.class);
+    RuntimeException boom = new IllegalStateException("listener bug");
+    doThrow(boom).when(bad).accepted(any());
+    doThrow(boom).when(bad).routed(any(), any());
+    doThrow(boom).when(bad).connected(any(), any());
+    doThrow(boom).when(bad).closed(any(), any());
+    TcpSplicer sp = start(builder(fixed(up.address())).listener(bad));
+    for (int i = 0; i < 2; i++) {
+      try (Socket c = connect(entry(sp))) {
+        c.getOutputStream().write(ascii("fine"));
+        assertThat(readN(c.getInputStream(), 4)).isEqualTo(ascii("fine"));
+      }
+    }
+    verify(bad, timeout(30_000).times(2)).closed(any(), any());
+    verify(bad, atLeastOnce()).connected(any(), any());
+    assertQuiet(sp);
+    assertThat(sp.stats().closed(CloseReason.COMPLETED)).isEqualTo(2);
+  }
+
+  @Test
+  void startNamesTheAddressItCannotBind() throws Exception {
+    TestServer busy = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
+    TcpSplicer sp = TcpSplicer.builder().listen(busy.address()).router(fixed(busy.address())).build();
+    assertThatThrownBy(sp::start).isInstanceOf(IOException.class)
+        .hasMessageContaining(busy.address().toString());
+    sp.close();
+    assertThat(sp.boundAddresses()).isEmpty();
+  }
+}
