@@ -1,11 +1,147 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.github.apnsproxy.examples;
 
-/** The all-in-one apns-proxy command line (placeholder until the examples issue lands). */
+import io.github.apnsproxy.core.ConfigException;
+import io.github.apnsproxy.core.ProxyConfig;
+import io.github.apnsproxy.examples.demo.Demo;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * The all-in-one apns-proxy command line: {@code demo}, {@code run --config FILE}, {@code check --config FILE} and
+ * {@code bench}. Exit codes: 0 success, 1 a runtime failure, 2 bad usage or a bad config (one line naming the key).
+ *
+ * <pre>
+ * java -jar apns-proxy-examples/target/apns-proxy.jar demo
+ * java -jar apns-proxy-examples/target/apns-proxy.jar demo --devices 1000
+ * java -jar apns-proxy-examples/target/apns-proxy.jar check --config proxy.properties
+ * java -jar apns-proxy-examples/target/apns-proxy.jar run --config proxy.properties
+ * </pre>
+ */
 public final class ApnsProxy {
+  static final String USAGE = """
+      Usage: java -jar apns-proxy.jar <command> [options]
+
+      Commands:
+        demo [--devices N] [--messages N]
+              Run the whole chain on loopback with no setup and no internet: a simulated upstream DNS and TLS
+              couriers, the proxy (DNS server + splicer from one plan, virtual subnet 127.100.100.0/24), and
+              simulated devices that resolve a courier through the proxy, connect to its virtual address and talk
+              TLS to the courier through the splicer. Prints each step and the stats.
+        run --config FILE
+              Run the proxy from a properties file. SIGTERM drains live connections (tcp.drain-timeout) and exits 0.
+        check --config FILE
+              Validate a config and print the resulting plan: every virtual address and what it maps to.
+        bench [--quick] [--targets direct,apns-proxy,haproxy,nginx] [--only ...]
+              Benchmarks: the proxy (a separate JVM) against a direct loopback connection.
+        keys  Print every config key with its default and meaning.
+
+      Exit codes: 0 ok, 1 failure, 2 bad usage or bad config.
+      """;
+
   private ApnsProxy() {}
 
   public static void main(String[] args) {
-    System.out.println("apns-proxy: not yet");
+    int code = run(args, System.out, System.err);
+    if (code != 0) {
+      System.exit(code);
+    }
+  }
+
+  /** Runs a command; returns the exit code. */
+  static int run(String[] args, PrintStream out, PrintStream err) {
+    if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h") || args[0].equals("help")) {
+      out.print(USAGE);
+      return args.length == 0 ? 2 : 0;
+    }
+    String[] rest = Arrays.copyOfRange(args, 1, args.length);
+    try {
+      return switch (args[0]) {
+        case "demo" -> Demo.run(rest, out);
+        case "run" -> runProxy(rest, out, err);
+        case "check" -> check(rest, out, err);
+        case "keys" -> {
+          for (ProxyConfig.Key k : ProxyConfig.keys()) {
+            out.printf("%-26s default %-22s %s%n", k.name(), k.defaultText(), k.meaning());
+          }
+          yield 0;
+        }
+        case "bench" -> io.github.apnsproxy.examples.bench.Bench.run(rest);
+        default -> {
+          err.println("apns-proxy: unknown command '" + args[0] + "' (expected demo, run, check, bench or keys)");
+          yield 2;
+        }
+      };
+    } catch (UsageException e) {
+      err.println("apns-proxy: " + e.getMessage());
+      return 2;
+    } catch (ConfigException e) {
+      err.println("apns-proxy: config: " + e.getMessage());
+      return 2;
+    } catch (IOException e) {
+      err.println("apns-proxy: " + e.getMessage());
+      return 1;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      err.println("apns-proxy: interrupted");
+      return 1;
+    }
+  }
+
+  /** Bad command-line usage: exit code 2 with the message. */
+  static final class UsageException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    UsageException(String message) {
+      super(message);
+    }
+  }
+
+  static Path configOption(String[] args, String command) {
+    Path config = null;
+    for (int i = 0; i < args.length; i++) {
+      if (args[i].equals("--config") && i + 1 < args.length) {
+        config = Path.of(args[++i]);
+      } else if (args[i].startsWith("--config=")) {
+        config = Path.of(args[i].substring("--config=".length()));
+      } else {
+        throw new UsageException(command + ": unknown option '" + args[i] + "' (expected --config FILE)");
+      }
+    }
+    if (config == null) {
+      throw new UsageException(command + ": --config FILE is required");
+    }
+    if (!Files.isReadable(config)) {
+      throw new UsageException(command + ": cannot read config file " + config);
+    }
+    return config;
+  }
+
+  private static int check(String[] args, PrintStream out, PrintStream err) throws IOException {
+    ProxyConfig config = ProxyConfig.load(configOption(args, "check"));
+    out.print(PlanReport.describe(config));
+    return 0;
+  }
+
+  private static int runProxy(String[] args, PrintStream out, PrintStream err)
+      throws IOException, InterruptedException {
+    ProxyConfig config = ProxyConfig.load(configOption(args, "run"));
+    ProxyNode node = ProxyNode.start(config);
+    CountDownLatch stopped = new CountDownLatch(1);
+    Thread hook = new Thread(() -> {
+      node.close(config.tcpDrainTimeout());
+      stopped.countDown();
+    }, "apns-proxy-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    out.println("apns-proxy running: DNS " + node.dnsAddresses() + ", splicer on " + node.splicerAddressCount()
+        + " addresses" + node.metricsAddress().map(a -> ", metrics http://" + a.getHostString() + ":"
+            + a.getPort() + "/metrics").orElse("") + " (pid " + ProcessHandle.current().pid() + ")");
+    out.flush();
+    stopped.await();
+    return 0;
   }
 }

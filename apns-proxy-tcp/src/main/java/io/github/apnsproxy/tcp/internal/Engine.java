@@ -106,7 +106,7 @@ public final class Engine {
     for (Loop l : loops) {
       l.thread.start();
     }
-    LOG.info("TCP splicer listening on {} with {} loops", bound, loops.length);
+    LOG.info("TCP splicer listening on {} with {} loops", summary(bound), loops.length);
   }
 
   /** The bound listen addresses (real ports); empty before start. */
@@ -260,9 +260,17 @@ public final class Engine {
         LOG.warn("{} did not stop within {} ms", l.thread.getName(), STOP_WAIT_MS);
       }
     }
-    LOG.info("TCP splicer on {} closed ({} live connections closed)", bound, live);
+    LOG.info("TCP splicer on {} closed ({} live connections closed)", summary(bound), live);
     if (interrupted) {
       Thread.currentThread().interrupt();
     }
+  }
+
+  /** A log-friendly list: every address when few, else the count with the first and last. */
+  private static String summary(java.util.List<?> addresses) {
+    if (addresses.size() <= 4) {
+      return addresses.toString();
+    }
+    return addresses.size() + " addresses (" + addresses.get(0) + " ... " + addresses.get(addresses.size() - 1) + ")";
   }
 }

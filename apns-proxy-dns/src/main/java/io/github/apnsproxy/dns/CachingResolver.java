@@ -1,0 +1,425 @@
+// SPDX-License-Identifier: Apache-2.0
+package io.github.apnsproxy.dns;
+
+import io.github.apnsproxy.core.HostNames;
+import io.github.apnsproxy.core.UpstreamResolver;
+import io.github.apnsproxy.dns.internal.Responses;
+import io.github.apnsproxy.dns.internal.UpstreamClient;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.xbill.DNS.AAAARecord;
+import org.xbill.DNS.ARecord;
+import org.xbill.DNS.CNAMERecord;
+import org.xbill.DNS.Message;
+import org.xbill.DNS.Name;
+import org.xbill.DNS.Rcode;
+import org.xbill.DNS.Record;
+import org.xbill.DNS.SOARecord;
+import org.xbill.DNS.Section;
+import org.xbill.DNS.Type;
+
+/**
+ * Resolves the real addresses of names (the APNs hosts) through upstream DNS servers, with a cache.
+ *
+ * <ul>
+ *   <li>Servers are tried in order, each with the timeout; a timeout, network error, SERVFAIL or REFUSED moves on.
+ *   <li>A and AAAA are asked together; the result is the A addresses, then the AAAA addresses, in the order the
+ *       server gave them. CNAME chains are followed (in the answer, and with further queries when the server left
+ *       the chain unfinished), up to 8 links.
+ *   <li>Entries live for the smallest TTL of the records used, raised to the floor and cut to the ceiling. NXDOMAIN
+ *       and NODATA are cached too, for the SOA's negative TTL (RFC 2308) within the same bounds.
+ *   <li><b>Coalescing</b>: while a name is being resolved, every other lookup of it waits for that resolution, so any
+ *       number of concurrent lookups cause one upstream query per type.
+ *   <li><b>Prefetch</b>: a hit in the last tenth of an entry's life refreshes it in the background.
+ *   <li><b>Serve-stale</b> (RFC 8767): when every upstream fails, an entry expired less than the serve-stale age ago
+ *       answers instead (logged once per name at WARN until a fresh answer arrives).
+ * </ul>
+ * A cache hit completes at once on the calling thread; other lookups complete on dnsjava's I/O thread. Thread-safe.
+ * Addresses are not filtered: the caller (the TCP router) applies its policy.
+ */
+public final class CachingResolver implements UpstreamResolver, AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(CachingResolver.class);
+  private static final int MAX_CNAME_LINKS = 8;
+
+  /**
+   * The result of a lookup.
+   *
+   * @param name the name asked, lower case without trailing dot
+   * @param addresses A then AAAA addresses; empty for a name without addresses (NXDOMAIN or NODATA)
+   * @param ttl how long the answer stays fresh from now (zero when stale)
+   * @param exists false for NXDOMAIN
+   * @param stale true when served from an expired entry because every upstream failed
+   * @param fromCache true when no upstream query was needed (or joined) for this lookup
+   */
+  public record Answer(String name, List<InetAddress> addresses, Duration ttl, boolean exists, boolean stale,
+      boolean fromCache) {
+    public Answer {
+      addresses = List.copyOf(addresses);
+    }
+  }
+
+  private final UpstreamClient client;
+  private final long floorMillis;
+  private final long ceilingMillis;
+  private final long staleMillis;
+  private final boolean prefetch;
+  private final int maxEntries;
+  private final InstantSource clock;
+  private final Map<String, Entry> cache = new ConcurrentHashMap<>();
+  private final Map<String, CompletableFuture<Entry>> inFlight = new ConcurrentHashMap<>();
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  private final LongAdder hits = new LongAdder();
+  private final LongAdder misses = new LongAdder();
+  private final LongAdder staleServed = new LongAdder();
+  private final LongAdder coalesced = new LongAdder();
+  private final LongAdder negativeHits = new LongAdder();
+  private final LongAdder prefetches = new LongAdder();
+
+  /** A cached answer; immutable except for the once-per-name stale log flag. */
+  private static final class Entry {
+    final List<InetAddress> addresses;
+    final boolean exists;
+    final long storedAt;
+    final long expiresAt;
+    final AtomicBoolean staleLogged = new AtomicBoolean();
+    final AtomicBoolean prefetching = new AtomicBoolean();
+
+    Entry(List<InetAddress> addresses, boolean exists, long storedAt, long expiresAt) {
+      this.addresses = List.copyOf(addresses);
+      this.exists = exists;
+      this.storedAt = storedAt;
+      this.expiresAt = expiresAt;
+    }
+
+    boolean negative() {
+      return addresses.isEmpty();
+    }
+  }
+
+  private CachingResolver(Builder b) {
+    this.client = new UpstreamClient(b.servers, b.timeout);
+    this.floorMillis = b.ttlFloor.toMillis();
+    this.ceilingMillis = b.ttlCeiling.toMillis();
+    this.staleMillis = b.serveStale.toMillis();
+    this.prefetch = b.prefetch;
+    this.maxEntries = b.maxEntries;
+    this.clock = b.clock;
+    if (floorMillis > ceilingMillis) {
+      throw new IllegalArgumentException("ttlFloor " + b.ttlFloor + " is above ttlCeiling " + b.ttlCeiling);
+    }
+  }
+
+  /** A builder; {@link Builder#servers} is required. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  @Override
+  public CompletionStage<List<InetAddress>> resolve(String host) {
+    return lookup(host).thenCompose(a -> {
+      if (!a.addresses().isEmpty()) {
+        return CompletableFuture.completedFuture(a.addresses());
+      }
+      return CompletableFuture.failedFuture(new UnknownHostException(a.name() + (a.exists()
+          ? " has no A or AAAA records" : " does not exist (NXDOMAIN)")));
+    });
+  }
+
+  /**
+   * Looks up {@code host}'s addresses with the cache's details. The stage fails only when every upstream failed and
+   * no stale entry can stand in ({@link IOException} naming the servers), or the name is not a valid host name
+   * ({@link UnknownHostException}).
+   */
+  public CompletionStage<Answer> lookup(String host) {
+    Objects.requireNonNull(host, "host");
+    if (closed.get()) {
+      return CompletableFuture.failedFuture(new IllegalStateException("resolver closed"));
+    }
+    String name = HostNames.normalize(host).orElse(null);
+    if (name == null) {
+      return CompletableFuture.failedFuture(new UnknownHostException("'" + host + "' is not a host name"));
+    }
+    long now = clock.millis();
+    Entry e = cache.get(name);
+    if (e != null && now < e.expiresAt) {
+      hits.increment();
+      if (e.negative()) {
+        negativeHits.increment();
+      }
+      if (prefetch && !e.negative() && now >= e.expiresAt - (e.expiresAt - e.storedAt) / 10
+          && e.prefetching.compareAndSet(false, true)) {
+        prefetches.increment();
+        resolveShared(name); // refreshes the entry in the background; failures keep the current one
+      }
+      return CompletableFuture.completedFuture(answer(name, e, now, false, true));
+    }
+    misses.increment();
+    return resolveShared(name).handle((fresh, failure) -> {
+      long t = clock.millis();
+      if (failure == null) {
+        return answer(name, fresh, t, false, false);
+      }
+      Entry old = cache.get(name);
+      if (old != null && t - old.expiresAt <= staleMillis) {
+        staleServed.increment();
+        if (old.staleLogged.compareAndSet(false, true)) {
+          LOG.warn("upstream DNS failed for {}; serving the answer that expired {} s ago ({})", name,
+              Math.max(0, (t - old.expiresAt) / 1000), Responses.unwrap(failure).getMessage());
+        }
+        return answer(name, old, t, true, false);
+      }
+      throw new java.util.concurrent.CompletionException(Responses.unwrap(failure));
+    });
+  }
+
+  private static Answer answer(String name, Entry e, long now, boolean stale, boolean fromCache) {
+    Duration ttl = stale ? Duration.ZERO : Duration.ofMillis(Math.max(0, e.expiresAt - now));
+    return new Answer(name, e.addresses, ttl, e.exists, stale, fromCache);
+  }
+
+  /** Starts, or joins, the one resolution of {@code name}; a joined one counts as coalesced. */
+  private CompletableFuture<Entry> resolveShared(String name) {
+    CompletableFuture<Entry> mine = new CompletableFuture<>();
+    CompletableFuture<Entry> running = inFlight.putIfAbsent(name, mine);
+    if (running != null) {
+      coalesced.increment();
+      return running;
+    }
+    resolveNow(name).whenComplete((entry, failure) -> {
+      if (failure == null) {
+        store(name, entry);
+      }
+      inFlight.remove(name, mine);
+      if (failure == null) {
+        mine.complete(entry);
+      } else {
+        mine.completeExceptionally(Responses.unwrap(failure));
+      }
+    });
+    return mine;
+  }
+
+  private void store(String name, Entry entry) {
+    if (cache.size() >= maxEntries && !cache.containsKey(name)) {
+      long now = clock.millis();
+      cache.entrySet().removeIf(x -> now - x.getValue().expiresAt > staleMillis);
+      if (cache.size() >= maxEntries) {
+        LOG.debug("resolver cache full ({} names); {} not cached", maxEntries, name);
+        return;
+      }
+    }
+    cache.put(name, entry);
+  }
+
+  /** Asks A and AAAA, follows CNAMEs, builds the entry. */
+  private CompletableFuture<Entry> resolveNow(String name) {
+    Name qname = Responses.absolute(name);
+    CompletableFuture<TypeResult> a = chase(qname, Type.A, 0, Long.MAX_VALUE);
+    CompletableFuture<TypeResult> aaaa = chase(qname, Type.AAAA, 0, Long.MAX_VALUE);
+    return a.handle((ra, fa) -> new Object[] {ra, fa}).thenCombine(aaaa.handle((r6, f6) -> new Object[] {r6, f6}),
+        (x, y) -> {
+          TypeResult r4 = (TypeResult) x[0];
+          TypeResult r6 = (TypeResult) y[0];
+          Throwable f4 = (Throwable) x[1];
+          Throwable f6 = (Throwable) y[1];
+          if (r4 == null && r6 == null) {
+            throw new java.util.concurrent.CompletionException(Responses.unwrap(f4 != null ? f4 : f6));
+          }
+          // one type failing (a broken AAAA path, say) does not hide the other
+          List<InetAddress> addresses = new ArrayList<>();
+          long ttlSeconds = Long.MAX_VALUE;
+          boolean nxdomain = false;
+          for (TypeResult r : new TypeResult[] {r4, r6}) {
+            if (r == null) {
+              continue;
+            }
+            addresses.addAll(r.addresses);
+            ttlSeconds = Math.min(ttlSeconds, r.ttlSeconds);
+            nxdomain |= r.nxdomain;
+          }
+          long now = clock.millis();
+          long ttl = Math.max(floorMillis, Math.min(ceilingMillis,
+              ttlSeconds == Long.MAX_VALUE ? floorMillis : ttlSeconds * 1000));
+          boolean exists = !(nxdomain && addresses.isEmpty());
+          return new Entry(addresses, exists, now, now + ttl);
+        });
+  }
+
+  /** One type's result: addresses, the smallest TTL seen, and whether the name does not exist. */
+  private record TypeResult(List<InetAddress> addresses, long ttlSeconds, boolean nxdomain) {}
+
+  private CompletableFuture<TypeResult> chase(Name name, int type, int links, long ttlSoFar) {
+    return Responses.future(client.query(name, type)).thenCompose(m -> {
+      int rcode = m.getRcode();
+      if (rcode != Rcode.NOERROR && rcode != Rcode.NXDOMAIN) {
+        return CompletableFuture.failedFuture(new IOException("upstream DNS answered " + Rcode.string(rcode)
+            + " for " + name + " " + Type.string(type)));
+      }
+      long ttl = ttlSoFar;
+      Name current = name;
+      List<InetAddress> addresses = new ArrayList<>();
+      int followed = links;
+      // walk the chain inside this answer
+      boolean moved = true;
+      while (moved) {
+        moved = false;
+        for (Record r : m.getSection(Section.ANSWER)) {
+          if (!r.getName().equals(current)) {
+            continue;
+          }
+          if (r.getType() == type) {
+            addresses.add(r instanceof ARecord ar ? ar.getAddress() : ((AAAARecord) r).getAddress());
+            ttl = Math.min(ttl, r.getTTL());
+          } else if (r.getType() == Type.CNAME && addresses.isEmpty()) {
+            if (++followed > MAX_CNAME_LINKS) {
+              return CompletableFuture.failedFuture(new IOException("CNAME chain of " + name + " longer than "
+                  + MAX_CNAME_LINKS));
+            }
+            current = ((CNAMERecord) r).getTarget();
+            ttl = Math.min(ttl, r.getTTL());
+            moved = true;
+            break;
+          }
+        }
+      }
+      if (!addresses.isEmpty()) {
+        return CompletableFuture.completedFuture(new TypeResult(addresses, ttl, false));
+      }
+      if (rcode == Rcode.NOERROR && !current.equals(name)) {
+        // the server stopped at a CNAME: ask for its target
+        return chase(current, type, followed, ttl);
+      }
+      long negative = negativeTtl(m);
+      return CompletableFuture.completedFuture(new TypeResult(List.of(), Math.min(ttl, negative),
+          rcode == Rcode.NXDOMAIN));
+    });
+  }
+
+  /** RFC 2308: the smaller of the SOA's TTL and its minimum; the floor when there is no SOA. */
+  private long negativeTtl(Message m) {
+    for (Record r : m.getSection(Section.AUTHORITY)) {
+      if (r instanceof SOARecord soa) {
+        return Math.min(soa.getTTL(), soa.getMinimum());
+      }
+    }
+    return floorMillis / 1000;
+  }
+
+  /** The counters. */
+  public ResolverStats stats() {
+    return new ResolverStats(hits.sum(), misses.sum(), staleServed.sum(), coalesced.sum(), client.queries(),
+        client.failures(), negativeHits.sum(), prefetches.sum());
+  }
+
+  /** Names cached now, fresh or stale. */
+  public int cachedNames() {
+    return cache.size();
+  }
+
+  /** Drops the cache; later lookups fail. In-flight lookups still complete. Idempotent. */
+  @Override
+  public void close() {
+    if (closed.compareAndSet(false, true)) {
+      cache.clear();
+    }
+  }
+
+  /** Builds a {@link CachingResolver}. */
+  public static final class Builder {
+    private List<InetSocketAddress> servers = List.of();
+    private Duration timeout = Duration.ofSeconds(2);
+    private Duration ttlFloor = Duration.ofSeconds(10);
+    private Duration ttlCeiling = Duration.ofHours(1);
+    private Duration serveStale = Duration.ofDays(1);
+    private boolean prefetch = true;
+    private int maxEntries = 10_000;
+    private InstantSource clock = InstantSource.system();
+
+    private Builder() {}
+
+    /** The upstream servers, tried in order; required. */
+    public Builder servers(List<InetSocketAddress> servers) {
+      this.servers = List.copyOf(Objects.requireNonNull(servers, "servers"));
+      return this;
+    }
+
+    /** Timeout of one try at one server; default 2 s. */
+    public Builder timeout(Duration timeout) {
+      this.timeout = Objects.requireNonNull(timeout, "timeout");
+      return this;
+    }
+
+    /** The shortest time an answer is cached, whatever its TTL; default 10 s. */
+    public Builder ttlFloor(Duration floor) {
+      this.ttlFloor = nonNegative(floor, "ttlFloor");
+      return this;
+    }
+
+    /** The longest time an answer is cached, whatever its TTL; default 1 h. */
+    public Builder ttlCeiling(Duration ceiling) {
+      this.ttlCeiling = nonNegative(ceiling, "ttlCeiling");
+      return this;
+    }
+
+    /** How long after expiry an answer may still be served when every upstream fails; default 1 day; 0 for never. */
+    public Builder serveStale(Duration maxAge) {
+      this.serveStale = nonNegative(maxAge, "serveStale");
+      return this;
+    }
+
+    /** Refresh entries hit in the last tenth of their life in the background; default on. */
+    public Builder prefetch(boolean prefetch) {
+      this.prefetch = prefetch;
+      return this;
+    }
+
+    /** The most names cached; default 10,000. */
+    public Builder maxEntries(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("maxEntries " + max + " (expected 1 or more)");
+      }
+      this.maxEntries = max;
+      return this;
+    }
+
+    /** The clock for TTLs (tests use a manual one); default the system clock. */
+    public Builder clock(InstantSource clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * The resolver.
+     *
+     * @throws IllegalArgumentException when no server is given, the timeout is not positive or the floor is above
+     *     the ceiling
+     */
+    public CachingResolver build() {
+      return new CachingResolver(this);
+    }
+
+    private static Duration nonNegative(Duration d, String what) {
+      Objects.requireNonNull(d, what);
+      if (d.isNegative()) {
+        throw new IllegalArgumentException(what + " " + d + " (expected 0 or more)");
+      }
+      return d;
+    }
+  }
+}

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+package io.github.apnsproxy.dns;
+
+import io.github.apnsproxy.dns.internal.Responses;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import org.xbill.DNS.Message;
+import org.xbill.DNS.Rcode;
+
+/**
+ * Answers a DNS query, or passes it on.
+ *
+ * <p>A handler returns a stage that completes with the response, or with {@link Optional#empty()} to let the next
+ * handler of a {@link #firstOf chain} answer. The response needs only what the handler decides: rcode, the AA and RA
+ * flags and the answer, authority and additional sections. The {@link DnsResponder} copies the query's ID, opcode,
+ * RD flag and question (with the client's letter case) into it, sets QR, adds EDNS and truncates for UDP, so a
+ * handler can answer with a fresh {@code new Message()}.
+ *
+ * <p>Handlers are called concurrently from the server's threads and must be thread-safe. They must not block:
+ * answer at once (the stock plan handlers do) or complete the stage later from another thread (forwarding does). A
+ * handler that throws or fails its stage makes the responder answer SERVFAIL and log one WARN line; a handler that
+ * never completes is answered SERVFAIL after the responder's handler timeout.
+ */
+@FunctionalInterface
+public interface DnsAnswerHandler {
+
+  /**
+   * Answers {@code query}.
+   *
+   * @return a stage completing with the response, or empty to pass the query to the next handler
+   */
+  CompletionStage<Optional<Message>> answer(DnsQuery query);
+
+  /**
+   * A chain: each handler in turn until one answers; empty when all pass. A handler that fails ends the chain with
+   * that failure.
+   */
+  static DnsAnswerHandler firstOf(DnsAnswerHandler... handlers) {
+    return firstOf(List.of(handlers));
+  }
+
+  /** {@link #firstOf(DnsAnswerHandler...)} for a list. */
+  static DnsAnswerHandler firstOf(List<? extends DnsAnswerHandler> handlers) {
+    List<DnsAnswerHandler> chain = List.copyOf(handlers);
+    chain.forEach(h -> Objects.requireNonNull(h, "handler"));
+    return query -> next(chain, 0, query);
+  }
+
+  private static CompletionStage<Optional<Message>> next(List<DnsAnswerHandler> chain, int index, DnsQuery query) {
+    for (int i = index; i < chain.size(); i++) {
+      CompletionStage<Optional<Message>> stage = chain.get(i).answer(query);
+      CompletableFuture<Optional<Message>> f = Responses.future(stage);
+      if (f.isDone() && !f.isCompletedExceptionally()) {
+        Optional<Message> answer = f.join();
+        if (answer.isPresent()) {
+          return f;
+        }
+        continue; // answered "pass" at once: no need to chain stages
+      }
+      int following = i + 1;
+      return f.thenCompose(answer -> answer.isPresent()
+          ? CompletableFuture.completedFuture(answer) : next(chain, following, query));
+    }
+    return CompletableFuture.completedFuture(Optional.empty());
+  }
+
+  /** Answers every query with REFUSED: the end of a chain for names the proxy does not serve. */
+  static DnsAnswerHandler refusing() {
+    return query -> CompletableFuture.completedFuture(Optional.of(Responses.error(Rcode.REFUSED)));
+  }
+}

@@ -1,0 +1,449 @@
+// SPDX-License-Identifier: Apache-2.0
+package io.github.apnsproxy.dns;
+
+import io.github.apnsproxy.core.AddressPolicy;
+import io.github.apnsproxy.core.ProxyConfig.DeniedClients;
+import io.github.apnsproxy.dns.internal.DnsTcpLoop;
+import java.io.IOException;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.DatagramChannel;
+import java.nio.channels.ServerSocketChannel;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An embeddable DNS server over UDP and TCP hosting a {@link DnsAnswerHandler} chain through a {@link DnsResponder}.
+ *
+ * <pre>{@code
+ * try (DnsServer dns = DnsServer.builder()
+ *     .listen(new InetSocketAddress("127.0.0.1", 0))
+ *     .handler(DnsAnswerHandler.firstOf(PlanHostsHandler.builder(plan).build(),
+ *         ZoneApexHandler.builder(plan).build(), DnsAnswerHandler.refusing()))
+ *     .build().start()) {
+ *   InetSocketAddress bound = dns.udpAddresses().get(0);
+ *   ...
+ * }
+ * }</pre>
+ *
+ * <p>UDP: for each address, {@link Builder#threads} receiver threads, each with its own socket bound with
+ * SO_REUSEPORT so the kernel spreads queries over them (one shared socket where the option is missing). Receive
+ * buffers take 65535 bytes; only the received length is parsed. TCP: one selector thread for every TCP address and
+ * connection (see {@link Builder#tcpIdleTimeout}, {@link Builder#maxTcpConnections}). An address given to
+ * {@link Builder#listen} with port 0 gets the same free port for UDP and TCP, so a truncated answer can be retried
+ * over TCP on the port the client knows. Threads are named {@code apns-proxy-dns-udp-N} and
+ * {@code apns-proxy-dns-tcp}.
+ */
+public final class DnsServer implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(DnsServer.class);
+  private static final AtomicInteger SERVERS = new AtomicInteger();
+  private static final Duration CLOSE_WAIT = Duration.ofSeconds(2);
+
+  private final List<InetSocketAddress> udpRequested;
+  private final List<InetSocketAddress> tcpRequested;
+  private final List<InetSocketAddress> sharedPort;
+  private final DnsResponder responder;
+  private final int threads;
+  private final Duration tcpIdleTimeout;
+  private final int maxTcpConnections;
+  private final int id = SERVERS.incrementAndGet();
+
+  private final AtomicBoolean started = new AtomicBoolean();
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private final List<DatagramChannel> udpChannels = new ArrayList<>();
+  private final List<ServerSocketChannel> tcpChannels = new ArrayList<>();
+  private final List<Thread> udpThreads = new ArrayList<>();
+  private volatile List<InetSocketAddress> udpBound = List.of();
+  private volatile List<InetSocketAddress> tcpBound = List.of();
+  private @Nullable DnsTcpLoop tcpLoop;
+
+  private DnsServer(Builder b) {
+    this.udpRequested = List.copyOf(b.udp);
+    this.tcpRequested = List.copyOf(b.tcp);
+    this.sharedPort = List.copyOf(b.both);
+    DnsResponder.Builder rb = DnsResponder.builder(b.handler).policy(b.policy).deniedClients(b.denied);
+    if (b.handlerTimeout != null) {
+      rb.handlerTimeout(b.handlerTimeout);
+    }
+    this.responder = rb.build();
+    this.threads = b.threads;
+    this.tcpIdleTimeout = b.tcpIdleTimeout;
+    this.maxTcpConnections = b.maxTcpConnections;
+  }
+
+  /** A builder; {@link Builder#handler} and at least one address are required. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Binds every address and starts the threads.
+   *
+   * @return this server
+   * @throws IOException naming the address when one cannot be bound; nothing stays bound then
+   * @throws IllegalStateException when called twice
+   */
+  public DnsServer start() throws IOException {
+    if (!started.compareAndSet(false, true)) {
+      throw new IllegalStateException("DNS server already started");
+    }
+    try {
+      List<InetSocketAddress> udp = new ArrayList<>();
+      List<InetSocketAddress> tcp = new ArrayList<>();
+      for (InetSocketAddress a : udpRequested) {
+        if (sharedPort.contains(a) && a.getPort() == 0) {
+          InetSocketAddress port = bindBoth(a);
+          udp.add(port);
+          tcp.add(port);
+        } else {
+          udp.add(bindUdp(a));
+        }
+      }
+      for (InetSocketAddress a : tcpRequested) {
+        if (!(sharedPort.contains(a) && a.getPort() == 0)) {
+          tcp.add(bindTcp(a, a));
+        }
+      }
+      udpBound = List.copyOf(udp);
+      tcpBound = List.copyOf(tcp);
+      if (!tcpChannels.isEmpty()) {
+        DnsTcpLoop loop = new DnsTcpLoop(tcpChannels, responder, tcpIdleTimeout, maxTcpConnections,
+            responder::countDropped, "apns-proxy-dns-tcp" + suffix());
+        tcpLoop = loop;
+        loop.start();
+      }
+      int n = 0;
+      for (DatagramChannel ch : udpChannels) {
+        for (int i = 0; i < receiversPer(ch); i++) {
+          Thread t = new Thread(() -> receive(ch), "apns-proxy-dns-udp-" + (n++) + suffix());
+          t.setDaemon(true);
+          udpThreads.add(t);
+          t.start();
+        }
+      }
+      LOG.info("DNS server listening on UDP {} and TCP {}", udpBound, tcpBound);
+      return this;
+    } catch (IOException | RuntimeException e) {
+      close();
+      throw e;
+    }
+  }
+
+  private String suffix() {
+    return id == 1 ? "" : "-s" + id;
+  }
+
+  /** Channels that share their socket with the other receivers get all of them; reuse-port channels one each. */
+  private int receiversPer(DatagramChannel ch) {
+    return sharedSocket.contains(ch) ? threads : 1;
+  }
+
+  private final Set<DatagramChannel> sharedSocket = new LinkedHashSet<>();
+
+  private InetSocketAddress bindBoth(InetSocketAddress requested) throws IOException {
+    IOException last = null;
+    for (int attempt = 0; attempt < 20; attempt++) {
+      int before = udpChannels.size();
+      InetSocketAddress bound = bindUdp(requested);
+      try {
+        bindTcp(bound, requested);
+        return bound;
+      } catch (IOException e) {
+        last = e; // the port is free for UDP but taken for TCP: try another
+        while (udpChannels.size() > before) {
+          DatagramChannel ch = udpChannels.remove(udpChannels.size() - 1);
+          sharedSocket.remove(ch);
+          ch.close();
+        }
+      }
+    }
+    throw last;
+  }
+
+  private InetSocketAddress bindUdp(InetSocketAddress address) throws IOException {
+    DatagramChannel first = DatagramChannel.open();
+    boolean reusePort = threads > 1 && first.supportedOptions().contains(StandardSocketOptions.SO_REUSEPORT);
+    try {
+      if (reusePort) {
+        first.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+      }
+      first.setOption(StandardSocketOptions.SO_RCVBUF, 1 << 20);
+      first.bind(address);
+    } catch (IOException e) {
+      first.close();
+      throw bindFailure("UDP", address, e);
+    }
+    udpChannels.add(first);
+    InetSocketAddress bound = (InetSocketAddress) first.getLocalAddress();
+    if (!reusePort) {
+      sharedSocket.add(first);
+      return bound;
+    }
+    for (int i = 1; i < threads; i++) {
+      DatagramChannel ch = DatagramChannel.open();
+      try {
+        ch.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+        ch.setOption(StandardSocketOptions.SO_RCVBUF, 1 << 20);
+        ch.bind(bound);
+      } catch (IOException e) {
+        ch.close();
+        throw bindFailure("UDP", bound, e);
+      }
+      udpChannels.add(ch);
+    }
+    return bound;
+  }
+
+  private InetSocketAddress bindTcp(InetSocketAddress address, InetSocketAddress requested) throws IOException {
+    ServerSocketChannel ch = ServerSocketChannel.open();
+    try {
+      ch.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+      ch.bind(address, 128);
+    } catch (IOException e) {
+      ch.close();
+      throw bindFailure("TCP", requested.getPort() == 0 ? address : requested, e);
+    }
+    tcpChannels.add(ch);
+    return (InetSocketAddress) ch.getLocalAddress();
+  }
+
+  private static IOException bindFailure(String transport, InetSocketAddress address, IOException e) {
+    String message = "cannot listen for DNS over " + transport + " on " + format(address) + ": " + e.getMessage();
+    BindException b = new BindException(message);
+    b.initCause(e);
+    return b;
+  }
+
+  private static String format(InetSocketAddress a) {
+    String host = a.getAddress() == null ? a.getHostString() : a.getAddress().getHostAddress();
+    return (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
+  }
+
+  private void receive(DatagramChannel ch) {
+    ByteBuffer buffer = ByteBuffer.allocate(65535);
+    while (!closed.get()) {
+      SocketAddress from;
+      try {
+        buffer.clear();
+        from = ch.receive(buffer);
+      } catch (ClosedChannelException e) {
+        return;
+      } catch (IOException e) {
+        if (closed.get()) {
+          return;
+        }
+        LOG.debug("DNS UDP receive failed: {}", e.getMessage());
+        continue;
+      }
+      if (!(from instanceof InetSocketAddress client)) {
+        continue;
+      }
+      try {
+        byte[] query = Arrays.copyOf(buffer.array(), buffer.position());
+        responder.respond(query, query.length, client, DnsTransport.UDP, 65535)
+            .thenAccept(reply -> reply.ifPresent(r -> send(ch, r, client)));
+      } catch (RuntimeException | Error e) {
+        // never let one packet end a receiver
+        LOG.warn("DNS UDP query from {} failed", client, e);
+      }
+    }
+  }
+
+  private static void send(DatagramChannel ch, byte[] reply, InetSocketAddress client) {
+    try {
+      ch.send(ByteBuffer.wrap(reply), client);
+    } catch (IOException e) {
+      LOG.debug("DNS UDP send to {} failed: {}", client, e.getMessage());
+    }
+  }
+
+  /** The bound UDP addresses, real ports included, in the order given. */
+  public List<InetSocketAddress> udpAddresses() {
+    return udpBound;
+  }
+
+  /** The bound TCP addresses, real ports included, in the order given. */
+  public List<InetSocketAddress> tcpAddresses() {
+    return tcpBound;
+  }
+
+  /** The responder's counters, plus TCP connections refused over the limit as dropped. */
+  public DnsStats stats() {
+    return responder.stats();
+  }
+
+  /** The wire-level responder this server runs. */
+  public DnsResponder responder() {
+    return responder;
+  }
+
+  /** Open DNS-over-TCP connections. */
+  public int tcpConnections() {
+    DnsTcpLoop loop = tcpLoop;
+    return loop == null ? 0 : loop.connections();
+  }
+
+  /**
+   * Closes every socket and stops every thread, waiting at most about two seconds per thread group. Idempotent.
+   * Answers still being computed are not sent.
+   */
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    for (DatagramChannel ch : udpChannels) {
+      try {
+        ch.close();
+      } catch (IOException e) {
+        LOG.debug("closing UDP socket", e);
+      }
+    }
+    try {
+      DnsTcpLoop loop = tcpLoop;
+      if (loop != null) {
+        loop.close(CLOSE_WAIT);
+      }
+      long deadline = System.nanoTime() + CLOSE_WAIT.toNanos();
+      for (Thread t : udpThreads) {
+        long left = Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
+        t.join(left);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    for (ServerSocketChannel ch : tcpChannels) {
+      try {
+        ch.close();
+      } catch (IOException e) {
+        LOG.debug("closing TCP socket", e);
+      }
+    }
+  }
+
+  /** Builds a {@link DnsServer}. */
+  public static final class Builder {
+    private final Set<InetSocketAddress> udp = new LinkedHashSet<>();
+    private final Set<InetSocketAddress> tcp = new LinkedHashSet<>();
+    private final Set<InetSocketAddress> both = new LinkedHashSet<>();
+    private @Nullable DnsAnswerHandler handler;
+    private @Nullable AddressPolicy policy;
+    private DeniedClients denied = DeniedClients.REFUSE;
+    private @Nullable Duration handlerTimeout;
+    private int threads = 2;
+    private Duration tcpIdleTimeout = Duration.ofSeconds(10);
+    private int maxTcpConnections = 256;
+
+    private Builder() {}
+
+    /** Adds UDP addresses (IPv4 or IPv6; port 0 for a free port). */
+    public Builder udp(InetSocketAddress... addresses) {
+      for (InetSocketAddress a : addresses) {
+        udp.add(Objects.requireNonNull(a, "address"));
+      }
+      return this;
+    }
+
+    /** Adds TCP addresses (IPv4 or IPv6; port 0 for a free port). */
+    public Builder tcp(InetSocketAddress... addresses) {
+      for (InetSocketAddress a : addresses) {
+        tcp.add(Objects.requireNonNull(a, "address"));
+      }
+      return this;
+    }
+
+    /** Adds addresses for both UDP and TCP; port 0 gives one free port used by both. */
+    public Builder listen(InetSocketAddress... addresses) {
+      udp(addresses);
+      tcp(addresses);
+      both.addAll(Arrays.asList(addresses));
+      return this;
+    }
+
+    /** The handler chain; required. */
+    public Builder handler(DnsAnswerHandler handler) {
+      this.handler = Objects.requireNonNull(handler, "handler");
+      return this;
+    }
+
+    /** Answer only the policy's clients; default none set: every client is answered. */
+    public Builder policy(@Nullable AddressPolicy policy) {
+      this.policy = policy;
+      return this;
+    }
+
+    /** What clients outside the policy get: REFUSED (the default) or nothing. */
+    public Builder deniedClients(DeniedClients denied) {
+      this.denied = Objects.requireNonNull(denied, "denied");
+      return this;
+    }
+
+    /** How long a handler may take before the client gets SERVFAIL; default 5 s. */
+    public Builder handlerTimeout(Duration timeout) {
+      this.handlerTimeout = Objects.requireNonNull(timeout, "timeout");
+      return this;
+    }
+
+    /** UDP receiver threads per address; default 2. */
+    public Builder threads(int threads) {
+      if (threads < 1) {
+        throw new IllegalArgumentException("threads " + threads + " (expected 1 or more)");
+      }
+      this.threads = threads;
+      return this;
+    }
+
+    /** Close TCP connections idle (nothing read, written or pending) this long; default 10 s; 0 for never. */
+    public Builder tcpIdleTimeout(Duration timeout) {
+      Objects.requireNonNull(timeout, "timeout");
+      if (timeout.isNegative()) {
+        throw new IllegalArgumentException("tcpIdleTimeout " + timeout + " (expected 0 or more)");
+      }
+      this.tcpIdleTimeout = timeout;
+      return this;
+    }
+
+    /** The most TCP connections at once; more are accepted and closed at once, counted as dropped. Default 256. */
+    public Builder maxTcpConnections(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("maxTcpConnections " + max + " (expected 1 or more)");
+      }
+      this.maxTcpConnections = max;
+      return this;
+    }
+
+    /**
+     * The server, not yet listening.
+     *
+     * @throws IllegalStateException when the handler or every address is missing
+     */
+    public DnsServer build() {
+      if (handler == null) {
+        throw new IllegalStateException("DNS server without a handler (call handler(...))");
+      }
+      if (udp.isEmpty() && tcp.isEmpty()) {
+        throw new IllegalStateException("DNS server without an address (call listen, udp or tcp)");
+      }
+      return new DnsServer(this);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "DnsServer[udp=" + udpBound + ", tcp=" + tcpBound + "]";
+  }
+}

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+package io.github.apnsproxy.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ApnsProxyCliTest {
+  @TempDir Path dir;
+
+  private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+  private int run(String... args) {
+    return ApnsProxy.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+  }
+
+  private String out() {
+    return out.toString(StandardCharsets.UTF_8);
+  }
+
+  private String err() {
+    return err.toString(StandardCharsets.UTF_8);
+  }
+
+  private Path config(String text) throws IOException {
+    Path f = dir.resolve("proxy.properties");
+    Files.writeString(f, text);
+    return f;
+  }
+
+  @Test
+  void helpPrintsEveryCommand() {
+    assertThat(run("--help")).isZero();
+    assertThat(out()).contains("demo", "run --config FILE", "check --config FILE", "bench");
+  }
+
+  @Test
+  void noArgumentsIsAUsageError() {
+    assertThat(run()).isEqualTo(2);
+    assertThat(out()).contains("Usage");
+  }
+
+  @Test
+  void unknownCommandExitsTwo() {
+    assertThat(run("serve")).isEqualTo(2);
+    assertThat(err()).contains("unknown command 'serve'");
+  }
+
+  @Test
+  void runWithABadKeyExitsTwoWithOneLineNamingTheKey() throws IOException {
+    Path f = config("upstream.dns=127.0.0.1:53\ndns.ttl=soon\n");
+    assertThat(run("run", "--config", f.toString())).isEqualTo(2);
+    assertThat(err().strip().lines()).hasSize(1);
+    assertThat(err()).contains("dns.ttl").contains("soon");
+  }
+
+  @Test
+  void runWithAnUnknownKeyExitsTwo() throws IOException {
+    Path f = config("upstream.dns=127.0.0.1:53\ndns.tll=5s\n");
+    assertThat(run("run", "--config", f.toString())).isEqualTo(2);
+    assertThat(err()).contains("dns.tll").contains("dns.ttl");
+  }
+
+  @Test
+  void runWithoutConfigIsAUsageError() {
+    assertThat(run("run")).isEqualTo(2);
+    assertThat(err()).contains("--config FILE is required");
+  }
+
+  @Test
+  void runWithAMissingFileIsAUsageError() {
+    assertThat(run("run", "--config", dir.resolve("nope.properties").toString())).isEqualTo(2);
+    assertThat(err()).contains("cannot read config file");
+  }
+
+  @Test
+  void checkPrintsEveryVirtualAddressAndWhatItMapsTo() throws IOException {
+    Path f = config("upstream.dns=127.0.0.1:53\nplan.ipv4=10.100.100.0/24\n");
+    assertThat(run("check", "--config", f.toString())).isZero();
+    assertThat(out())
+        .contains("config OK")
+        .contains("10.100.100.1 ").contains("0-courier.push.apple.com")
+        .contains("10.100.100.18 ").contains("17-courier.push.apple.com")
+        .contains("10.100.100.254").contains("init.push.apple.com")
+        .contains("api.sandbox.push.apple.com")
+        .contains("209 virtual addresses");
+  }
+
+  @Test
+  void checkOfAPooledPlanShowsThePools() throws IOException {
+    Path f = config("upstream.dns=127.0.0.1:53\nplan.style=pooled\nplan.ipv4=10.9.0.0/28\n");
+    assertThat(run("check", "--config", f.toString())).isZero();
+    assertThat(out()).contains("10.9.0.1 ").contains("pool of 102 couriers").contains("7 virtual addresses");
+  }
+
+  @Test
+  void checkOfAPlanThatDoesNotFitExitsTwo() throws IOException {
+    Path f = config("upstream.dns=127.0.0.1:53\nplan.ipv4=10.100.100.0/26\n");
+    assertThat(run("check", "--config", f.toString())).isEqualTo(2);
+    assertThat(err()).contains("plan.ipv4").contains("does not fit");
+  }
+
+  @Test
+  void keysListsEveryConfigKey() {
+    assertThat(run("keys")).isZero();
+    assertThat(out()).contains("plan.ipv4", "dns.listen", "upstream.hosts", "tcp.idle-timeout", "metrics.listen");
+  }
+}

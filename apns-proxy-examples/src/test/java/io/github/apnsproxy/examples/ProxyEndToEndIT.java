@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: Apache-2.0
+package io.github.apnsproxy.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.apnsproxy.core.ApnsHost;
+import io.github.apnsproxy.dns.DnsStats;
+import io.github.apnsproxy.dns.ResolverStats;
+import io.github.apnsproxy.examples.demo.DemoWorld;
+import io.github.apnsproxy.examples.demo.SimulatedCourier;
+import io.github.apnsproxy.examples.demo.SimulatedDevice;
+import io.github.apnsproxy.tcp.CloseReason;
+import io.github.apnsproxy.tcp.SpliceStats;
+import java.net.InetAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.xbill.DNS.ARecord;
+import org.xbill.DNS.DClass;
+import org.xbill.DNS.Flags;
+import org.xbill.DNS.Message;
+import org.xbill.DNS.Name;
+import org.xbill.DNS.Rcode;
+import org.xbill.DNS.Record;
+import org.xbill.DNS.SOARecord;
+import org.xbill.DNS.Section;
+import org.xbill.DNS.SimpleResolver;
+import org.xbill.DNS.Type;
+
+/**
+ * The demo's whole chain as a test, on loopback with real sockets and real TLS: simulated upstream DNS, simulated
+ * TLS couriers on 127.0.1.1 and 127.0.1.2, the proxy node (DNS server + splicer from one plan over
+ * 127.100.100.0/24), simulated devices.
+ */
+class ProxyEndToEndIT {
+  private static final String COURIER_A = "127.0.1.1";
+  private static final String COURIER_B = "127.0.1.2";
+
+  private final List<String> log = new ArrayList<>();
+  private DemoWorld world;
+
+  @AfterEach
+  void close() {
+    if (world != null) {
+      world.close();
+    }
+  }
+
+  private DemoWorld start(long upstreamTtlSeconds, Map<String, String> overrides) throws Exception {
+    Map<String, String> all = new HashMap<>(overrides);
+    all.putIfAbsent("metrics.listen", "127.0.0.1:0");
+    world = DemoWorld.start(line -> {
+      synchronized (log) {
+        log.add(line);
+      }
+    }, upstreamTtlSeconds, all);
+    return world;
+  }
+
+  private SimulatedDevice device() {
+    return new SimulatedDevice(world.proxyDns(), world.tls(), world.port(), line -> { });
+  }
+
+  private static InetAddress ip(String text) throws Exception {
+    return InetAddress.getByName(text);
+  }
+
+  @Test
+  void oneDeviceOverUdpAndTcpDnsReachesTheRightCourierWithVerifiedTls() throws Exception {
+    start(300, Map.of());
+    // 17-courier really lives on courier-b only, 18-courier on courier-a only
+    world.upstreamDns().put("17-courier.push.apple.com", List.of(ip(COURIER_B)));
+    world.upstreamDns().put("18-courier.push.apple.com", List.of(ip(COURIER_A)));
+    InetAddress virtual17 = world.node().config().addressPlan()
+        .addressesFor(ApnsHost.courier(17), ip("127.0.0.1")).get(0);
+    assertThat(virtual17.getHostAddress()).isEqualTo("127.100.100.18");
+
+    // DNS answers over UDP and over TCP agree with the plan
+    for (boolean tcp : new boolean[] {false, true}) {
+      SimpleResolver r = new SimpleResolver(world.proxyDns());
+      r.setTCP(tcp);
+      r.setTimeout(Duration.ofSeconds(5));
+      Message q = Message.newQuery(Record.newRecord(Name.fromString("17-Courier.Push.Apple.com."), Type.A,
+          DClass.IN));
+      Message a = r.send(q);
+      assertThat(a.getRcode()).isEqualTo(Rcode.NOERROR);
+      assertThat(a.getHeader().getFlag(Flags.AA)).isTrue();
+      assertThat(a.getQuestion().getName().toString()).isEqualTo("17-Courier.Push.Apple.com.");
+      assertThat(a.getSection(Section.ANSWER)).singleElement()
+          .satisfies(rec -> assertThat(((ARecord) rec).getAddress()).isEqualTo(virtual17));
+      Message aaaa = r.send(Message.newQuery(Record.newRecord(Name.fromString("17-courier.push.apple.com."),
+          Type.AAAA, DClass.IN)));
+      assertThat(aaaa.getRcode()).isEqualTo(Rcode.NOERROR);
+      assertThat(aaaa.getSection(Section.ANSWER)).isEmpty();
+      assertThat(aaaa.getSection(Section.AUTHORITY)).anyMatch(rec -> rec instanceof SOARecord);
+    }
+
+    SpliceStats before = world.node().spliceStats();
+    long courierBBefore = world.couriers().get(1).connections();
+    SimulatedDevice.Result r17 = device().run(count -> 17, 3, false);
+    SimulatedDevice.Result r18 = device().run(count -> 18, 2, true);
+
+    assertThat(r17.courierCount()).isEqualTo(world.node().config().dnsTxtCount());
+    assertThat(r17.virtualAddress()).isEqualTo(virtual17);
+    assertThat(r17.aaaaAnswers()).isZero();
+    assertThat(r17.httpsAnswers()).isZero();
+    assertThat(r17.peerCertificate()).contains("courier.push.apple.com");
+    // bytes exact: every line came back from the courier the plan routes to, unchanged
+    assertThat(r17.replies()).hasSize(3).allSatisfy(line -> assertThat(line).startsWith("courier-b: hello "));
+    for (int i = 0; i < 3; i++) {
+      assertThat(r17.replies().get(i)).isEqualTo("courier-b: hello " + (i + 1) + " from device "
+          + Thread.currentThread().getName());
+    }
+    assertThat(r18.replies()).hasSize(2).allSatisfy(line -> assertThat(line).startsWith("courier-a: hello "));
+    assertThat(world.couriers().get(1).connections()).isEqualTo(courierBBefore + 1);
+
+    assertThat(world.node().awaitIdle(Duration.ofSeconds(10))).isTrue();
+    SpliceStats after = world.node().spliceStats();
+    assertThat(after.accepted() - before.accepted()).isEqualTo(2);
+    assertThat(after.closed(CloseReason.COMPLETED) - before.closed(CloseReason.COMPLETED)).isEqualTo(2);
+    assertThat(after.upstreamConnectFailures()).isEqualTo(before.upstreamConnectFailures());
+    // TLS records carry more than the application bytes, in both directions
+    assertThat(after.bytesClientToUpstream() - before.bytesClientToUpstream())
+        .isGreaterThan(r17.bytesSent() + r18.bytesSent());
+    assertThat(after.bytesUpstreamToClient() - before.bytesUpstreamToClient())
+        .isGreaterThan(r17.bytesReceived() + r18.bytesReceived());
+    assertThat(world.node().outstandingBuffers()).isZero();
+
+    // the metrics endpoint says what the stats say
+    DnsStats dns = world.node().dnsStats();
+    assertThat(dns.udpQueries()).isGreaterThanOrEqualTo(2 + 4); // 2 direct UDP queries + the UDP device's 4
+    assertThat(dns.tcpQueries()).isGreaterThanOrEqualTo(2 + 4);
+    String metrics = scrape("/metrics");
+    assertThat(metric(metrics, "apns_proxy_connections_accepted_total")).isEqualTo(after.accepted());
+    assertThat(metric(metrics, "apns_proxy_connections_closed_total{reason=\"completed\"}"))
+        .isEqualTo(after.closed(CloseReason.COMPLETED));
+    assertThat(metric(metrics, "apns_proxy_bytes_total{direction=\"client_to_upstream\"}"))
+        .isEqualTo(after.bytesClientToUpstream());
+    assertThat(metric(metrics, "apns_proxy_dns_queries_total{transport=\"udp\"}"))
+        .isEqualTo(world.node().dnsStats().udpQueries());
+    assertThat(metric(metrics, "apns_proxy_dns_answers_total{rcode=\"noerror\"}"))
+        .isEqualTo(world.node().dnsStats().answers("NOERROR"));
+    assertThat(metric(metrics, "apns_proxy_connections_active")).isZero();
+    assertThat(scrape("/healthz")).isEqualTo("ok\n");
+  }
+
+  @Test
+  void fiveHundredDevicesAtOnce() throws Exception {
+    start(300, Map.of());
+    int devices = 500;
+    ExecutorService pool = Executors.newFixedThreadPool(devices);
+    try {
+      CountDownLatch go = new CountDownLatch(1);
+      List<Future<SimulatedDevice.Result>> futures = new ArrayList<>();
+      for (int i = 0; i < devices; i++) {
+        int courier = i % 50;
+        boolean tcp = i % 10 == 0;
+        SimulatedDevice d = device();
+        futures.add(pool.submit(() -> {
+          go.await();
+          return d.run(count -> courier, 2, tcp);
+        }));
+      }
+      go.countDown();
+      int ok = 0;
+      for (Future<SimulatedDevice.Result> f : futures) {
+        SimulatedDevice.Result r = f.get(120, TimeUnit.SECONDS);
+        assertThat(r.replies()).hasSize(2).allSatisfy(line -> assertThat(line).matches("courier-[ab]: hello .*"));
+        ok++;
+      }
+      assertThat(ok).isEqualTo(devices);
+    } finally {
+      pool.shutdownNow();
+    }
+    assertThat(world.node().awaitIdle(Duration.ofSeconds(20))).isTrue();
+    SpliceStats s = world.node().spliceStats();
+    assertThat(s.accepted()).isEqualTo(devices);
+    assertThat(s.closed(CloseReason.COMPLETED)).isEqualTo(devices);
+    assertThat(world.couriers().stream().mapToInt(SimulatedCourier::connections).sum()).isEqualTo(devices);
+    // coalescing and caching: 50 courier names were resolved upstream, not 500
+    ResolverStats rs = world.node().resolverStats().orElseThrow();
+    assertThat(world.upstreamDns().queries()).isLessThanOrEqualTo(50 * 2 + 10);
+    assertThat(rs.hits() + rs.coalesced()).isGreaterThanOrEqualTo(devices - 50);
+    assertThat(world.node().outstandingBuffers()).isZero();
+  }
+
+  @Test
+  void upstreamDnsStoppedNewConnectionsRoutedFromTheStaleCache() throws Exception {
+    start(1, Map.of("upstream.ttl-min", "1s", "upstream.timeout", "300ms"));
+    world.upstreamDns().put("5-courier.push.apple.com", List.of(ip(COURIER_A)));
+    assertThat(device().run(count -> 5, 1, false).replies()).singleElement()
+        .satisfies(line -> assertThat(line).startsWith("courier-a: "));
+    world.upstreamDns().close();
+    Thread.sleep(2_200); // the 1 s answer (floor 1 s) is now expired
+    SimulatedDevice.Result again = device().run(count -> 5, 1, false);
+    assertThat(again.replies()).singleElement().satisfies(line -> assertThat(line).startsWith("courier-a: "));
+    assertThat(world.node().resolverStats().orElseThrow().staleServed()).isPositive();
+    // a name never resolved before has nothing stale: that connection is closed, and counted
+    SpliceStats before = world.node().spliceStats();
+    try {
+      device().run(count -> 6, 1, false);
+    } catch (java.io.IOException expected) {
+      // the splicer closes the client when the route fails
+    }
+    assertThat(world.node().awaitIdle(Duration.ofSeconds(10))).isTrue();
+    SpliceStats after = world.node().spliceStats();
+    assertThat(after.rejected().values().stream().mapToLong(Long::longValue).sum())
+        .isGreaterThan(before.rejected().values().stream().mapToLong(Long::longValue).sum());
+  }
+
+  @Test
+  void aRefusingCourierAddressIsSkippedForTheNext() throws Exception {
+    start(300, Map.of());
+    // 127.0.1.9 has no listener on the courier port: connection refused, then courier-b is tried
+    world.upstreamDns().put("9-courier.push.apple.com", List.of(ip("127.0.1.9"), ip(COURIER_B)));
+    SpliceStats before = world.node().spliceStats();
+    SimulatedDevice.Result r = device().run(count -> 9, 2, false);
+    assertThat(r.replies()).hasSize(2).allSatisfy(line -> assertThat(line).startsWith("courier-b: "));
+    assertThat(world.node().awaitIdle(Duration.ofSeconds(10))).isTrue();
+    SpliceStats after = world.node().spliceStats();
+    assertThat(after.upstreamConnectFailures() - before.upstreamConnectFailures()).isEqualTo(1);
+    assertThat(after.closed(CloseReason.COMPLETED) - before.closed(CloseReason.COMPLETED)).isEqualTo(1);
+    assertThat(scrape("/metrics")).contains("apns_proxy_upstream_connect_failures_total "
+        + after.upstreamConnectFailures());
+  }
+
+  private String scrape(String path) throws Exception {
+    var address = world.node().metricsAddress().orElseThrow();
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    HttpResponse<String> response = http.send(HttpRequest.newBuilder(
+        URI.create("http://127.0.0.1:" + address.getPort() + path)).timeout(Duration.ofSeconds(5)).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(response.statusCode()).isEqualTo(200);
+    return response.body();
+  }
+
+  private static long metric(String text, String sample) {
+    Matcher m = Pattern.compile("^" + Pattern.quote(sample) + " (\\d+)$", Pattern.MULTILINE).matcher(text);
+    assertThat(m.find()).as("metric %s in%n%s", sample, text).isTrue();
+    return Long.parseLong(m.group(1));
+  }
+}
