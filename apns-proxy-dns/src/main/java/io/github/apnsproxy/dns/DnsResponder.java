@@ -90,6 +90,7 @@ public final class DnsResponder {
   /**
    * Answers the query in {@code query[0..length)}.
    *
+   * @param length the query's length, at most {@code query.length}
    * @param maxSize the most bytes the caller can send back (e.g. 65535); over UDP the EDNS rules may lower it
    * @return a stage completing with the response bytes, or empty when nothing must be sent; never failing
    */
@@ -98,6 +99,7 @@ public final class DnsResponder {
     Objects.requireNonNull(query, "query");
     Objects.requireNonNull(client, "client");
     Objects.requireNonNull(transport, "transport");
+    Objects.checkFromIndexSize(0, length, query.length);
     (transport == DnsTransport.UDP ? udpQueries : tcpQueries).increment();
     if (length < Header.LENGTH) {
       return drop();
@@ -127,7 +129,8 @@ public final class DnsResponder {
     if (header.getOpcode() != Opcode.QUERY) {
       return done(encode(echo(message, Responses.error(Rcode.NOTIMP)), null, transport, maxSize, header));
     }
-    if (header.getCount(Section.QUESTION) != 1) {
+    // dnsjava accepts a cut-short message when TC is set, so check the parsed section as well as the count
+    if (header.getCount(Section.QUESTION) != 1 || message.getSection(Section.QUESTION).size() != 1) {
       return done(encode(echo(message, Responses.error(Rcode.FORMERR)), null, transport, maxSize, header));
     }
     OPTRecord opt = message.getOPT();
@@ -183,7 +186,7 @@ public final class DnsResponder {
 
   private static String describe(DnsQuery q) {
     Record r = q.question();
-    return r.getName() + " " + Type.string(r.getType());
+    return r == null ? "(no question)" : r.getName() + " " + Type.string(r.getType());
   }
 
   /** Copies ID, opcode, RD and the question of {@code query} into {@code response} and sets QR. */
