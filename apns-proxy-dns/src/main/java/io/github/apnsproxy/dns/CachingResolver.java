@@ -243,16 +243,23 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
           }
           // one type failing (a broken AAAA path, say) does not hide the other
           List<InetAddress> addresses = new ArrayList<>();
-          long ttlSeconds = Long.MAX_VALUE;
+          long positiveTtl = Long.MAX_VALUE;
+          long negativeTtl = Long.MAX_VALUE;
           boolean nxdomain = false;
           for (TypeResult r : new TypeResult[] {r4, r6}) {
             if (r == null) {
               continue;
             }
             addresses.addAll(r.addresses);
-            ttlSeconds = Math.min(ttlSeconds, r.ttlSeconds);
+            if (r.addresses.isEmpty()) {
+              negativeTtl = Math.min(negativeTtl, r.ttlSeconds);
+            } else {
+              positiveTtl = Math.min(positiveTtl, r.ttlSeconds);
+            }
             nxdomain |= r.nxdomain;
           }
+          // a NODATA for one type (no AAAA, say) must not shorten the life of the other type's addresses
+          long ttlSeconds = addresses.isEmpty() ? negativeTtl : positiveTtl;
           long now = clock.millis();
           long ttl = Math.max(floorMillis, Math.min(ceilingMillis,
               ttlSeconds == Long.MAX_VALUE ? floorMillis : ttlSeconds * 1000));
@@ -301,14 +308,23 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
       if (!addresses.isEmpty()) {
         return CompletableFuture.completedFuture(new TypeResult(addresses, ttl, false));
       }
-      if (rcode == Rcode.NOERROR && !current.equals(name)) {
-        // the server stopped at a CNAME: ask for its target
+      if (rcode == Rcode.NOERROR && !current.equals(name) && !hasSoa(m)) {
+        // the server stopped at a CNAME without saying the target has no such records: ask for the target
         return chase(current, type, followed, ttl);
       }
       long negative = negativeTtl(m);
       return CompletableFuture.completedFuture(new TypeResult(List.of(), Math.min(ttl, negative),
           rcode == Rcode.NXDOMAIN));
     });
+  }
+
+  private static boolean hasSoa(Message m) {
+    for (Record r : m.getSection(Section.AUTHORITY)) {
+      if (r instanceof SOARecord) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** RFC 2308: the smaller of the SOA's TTL and its minimum; the floor when there is no SOA. */
