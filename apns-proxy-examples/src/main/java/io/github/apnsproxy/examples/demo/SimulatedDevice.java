@@ -40,6 +40,9 @@ public final class SimulatedDevice {
       int httpsAnswers, String peerCertificate, List<String> replies, long bytesSent, long bytesReceived,
       Duration dnsTime, Duration connectTime, Duration total) {}
 
+  private static final java.util.concurrent.atomic.AtomicInteger NEXT_SOURCE =
+      new java.util.concurrent.atomic.AtomicInteger();
+
   private final InetSocketAddress proxyDns;
   private final DemoCertificates tls;
   private final int port;
@@ -63,6 +66,13 @@ public final class SimulatedDevice {
     long start = System.nanoTime();
     SimpleResolver dns = new SimpleResolver(proxyDns);
     dns.setTCP(tcpDns);
+    if (tcpDns) {
+      // each device its own TCP connection, as real devices have: dnsjava shares one connection per local and
+      // remote address, so give each device its own loopback source address
+      int n = NEXT_SOURCE.getAndIncrement();
+      dns.setLocalAddress(new InetSocketAddress(InetAddress.getByAddress(new byte[] {127, 0, 2,
+          (byte) (1 + Math.floorMod(n, 250))}), 0));
+    }
     dns.setTimeout(Duration.ofSeconds(5));
 
     Message txt = query(dns, "push.apple.com.", Type.TXT);
