@@ -133,8 +133,18 @@ public final class ApnsProxy {
     ProxyNode node = ProxyNode.start(config);
     CountDownLatch stopped = new CountDownLatch(1);
     Thread hook = new Thread(() -> {
-      node.close(config.tcpDrainTimeout());
+      int code = 0;
+      try {
+        node.close(config.tcpDrainTimeout());
+      } catch (RuntimeException | Error e) {
+        err.println("apns-proxy: stopping failed: " + e);
+        code = 1;
+      }
       stopped.countDown();
+      err.flush();
+      out.flush();
+      // SIGTERM is the normal way to stop the proxy: after a clean drain, exit 0 rather than the JVM's 143
+      Runtime.getRuntime().halt(code);
     }, "apns-proxy-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
     out.println("apns-proxy running: DNS " + node.dnsAddresses() + ", splicer on " + node.splicerAddressCount()

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+package io.github.apnsproxy.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code run --config} as its own process: it starts, and SIGTERM drains and exits 0. */
+class RunSigtermIT {
+
+  @Test
+  void sigtermDrainsAndExitsZero(@TempDir Path dir) throws Exception {
+    int port;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.100.100.1"))) {
+      port = s.getLocalPort();
+    }
+    Path config = dir.resolve("proxy.properties");
+    Files.writeString(config, String.join("\n",
+        "plan.ipv4=127.100.100.0/24",
+        "dns.listen=127.0.0.1:0",
+        "upstream.dns=127.0.0.1:9",
+        "clients.allow=127.0.0.0/8",
+        "tcp.courier-ports=" + port,
+        "tcp.init-ports=" + port,
+        "tcp.api-ports=" + port,
+        ""));
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
+        ApnsProxy.class.getName(), "run", "--config", config.toString()))
+        .redirectError(dir.resolve("stderr.txt").toFile()).start();
+    try {
+      BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+      String first = CompletableFuture.supplyAsync(() -> {
+        try {
+          return out.readLine();
+        } catch (java.io.IOException e) {
+          return e.toString();
+        }
+      }).get(60, TimeUnit.SECONDS);
+      assertThat(first).startsWith("apns-proxy running: DNS [/127.0.0.1:");
+      p.destroy(); // SIGTERM
+      assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("exited after SIGTERM").isTrue();
+      assertThat(p.exitValue()).isZero();
+      assertThat(Files.readString(dir.resolve("stderr.txt"))).contains("apns-proxy stopping: draining 0 live splices")
+          .contains("apns-proxy stopped");
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+}
