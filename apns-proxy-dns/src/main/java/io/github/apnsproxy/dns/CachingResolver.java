@@ -383,19 +383,19 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
 
     /** The shortest time an answer is cached, whatever its TTL; default 10 s. */
     public Builder ttlFloor(Duration floor) {
-      this.ttlFloor = nonNegative(floor, "ttlFloor");
+      this.ttlFloor = Responses.nonNegative(floor, "ttlFloor");
       return this;
     }
 
     /** The longest time an answer is cached, whatever its TTL; default 1 h. */
     public Builder ttlCeiling(Duration ceiling) {
-      this.ttlCeiling = nonNegative(ceiling, "ttlCeiling");
+      this.ttlCeiling = Responses.nonNegative(ceiling, "ttlCeiling");
       return this;
     }
 
     /** How long after expiry an answer may still be served when every upstream fails; default 1 day; 0 for never. */
     public Builder serveStale(Duration maxAge) {
-      this.serveStale = nonNegative(maxAge, "serveStale");
+      this.serveStale = Responses.nonNegative(maxAge, "serveStale");
       return this;
     }
 
@@ -428,14 +428,6 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
      */
     public CachingResolver build() {
       return new CachingResolver(this);
-    }
-
-    private static Duration nonNegative(Duration d, String what) {
-      Objects.requireNonNull(d, what);
-      if (d.isNegative()) {
-        throw new IllegalArgumentException(what + " " + d + " (expected 0 or more)");
-      }
-      return d;
     }
   }
 }

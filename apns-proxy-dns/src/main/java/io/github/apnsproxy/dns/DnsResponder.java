@@ -288,11 +288,7 @@ public final class DnsResponder {
 
     /** How long a handler may take before the client gets SERVFAIL; default 5 s. */
     public Builder handlerTimeout(Duration timeout) {
-      Objects.requireNonNull(timeout, "timeout");
-      if (timeout.isNegative() || timeout.isZero()) {
-        throw new IllegalArgumentException("handlerTimeout " + timeout + " (expected more than 0)");
-      }
-      this.handlerTimeout = timeout;
+      this.handlerTimeout = Responses.positive(timeout, "handlerTimeout");
       return this;
     }
 

@@ -4,6 +4,7 @@ package io.github.apnsproxy.dns;
 import io.github.apnsproxy.core.AddressPolicy;
 import io.github.apnsproxy.core.ProxyConfig.DeniedClients;
 import io.github.apnsproxy.dns.internal.DnsTcpLoop;
+import io.github.apnsproxy.dns.internal.Responses;
 import java.io.IOException;
 import java.net.BindException;
 import java.net.InetSocketAddress;
@@ -394,7 +395,7 @@ public final class DnsServer implements AutoCloseable {
 
     /** How long a handler may take before the client gets SERVFAIL; default 5 s. */
     public Builder handlerTimeout(Duration timeout) {
-      this.handlerTimeout = Objects.requireNonNull(timeout, "timeout");
+      this.handlerTimeout = Responses.positive(timeout, "handlerTimeout");
       return this;
     }
 
@@ -409,11 +410,7 @@ public final class DnsServer implements AutoCloseable {
 
     /** Close TCP connections idle (nothing read, written or pending) this long; default 10 s; 0 for never. */
     public Builder tcpIdleTimeout(Duration timeout) {
-      Objects.requireNonNull(timeout, "timeout");
-      if (timeout.isNegative()) {
-        throw new IllegalArgumentException("tcpIdleTimeout " + timeout + " (expected 0 or more)");
-      }
-      this.tcpIdleTimeout = timeout;
+      this.tcpIdleTimeout = Responses.nonNegative(timeout, "tcpIdleTimeout");
       return this;
     }
 

@@ -164,13 +164,13 @@ public final class PlanHostsHandler implements DnsAnswerHandler {
 
     /** TTL of the A and AAAA answers; default 30 s. */
     public Builder ttl(Duration ttl) {
-      this.ttl = nonNegative(ttl, "ttl");
+      this.ttl = Responses.nonNegative(ttl, "ttl");
       return this;
     }
 
     /** TTL and minimum of the SOA in NODATA and NXDOMAIN answers; default 30 s. */
     public Builder negativeTtl(Duration negativeTtl) {
-      this.negativeTtl = nonNegative(negativeTtl, "negativeTtl");
+      this.negativeTtl = Responses.nonNegative(negativeTtl, "negativeTtl");
       return this;
     }
 
@@ -190,14 +190,6 @@ public final class PlanHostsHandler implements DnsAnswerHandler {
     /** The handler. */
     public PlanHostsHandler build() {
       return new PlanHostsHandler(this);
-    }
-
-    static Duration nonNegative(Duration d, String what) {
-      Objects.requireNonNull(d, what);
-      if (d.isNegative()) {
-        throw new IllegalArgumentException(what + " " + d + " (expected 0 or more)");
-      }
-      return d;
     }
   }
 }

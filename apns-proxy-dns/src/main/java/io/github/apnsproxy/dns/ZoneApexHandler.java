@@ -190,13 +190,13 @@ public final class ZoneApexHandler implements DnsAnswerHandler {
 
     /** TTL of the SOA, NS and TXT answers; default 30 s. */
     public Builder ttl(Duration ttl) {
-      this.ttl = PlanHostsHandler.Builder.nonNegative(ttl, "ttl");
+      this.ttl = Responses.nonNegative(ttl, "ttl");
       return this;
     }
 
     /** TTL and minimum of the SOA in NODATA and NXDOMAIN answers; default 30 s. */
     public Builder negativeTtl(Duration negativeTtl) {
-      this.negativeTtl = PlanHostsHandler.Builder.nonNegative(negativeTtl, "negativeTtl");
+      this.negativeTtl = Responses.nonNegative(negativeTtl, "negativeTtl");
       return this;
     }
 

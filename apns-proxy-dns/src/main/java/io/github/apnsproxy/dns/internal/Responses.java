@@ -88,6 +88,32 @@ public final class Responses {
     return Math.max(0, Math.min(s, Integer.MAX_VALUE));
   }
 
+  /**
+   * {@code d}, checked to be 0 or more.
+   *
+   * @throws IllegalArgumentException naming {@code what} when it is negative
+   */
+  public static Duration nonNegative(Duration d, String what) {
+    java.util.Objects.requireNonNull(d, what);
+    if (d.isNegative()) {
+      throw new IllegalArgumentException(what + " " + d + " (expected 0 or more)");
+    }
+    return d;
+  }
+
+  /**
+   * {@code d}, checked to be more than 0.
+   *
+   * @throws IllegalArgumentException naming {@code what} when it is zero or negative
+   */
+  public static Duration positive(Duration d, String what) {
+    java.util.Objects.requireNonNull(d, what);
+    if (d.isNegative() || d.isZero()) {
+      throw new IllegalArgumentException(what + " " + d + " (expected more than 0)");
+    }
+    return d;
+  }
+
   /** The stage as a future without touching the caller's object when it is not one. */
   public static <T> CompletableFuture<T> future(CompletionStage<T> stage) {
     if (stage instanceof CompletableFuture<T> f) {

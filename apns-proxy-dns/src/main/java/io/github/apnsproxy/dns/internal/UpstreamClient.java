@@ -6,7 +6,6 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.LongAdder;
@@ -33,12 +32,9 @@ public final class UpstreamClient {
   private final LongAdder failures = new LongAdder();
 
   public UpstreamClient(List<InetSocketAddress> servers, Duration timeout) {
-    Objects.requireNonNull(timeout, "timeout");
+    Responses.positive(timeout, "timeout");
     if (servers.isEmpty()) {
       throw new IllegalArgumentException("no upstream DNS servers (expected at least one)");
-    }
-    if (timeout.isNegative() || timeout.isZero()) {
-      throw new IllegalArgumentException("timeout " + timeout + " (expected more than 0)");
     }
     this.servers = List.copyOf(servers);
     List<SimpleResolver> r = new ArrayList<>();

@@ -2,7 +2,6 @@
 package io.github.apnsproxy.examples.demo;
 
 import io.github.apnsproxy.core.ProxyConfig;
-import io.github.apnsproxy.examples.ProxyNode;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.InetAddress;
