@@ -113,6 +113,23 @@ final class UpstreamDnsStub implements AutoCloseable {
     return received.get();
   }
 
+  /** Waits until {@code n} queries have been answered, at most {@code wait}; true when they have. */
+  boolean awaitAnswered(int n, java.time.Duration wait) throws InterruptedException {
+    long deadline = System.nanoTime() + wait.toNanos();
+    synchronized (answered) {
+      while (answered.get() < n) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        TimeUnit.NANOSECONDS.timedWait(answered, left);
+      }
+      return true;
+    }
+  }
+
+  private final AtomicInteger answered = new AtomicInteger();
+
   private void serve() {
     ByteBuffer buf = ByteBuffer.allocate(65535);
     while (channel.isOpen()) {
@@ -143,6 +160,10 @@ final class UpstreamDnsStub implements AutoCloseable {
       }
       Message r = answer(q, question);
       channel.send(ByteBuffer.wrap(r.toWire(65535)), to);
+      synchronized (answered) {
+        answered.incrementAndGet();
+        answered.notifyAll();
+      }
     } catch (IOException e) {
       // closed: nothing to answer
     } catch (InterruptedException e) {
