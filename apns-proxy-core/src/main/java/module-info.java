@@ -5,7 +5,7 @@
  * and slf4j-api.
  */
 module io.github.apnsproxy.core {
-  requires static org.jspecify;
+  requires static transitive org.jspecify;
   requires org.slf4j;
 
   exports io.github.apnsproxy.core;

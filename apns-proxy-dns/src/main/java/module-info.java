@@ -2,7 +2,7 @@
 /** apns-proxy DNS: the DNS answer handler SPI and stock handlers, an embeddable UDP+TCP DNS server, and a caching
  * upstream resolver, on dnsjava. */
 module io.github.apnsproxy.dns {
-  requires static org.jspecify;
+  requires static transitive org.jspecify;
   requires transitive io.github.apnsproxy.core;
   requires transitive org.dnsjava;
   requires org.slf4j;
