@@ -13,6 +13,7 @@ import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -28,6 +29,7 @@ import org.xbill.DNS.Message;
 import org.xbill.DNS.Name;
 import org.xbill.DNS.Rcode;
 import org.xbill.DNS.Record;
+import org.xbill.DNS.SOARecord;
 import org.xbill.DNS.Section;
 import org.xbill.DNS.Type;
 
@@ -59,6 +61,7 @@ public final class PlanHostsHandler implements DnsAnswerHandler {
   private final Name nsName;
   private final @Nullable UpstreamResolver upstreamCheck;
   private final AtomicInteger rotation = new AtomicInteger();
+  private final Map<String, SOARecord> soas;
 
   private PlanHostsHandler(Builder b) {
     this.plan = b.plan;
@@ -68,6 +71,7 @@ public final class PlanHostsHandler implements DnsAnswerHandler {
     this.negativeTtl = Responses.seconds(b.negativeTtl);
     this.nsName = Responses.absolute(b.nsName);
     this.upstreamCheck = b.upstreamCheck;
+    this.soas = Responses.soas(plan.hostNames().zones(), nsName, negativeTtl);
   }
 
   /** A builder for the handler of {@code plan}. */
@@ -88,10 +92,9 @@ public final class PlanHostsHandler implements DnsAnswerHandler {
       return pass();
     }
     ApnsHost host = parsed.get();
-    Name zone = Responses.absolute(plan.hostNames().zoneOf(text).orElse(text));
+    SOARecord zone = soa(text);
     if (!plan.serves(host)) {
-      return answered(Responses.withSoa(Responses.authoritative(query.message(), Rcode.NXDOMAIN), zone, nsName,
-          negativeTtl));
+      return answered(Responses.withSoa(Responses.authoritative(query.message(), Rcode.NXDOMAIN), zone));
     }
     if (upstreamCheck == null) {
       return answered(planAnswer(query, host, zone));
@@ -105,8 +108,7 @@ public final class PlanHostsHandler implements DnsAnswerHandler {
     }
     return check.handle((addresses, failure) -> {
       if (failure != null && Responses.unwrap(failure) instanceof UnknownHostException) {
-        return Optional.of(Responses.withSoa(Responses.authoritative(query.message(), Rcode.NXDOMAIN), zone, nsName,
-            negativeTtl));
+        return Optional.of(Responses.withSoa(Responses.authoritative(query.message(), Rcode.NXDOMAIN), zone));
       }
       if (failure != null) {
         LOG.debug("upstream check of {} failed ({}), answering from the plan", text, failure.toString());
@@ -115,7 +117,14 @@ public final class PlanHostsHandler implements DnsAnswerHandler {
     });
   }
 
-  private Message planAnswer(DnsQuery query, ApnsHost host, Name zone) {
+  /** The SOA of the zone {@code name} is in (a custom pattern outside every zone: one for the name itself). */
+  private SOARecord soa(String name) {
+    Optional<String> zone = plan.hostNames().zoneOf(name);
+    SOARecord soa = zone.map(soas::get).orElse(null);
+    return soa != null ? soa : Responses.soa(Responses.absolute(zone.orElse(name)), nsName, negativeTtl);
+  }
+
+  private Message planAnswer(DnsQuery query, ApnsHost host, SOARecord zone) {
     Record q = query.question();
     int type = q.getType();
     Message m = Responses.authoritative(query.message(), Rcode.NOERROR);
@@ -139,7 +148,7 @@ public final class PlanHostsHandler implements DnsAnswerHandler {
         return m;
       }
     }
-    return Responses.withSoa(m, zone, nsName, negativeTtl);
+    return Responses.withSoa(m, zone);
   }
 
   private static CompletionStage<Optional<Message>> pass() {

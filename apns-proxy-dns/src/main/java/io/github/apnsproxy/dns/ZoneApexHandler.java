@@ -12,6 +12,7 @@ import java.net.InetAddress;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -26,6 +27,7 @@ import org.xbill.DNS.NSRecord;
 import org.xbill.DNS.Name;
 import org.xbill.DNS.Rcode;
 import org.xbill.DNS.Record;
+import org.xbill.DNS.SOARecord;
 import org.xbill.DNS.Section;
 import org.xbill.DNS.TXTRecord;
 import org.xbill.DNS.Type;
@@ -56,6 +58,7 @@ public final class ZoneApexHandler implements DnsAnswerHandler {
   private final ZoneOther other;
   private final @Nullable DnsAnswerHandler forwarder;
   private final Set<String> parents;
+  private final Map<String, SOARecord> soas;
 
   private ZoneApexHandler(Builder b) {
     this.names = b.plan.hostNames();
@@ -67,6 +70,7 @@ public final class ZoneApexHandler implements DnsAnswerHandler {
     this.other = b.other;
     this.forwarder = b.forwarder;
     this.parents = Set.copyOf(parents(b.plan));
+    this.soas = Responses.soas(names.zones(), nsName, negativeTtl);
   }
 
   /** A builder for the zones of {@code plan}'s host names. */
@@ -85,25 +89,25 @@ public final class ZoneApexHandler implements DnsAnswerHandler {
     if (zoneText.isEmpty()) {
       return CompletableFuture.completedFuture(Optional.empty());
     }
-    Name zone = Responses.absolute(zoneText.get());
+    SOARecord zone = soas.get(zoneText.get());
     Message m = Responses.authoritative(query.message(), Rcode.NOERROR);
     if (text.equals(zoneText.get())) {
       return done(apex(m, q, zone));
     }
     if (parents.contains(text)) {
-      return done(Responses.withSoa(m, zone, nsName, negativeTtl));
+      return done(Responses.withSoa(m, zone));
     }
     if (other == ZoneOther.FORWARD && forwarder != null) {
       return forwarder.answer(query);
     }
     m.getHeader().setRcode(Rcode.NXDOMAIN);
-    return done(Responses.withSoa(m, zone, nsName, negativeTtl));
+    return done(Responses.withSoa(m, zone));
   }
 
-  private Message apex(Message m, Record q, Name zone) {
+  private Message apex(Message m, Record q, SOARecord zone) {
     Name name = q.getName();
     switch (q.getType()) {
-      case Type.SOA -> m.addRecord(Responses.soa(name, nsName, negativeTtl), Section.ANSWER);
+      case Type.SOA -> m.addRecord(zone.withName(name), Section.ANSWER);
       case Type.NS -> {
         m.addRecord(new NSRecord(name, DClass.IN, ttl, nsName), Section.ANSWER);
         if (nsAddress != null) {
@@ -112,7 +116,7 @@ public final class ZoneApexHandler implements DnsAnswerHandler {
         }
       }
       case Type.TXT -> m.addRecord(new TXTRecord(name, DClass.IN, ttl, txt), Section.ANSWER);
-      default -> Responses.withSoa(m, zone, nsName, negativeTtl);
+      default -> Responses.withSoa(m, zone);
     }
     return m;
   }

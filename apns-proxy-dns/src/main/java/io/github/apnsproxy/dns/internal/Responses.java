@@ -52,9 +52,18 @@ public final class Responses {
     return new SOARecord(zone, DClass.IN, negativeTtl, nsName, admin, SERIAL, 3600, 600, 86400, negativeTtl);
   }
 
-  /** Adds the SOA of {@code zone} to the authority section. */
-  public static Message withSoa(Message m, Name zone, Name nsName, long negativeTtl) {
-    m.addRecord(soa(zone, nsName, negativeTtl), Section.AUTHORITY);
+  /** The synthesized SOA of every zone, keyed by the zone's text (lower case, no trailing dot): built once. */
+  public static java.util.Map<String, SOARecord> soas(java.util.List<String> zones, Name nsName, long negativeTtl) {
+    java.util.Map<String, SOARecord> out = new java.util.HashMap<>();
+    for (String z : zones) {
+      out.put(z, soa(absolute(z), nsName, negativeTtl));
+    }
+    return java.util.Map.copyOf(out);
+  }
+
+  /** Adds {@code soa} to the authority section. */
+  public static Message withSoa(Message m, SOARecord soa) {
+    m.addRecord(soa, Section.AUTHORITY);
     return m;
   }
 
