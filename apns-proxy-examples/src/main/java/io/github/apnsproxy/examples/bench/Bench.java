@@ -123,30 +123,33 @@ public final class Bench {
     Instant started = Instant.now();
 
     for (int r = 1; r <= o.repeats; r++) {
+      double w = warmup(r);
       if (o.only.contains("bulk")) {
         for (Target t : tcp) {
           measure(report, t, "bulk.up.", r, List.of("bulk.up.gbps", "bulk.up.cpu_s_per_gb", "bulk.up.cpu_pct"),
-              () -> Bulk.upload(t, o.warmup, o.duration));
+              () -> Bulk.upload(t, w, o.duration));
           measure(report, t, "bulk.down.", r, List.of("bulk.down.gbps", "bulk.down.cpu_s_per_gb", "bulk.down.cpu_pct"),
-              () -> Bulk.download(t, o.warmup, o.duration));
+              () -> Bulk.download(t, w, o.duration));
         }
       }
     }
     for (int r = 1; r <= o.repeats; r++) {
+      double w = warmup(r);
       if (o.only.contains("pingpong")) {
         for (Target t : tcp) {
           measure(report, t, "pingpong1.", r, List.of("pingpong1.p50_us", "pingpong1.p99_us", "pingpong1.rtps"),
-              () -> PingPong.one(t, o.warmup, o.duration));
+              () -> PingPong.one(t, w, o.duration));
           measure(report, t, "pingpongN.", r, List.of("pingpongN.rtps", "pingpongN.cpu_us_per_rt"),
-              () -> PingPong.many(t, o.conns, o.warmup, o.duration));
+              () -> PingPong.many(t, o.conns, w, o.duration));
         }
       }
     }
     for (int r = 1; r <= o.repeats; r++) {
+      double w = warmup(r);
       if (o.only.contains("setup")) {
         for (Target t : tcp) {
           measure(report, t, "setup.", r, List.of("setup.per_s", "setup.p99_ms", "setup.cpu_us_per_conn"),
-              () -> Setups.run(t, o.inFlight, o.warmup, o.duration));
+              () -> Setups.run(t, o.inFlight, w, o.duration));
         }
       }
     }
@@ -176,10 +179,11 @@ public final class Bench {
       report.putExtra("idle_heap_left_after_close_per_conn_top_classes", left);
     }
     for (int r = 1; r <= o.repeats; r++) {
+      double w = warmup(r);
       if (o.only.contains("dns")) {
         for (Target t : dns) {
           measure(report, t, "dns.", r, List.of("dns.qps", "dns.cpu_us_per_q", "dns.lost"),
-              () -> DnsLoad.saturate(t, o.couriers, 4, 16, o.warmup, o.duration));
+              () -> DnsLoad.saturate(t, o.couriers, 4, 16, w, o.duration));
           measure(report, t, "dnslow.", r, List.of("dnslow.p50_us", "dnslow.p99_us", "dnslow.lost"),
               () -> DnsLoad.lowLoad(t, o.couriers, o.dnsRate, o.warmup, o.duration));
           if (dnsperf != null) {
@@ -278,6 +282,17 @@ public final class Bench {
     }
     return ProcStats.allowedCpus();
   }
+
+  /**
+   * The warm-up before a measured run: the first repeat of every figure warms each target for at least
+   * {@value #FIRST_WARMUP_S} s (not in {@code --quick}), so a JVM target (the proxy) is measured with that figure's
+   * code paths compiled, as it runs in production; later repeats use {@code --warmup}.
+   */
+  private double warmup(int repeat) {
+    return repeat == 1 && !o.quick ? Math.max(o.warmup, FIRST_WARMUP_S) : o.warmup;
+  }
+
+  private static final double FIRST_WARMUP_S = 2.0;
 
   private boolean pinning() {
     return o.pin && cpus >= 2;

@@ -27,6 +27,9 @@ public final class PlanRouter implements Router {
   private final UpstreamResolver resolver;
   private final AddressPolicy policy;
   private final AtomicInteger rotation = new AtomicInteger();
+  /** Upstream host names per plan host, formatted once: routing runs on every accepted connection. */
+  private final java.util.concurrent.ConcurrentMap<ApnsHost, List<String>> upstreamNames =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   /** Makes the router. */
   public PlanRouter(AddressPlan plan, UpstreamResolver resolver, AddressPolicy policy) {
@@ -42,14 +45,14 @@ public final class PlanRouter implements Router {
     if (planHost.isEmpty()) {
       return CompletableFuture.completedFuture(Route.reject(RejectReason.NO_ROUTE, "no plan host for " + local));
     }
-    List<ApnsHost> members = plan.upstreamsFor(planHost.get());
+    List<String> members = upstreamNames.computeIfAbsent(planHost.get(),
+        h -> plan.upstreamsFor(h).stream().map(ApnsHost::name).toList());
     if (members.isEmpty()) {
       return CompletableFuture.completedFuture(
           Route.reject(RejectReason.NO_ROUTE, "no upstream for " + planHost.get()));
     }
-    ApnsHost upstream = members.size() == 1
+    String name = members.size() == 1
         ? members.get(0) : members.get(Math.floorMod(rotation.getAndIncrement(), members.size()));
-    String name = upstream.name();
     int port = local.getPort();
     CompletionStage<List<InetAddress>> resolved;
     try {
