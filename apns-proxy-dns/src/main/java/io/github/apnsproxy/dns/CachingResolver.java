@@ -42,7 +42,9 @@ import org.xbill.DNS.Type;
  *       server gave them. CNAME chains are followed (in the answer, and with further queries when the server left
  *       the chain unfinished), up to 8 links.
  *   <li>Entries live for the smallest TTL of the records used, raised to the floor and cut to the ceiling. NXDOMAIN
- *       and NODATA are cached too, for the SOA's negative TTL (RFC 2308) within the same bounds.
+ *       and NODATA are cached too, for the SOA's negative TTL (RFC 2308) within the same bounds. When one type's
+ *       query fails, the other type's addresses are used but kept for at most 5 s (or the floor); when it has no
+ *       addresses either, the lookup fails (a stale entry may stand in) rather than caching "no addresses".
  *   <li><b>Coalescing</b>: while a name is being resolved, every other lookup of it waits for that resolution, so any
  *       number of concurrent lookups cause one upstream query per type.
  *   <li><b>Prefetch</b>: a hit in the last tenth of an entry's life refreshes it in the background.
@@ -55,6 +57,8 @@ import org.xbill.DNS.Type;
 public final class CachingResolver implements UpstreamResolver, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(CachingResolver.class);
   private static final int MAX_CNAME_LINKS = 8;
+  /** How long an answer is kept when one of its two types (A, AAAA) failed, unless the TTL floor is longer. */
+  private static final long PARTIAL_TTL_MILLIS = 5_000;
 
   /**
    * The result of a lookup.
@@ -258,11 +262,21 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
             }
             nxdomain |= r.nxdomain;
           }
+          boolean partial = f4 != null || f6 != null;
+          if (addresses.isEmpty() && partial && !nxdomain) {
+            // one type failed and the other has no records: that says nothing about the name, so it is a failure
+            // (not cached; a stale entry may stand in), never a negative answer
+            throw new java.util.concurrent.CompletionException(Responses.unwrap(f4 != null ? f4 : f6));
+          }
           // a NODATA for one type (no AAAA, say) must not shorten the life of the other type's addresses
           long ttlSeconds = addresses.isEmpty() ? negativeTtl : positiveTtl;
           long now = clock.millis();
           long ttl = Math.max(floorMillis, Math.min(ceilingMillis,
               ttlSeconds == Long.MAX_VALUE ? floorMillis : ttlSeconds * 1000));
+          if (partial) {
+            // addresses of one type only because the other type's query failed: keep them briefly, ask again soon
+            ttl = Math.min(ttl, Math.max(floorMillis, PARTIAL_TTL_MILLIS));
+          }
           boolean exists = !(nxdomain && addresses.isEmpty());
           return new Entry(addresses, exists, now, now + ttl);
         });
