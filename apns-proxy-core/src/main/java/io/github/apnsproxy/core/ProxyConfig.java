@@ -210,8 +210,9 @@ public final class ProxyConfig {
     spec("tcp.keepalive-interval", "30s", "30s", "TCP keepalive probe interval on both legs (whole seconds).",
         v -> keepalive(v));
     spec("metrics.listen", "empty", "",
-        "Address (addr:port) of the /metrics and /healthz endpoint; empty = off.",
-        v -> optional(v, s -> Literals.parseSocketAddress(s, -1)));
+        "Address (addr:port, or a bare port for 127.0.0.1) of the /metrics and /healthz endpoint; empty = off.",
+        v -> optional(v, s -> s.strip().matches("[0-9]{1,5}")
+            ? Literals.parseSocketAddress("127.0.0.1:" + s.strip(), -1) : Literals.parseSocketAddress(s, -1)));
     spec("stats.interval", "1m", "1m", "Interval of the periodic stats log line; 0 = off.",
         v -> duration(v, Duration.ZERO));
   }

@@ -574,4 +574,11 @@ class ProxyConfigTest {
     assertThat(e.value()).isEqualTo("v");
     assertThat(ProxyConfig.keys().stream().map(Key::name).collect(Collectors.toSet())).contains("dns.ttl");
   }
+
+  @Test
+  void aBarePortForMetricsMeansLoopback() {
+    ProxyConfig c = ProxyConfig.builder().set("plan.ipv4", "10.100.100.0/24").set("upstream.dns", "192.0.2.53")
+        .set("metrics.listen", "9464").build();
+    assertThat(c.metricsListen()).contains(sa("127.0.0.1:9464"));
+  }
 }
