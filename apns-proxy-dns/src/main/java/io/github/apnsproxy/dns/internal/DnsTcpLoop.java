@@ -223,6 +223,9 @@ public final class DnsTcpLoop implements Runnable {
       task.run();
       return;
     }
+    if (closed) {
+      return; // an answer completing after close: its connection is gone, and the selector may be closed
+    }
     tasks.add(task);
     if (wakeupPending.compareAndSet(false, true)) {
       selector.wakeup();
