@@ -3,6 +3,7 @@ package io.github.apnsproxy.tcp;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import static org.mockito.ArgumentMatchers.any;
 import static org.mockito.Mockito.atLeastOnce;
 import static org.mockito.Mockito.doThrow;
@@ -12,6 +13,7 @@ import static org.mockito.Mockito.verify;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -19,8 +21,11 @@ import java.net.SocketException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -266,6 +271,65 @@ class SpliceBehaviourIT extends SplicerTestSupport {
     assertThat(c.getInputStream().read()).isEqualTo(-1);
     assertThat(rec.next().reason()).isEqualTo(CloseReason.IDLE_TIMEOUT);
     assertQuiet(sp);
+  }
+
+  /**
+   * Both legs of every splice carry the configured keepalive idle time, whether the accepted socket got it from the
+   * listener or per connection: Linux shows a socket's keepalive timer (timer kind 2, time left in 1/100 s) in
+   * {@code /proc/net/tcp}. Three splices over two loops, so one loop also serves a second accepted socket.
+   */
+  @Test
+  void keepAliveTimesOnBothLegs() throws Exception {
+    assumeTrue(Files.isReadable(Path.of("/proc/net/tcp")), "needs Linux's /proc/net/tcp");
+    TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
+    TcpSplicer sp = start(builder(fixed(up.address())).keepAlive(Duration.ofSeconds(4321), Duration.ofSeconds(77)));
+    List<Socket> clients = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      Socket c = connect(entry(sp));
+      c.getOutputStream().write(ascii("k"));
+      assertThat(readN(c.getInputStream(), 1)).isEqualTo(ascii("k"));
+      clients.add(c);
+    }
+    Map<String, long[]> timers = new HashMap<>(); // "local remote" -> {timer kind, ticks left}
+    List<String> lines = new ArrayList<>(Files.readAllLines(Path.of("/proc/net/tcp")));
+    if (Files.isReadable(Path.of("/proc/net/tcp6"))) {
+      lines.addAll(Files.readAllLines(Path.of("/proc/net/tcp6")));
+    }
+    for (String line : lines) {
+      String[] f = line.trim().split("\\s+");
+      if (f.length > 5 && f[0].endsWith(":")) {
+        String[] timer = f[5].split(":");
+        timers.put(socketAddress(f[1]) + " " + socketAddress(f[2]),
+            new long[] {Long.parseLong(timer[0], 16), Long.parseLong(timer[1], 16)});
+      }
+    }
+    for (Socket c : clients) {
+      long[] accepted = timers.get(entry(sp) + " " + c.getLocalSocketAddress());
+      assertThat(accepted).as("the accepted leg of %s", c.getLocalSocketAddress()).isNotNull();
+      assertThat(accepted[0]).as("timer kind (2 = keepalive)").isEqualTo(2);
+      assertThat(accepted[1]).as("keepalive ticks left").isBetween(4200 * 100L, 4321 * 100L);
+    }
+    List<long[]> upstream = timers.entrySet().stream().filter(e -> e.getKey().endsWith(" " + up.address()))
+        .map(Map.Entry::getValue).toList();
+    assertThat(upstream).as("upstream legs").hasSize(3)
+        .allSatisfy(t -> assertThat(t[0]).isEqualTo(2))
+        .allSatisfy(t -> assertThat(t[1]).isBetween(4200 * 100L, 4321 * 100L));
+  }
+
+  /**
+   * A {@code /proc/net/tcp} or {@code tcp6} address ({@code 0100007F:1467}): the address as 32-bit words, each in
+   * host order (little endian here); a v4-mapped IPv6 address comes back as IPv4.
+   */
+  private static InetSocketAddress socketAddress(String hex) throws IOException {
+    String[] p = hex.split(":");
+    byte[] b = new byte[p[0].length() / 2];
+    for (int w = 0; w < b.length / 4; w++) {
+      int a = Integer.parseUnsignedInt(p[0].substring(w * 8, w * 8 + 8), 16);
+      for (int i = 0; i < 4; i++) {
+        b[w * 4 + i] = (byte) (a >>> (8 * i));
+      }
+    }
+    return new InetSocketAddress(InetAddress.getByAddress(b), Integer.parseInt(p[1], 16));
   }
 
   @Test

@@ -3,19 +3,24 @@ package io.github.apnsproxy.tcp.internal;
 
 import io.github.apnsproxy.tcp.SpliceStats;
 import java.io.IOException;
+import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.SocketOption;
+import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import jdk.net.ExtendedSocketOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -58,7 +63,9 @@ public final class Engine {
     Loop[] made = new Loop[settings.loops()];
     try {
       for (InetSocketAddress a : settings.listen()) {
-        ServerSocketChannel s = ServerSocketChannel.open();
+        // an IPv4 listener for an IPv4 address: accepted sockets are then plain IPv4 ones, not v4-mapped IPv6
+        ServerSocketChannel s = ServerSocketChannel.open(
+            a.getAddress() instanceof Inet4Address ? StandardProtocolFamily.INET : StandardProtocolFamily.INET6);
         servers.add(s);
         try {
           s.setOption(StandardSocketOptions.SO_REUSEADDR, true);
@@ -70,6 +77,7 @@ public final class Engine {
           }
           s.bind(a, 1024);
           s.configureBlocking(false);
+          setListenerKeepAlive(s);
         } catch (IOException e) {
           throw new IOException("cannot listen on " + a + ": " + e.getMessage(), e);
         }
@@ -154,6 +162,25 @@ public final class Engine {
   }
 
   /** Hands an accepted channel to the next loop, round robin. Acceptor loop thread. */
+  /**
+   * Sets the keepalive idle time and interval on a listener too: Linux copies them into every accepted socket,
+   * which then needs two system calls less (each loop checks this on its first accepted connection and falls back to
+   * setting them per connection where they are not inherited). Best effort: a listener that refuses them is fine.
+   */
+  private void setListenerKeepAlive(ServerSocketChannel s) {
+    try {
+      Set<SocketOption<?>> supported = s.supportedOptions();
+      if (settings.keepAliveIdleSeconds() > 0 && supported.contains(ExtendedSocketOptions.TCP_KEEPIDLE)) {
+        s.setOption(ExtendedSocketOptions.TCP_KEEPIDLE, settings.keepAliveIdleSeconds());
+      }
+      if (settings.keepAliveIntervalSeconds() > 0 && supported.contains(ExtendedSocketOptions.TCP_KEEPINTERVAL)) {
+        s.setOption(ExtendedSocketOptions.TCP_KEEPINTERVAL, settings.keepAliveIntervalSeconds());
+      }
+    } catch (IOException | RuntimeException e) {
+      LOG.debug("keepalive options not set on the listener {}; they are set per connection", s, e);
+    }
+  }
+
   void dispatch(SocketChannel ch, Loop acceptor) {
     counters.accepted.increment();
     Loop[] ls = loops;

@@ -54,6 +54,13 @@ final class Loop implements Runnable {
   private final List<ServerSocketChannel> servers = new ArrayList<>();
   private final boolean keepIdleSupported;
   private final boolean keepIntervalSupported;
+  /** Whether accepted sockets inherit the listener's keepalive times: 0 not known yet, 1 yes, -1 no. Loop only. */
+  private int keepAliveInherited;
+  /**
+   * Channels whose keys were cancelled, closed right after the next select has deregistered them: closing a channel
+   * that is still registered costs a getsockopt and a shutdown more in the JDK. Loop thread only.
+   */
+  private final ArrayList<SocketChannel> toClose = new ArrayList<>();
   private volatile boolean stopping;
   private volatile int spliceCount;
 
@@ -137,8 +144,8 @@ final class Loop implements Runnable {
     try {
       while (!stopping) {
         awake.set(false);
-        if (!tasks.isEmpty()) {
-          selector.selectNow();
+        if (!tasks.isEmpty() || !toClose.isEmpty()) {
+          selector.selectNow(); // channels waiting to be closed must not wait for traffic
         } else if (nextScan == Long.MAX_VALUE) {
           selector.select();
         } else {
@@ -151,6 +158,7 @@ final class Loop implements Runnable {
         }
         awake.set(true);
         now = System.nanoTime();
+        closeDeregistered();
         processKeys();
         runTasks();
         if (now - nextScan >= 0) {
@@ -312,7 +320,7 @@ final class Loop implements Runnable {
     }
     try {
       ch.configureBlocking(false);
-      configure(ch);
+      configureAccepted(ch);
     } catch (IOException e) {
       engine.releaseClient(remote.getAddress());
       engine.decrementActive();
@@ -335,15 +343,73 @@ final class Loop implements Runnable {
     listener.closed(conn, new SpliceSummary(0, 0, Duration.ZERO, reason, null));
   }
 
+  /** TCP_NODELAY and keepalive on an upstream socket. */
   void configure(SocketChannel ch) throws IOException {
     ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
     ch.setOption(StandardSocketOptions.SO_KEEPALIVE, true);
+    setKeepAliveTimes(ch);
+  }
+
+  /**
+   * The same on an accepted socket, whose keepalive times may come from the listener already: the first accepted
+   * socket of this loop is asked, and the answer holds for the rest (the engine sets the times on every listener).
+   */
+  private void configureAccepted(SocketChannel ch) throws IOException {
+    ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+    ch.setOption(StandardSocketOptions.SO_KEEPALIVE, true);
+    if (keepAliveInherited == 0) {
+      keepAliveInherited = hasKeepAliveTimes(ch) ? 1 : -1;
+      LOG.debug("{}: accepted sockets {} the listener's keepalive times", thread.getName(),
+          keepAliveInherited > 0 ? "inherit" : "do not inherit");
+    }
+    if (keepAliveInherited < 0) {
+      setKeepAliveTimes(ch);
+    }
+  }
+
+  private boolean hasKeepAliveTimes(SocketChannel ch) throws IOException {
+    int idle = settings.keepAliveIdleSeconds();
+    int interval = settings.keepAliveIntervalSeconds();
+    return (idle <= 0 || !keepIdleSupported || ch.getOption(ExtendedSocketOptions.TCP_KEEPIDLE) == idle)
+        && (interval <= 0 || !keepIntervalSupported
+            || ch.getOption(ExtendedSocketOptions.TCP_KEEPINTERVAL) == interval);
+  }
+
+  private void setKeepAliveTimes(SocketChannel ch) throws IOException {
     if (settings.keepAliveIdleSeconds() > 0 && keepIdleSupported) {
       ch.setOption(ExtendedSocketOptions.TCP_KEEPIDLE, settings.keepAliveIdleSeconds());
     }
     if (settings.keepAliveIntervalSeconds() > 0 && keepIntervalSupported) {
       ch.setOption(ExtendedSocketOptions.TCP_KEEPINTERVAL, settings.keepAliveIntervalSeconds());
     }
+  }
+
+  /**
+   * Closes a splice's channel (with a reset if asked). A registered one has its key cancelled now and is closed after
+   * the next select, which deregisters it; the peer sees the FIN or RST one loop turn later.
+   */
+  void close(SocketChannel ch, @Nullable SelectionKey key, boolean reset) {
+    if (reset) {
+      Splice.setLingerZero(ch);
+    }
+    if (key != null && key.isValid() && !stopping) {
+      key.cancel();
+      toClose.add(ch);
+    } else {
+      Splice.closeChannel(ch, false);
+    }
+  }
+
+  private void closeDeregistered() {
+    ArrayList<SocketChannel> list = toClose;
+    int n = list.size();
+    if (n == 0) {
+      return;
+    }
+    for (int i = 0; i < n; i++) {
+      Splice.closeChannel(list.get(i), false);
+    }
+    list.clear();
   }
 
   void routeCompleted(Splice s, @Nullable Route route, @Nullable Throwable failure) {
@@ -421,6 +487,7 @@ final class Loop implements Runnable {
     } catch (IOException e) {
       LOG.debug("closing the selector of {} failed", thread.getName(), e);
     }
+    closeDeregistered();
     pool.clear();
     LOG.debug("{} stopped", thread.getName());
   }

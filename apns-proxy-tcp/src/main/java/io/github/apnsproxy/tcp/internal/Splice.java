@@ -6,7 +6,9 @@ import io.github.apnsproxy.tcp.InboundConnection;
 import io.github.apnsproxy.tcp.RejectReason;
 import io.github.apnsproxy.tcp.Route;
 import java.io.IOException;
+import java.net.Inet4Address;
 import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
@@ -127,7 +129,9 @@ final class Splice {
       InetSocketAddress a = list.get(nextCandidate++);
       SocketChannel ch = null;
       try {
-        ch = SocketChannel.open();
+        // an IPv4 socket for an IPv4 target: the JDK's default dual-stack socket costs an IPV6_V6ONLY call more
+        ch = SocketChannel.open(a.getAddress() instanceof Inet4Address ? StandardProtocolFamily.INET
+            : StandardProtocolFamily.INET6);
         ch.configureBlocking(false);
         loop.configure(ch);
         upstream = ch;
@@ -278,14 +282,14 @@ final class Splice {
         return;
       }
       flags |= CLIENT_EOF;
+      if ((flags & UPSTREAM_EOF) != 0) {
+        close(CloseReason.COMPLETED, false, false); // the close sends the upstream its FIN
+        return;
+      }
       try {
         up.shutdownOutput();
       } catch (IOException e) {
         close(CloseReason.UPSTREAM_RESET, true, false);
-        return;
-      }
-      if ((flags & UPSTREAM_EOF) != 0) {
-        close(CloseReason.COMPLETED, false, false);
       }
       return;
     }
@@ -330,14 +334,14 @@ final class Splice {
     }
     if (n < 0) {
       flags |= UPSTREAM_EOF;
+      if ((flags & CLIENT_EOF) != 0) {
+        close(CloseReason.COMPLETED, false, false); // the close sends the client its FIN
+        return;
+      }
       try {
         client.shutdownOutput();
       } catch (IOException e) {
         close(CloseReason.CLIENT_RESET, false, true);
-        return;
-      }
-      if ((flags & CLIENT_EOF) != 0) {
-        close(CloseReason.COMPLETED, false, false);
       }
       return;
     }
@@ -426,6 +430,15 @@ final class Splice {
     }
   }
 
+  /** Makes the next close send a reset. */
+  static void setLingerZero(SocketChannel ch) {
+    try {
+      ch.setOption(StandardSocketOptions.SO_LINGER, 0);
+    } catch (IOException | RuntimeException e) {
+      // already closed or reset: the close that follows is all that is left to do
+    }
+  }
+
   /** Closes both legs (with a reset where asked), releases buffers and reports; idempotent. */
   void close(CloseReason reason, boolean resetClient, boolean resetUpstream) {
     if (state == CLOSED) {
@@ -449,10 +462,10 @@ final class Splice {
       loop.pool.release(b);
     }
     loop.closing(this, reason);
-    closeChannel(client, resetClient);
+    loop.close(client, clientKey, resetClient);
     SocketChannel up = upstream;
     if (up != null) {
-      closeChannel(up, resetUpstream);
+      loop.close(up, upstreamKey, resetUpstream);
     }
     clientKey = null;
     upstreamKey = null;
@@ -461,11 +474,7 @@ final class Splice {
 
   static void closeChannel(SocketChannel ch, boolean reset) {
     if (reset) {
-      try {
-        ch.setOption(StandardSocketOptions.SO_LINGER, 0);
-      } catch (IOException | RuntimeException e) {
-        // already closed or reset: the close below is all that is left to do
-      }
+      setLingerZero(ch);
     }
     try {
       ch.close();
