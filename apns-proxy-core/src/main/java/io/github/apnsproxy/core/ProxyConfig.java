@@ -177,6 +177,11 @@ public final class ProxyConfig {
     spec("upstream.serve-stale", "1d", "1d",
         "Serve expired upstream answers up to this age when every upstream server fails; 0 = off.",
         v -> duration(v, Duration.ZERO));
+    spec("upstream.stale-answer-timeout", "1800ms", "1800ms",
+        "How long a lookup waits for slow upstream servers before an expired answer (within upstream.serve-stale)"
+            + " stands in while the refresh goes on (RFC 8767's client response timer); 0 = only once every"
+            + " server failed.",
+        v -> duration(v, Duration.ZERO));
     spec("upstream.allow", "17.0.0.0/8,2620:149:a44::/48,2403:300:a42::/48,2403:300:a51::/48,2a01:b740:a42::/48",
         AddressPolicy.APPLE_APNS.toString(),
         "Networks the proxy may connect to (CIDRs or any): Apple's APNs ranges by default; empty = none.",
@@ -242,6 +247,7 @@ public final class ProxyConfig {
   private final Duration upstreamTtlMin;
   private final Duration upstreamTtlMax;
   private final Duration upstreamServeStale;
+  private final Duration upstreamStaleAnswerTimeout;
   private final List<InetAddress> tcpListen;
   private final List<Integer> tcpCourierPorts;
   private final List<Integer> tcpInitPorts;
@@ -284,6 +290,7 @@ public final class ProxyConfig {
     this.upstreamTtlMin = b.get("upstream.ttl-min");
     this.upstreamTtlMax = b.get("upstream.ttl-max");
     this.upstreamServeStale = b.get("upstream.serve-stale");
+    this.upstreamStaleAnswerTimeout = b.get("upstream.stale-answer-timeout");
     this.tcpListen = b.get("tcp.listen");
     this.tcpCourierPorts = b.get("tcp.courier-ports");
     this.tcpInitPorts = b.get("tcp.init-ports");
@@ -532,6 +539,11 @@ public final class ProxyConfig {
   /** {@code upstream.serve-stale}; zero = off. */
   public Duration upstreamServeStale() {
     return upstreamServeStale;
+  }
+
+  /** {@code upstream.stale-answer-timeout}; zero = an expired answer only once every upstream server failed. */
+  public Duration upstreamStaleAnswerTimeout() {
+    return upstreamStaleAnswerTimeout;
   }
 
   /** {@code tcp.listen}; empty = listen on every plan address. */

@@ -100,6 +100,7 @@ class ProxyConfigTest {
     assertThat(c.upstreamTtlMin()).isEqualTo(Duration.ofSeconds(10));
     assertThat(c.upstreamTtlMax()).isEqualTo(Duration.ofHours(1));
     assertThat(c.upstreamServeStale()).isEqualTo(Duration.ofDays(1));
+    assertThat(c.upstreamStaleAnswerTimeout()).isEqualTo(Duration.ofMillis(1800));
     assertThat(c.tcpListen()).isEmpty();
     assertThat(c.tcpCourierPorts()).containsExactly(5223, 443);
     assertThat(c.tcpInitPorts()).containsExactly(443);
@@ -137,18 +138,19 @@ class ProxyConfigTest {
         "dns.ttl", "dns.negative-ttl", "dns.forward", "dns.zone-other", "dns.ns-name", "dns.ns-address",
         "dns.txt-count", "dns.upstream-check", "dns.denied-clients", "dns.tcp-idle-timeout",
         "dns.tcp-max-connections", "dns.threads", "upstream.dns", "upstream.hosts", "upstream.timeout",
-        "upstream.ttl-min", "upstream.ttl-max", "upstream.serve-stale", "upstream.allow", "clients.allow",
+        "upstream.ttl-min", "upstream.ttl-max", "upstream.serve-stale", "upstream.stale-answer-timeout",
+        "upstream.allow", "clients.allow",
         "tcp.listen", "tcp.courier-ports", "tcp.init-ports", "tcp.api-ports", "tcp.connect-timeout",
         "tcp.idle-timeout", "tcp.route-timeout", "tcp.drain-timeout", "tcp.max-connections", "tcp.max-per-client",
         "tcp.threads", "tcp.reuse-port", "tcp.keepalive-idle", "tcp.keepalive-interval", "metrics.listen",
-        "stats.interval").hasSize(46);
+        "stats.interval").hasSize(47);
     assertThat(keys).allSatisfy(k -> {
       assertThat(k.meaning()).isNotBlank().endsWith(".");
       assertThat(k.defaultText()).isNotBlank();
     });
     assertThat(keys.stream().filter(Key::isSiteKey).map(Key::name))
         .containsExactly("site.NAME.ipv4", "site.NAME.ipv6", "site.NAME.clients");
-    assertThat(ProxyConfig.keysAsMarkdown().lines()).hasSize(2 + 46)
+    assertThat(ProxyConfig.keysAsMarkdown().lines()).hasSize(2 + 47)
         .contains("| `dns.ttl` | `30s` | TTL of synthesized answers (whole seconds). |")
         .contains("| `dns.txt-count` | = courier.count | The count=N in TXT push.apple.com. |")
         .contains("| `plan.sites` | empty | Optional comma list of site names; then site.NAME.* replace plan.ipv4 and"
@@ -170,7 +172,7 @@ class ProxyConfigTest {
       assertThat(explicit.effectiveValues().get(k.name())).as(k.name()).isEqualTo(effective.get(k.name()));
       literal++;
     }
-    assertThat(literal).isEqualTo(46 - 3 - 2 - 7);
+    assertThat(literal).isEqualTo(47 - 3 - 2 - 7);
     assertThat(ProxyConfig.keys()).filteredOn(k -> !k.isSiteKey() && k.defaultText().equals("none"))
         .allSatisfy(k -> assertThat(effective.get(k.name())).as(k.name()).isEmpty());
     assertThat(ProxyConfig.keys()).filteredOn(k -> k.defaultText().equals("empty"))
@@ -231,6 +233,7 @@ class ProxyConfigTest {
         "upstream.ttl-min = 0",
         "upstream.ttl-max = 1d",
         "upstream.serve-stale = 0",
+        "upstream.stale-answer-timeout = 250ms",
         "upstream.allow = any",
         "clients.allow = 10.0.0.0/8, fd00::/8",
         "tcp.listen = 0.0.0.0",
@@ -279,6 +282,7 @@ class ProxyConfigTest {
     assertThat(c.upstreamTtlMin()).isZero();
     assertThat(c.upstreamTtlMax()).isEqualTo(Duration.ofDays(1));
     assertThat(c.upstreamServeStale()).isZero();
+    assertThat(c.upstreamStaleAnswerTimeout()).isEqualTo(Duration.ofMillis(250));
     assertThat(c.addressPolicy().upstreams()).isEqualTo(CidrSet.any());
     assertThat(c.addressPolicy().clients()).isEqualTo(CidrSet.parse("10.0.0.0/8,fd00::/8"));
     assertThat(c.tcpListen()).containsExactly(ip("0.0.0.0"));

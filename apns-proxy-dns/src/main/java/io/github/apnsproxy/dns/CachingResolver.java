@@ -18,6 +18,7 @@ import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
@@ -49,7 +50,9 @@ import org.xbill.DNS.Type;
  *       number of concurrent lookups cause one upstream query per type.
  *   <li><b>Prefetch</b>: a hit in the last tenth of an entry's life refreshes it in the background.
  *   <li><b>Serve-stale</b> (RFC 8767): when every upstream fails, an entry expired less than the serve-stale age ago
- *       answers instead (logged once per name at WARN until a fresh answer arrives).
+ *       answers instead (logged once per name at WARN until a fresh answer arrives). When such an entry exists, a
+ *       lookup also stops waiting after the stale-answer timeout (RFC 8767's client response timer, default 1.8 s)
+ *       and gets the expired answer, while the resolution goes on and refreshes the cache when it completes.
  * </ul>
  * A cache hit completes at once on the calling thread; other lookups complete on dnsjava's I/O thread. Thread-safe.
  * Addresses are not filtered: the caller (the TCP router) applies its policy.
@@ -67,7 +70,8 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
    * @param addresses A then AAAA addresses; empty for a name without addresses (NXDOMAIN or NODATA)
    * @param ttl how long the answer stays fresh from now (zero when stale)
    * @param exists false for NXDOMAIN
-   * @param stale true when served from an expired entry because every upstream failed
+   * @param stale true when served from an expired entry: every upstream failed, or none answered within the
+   *     stale-answer timeout
    * @param fromCache true when no upstream query was needed (or joined) for this lookup
    */
   public record Answer(String name, List<InetAddress> addresses, Duration ttl, boolean exists, boolean stale,
@@ -81,6 +85,7 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
   private final long floorMillis;
   private final long ceilingMillis;
   private final long staleMillis;
+  private final long staleAnswerMillis;
   private final boolean prefetch;
   private final int maxEntries;
   private final InstantSource clock;
@@ -121,6 +126,7 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
     this.floorMillis = b.ttlFloor.toMillis();
     this.ceilingMillis = b.ttlCeiling.toMillis();
     this.staleMillis = b.serveStale.toMillis();
+    this.staleAnswerMillis = b.staleAnswerTimeout.toMillis();
     this.prefetch = b.prefetch;
     this.maxEntries = b.maxEntries;
     this.clock = b.clock;
@@ -174,22 +180,52 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
       return CompletableFuture.completedFuture(answer(name, e, now, false, true));
     }
     misses.increment();
-    return resolveShared(name).handle((fresh, failure) -> {
-      long t = clock.millis();
+    CompletableFuture<Answer> result = new CompletableFuture<>();
+    // the resolution and the stale-answer timer race to settle the lookup; the first one counts and completes
+    AtomicBoolean settled = new AtomicBoolean();
+    resolveShared(name).whenComplete((fresh, failure) -> {
       if (failure == null) {
-        return answer(name, fresh, t, false, false);
-      }
-      Entry old = cache.get(name);
-      if (old != null && t - old.expiresAt <= staleMillis) {
-        staleServed.increment();
-        if (old.staleLogged.compareAndSet(false, true)) {
-          LOG.warn("upstream DNS failed for {}; serving the answer that expired {} s ago ({})", name,
-              Math.max(0, (t - old.expiresAt) / 1000), Responses.unwrap(failure).getMessage());
+        if (settled.compareAndSet(false, true)) {
+          result.complete(answer(name, fresh, clock.millis(), false, false));
         }
-        return answer(name, old, t, true, false);
+      } else if (!serveStale(result, settled, name, Responses.unwrap(failure).getMessage())
+          && settled.compareAndSet(false, true)) {
+        result.completeExceptionally(Responses.unwrap(failure));
       }
-      throw new java.util.concurrent.CompletionException(Responses.unwrap(failure));
     });
+    if (staleAnswerMillis > 0 && !settled.get() && e != null && now - e.expiresAt <= staleMillis) {
+      // RFC 8767's client response timer: do not keep the caller waiting on slow upstreams when an expired answer
+      // can stand in; the resolution goes on and refreshes the entry
+      CompletableFuture.delayedExecutor(staleAnswerMillis, TimeUnit.MILLISECONDS, Runnable::run).execute(
+          () -> serveStale(result, settled, name, "no answer within " + staleAnswerMillis + " ms"));
+    }
+    return result;
+  }
+
+  /**
+   * Settles {@code result} with {@code name}'s expired entry if it is within the serve-stale age and the lookup is
+   * not settled yet (counted, and logged once per entry). False when there is no such entry.
+   */
+  private boolean serveStale(CompletableFuture<Answer> result, AtomicBoolean settled, String name, String why) {
+    long t = clock.millis();
+    Entry old = cache.get(name);
+    if (old == null || t - old.expiresAt > staleMillis) {
+      return false;
+    }
+    if (!settled.compareAndSet(false, true)) {
+      return true;
+    }
+    if (t < old.expiresAt) {
+      result.complete(answer(name, old, t, false, false)); // refreshed meanwhile: a fresh answer after all
+      return true;
+    }
+    staleServed.increment();
+    if (old.staleLogged.compareAndSet(false, true)) {
+      LOG.warn("no fresh upstream DNS answer for {}; serving the answer that expired {} s ago ({})", name,
+          Math.max(0, (t - old.expiresAt) / 1000), why);
+    }
+    result.complete(answer(name, old, t, true, false));
+    return true;
   }
 
   private static Answer answer(String name, Entry e, long now, boolean stale, boolean fromCache) {
@@ -377,6 +413,7 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
     private Duration ttlFloor = Duration.ofSeconds(10);
     private Duration ttlCeiling = Duration.ofHours(1);
     private Duration serveStale = Duration.ofDays(1);
+    private Duration staleAnswerTimeout = Duration.ofMillis(1800);
     private boolean prefetch = true;
     private int maxEntries = 10_000;
     private InstantSource clock = InstantSource.system();
@@ -410,6 +447,16 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
     /** How long after expiry an answer may still be served when every upstream fails; default 1 day; 0 for never. */
     public Builder serveStale(Duration maxAge) {
       this.serveStale = Responses.nonNegative(maxAge, "serveStale");
+      return this;
+    }
+
+    /**
+     * How long a lookup of an expired name waits for the upstream servers before it is answered with the expired
+     * entry (within the serve-stale age; the resolution goes on and refreshes the cache); default 1.8 s, the client
+     * response timer RFC 8767 suggests; 0 to wait until every upstream has failed.
+     */
+    public Builder staleAnswerTimeout(Duration timeout) {
+      this.staleAnswerTimeout = Responses.nonNegative(timeout, "staleAnswerTimeout");
       return this;
     }
 

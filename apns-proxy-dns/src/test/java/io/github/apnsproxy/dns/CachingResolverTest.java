@@ -526,4 +526,37 @@ class CachingResolverTest {
     assertThat(seen).containsExactly(InetAddress.getByName("127.0.2.92"));
     assertThat(r.stats().misses()).as("every later lookup was a hit").isEqualTo(1);
   }
+
+  @Test
+  void aSlowUpstreamGetsTheExpiredAnswerAfterTheStaleAnswerTimeoutAndItsLateAnswerRefreshesTheCache()
+      throws Exception {
+    FakeUpstreamDns up = fake().a(COURIER, 30, "127.0.2.1").nodata(COURIER, 30);
+    // each try may take 20 s: only the stale-answer timer can answer within get()'s 5 s
+    CachingResolver r = build(builder(up.address()).timeout(Duration.ofSeconds(20))
+        .staleAnswerTimeout(Duration.ofMillis(100)));
+    assertThat(text(get(r.resolve(COURIER)))).containsExactly("127.0.2.1");
+
+    up.remove(COURIER).a(COURIER, 30, "127.0.2.9").nodata(COURIER, 30);
+    up.hold();
+    clock.advance(Duration.ofSeconds(31));
+    CachingResolver.Answer stale = get(r.lookup(COURIER));
+    assertThat(stale.stale()).isTrue();
+    assertThat(stale.ttl()).isZero();
+    assertThat(text(stale.addresses())).containsExactly("127.0.2.1");
+    assertThat(r.stats().staleServed()).isEqualTo(1);
+    assertThat(r.stats().upstreamFailures()).as("nothing failed: the upstream is only slow").isZero();
+    assertThat(up.awaitQueries(4, Duration.ofSeconds(5))).as("the refresh is still asking").isTrue();
+
+    up.release();
+    CachingResolver.Answer a = get(r.lookup(COURIER));
+    for (int i = 0; i < 5_000 && !a.fromCache(); i++) {
+      java.util.concurrent.locks.LockSupport.parkNanos(1_000_000); // at most 5 s in all
+      a = get(r.lookup(COURIER));
+    }
+    assertThat(a.fromCache()).as("the late answer was cached").isTrue();
+    assertThat(a.stale()).isFalse();
+    assertThat(text(a.addresses())).containsExactly("127.0.2.9");
+    assertThat(up.totalQueries()).as("no query beyond the one refresh").isEqualTo(4);
+    assertThat(r.stats().staleServed()).isEqualTo(1);
+  }
 }

@@ -95,6 +95,7 @@ public final class ProxyNode implements AutoCloseable {
           .ttlFloor(config.upstreamTtlMin())
           .ttlCeiling(config.upstreamTtlMax())
           .serveStale(config.upstreamServeStale())
+          .staleAnswerTimeout(config.upstreamStaleAnswerTimeout())
           .build();
       started.add(caching);
     }
