@@ -18,9 +18,13 @@ import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xbill.DNS.AAAARecord;
@@ -54,7 +58,9 @@ import org.xbill.DNS.Type;
  *       lookup also stops waiting after the stale-answer timeout (RFC 8767's client response timer, default 1.8 s)
  *       and gets the expired answer, while the resolution goes on and refreshes the cache when it completes.
  * </ul>
- * A cache hit completes at once on the calling thread; other lookups complete on dnsjava's I/O thread. Thread-safe.
+ * A cache hit completes at once on the calling thread; other lookups complete on dnsjava's I/O thread, or on the
+ * resolver's timer thread ({@code apns-proxy-dns-stale-timer}, started on first use) when the stale-answer timeout
+ * answers them. Thread-safe.
  * Addresses are not filtered: the caller (the TCP router) applies its policy.
  */
 public final class CachingResolver implements UpstreamResolver, AutoCloseable {
@@ -92,6 +98,7 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
   private final Map<String, Entry> cache = new ConcurrentHashMap<>();
   private final Map<String, CompletableFuture<Entry>> inFlight = new ConcurrentHashMap<>();
   private final AtomicBoolean closed = new AtomicBoolean();
+  private volatile @Nullable ScheduledThreadPoolExecutor timer;
 
   private final LongAdder hits = new LongAdder();
   private final LongAdder misses = new LongAdder();
@@ -193,11 +200,18 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
         result.completeExceptionally(Responses.unwrap(failure));
       }
     });
-    if (staleAnswerMillis > 0 && !settled.get() && e != null && now - e.expiresAt <= staleMillis) {
-      // RFC 8767's client response timer: do not keep the caller waiting on slow upstreams when an expired answer
-      // can stand in; the resolution goes on and refreshes the entry
-      CompletableFuture.delayedExecutor(staleAnswerMillis, TimeUnit.MILLISECONDS, Runnable::run).execute(
-          () -> serveStale(result, settled, name, "no answer within " + staleAnswerMillis + " ms"));
+    if (staleAnswerMillis > 0 && !settled.get() && e != null && !e.negative() && now - e.expiresAt <= staleMillis) {
+      // RFC 8767's client response timer: do not keep the caller waiting on slow upstreams when expired addresses
+      // can stand in (an expired NXDOMAIN or NODATA waits for the servers); the resolution goes on and refreshes
+      // the entry. The timer goes as soon as the lookup is settled.
+      try {
+        ScheduledFuture<?> timer = staleTimer().schedule(
+            () -> serveStale(result, settled, name, "no answer within " + staleAnswerMillis + " ms"),
+            staleAnswerMillis, TimeUnit.MILLISECONDS);
+        result.whenComplete((a, f) -> timer.cancel(false));
+      } catch (RejectedExecutionException closedMeanwhile) {
+        // the resolver was closed: the lookup waits for the servers like any other
+      }
     }
     return result;
   }
@@ -403,7 +417,34 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
   public void close() {
     if (closed.compareAndSet(false, true)) {
       cache.clear();
+      ScheduledThreadPoolExecutor t = timer;
+      if (t != null) {
+        t.shutdownNow();
+      }
     }
+  }
+
+  /** The stale-answer timer's scheduler, made on first use (its thread starts with the first task). */
+  private ScheduledThreadPoolExecutor staleTimer() {
+    ScheduledThreadPoolExecutor t = timer;
+    if (t == null) {
+      synchronized (this) {
+        t = timer;
+        if (t == null) {
+          t = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread th = new Thread(r, "apns-proxy-dns-stale-timer");
+            th.setDaemon(true);
+            return th;
+          });
+          t.setRemoveOnCancelPolicy(true);
+          timer = t;
+          if (closed.get()) {
+            t.shutdownNow(); // closed meanwhile: schedule() then rejects, the lookup waits for the servers
+          }
+        }
+      }
+    }
+    return t;
   }
 
   /** Builds a {@link CachingResolver}. */

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.github.apnsproxy.dns;
 
+import static java.util.concurrent.TimeUnit.MILLISECONDS;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.net.DatagramSocket;
@@ -18,6 +20,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
@@ -548,8 +551,11 @@ class CachingResolverTest {
     assertThat(up.awaitQueries(4, Duration.ofSeconds(5))).as("the refresh is still asking").isTrue();
 
     up.release();
+    // lookups made before the late answer is stored join the refresh and may get the stale answer again
+    int staleAgain = 0;
     CachingResolver.Answer a = get(r.lookup(COURIER));
     for (int i = 0; i < 5_000 && !a.fromCache(); i++) {
+      staleAgain += a.stale() ? 1 : 0;
       java.util.concurrent.locks.LockSupport.parkNanos(1_000_000); // at most 5 s in all
       a = get(r.lookup(COURIER));
     }
@@ -557,6 +563,28 @@ class CachingResolverTest {
     assertThat(a.stale()).isFalse();
     assertThat(text(a.addresses())).containsExactly("127.0.2.9");
     assertThat(up.totalQueries()).as("no query beyond the one refresh").isEqualTo(4);
-    assertThat(r.stats().staleServed()).isEqualTo(1);
+    assertThat(r.stats().staleServed()).isEqualTo(1 + staleAgain);
+  }
+
+  @Test
+  void anExpiredNegativeAnswerWaitsForTheServersInsteadOfStandingIn() throws Exception {
+    String missing = "99-courier.push.apple.com";
+    FakeUpstreamDns up = fake().nxdomain(missing, 30);
+    CachingResolver r = build(builder(up.address()).timeout(Duration.ofSeconds(20))
+        .staleAnswerTimeout(Duration.ofMillis(50)));
+    assertThat(failure(r.resolve(missing))).isInstanceOf(UnknownHostException.class);
+
+    up.remove(missing).a(missing, 30, "127.0.2.7").nodata(missing, 30); // the name exists now
+    up.hold();
+    clock.advance(Duration.ofSeconds(31));
+    CompletableFuture<CachingResolver.Answer> pending = r.lookup(missing).toCompletableFuture();
+    assertThat(up.awaitQueries(4, Duration.ofSeconds(5))).isTrue();
+    // six stale-answer timeouts pass: an expired NXDOMAIN must not stand in for the slow servers
+    assertThatThrownBy(() -> pending.get(300, MILLISECONDS)).isInstanceOf(TimeoutException.class);
+    up.release();
+    CachingResolver.Answer a = get(pending);
+    assertThat(a.stale()).isFalse();
+    assertThat(text(a.addresses())).containsExactly("127.0.2.7");
+    assertThat(r.stats().staleServed()).isZero();
   }
 }

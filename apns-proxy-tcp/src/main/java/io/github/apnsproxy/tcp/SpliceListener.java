@@ -23,6 +23,9 @@ public interface SpliceListener {
   /** The upstream connection to {@code upstream} is established; bytes start flowing. */
   default void connected(InboundConnection connection, InetSocketAddress upstream) {}
 
-  /** The connection is closed, both legs; called exactly once per accepted connection. */
+  /**
+   * The connection is over, both legs; called exactly once per accepted connection. The loop releases the sockets
+   * at the end of its current turn, so the peers may see the FIN or reset just after this call.
+   */
   default void closed(InboundConnection connection, SpliceSummary summary) {}
 }

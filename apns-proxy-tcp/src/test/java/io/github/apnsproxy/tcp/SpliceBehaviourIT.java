@@ -17,7 +17,9 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketAddress;
 import java.net.SocketException;
+import java.nio.ByteOrder;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
@@ -34,6 +36,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Test;
 
 /** Half-close, resets, failover, timeouts, limits, shutdown and listener containment over real loopback sockets. */
@@ -290,11 +293,40 @@ class SpliceBehaviourIT extends SplicerTestSupport {
       assertThat(readN(c.getInputStream(), 1)).isEqualTo(ascii("k"));
       clients.add(c);
     }
-    Map<String, long[]> timers = new HashMap<>(); // "local remote" -> {timer kind, ticks left}
+    // a leg whose last segment is not acknowledged yet shows its retransmit timer (kind 1): read again a moment later
+    Map<String, long[]> legs = Map.of();
+    for (int i = 0; i < 200; i++) {
+      Map<String, long[]> timers = tcpTimers();
+      legs = new HashMap<>();
+      for (Socket c : clients) {
+        SocketAddress client = c.getLocalSocketAddress();
+        legs.put("accepted leg of " + client, timers.get(entry(sp) + " " + client));
+      }
+      for (Map.Entry<String, long[]> e : timers.entrySet()) {
+        if (e.getKey().endsWith(" " + up.address())) {
+          legs.put("upstream leg " + e.getKey(), e.getValue());
+        }
+      }
+      if (legs.size() == 6 && legs.values().stream().allMatch(t -> t != null && t[0] == 2)) {
+        break;
+      }
+      LockSupport.parkNanos(10_000_000L); // at most 2 s in all
+    }
+    assertThat(legs).as("three accepted and three upstream legs").hasSize(6);
+    legs.forEach((leg, t) -> {
+      assertThat(t).as(leg).isNotNull();
+      assertThat(t[0]).as("timer kind of the %s (2 = keepalive)", leg).isEqualTo(2);
+      assertThat(t[1]).as("keepalive ticks left on the %s", leg).isBetween(4200 * 100L, 4321 * 100L);
+    });
+  }
+
+  /** Every TCP socket's timer from {@code /proc/net/tcp} and {@code tcp6}: "local remote" -> {kind, ticks left}. */
+  private static Map<String, long[]> tcpTimers() throws IOException {
     List<String> lines = new ArrayList<>(Files.readAllLines(Path.of("/proc/net/tcp")));
     if (Files.isReadable(Path.of("/proc/net/tcp6"))) {
       lines.addAll(Files.readAllLines(Path.of("/proc/net/tcp6")));
     }
+    Map<String, long[]> timers = new HashMap<>();
     for (String line : lines) {
       String[] f = line.trim().split("\\s+");
       if (f.length > 5 && f[0].endsWith(":")) {
@@ -303,22 +335,12 @@ class SpliceBehaviourIT extends SplicerTestSupport {
             new long[] {Long.parseLong(timer[0], 16), Long.parseLong(timer[1], 16)});
       }
     }
-    for (Socket c : clients) {
-      long[] accepted = timers.get(entry(sp) + " " + c.getLocalSocketAddress());
-      assertThat(accepted).as("the accepted leg of %s", c.getLocalSocketAddress()).isNotNull();
-      assertThat(accepted[0]).as("timer kind (2 = keepalive)").isEqualTo(2);
-      assertThat(accepted[1]).as("keepalive ticks left").isBetween(4200 * 100L, 4321 * 100L);
-    }
-    List<long[]> upstream = timers.entrySet().stream().filter(e -> e.getKey().endsWith(" " + up.address()))
-        .map(Map.Entry::getValue).toList();
-    assertThat(upstream).as("upstream legs").hasSize(3)
-        .allSatisfy(t -> assertThat(t[0]).isEqualTo(2))
-        .allSatisfy(t -> assertThat(t[1]).isBetween(4200 * 100L, 4321 * 100L));
+    return timers;
   }
 
   /**
-   * A {@code /proc/net/tcp} or {@code tcp6} address ({@code 0100007F:1467}): the address as 32-bit words, each in
-   * host order (little endian here); a v4-mapped IPv6 address comes back as IPv4.
+   * A {@code /proc/net/tcp} or {@code tcp6} address ({@code 0100007F:1467} on a little-endian machine): the
+   * address as 32-bit words, each in host byte order; a v4-mapped IPv6 address comes back as IPv4.
    */
   private static InetSocketAddress socketAddress(String hex) throws IOException {
     String[] p = hex.split(":");
@@ -326,7 +348,8 @@ class SpliceBehaviourIT extends SplicerTestSupport {
     for (int w = 0; w < b.length / 4; w++) {
       int a = Integer.parseUnsignedInt(p[0].substring(w * 8, w * 8 + 8), 16);
       for (int i = 0; i < 4; i++) {
-        b[w * 4 + i] = (byte) (a >>> (8 * i));
+        int shift = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? 8 * i : 24 - 8 * i;
+        b[w * 4 + i] = (byte) (a >>> shift);
       }
     }
     return new InetSocketAddress(InetAddress.getByAddress(b), Integer.parseInt(p[1], 16));

@@ -43,6 +43,8 @@ public final class Engine {
   private boolean started;
   private boolean closed;
   private volatile boolean draining;
+  /** False when a listener refused the keepalive times: accepted sockets then always get them set. */
+  volatile boolean listenersKeepAlive = true;
 
   /** Makes an engine; nothing is opened until {@link #start}. */
   public Engine(Settings settings) {
@@ -161,11 +163,11 @@ public final class Engine {
     return loops;
   }
 
-  /** Hands an accepted channel to the next loop, round robin. Acceptor loop thread. */
   /**
    * Sets the keepalive idle time and interval on a listener too: Linux copies them into every accepted socket,
    * which then needs two system calls less (each loop checks this on its first accepted connection and falls back to
-   * setting them per connection where they are not inherited). Best effort: a listener that refuses them is fine.
+   * setting them per connection where they are not inherited). Best effort: when a listener refuses them, every
+   * connection gets them set on its own.
    */
   private void setListenerKeepAlive(ServerSocketChannel s) {
     try {
@@ -177,10 +179,12 @@ public final class Engine {
         s.setOption(ExtendedSocketOptions.TCP_KEEPINTERVAL, settings.keepAliveIntervalSeconds());
       }
     } catch (IOException | RuntimeException e) {
+      listenersKeepAlive = false;
       LOG.debug("keepalive options not set on the listener {}; they are set per connection", s, e);
     }
   }
 
+  /** Hands an accepted channel to the next loop, round robin. Acceptor loop thread. */
   void dispatch(SocketChannel ch, Loop acceptor) {
     counters.accepted.increment();
     Loop[] ls = loops;

@@ -358,7 +358,7 @@ final class Loop implements Runnable {
     ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
     ch.setOption(StandardSocketOptions.SO_KEEPALIVE, true);
     if (keepAliveInherited == 0) {
-      keepAliveInherited = hasKeepAliveTimes(ch) ? 1 : -1;
+      keepAliveInherited = engine.listenersKeepAlive && hasKeepAliveTimes(ch) ? 1 : -1;
       LOG.debug("{}: accepted sockets {} the listener's keepalive times", thread.getName(),
           keepAliveInherited > 0 ? "inherit" : "do not inherit");
     }
@@ -454,7 +454,10 @@ final class Loop implements Runnable {
     engine.decrementActive();
   }
 
-  /** Called by a splice once both channels are closed. */
+  /**
+   * Called by a splice once it is closed: both channels closed, or (for registered ones) their keys cancelled and
+   * the channels queued to be closed right after the next select, so the peers see the FIN or RST just after this.
+   */
   void closed(Splice s, CloseReason reason) {
     long end = System.nanoTime();
     InetSocketAddress up = s.upstreamAddress();
