@@ -61,7 +61,7 @@ public final class ApnsProxy {
     String[] rest = Arrays.copyOfRange(args, 1, args.length);
     try {
       return switch (args[0]) {
-        case "demo" -> Demo.run(rest, out);
+        case "demo" -> Demo.run(rest, out, err);
         case "run" -> runProxy(rest, out, err);
         case "check" -> check(rest, out, err);
         case "keys" -> {
@@ -121,15 +121,24 @@ public final class ApnsProxy {
     return config;
   }
 
+  /** Loads a config; a file that is not properties text (not UTF-8, a bad escape) is bad usage too: exit 2. */
+  private static ProxyConfig loadConfig(Path file) {
+    try {
+      return ProxyConfig.load(file);
+    } catch (IOException e) {
+      throw new UsageException("config: " + e.getMessage());
+    }
+  }
+
   private static int check(String[] args, PrintStream out, PrintStream err) throws IOException {
-    ProxyConfig config = ProxyConfig.load(configOption(args, "check"));
+    ProxyConfig config = loadConfig(configOption(args, "check"));
     out.print(PlanReport.describe(config));
     return 0;
   }
 
   private static int runProxy(String[] args, PrintStream out, PrintStream err)
       throws IOException, InterruptedException {
-    ProxyConfig config = ProxyConfig.load(configOption(args, "run"));
+    ProxyConfig config = loadConfig(configOption(args, "run"));
     ProxyNode node = ProxyNode.start(config);
     CountDownLatch stopped = new CountDownLatch(1);
     Thread hook = new Thread(() -> {

@@ -317,7 +317,7 @@ public final class ProxyNode implements AutoCloseable {
     b.append("splices active=").append(s.active())
         .append(" accepted=").append(s.accepted())
         .append(" rejected=").append(sum(s.rejected().values()))
-        .append(" upstream-failures=").append(s.upstreamConnectFailures())
+        .append(" upstream-connect-failures=").append(s.upstreamConnectFailures())
         .append(" bytes-up=").append(s.bytesClientToUpstream())
         .append(" bytes-down=").append(s.bytesUpstreamToClient())
         .append(" | dns udp=").append(d.udpQueries())
@@ -331,7 +331,7 @@ public final class ProxyNode implements AutoCloseable {
         .append(" misses=").append(r.misses())
         .append(" stale=").append(r.staleServed())
         .append(" upstream-queries=").append(r.upstreamQueries())
-        .append(" upstream-failures=").append(r.upstreamFailures()));
+        .append(" upstream-dns-failures=").append(r.upstreamFailures()));
     return b.toString();
   }
 

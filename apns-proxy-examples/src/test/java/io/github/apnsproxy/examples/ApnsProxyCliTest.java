@@ -56,11 +56,29 @@ class ApnsProxyCliTest {
   }
 
   @Test
+  void demoWithABadOptionExitsTwoNamingIt() {
+    assertThat(run("demo", "--devices", "abc")).isEqualTo(2);
+    assertThat(err()).contains("--devices 'abc'").contains("1..5000");
+    assertThat(run("demo", "--devices", "0")).isEqualTo(2);
+    assertThat(run("demo", "--verbose")).isEqualTo(2);
+    assertThat(err()).contains("unknown option '--verbose'");
+    assertThat(out()).as("nothing started").isEmpty();
+  }
+
+  @Test
   void runWithABadKeyExitsTwoWithOneLineNamingTheKey() throws IOException {
     Path f = config("upstream.dns=127.0.0.1:53\ndns.ttl=soon\n");
     assertThat(run("run", "--config", f.toString())).isEqualTo(2);
     assertThat(err().strip().lines()).hasSize(1);
     assertThat(err()).contains("dns.ttl").contains("soon");
+  }
+
+  @Test
+  void aConfigFileThatIsNotUtf8TextExitsTwo() throws IOException {
+    Path f = dir.resolve("latin1.properties");
+    Files.write(f, new byte[] {'d', 'n', 's', '.', 't', 't', 'l', '=', (byte) 0xE9, '\n'});
+    assertThat(run("check", "--config", f.toString())).isEqualTo(2);
+    assertThat(err()).contains("not UTF-8");
   }
 
   @Test

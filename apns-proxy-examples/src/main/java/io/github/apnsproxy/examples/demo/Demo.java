@@ -4,6 +4,7 @@ package io.github.apnsproxy.examples.demo;
 import io.github.apnsproxy.core.ProxyConfig;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.BindException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -35,21 +36,47 @@ public final class Demo {
 
   private Demo() {}
 
-  /** Runs the demo command; returns the exit code. */
-  public static int run(String[] args, PrintStream out) throws IOException, InterruptedException {
+  /** Runs the demo command; returns the exit code (0 ok, 1 failure, 2 bad usage, said on {@code err}). */
+  public static int run(String[] args, PrintStream out, PrintStream err) throws IOException, InterruptedException {
     int devices = 1;
     int messages = 3;
-    for (int i = 0; i < args.length; i++) {
-      switch (args[i]) {
-        case "--devices" -> devices = positive(args, ++i, "--devices");
-        case "--messages" -> messages = positive(args, ++i, "--messages");
-        default -> throw new IllegalArgumentException("demo: unknown option '" + args[i]
-            + "' (expected --devices N, --messages N)");
+    try {
+      for (int i = 0; i < args.length; i++) {
+        switch (args[i]) {
+          case "--devices" -> devices = positive(args, ++i, "--devices");
+          case "--messages" -> messages = positive(args, ++i, "--messages");
+          default -> throw new IllegalArgumentException("demo: unknown option '" + args[i]
+              + "' (expected --devices N, --messages N)");
+        }
       }
+    } catch (IllegalArgumentException e) {
+      err.println("apns-proxy " + e.getMessage());
+      return 2;
     }
-    try (DemoWorld world = DemoWorld.start(out::println)) {
+    DemoWorld started;
+    try {
+      started = DemoWorld.start(out::println);
+    } catch (IOException e) {
+      if (causedByBind(e)) {
+        // e.g. macOS, where only 127.0.0.1 is local unless aliases are added
+        err.println("apns-proxy demo: " + e.getMessage() + " (the demo binds addresses across 127.0.0.0/8, which"
+            + " are all local on Linux; elsewhere each needs a loopback alias)");
+        return 1;
+      }
+      throw e;
+    }
+    try (DemoWorld world = started) {
       return devices == 1 ? oneDevice(world, messages, out) : manyDevices(world, devices, messages, out);
     }
+  }
+
+  private static boolean causedByBind(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof BindException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static int positive(String[] args, int i, String option) {

@@ -73,7 +73,7 @@ public final class Engine {
           s.setOption(StandardSocketOptions.SO_REUSEADDR, true);
           if (settings.reusePort()) {
             if (!s.supportedOptions().contains(StandardSocketOptions.SO_REUSEPORT)) {
-              throw new IOException("SO_REUSEPORT is not supported here");
+              throw new IOException("SO_REUSEPORT (reusePort, config key tcp.reuse-port) is not supported here");
             }
             s.setOption(StandardSocketOptions.SO_REUSEPORT, true);
           }
