@@ -7,6 +7,7 @@ import io.github.apnsproxy.dns.internal.Responses;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -147,7 +148,8 @@ public final class DnsResponder {
     CompletableFuture<Optional<Message>> answer;
     try {
       answer = Responses.future(handler.answer(q));
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | LinkageError | AssertionError | StackOverflowError e) {
+      // a handler's bug, even an Error, is that query's SERVFAIL; running out of memory is not ours to hide
       answer = CompletableFuture.failedFuture(e);
     }
     if (answer.isDone()) {
@@ -206,8 +208,8 @@ public final class DnsResponder {
     if (qh.getCount(Section.QUESTION) == 1 && query.getQuestion() != null) {
       response.addRecord(query.getQuestion(), Section.QUESTION);
     }
-    // the responder owns EDNS: drop whatever OPT a handler left
-    for (Record r : response.getSection(Section.ADDITIONAL)) {
+    // the responder owns EDNS: drop whatever OPT a handler left (getSection is a view: copy before removing)
+    for (Record r : new ArrayList<>(response.getSection(Section.ADDITIONAL))) {
       if (r.getType() == Type.OPT) {
         response.removeRecord(r, Section.ADDITIONAL);
       }

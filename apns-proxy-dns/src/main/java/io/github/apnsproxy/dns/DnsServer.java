@@ -70,7 +70,7 @@ public final class DnsServer implements AutoCloseable {
   private final List<Thread> udpThreads = new ArrayList<>();
   private volatile List<InetSocketAddress> udpBound = List.of();
   private volatile List<InetSocketAddress> tcpBound = List.of();
-  private @Nullable DnsTcpLoop tcpLoop;
+  private volatile @Nullable DnsTcpLoop tcpLoop;
 
   private DnsServer(Builder b) {
     this.udpRequested = List.copyOf(b.udp);
@@ -96,9 +96,12 @@ public final class DnsServer implements AutoCloseable {
    *
    * @return this server
    * @throws IOException naming the address when one cannot be bound; nothing stays bound then
-   * @throws IllegalStateException when called twice
+   * @throws IllegalStateException when called twice, or after {@link #close()}
    */
-  public DnsServer start() throws IOException {
+  public synchronized DnsServer start() throws IOException {
+    if (closed.get()) {
+      throw new IllegalStateException("DNS server closed (expected start() before close())");
+    }
     if (!started.compareAndSet(false, true)) {
       throw new IllegalStateException("DNS server already started");
     }
@@ -303,7 +306,7 @@ public final class DnsServer implements AutoCloseable {
    * Answers still being computed are not sent.
    */
   @Override
-  public void close() {
+  public synchronized void close() {
     if (!closed.compareAndSet(false, true)) {
       return;
     }

@@ -8,6 +8,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,6 +31,8 @@ import org.xbill.DNS.Type;
 public final class ForwardingHandler implements DnsAnswerHandler, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ForwardingHandler.class);
 
+  private static final Set<Integer> NOT_RELAYED = Set.of(Type.AXFR, Type.IXFR, Type.MAILA, Type.MAILB);
+
   private final UpstreamClient client;
 
   private ForwardingHandler(Builder b) {
@@ -43,6 +47,11 @@ public final class ForwardingHandler implements DnsAnswerHandler, AutoCloseable 
   @Override
   public CompletionStage<Optional<Message>> answer(DnsQuery query) {
     Record q = query.question();
+    if (NOT_RELAYED.contains(q.getType())) {
+      // zone transfers and the obsolete mailbox types are not relayed (dnsjava would run an AXFR as a blocking
+      // transfer on a shared pool): NOTIMP, like a resolver that does not do them
+      return CompletableFuture.completedFuture(Optional.of(Responses.error(Rcode.NOTIMP)));
+    }
     return client.query(q.getName(), q.getType()).handle((upstream, failure) -> {
       if (failure != null) {
         LOG.debug("forwarding {} failed: {}", q.getName(), Responses.unwrap(failure).getMessage());

@@ -90,6 +90,10 @@ public final class ZoneApexHandler implements DnsAnswerHandler {
       return CompletableFuture.completedFuture(Optional.empty());
     }
     SOARecord zone = soas.get(zoneText.get());
+    if (!q.getName().subdomain(zone.getName())) {
+      // only looks inside in text: a label with an escaped dot ("x\.push" under apple.com) is not in the zone
+      return CompletableFuture.completedFuture(Optional.empty());
+    }
     Message m = Responses.authoritative(query.message(), Rcode.NOERROR);
     if (text.equals(zoneText.get())) {
       return done(apex(m, q, zone));

@@ -32,6 +32,7 @@ import org.xbill.DNS.ARecord;
 import org.xbill.DNS.DClass;
 import org.xbill.DNS.Flags;
 import org.xbill.DNS.Message;
+import org.xbill.DNS.Name;
 import org.xbill.DNS.Rcode;
 import org.xbill.DNS.Record;
 import org.xbill.DNS.Section;
@@ -111,6 +112,33 @@ class DnsHandlersTest {
     AddressPlan plan = plan();
     return DnsAnswerHandler.firstOf(PlanHostsHandler.builder(plan).build(), ZoneApexHandler.builder(plan).build(),
         forwarder);
+  }
+
+  @Test
+  void zoneTransfersAndMailboxQueriesAreNotForwarded() throws Exception {
+    AtomicInteger upstreamQueries = new AtomicInteger();
+    ForwardingHandler forwarder = ForwardingHandler.builder().servers(List.of(upstream(upstreamQueries))).build();
+    InetSocketAddress dns = serve(forwarder);
+    for (int type : new int[] {Type.AXFR, Type.IXFR, Type.MAILA, Type.MAILB}) {
+      // raw UDP: dnsjava's resolver would run its own zone-transfer client for AXFR
+      Message r = DnsTestSupport.udpExchange(dns, query("example.org", type).toWire());
+      assertThat(r.getRcode()).as(Type.string(type)).isEqualTo(Rcode.NOTIMP);
+    }
+    assertThat(upstreamQueries.get()).isZero();
+    assertThat(resolver(dns, false).send(query("example.org", Type.A)).getRcode()).isEqualTo(Rcode.NOERROR);
+  }
+
+  @Test
+  void aLabelWithAnEscapedDotIsNotInsideTheZone() throws Exception {
+    InetSocketAddress dns = serve(DnsAnswerHandler.firstOf(ZoneApexHandler.builder(plan()).build(),
+        DnsAnswerHandler.refusing()));
+    // one label "x.push" under apple.com: its text form x\.push.apple.com only looks like a push.apple.com name
+    Name outside = Name.concatenate(new Name("x\\.push"), new Name("apple.com."));
+    assertThat(outside.labels()).isEqualTo(4);
+    Message r = resolver(dns, false).send(Message.newQuery(Record.newRecord(outside, Type.A, DClass.IN)));
+    assertThat(r.getRcode()).isEqualTo(Rcode.REFUSED);
+    Message inside = resolver(dns, false).send(query("x.push.apple.com", Type.A));
+    assertThat(inside.getRcode()).isEqualTo(Rcode.NXDOMAIN);
   }
 
   @Test

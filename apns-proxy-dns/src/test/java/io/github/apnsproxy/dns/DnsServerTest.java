@@ -22,6 +22,9 @@ import io.github.apnsproxy.dns.DnsTestSupport.TcpClient;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -387,20 +390,23 @@ class DnsServerTest {
       if (n.startsWith("never.")) {
         return new CompletableFuture<>();
       }
+      if (n.startsWith("error.")) {
+        throw new AssertionError("a handler bug that is an Error (expected by the test)");
+      }
       return chain(plan()).answer(q);
     };
     DnsServer server = start(handler, b -> b.handlerTimeout(Duration.ofMillis(200)));
     InetSocketAddress dns = server.udpAddresses().get(0);
-    for (String n : new String[] {"throw.example", "fail.example", "never.example"}) {
+    for (String n : new String[] {"throw.example", "fail.example", "never.example", "error.example"}) {
       for (boolean tcp : new boolean[] {false, true}) {
         Message r = resolver(dns, tcp).send(query(n, Type.A));
         assertThat(r.getRcode()).as(n).isEqualTo(Rcode.SERVFAIL);
       }
     }
     DnsStats stats = server.stats();
-    assertThat(stats.handlerErrors()).isEqualTo(4);
+    assertThat(stats.handlerErrors()).isEqualTo(6);
     assertThat(stats.handlerTimeouts()).isEqualTo(2);
-    assertThat(stats.answers("SERVFAIL")).isEqualTo(6);
+    assertThat(stats.answers("SERVFAIL")).isEqualTo(8);
     assertThat(addresses(resolver(dns, false).send(query("1-courier.push.apple.com", Type.A))))
         .containsExactly("127.100.100.2");
   }
@@ -459,6 +465,93 @@ class DnsServerTest {
       assertThat(addresses(working.receive())).containsExactly("127.100.100.7");
       assertThat(idle.closedByServer()).isTrue();
       assertThat(halfSent.closedByServer()).isTrue();
+    }
+  }
+
+  @Test
+  void aMessageTricklingInDoesNotKeepItsConnectionOpen() throws Exception {
+    InetSocketAddress dns = start(chain(plan()), b -> b.tcpIdleTimeout(Duration.ofMillis(300))).tcpAddresses()
+        .get(0);
+    try (TcpClient slow = new TcpClient(dns)) {
+      slow.sendRaw(new byte[] {0, 100}); // promises 100 bytes, then one byte every 100 ms: each within the timeout
+      Thread trickle = new Thread(() -> {
+        try {
+          for (int i = 0; i < 50; i++) {
+            Thread.sleep(100);
+            slow.sendRaw(new byte[] {1});
+          }
+        } catch (IOException | InterruptedException e) {
+          // closed by the server (or the test): stop
+        }
+      }, "trickle");
+      trickle.setDaemon(true);
+      trickle.start();
+      try {
+        assertThat(slow.closedByServer()).as("closed within 3 s although a byte arrives every 100 ms").isTrue();
+      } finally {
+        trickle.interrupt();
+      }
+    }
+  }
+
+  @Test
+  void aClientThatSendsButNeverReadsIsHeldBackAndThenEverythingIsAnswered() throws Exception {
+    DnsServer server = start(chain(plan()));
+    byte[] frame = TcpClient.frame(query("1-courier.push.apple.com", Type.A).toWire());
+    try (SocketChannel ch = SocketChannel.open()) {
+      ch.setOption(StandardSocketOptions.SO_RCVBUF, 4096);
+      ch.setOption(StandardSocketOptions.SO_SNDBUF, 8192);
+      ch.connect(server.tcpAddresses().get(0));
+      ch.configureBlocking(false);
+      // write queries without reading until the server stops reading them: writes make no progress for 300 ms
+      int sent = 0;
+      ByteBuffer current = ByteBuffer.wrap(frame);
+      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      long stalledSince = 0;
+      while (true) {
+        long now = System.nanoTime();
+        assertThat(now - deadline).as("the server kept reading for 10 s from a client that reads nothing")
+            .isNegative();
+        if (ch.write(current) > 0) {
+          stalledSince = 0;
+          if (!current.hasRemaining()) {
+            sent++;
+            current = ByteBuffer.wrap(frame);
+          }
+        } else if (stalledSince == 0) {
+          stalledSince = now;
+        } else if (now - stalledSince > 300_000_000L) {
+          break;
+        }
+      }
+      // reading resumes the server: every query written, the partial one included, gets its answer
+      int expected = sent + (current.position() > 0 ? 1 : 0);
+      ByteBuffer rest = current;
+      ByteBuffer in = ByteBuffer.allocate(1 << 16);
+      int answers = 0;
+      int nxOrError = 0;
+      deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+      while (answers < expected) {
+        assertThat(System.nanoTime() - deadline).as("answers so far %d of %d", answers, expected).isNegative();
+        if (rest.position() > 0 && rest.hasRemaining()) {
+          ch.write(rest);
+        }
+        if (ch.read(in) == 0) {
+          java.util.concurrent.locks.LockSupport.parkNanos(200_000L);
+          continue;
+        }
+        in.flip();
+        while (in.remaining() >= 2 && in.remaining() >= 2 + (in.getShort(in.position()) & 0xffff)) {
+          byte[] m = new byte[in.getShort() & 0xffff];
+          in.get(m);
+          nxOrError += new Message(m).getRcode() == Rcode.NOERROR ? 0 : 1;
+          answers++;
+        }
+        in.compact();
+      }
+      assertThat(sent).as("queries the client got in before it was held back").isGreaterThan(64);
+      assertThat(answers).isEqualTo(expected);
+      assertThat(nxOrError).isZero();
     }
   }
 
@@ -540,6 +633,11 @@ class DnsServerTest {
     }
     assertThat(DnsTestSupport.dnsThreads()).isEqualTo(before);
     assertThat(udp(dns, query("1-courier.push.apple.com", Type.A).toWire(), Duration.ofMillis(200))).isEmpty();
+    assertThatThrownBy(server::start).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+    DnsServer never = DnsServer.builder().listen(LOOPBACK_ANY_PORT).handler(chain(plan())).build();
+    never.close();
+    assertThatThrownBy(never::start).isInstanceOf(IllegalStateException.class);
+    assertThat(DnsTestSupport.dnsThreads()).as("a start after close binds nothing").isEqualTo(before);
   }
 
   @Test

@@ -26,13 +26,16 @@ import org.slf4j.LoggerFactory;
 
 /**
  * DNS over TCP on one selector thread (RFC 7766): 2-byte length framing, pipelined queries answered as they
- * complete, an idle timeout that also ends half-sent messages, a connection limit. No thread ever waits on a client.
- * Only the loop thread touches connections; answers completing elsewhere are handed in through a task queue. Not API.
+ * complete, a connection limit. No thread ever waits on a client. A connection is idle when no whole query arrived
+ * and no answer byte left for the idle timeout: a message trickling in byte by byte, or answers a client does not
+ * read, do not keep it open. Reading pauses while {@link #MAX_PENDING} queries are being answered or waiting to be
+ * sent, so a client that sends but never reads holds a bounded amount of memory. Only the loop thread touches
+ * connections; answers completing elsewhere are handed in through a task queue. Not API.
  */
 public final class DnsTcpLoop implements Runnable {
   private static final Logger LOG = LoggerFactory.getLogger(DnsTcpLoop.class);
-  /** Queries of one connection being answered at once; reading pauses above it. */
-  static final int MAX_IN_FLIGHT = 64;
+  /** Queries of one connection being answered or with answers waiting to be sent; reading pauses at it. */
+  static final int MAX_PENDING = 64;
   private static final long ACCEPT_BACKOFF_NANOS = 100_000_000L;
 
   private final List<ServerSocketChannel> servers;
@@ -143,8 +146,8 @@ public final class DnsTcpLoop implements Runnable {
       if (key.isValid() && key.isReadable()) {
         c.read();
       }
-    } catch (RuntimeException e) {
-      // one failing connection closes that connection only
+    } catch (RuntimeException | LinkageError | AssertionError | StackOverflowError e) {
+      // one failing connection closes that connection only (running out of memory stops the loop)
       LOG.warn("DNS TCP connection failed", e);
       Object a = key.attachment();
       if (a instanceof Conn c) {
@@ -259,7 +262,7 @@ public final class DnsTcpLoop implements Runnable {
 
     void read() {
       try {
-        while (inFlight < MAX_IN_FLIGHT) {
+        while (pending() < MAX_PENDING) {
           ByteBuffer target = body == null ? length : body;
           int n = ch.read(target);
           if (n < 0) {
@@ -274,7 +277,6 @@ public final class DnsTcpLoop implements Runnable {
           if (n == 0) {
             break;
           }
-          lastActivity = System.nanoTime();
           if (body == null && !length.hasRemaining()) {
             int size = ((length.get(0) & 0xff) << 8) | (length.get(1) & 0xff);
             if (size == 0) {
@@ -287,6 +289,7 @@ public final class DnsTcpLoop implements Runnable {
             byte[] message = body.array();
             body = null;
             length.clear();
+            lastActivity = System.nanoTime(); // a whole query: partial ones do not count as activity
             dispatch(message);
           }
         }
@@ -348,13 +351,17 @@ public final class DnsTcpLoop implements Runnable {
         return;
       }
       int ops = 0;
-      if (!eof && inFlight < MAX_IN_FLIGHT) {
+      if (!eof && pending() < MAX_PENDING) {
         ops |= SelectionKey.OP_READ;
       }
       if (!out.isEmpty()) {
         ops |= SelectionKey.OP_WRITE;
       }
       key.interestOps(ops);
+    }
+
+    int pending() {
+      return inFlight + out.size();
     }
 
     void closeIfDone() {
