@@ -21,6 +21,7 @@ import java.util.concurrent.atomic.LongAdder;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.xbill.DNS.ExtendedFlags;
 import org.xbill.DNS.Flags;
 import org.xbill.DNS.Header;
 import org.xbill.DNS.Message;
@@ -142,7 +143,8 @@ public final class DnsResponder {
     int limit = transport == DnsTransport.TCP ? Math.min(maxSize, 65535)
         : Math.min(maxSize, opt == null ? CLASSIC_UDP
             : Math.max(CLASSIC_UDP, Math.min(opt.getPayloadSize(), EDNS_PAYLOAD)));
-    OPTRecord replyOpt = opt == null ? null : new OPTRecord(EDNS_PAYLOAD, 0, 0);
+    // RFC 3225: the DO bit is copied into the response (no DNSSEC records are added: the plan's names are unsigned)
+    OPTRecord replyOpt = opt == null ? null : new OPTRecord(EDNS_PAYLOAD, 0, 0, opt.getFlags() & ExtendedFlags.DO);
 
     DnsQuery q = new DnsQuery(message, client, transport);
     CompletableFuture<Optional<Message>> answer;

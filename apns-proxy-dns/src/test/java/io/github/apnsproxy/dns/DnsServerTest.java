@@ -37,6 +37,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.xbill.DNS.ARecord;
 import org.xbill.DNS.DClass;
+import org.xbill.DNS.ExtendedFlags;
 import org.xbill.DNS.Flags;
 import org.xbill.DNS.Message;
 import org.xbill.DNS.NSRecord;
@@ -303,6 +304,18 @@ class DnsServerTest {
     Message full = resolver(dns, false).send(query("big.example", Type.A));
     assertThat(full.getHeader().getFlag(Flags.TC)).isFalse();
     assertThat(full.getSection(Section.ANSWER)).hasSize(100);
+  }
+
+  @Test
+  void theDoBitIsCopiedIntoTheAnswer() throws Exception {
+    InetSocketAddress dns = startPlan();
+    Message with = query("1-courier.push.apple.com", Type.A);
+    with.addRecord(new OPTRecord(1232, 0, 0, ExtendedFlags.DO), Section.ADDITIONAL);
+    Message r = udpExchange(dns, with.toWire());
+    assertThat(r.getRcode()).isEqualTo(Rcode.NOERROR);
+    assertThat(r.getOPT().getFlags() & ExtendedFlags.DO).as("DO copied (RFC 3225)").isEqualTo(ExtendedFlags.DO);
+    Message without = udpExchange(dns, withEdns(query("1-courier.push.apple.com", Type.A), 1232, 0));
+    assertThat(without.getOPT().getFlags() & ExtendedFlags.DO).isZero();
   }
 
   @Test

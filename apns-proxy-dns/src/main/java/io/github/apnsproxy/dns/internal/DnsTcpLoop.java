@@ -261,8 +261,10 @@ public final class DnsTcpLoop implements Runnable {
     }
 
     void read() {
+      int messages = 0;
       try {
-        while (pending() < MAX_PENDING) {
+        // at most MAX_PENDING whole queries per wakeup, so one pipelining client cannot keep the others waiting
+        while (pending() < MAX_PENDING && messages < MAX_PENDING) {
           ByteBuffer target = body == null ? length : body;
           int n = ch.read(target);
           if (n < 0) {
@@ -290,6 +292,7 @@ public final class DnsTcpLoop implements Runnable {
             body = null;
             length.clear();
             lastActivity = System.nanoTime(); // a whole query: partial ones do not count as activity
+            messages++;
             dispatch(message);
           }
         }
