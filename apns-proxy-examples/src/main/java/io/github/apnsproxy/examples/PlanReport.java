@@ -47,6 +47,8 @@ final class PlanReport {
         .append(plan.listenAddresses().size()).append(" listening sockets")
         .append(config.tcpListen().isEmpty() ? "" : " (the splicer listens on " + config.tcpListen()
             + " instead)").append('\n');
+    out.append("\neffective configuration (every key, defaults included):\n");
+    config.effectiveValues().forEach((k, v) -> out.append(k).append(" = ").append(v).append('\n'));
     return out.toString();
   }
 

@@ -110,7 +110,11 @@ class ApnsProxyCliTest {
         .contains("10.100.100.18 ").contains("17-courier.push.apple.com")
         .contains("10.100.100.254").contains("init.push.apple.com")
         .contains("api.sandbox.push.apple.com")
-        .contains("209 virtual addresses");
+        .contains("209 virtual addresses")
+        .contains("effective configuration")
+        .contains("upstream.dns = 127.0.0.1:53")
+        .contains("dns.zone-other = nxdomain")
+        .contains("tcp.idle-timeout = 1h");
   }
 
   @Test
