@@ -188,14 +188,17 @@ public final class TcpSplicer implements AutoCloseable {
     }
 
     /**
-     * TCP keepalive timing on both legs where the platform supports it (whole seconds); default 5 min idle, 30 s
-     * interval. SO_KEEPALIVE itself is always on.
+     * TCP keepalive timing on both legs where the platform supports it (whole seconds, 1 s to 32767 s, the Linux
+     * limits); default 5 min idle, 30 s interval. SO_KEEPALIVE itself is always on.
      */
     public Builder keepAlive(Duration idle, Duration interval) {
       this.keepAliveIdle = positive(idle, "keepalive idle");
       this.keepAliveInterval = positive(interval, "keepalive interval");
-      if (idle.getSeconds() < 1 || interval.getSeconds() < 1) {
-        throw new IllegalArgumentException("keepalive " + idle + "/" + interval + " (expected whole seconds, >= 1 s)");
+      for (Duration d : new Duration[] {idle, interval}) {
+        if (d.getSeconds() < 1 || d.getSeconds() > 32_767 || d.getNano() != 0) {
+          throw new IllegalArgumentException("keepalive " + idle + "/" + interval
+              + " (expected whole seconds from 1 s to 32767 s)");
+        }
       }
       return this;
     }

@@ -36,6 +36,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Test;
 
@@ -443,6 +445,80 @@ class SpliceBehaviourIT extends SplicerTestSupport {
     verify(bad, atLeastOnce()).connected(any(), any());
     assertQuiet(sp);
     assertThat(sp.stats().closed(CloseReason.COMPLETED)).isEqualTo(2);
+  }
+
+  @Test
+  void errorsThrownByTheListenerAndTheRouterAreContainedToo() throws Exception {
+    TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
+    SpliceListener bad = mock(SpliceListener.class);
+    AssertionError boom = new AssertionError("listener bug that is an Error (expected by the test)");
+    doThrow(boom).when(bad).accepted(any());
+    doThrow(boom).when(bad).routed(any(), any());
+    doThrow(boom).when(bad).connected(any(), any());
+    doThrow(boom).when(bad).closed(any(), any());
+    Router good = fixed(up.address());
+    AtomicInteger calls = new AtomicInteger();
+    Router router = c -> {
+      if (calls.incrementAndGet() <= 2) {
+        throw new StackOverflowError("router bug (expected by the test)"); // one per loop
+      }
+      return good.route(c);
+    };
+    TcpSplicer sp = start(builder(router).listener(bad)); // two loops
+    for (int i = 0; i < 2; i++) {
+      try (Socket c = connect(entry(sp))) {
+        assertThat(c.getInputStream().read()).as("closed: the router failed").isEqualTo(-1);
+      }
+    }
+    for (int i = 0; i < 4; i++) { // both loops still splice
+      try (Socket c = connect(entry(sp))) {
+        c.getOutputStream().write(ascii("fine"));
+        assertThat(readN(c.getInputStream(), 4)).isEqualTo(ascii("fine"));
+      }
+    }
+    assertThat(sp.stats().rejected(RejectReason.ROUTER_ERROR)).isEqualTo(2);
+    verify(bad, timeout(30_000).times(6)).closed(any(), any());
+    assertQuiet(sp);
+  }
+
+  @Test
+  void closeCalledOnALoopThreadIsRefusedAndALaterCloseStillCloses() throws Exception {
+    TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
+    AtomicReference<TcpSplicer> self = new AtomicReference<>();
+    AtomicReference<Throwable> refused = new AtomicReference<>();
+    SpliceListener closer = new SpliceListener() {
+      @Override
+      public void accepted(InboundConnection connection) {
+        try {
+          self.get().close();
+        } catch (IllegalStateException e) {
+          refused.set(e);
+        }
+      }
+    };
+    TcpSplicer sp = start(builder(fixed(up.address())).listener(closer));
+    self.set(sp);
+    try (Socket c = connect(entry(sp))) {
+      c.getOutputStream().write(ascii("x"));
+      assertThat(readN(c.getInputStream(), 1)).isEqualTo(ascii("x"));
+    }
+    assertThat(refused.get()).isInstanceOf(IllegalStateException.class).hasMessageContaining("loop thread");
+    InetSocketAddress entry = entry(sp);
+    sp.close(Duration.ofSeconds(1));
+    assertThat(sp.registeredKeys()).isZero();
+    assertThatThrownBy(() -> new Socket().connect(entry, 2_000)).isInstanceOf(IOException.class);
+  }
+
+  @Test
+  void keepAliveTimesOutsideWhatTheKernelTakesAreRefusedByTheBuilder() {
+    TcpSplicer.Builder b = TcpSplicer.builder();
+    assertThatThrownBy(() -> b.keepAlive(Duration.ofSeconds(40_000), Duration.ofSeconds(30)))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("32767");
+    assertThatThrownBy(() -> b.keepAlive(Duration.ofMillis(1500), Duration.ofSeconds(30)))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("whole seconds");
+    assertThatThrownBy(() -> b.keepAlive(Duration.ofSeconds(60), Duration.ofMillis(500)))
+        .isInstanceOf(IllegalArgumentException.class);
+    b.keepAlive(Duration.ofSeconds(32_767), Duration.ofSeconds(1)); // the limits themselves are fine
   }
 
   @Test

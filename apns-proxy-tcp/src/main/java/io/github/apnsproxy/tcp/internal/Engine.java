@@ -184,6 +184,19 @@ public final class Engine {
     }
   }
 
+  /** How long accepting pauses when a connection was refused at the connection limit. */
+  private static final long LIMIT_PAUSE_NANOS = 20_000_000L;
+
+  /** Pauses accepting briefly (the listeners live on the first loop); any loop thread. */
+  void pauseAccepting() {
+    Loop acceptor = loops[0];
+    if (Thread.currentThread() == acceptor.thread) {
+      acceptor.pauseAccepting(LIMIT_PAUSE_NANOS);
+    } else {
+      acceptor.execute(() -> acceptor.pauseAccepting(LIMIT_PAUSE_NANOS));
+    }
+  }
+
   /** Hands an accepted channel to the next loop, round robin. Acceptor loop thread. */
   void dispatch(SocketChannel ch, Loop acceptor) {
     counters.accepted.increment();
@@ -238,15 +251,16 @@ public final class Engine {
       if (closed) {
         return;
       }
-      closed = true;
       ls = loops;
+      for (Loop l : ls) {
+        if (l != null && Thread.currentThread() == l.thread) {
+          // checked before anything changes, so a later close() from another thread still works
+          throw new IllegalStateException("close() called on a loop thread (expected another thread)");
+        }
+      }
+      closed = true;
       if (!started) {
         return;
-      }
-    }
-    for (Loop l : ls) {
-      if (Thread.currentThread() == l.thread) {
-        throw new IllegalStateException("close() called on a loop thread (expected another thread)");
       }
     }
     CompletableFuture<Void> stopped = new CompletableFuture<>();

@@ -144,12 +144,13 @@ final class Loop implements Runnable {
     try {
       while (!stopping) {
         awake.set(false);
+        long wake = Math.min(nextScan, acceptResumeAt);
         if (!tasks.isEmpty() || !toClose.isEmpty()) {
           selector.selectNow(); // channels waiting to be closed must not wait for traffic
-        } else if (nextScan == Long.MAX_VALUE) {
+        } else if (wake == Long.MAX_VALUE) {
           selector.select();
         } else {
-          long ms = (nextScan - System.nanoTime() + 999_999L) / 1_000_000L;
+          long ms = (wake - System.nanoTime() + 999_999L) / 1_000_000L;
           if (ms <= 0) {
             selector.selectNow();
           } else {
@@ -161,6 +162,10 @@ final class Loop implements Runnable {
         closeDeregistered();
         processKeys();
         runTasks();
+        if (acceptResumeAt != Long.MAX_VALUE && now - acceptResumeAt >= 0) {
+          acceptResumeAt = Long.MAX_VALUE;
+          setAcceptInterest(SelectionKey.OP_ACCEPT);
+        }
         if (now - nextScan >= 0) {
           scan();
         }
@@ -188,7 +193,8 @@ final class Loop implements Runnable {
       if (a instanceof Splice s) {
         try {
           s.onReady(k);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+          Errors.rethrowFatal(e);
           LOG.warn("{}: unexpected error; closing this connection", s.connection, e);
           s.close(CloseReason.ERROR, true, true);
         }
@@ -204,7 +210,8 @@ final class Loop implements Runnable {
     for (int i = tasks.size(); i > 0 && (r = tasks.poll()) != null; i--) {
       try {
         r.run();
-      } catch (RuntimeException e) {
+      } catch (RuntimeException | Error e) {
+        Errors.rethrowFatal(e);
         LOG.warn("{}: task failed", thread.getName(), e);
       }
     }
@@ -221,7 +228,8 @@ final class Loop implements Runnable {
       if (due != Long.MAX_VALUE && now - due >= 0) {
         try {
           s.onTimeout();
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+          Errors.rethrowFatal(e);
           LOG.warn("{}: unexpected error on timeout; closing this connection", s.connection, e);
           s.close(CloseReason.ERROR, true, true);
         }
@@ -232,19 +240,11 @@ final class Loop implements Runnable {
       }
       s = next;
     }
-    if (acceptResumeAt != Long.MAX_VALUE) {
-      if (now - acceptResumeAt >= 0) {
-        acceptResumeAt = Long.MAX_VALUE;
-        setAcceptInterest(SelectionKey.OP_ACCEPT);
-      } else if (acceptResumeAt < min) {
-        min = acceptResumeAt;
-      }
-    }
     nextScan = min;
   }
 
   private void accept(ServerSocketChannel server) {
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
+    for (int i = 0; i < ACCEPT_BATCH && acceptResumeAt == Long.MAX_VALUE; i++) {
       SocketChannel ch;
       try {
         ch = server.accept();
@@ -255,7 +255,6 @@ final class Loop implements Runnable {
             acceptBackoff / 1_000_000);
         setAcceptInterest(0);
         acceptResumeAt = now + acceptBackoff;
-        schedule(acceptResumeAt);
         return;
       }
       if (ch == null) {
@@ -264,6 +263,15 @@ final class Loop implements Runnable {
       acceptBackoff = 0;
       engine.dispatch(ch, this);
     }
+  }
+
+  /** At the connection limit: accepting stops for {@code nanos} (unless already paused); this loop's thread. */
+  void pauseAccepting(long nanos) {
+    if (servers.isEmpty() || acceptResumeAt != Long.MAX_VALUE) {
+      return;
+    }
+    setAcceptInterest(0);
+    acceptResumeAt = System.nanoTime() + nanos;
   }
 
   private void setAcceptInterest(int ops) {
@@ -311,6 +319,7 @@ final class Loop implements Runnable {
     if (counters.active.incrementAndGet() > settings.maxConnections()) {
       engine.decrementActive();
       refuse(ch, conn, RejectReason.MAX_CONNECTIONS, CloseReason.LIMIT);
+      engine.pauseAccepting(); // newcomers wait in the backlog for a moment instead of being accepted and closed
       return;
     }
     if (!engine.acquireClient(remote.getAddress())) {

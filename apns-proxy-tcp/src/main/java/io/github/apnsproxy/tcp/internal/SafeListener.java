@@ -22,7 +22,8 @@ final class SafeListener implements SpliceListener {
   public void accepted(InboundConnection connection) {
     try {
       delegate.accepted(connection);
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
+      Errors.rethrowFatal(e);
       LOG.warn("SpliceListener.accepted threw for {}", connection, e);
     }
   }
@@ -31,7 +32,8 @@ final class SafeListener implements SpliceListener {
   public void routed(InboundConnection connection, Route route) {
     try {
       delegate.routed(connection, route);
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
+      Errors.rethrowFatal(e);
       LOG.warn("SpliceListener.routed threw for {}", connection, e);
     }
   }
@@ -40,7 +42,8 @@ final class SafeListener implements SpliceListener {
   public void connected(InboundConnection connection, InetSocketAddress upstream) {
     try {
       delegate.connected(connection, upstream);
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
+      Errors.rethrowFatal(e);
       LOG.warn("SpliceListener.connected threw for {}", connection, e);
     }
   }
@@ -49,7 +52,8 @@ final class SafeListener implements SpliceListener {
   public void closed(InboundConnection connection, SpliceSummary summary) {
     try {
       delegate.closed(connection, summary);
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
+      Errors.rethrowFatal(e);
       LOG.warn("SpliceListener.closed threw for {}", connection, e);
     }
   }

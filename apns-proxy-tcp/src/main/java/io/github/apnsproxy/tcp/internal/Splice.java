@@ -87,7 +87,8 @@ final class Splice {
     CompletionStage<Route> stage;
     try {
       stage = loop.settings.router().route(connection);
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
+      Errors.rethrowFatal(e);
       onRoute(null, e);
       return;
     }
@@ -132,10 +133,10 @@ final class Splice {
         // an IPv4 socket for an IPv4 target: the JDK's default dual-stack socket costs an IPV6_V6ONLY call more
         ch = SocketChannel.open(a.getAddress() instanceof Inet4Address ? StandardProtocolFamily.INET
             : StandardProtocolFamily.INET6);
+        upstream = ch; // from here on connectFailed closes it
+        upstreamAddress = a;
         ch.configureBlocking(false);
         loop.configure(ch);
-        upstream = ch;
-        upstreamAddress = a;
         if (ch.connect(a)) {
           connected();
           return;
