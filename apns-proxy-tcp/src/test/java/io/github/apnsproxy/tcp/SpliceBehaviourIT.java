@@ -425,15 +425,20 @@ class SpliceBehaviourIT extends SplicerTestSupport {
     assertThatThrownBy(() -> connect(entry(sp))).isInstanceOf(IOException.class);
   }
 
-  @Test
-  void throwingListenerIsContained() throws Exception {
-    TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
+  /** A listener whose every method throws {@code boom}. */
+  private static SpliceListener throwingListener(Throwable boom) {
     SpliceListener bad = mock(SpliceListener.class);
-    RuntimeException boom = new IllegalStateException("listener bug");
     doThrow(boom).when(bad).accepted(any());
     doThrow(boom).when(bad).routed(any(), any());
     doThrow(boom).when(bad).connected(any(), any());
     doThrow(boom).when(bad).closed(any(), any());
+    return bad;
+  }
+
+  @Test
+  void throwingListenerIsContained() throws Exception {
+    TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
+    SpliceListener bad = throwingListener(new IllegalStateException("listener bug"));
     TcpSplicer sp = start(builder(fixed(up.address())).listener(bad));
     for (int i = 0; i < 2; i++) {
       try (Socket c = connect(entry(sp))) {
@@ -450,12 +455,7 @@ class SpliceBehaviourIT extends SplicerTestSupport {
   @Test
   void errorsThrownByTheListenerAndTheRouterAreContainedToo() throws Exception {
     TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
-    SpliceListener bad = mock(SpliceListener.class);
-    AssertionError boom = new AssertionError("listener bug that is an Error (expected by the test)");
-    doThrow(boom).when(bad).accepted(any());
-    doThrow(boom).when(bad).routed(any(), any());
-    doThrow(boom).when(bad).connected(any(), any());
-    doThrow(boom).when(bad).closed(any(), any());
+    SpliceListener bad = throwingListener(new AssertionError("listener bug that is an Error (expected by the test)"));
     Router good = fixed(up.address());
     AtomicInteger calls = new AtomicInteger();
     Router router = c -> {
