@@ -482,6 +482,32 @@ class SpliceBehaviourIT extends SplicerTestSupport {
   }
 
   @Test
+  void aLoopThatDiesGetsNoMoreConnections() throws Exception {
+    TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
+    Router good = fixed(up.address());
+    AtomicInteger calls = new AtomicInteger();
+    Router router = c -> {
+      if (calls.incrementAndGet() == 2) {
+        // the second connection goes to the second loop; a JVM error is not contained: that loop stops
+        throw new OutOfMemoryError("simulated by the test: not real");
+      }
+      return good.route(c);
+    };
+    TcpSplicer sp = start(builder(router)); // two loops
+    try (Socket first = connect(entry(sp)); Socket second = connect(entry(sp))) {
+      first.getOutputStream().write(ascii("1"));
+      assertThat(readN(first.getInputStream(), 1)).isEqualTo(ascii("1"));
+      assertThat(second.getInputStream().read()).as("closed with its dying loop").isEqualTo(-1);
+      for (int i = 0; i < 4; i++) { // without the check every second one would wait on the dead loop forever
+        try (Socket c = connect(entry(sp))) {
+          c.getOutputStream().write(ascii("ok"));
+          assertThat(readN(c.getInputStream(), 2)).as("connection %d after the loop died", i).isEqualTo(ascii("ok"));
+        }
+      }
+    }
+  }
+
+  @Test
   void closeCalledOnALoopThreadIsRefusedAndALaterCloseStillCloses() throws Exception {
     TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
     AtomicReference<TcpSplicer> self = new AtomicReference<>();

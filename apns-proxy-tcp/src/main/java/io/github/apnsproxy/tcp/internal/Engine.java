@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.github.apnsproxy.tcp.internal;
 
+import io.github.apnsproxy.tcp.CloseReason;
 import io.github.apnsproxy.tcp.SpliceStats;
 import java.io.IOException;
 import java.net.Inet4Address;
@@ -201,13 +202,21 @@ public final class Engine {
   void dispatch(SocketChannel ch, Loop acceptor) {
     counters.accepted.increment();
     Loop[] ls = loops;
-    Loop target = ls[nextLoop];
-    nextLoop = nextLoop + 1 == ls.length ? 0 : nextLoop + 1;
-    if (target == acceptor) {
-      target.adopt(ch);
-    } else {
-      target.execute(() -> target.adopt(ch));
+    for (int tries = 0; tries < ls.length; tries++) {
+      Loop target = ls[nextLoop];
+      nextLoop = nextLoop + 1 == ls.length ? 0 : nextLoop + 1;
+      if (!target.isRunning()) {
+        continue; // a loop that died (the JVM failed under it) gets no more connections
+      }
+      if (target == acceptor) {
+        target.adopt(ch);
+      } else {
+        target.adoptLater(ch);
+      }
+      return;
     }
+    counters.closed(CloseReason.SHUTDOWN);
+    Splice.closeChannel(ch, false);
   }
 
   boolean acquireClient(InetAddress client) {

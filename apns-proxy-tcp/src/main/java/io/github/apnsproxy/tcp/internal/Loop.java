@@ -62,6 +62,8 @@ final class Loop implements Runnable {
    */
   private final ArrayList<SocketChannel> toClose = new ArrayList<>();
   private volatile boolean stopping;
+  /** False once the loop has stopped, normally or because the JVM failed under it: it adopts nothing more. */
+  private volatile boolean running = true;
   private volatile int spliceCount;
 
   /** The time of the last wakeup; what the splices use as "now". Loop thread only. */
@@ -105,6 +107,43 @@ final class Loop implements Runnable {
     // it. A wakeup before select() is remembered, so the race costs at most one spurious wakeup.
     if (Thread.currentThread() != thread && awake.compareAndSet(false, true)) {
       selector.wakeup();
+    }
+  }
+
+  boolean isRunning() {
+    return running;
+  }
+
+  /** Hands an accepted channel to this loop from the acceptor's thread. */
+  void adoptLater(SocketChannel ch) {
+    execute(new Adopt(ch));
+    if (!running) {
+      dropAdoptions(); // stopped meanwhile: nobody will run it
+    }
+  }
+
+  /** An accepted channel on its way to this loop; closed if the loop stops first. */
+  private final class Adopt implements Runnable {
+    final SocketChannel ch;
+
+    Adopt(SocketChannel ch) {
+      this.ch = ch;
+    }
+
+    @Override
+    public void run() {
+      adopt(ch);
+    }
+  }
+
+  /** Drops the queued tasks of a stopped loop, closing the accepted channels among them; any thread. */
+  private void dropAdoptions() {
+    Runnable r;
+    while ((r = tasks.poll()) != null) {
+      if (r instanceof Adopt a) {
+        counters.closed(CloseReason.SHUTDOWN);
+        Splice.closeChannel(a.ch, false);
+      }
     }
   }
 
@@ -479,8 +518,13 @@ final class Loop implements Runnable {
   }
 
   private void shutdownNow() {
+    running = false;
     closeServers();
-    runTasks(); // adopts channels dispatched before the stop, so the loop below closes them too
+    try {
+      runTasks(); // adopts channels dispatched before the stop, so the loop below closes them too
+    } catch (RuntimeException | Error e) {
+      LOG.warn("{}: a task failed while stopping", thread.getName(), e);
+    }
     Splice s = head;
     while (s != null) {
       Splice next = s.next;
@@ -492,8 +536,8 @@ final class Loop implements Runnable {
       s = next;
     }
     head = null;
-    // Tasks handed in after the stop (late route completions) only touch closed splices; drop them.
-    tasks.clear();
+    // Tasks handed in after the stop: late route completions only touch closed splices; accepted channels are closed.
+    dropAdoptions();
     try {
       selector.close();
     } catch (IOException e) {
