@@ -52,6 +52,14 @@ public final class TcpSplicer implements AutoCloseable {
     return engine.boundAddresses();
   }
 
+  /**
+   * Whether the splicer is serving: started, not closed, and every selector loop running (a loop stops only when
+   * the JVM fails under it; the others go on, but the splicer is then degraded). For health checks; any thread.
+   */
+  public boolean isServing() {
+    return engine.isServing();
+  }
+
   /** A snapshot of the counters; cheap, callable from any thread. */
   public SpliceStats stats() {
     return engine.stats();

@@ -494,10 +494,12 @@ class SpliceBehaviourIT extends SplicerTestSupport {
       return good.route(c);
     };
     TcpSplicer sp = start(builder(router)); // two loops
+    assertThat(sp.isServing()).isTrue();
     try (Socket first = connect(entry(sp)); Socket second = connect(entry(sp))) {
       first.getOutputStream().write(ascii("1"));
       assertThat(readN(first.getInputStream(), 1)).isEqualTo(ascii("1"));
       assertThat(second.getInputStream().read()).as("closed with its dying loop").isEqualTo(-1);
+      await("the splicer reports itself degraded", () -> !sp.isServing());
       for (int i = 0; i < 4; i++) { // without the check every second one would wait on the dead loop forever
         try (Socket c = connect(entry(sp))) {
           c.getOutputStream().write(ascii("ok"));
@@ -530,7 +532,9 @@ class SpliceBehaviourIT extends SplicerTestSupport {
     }
     assertThat(refused.get()).isInstanceOf(IllegalStateException.class).hasMessageContaining("loop thread");
     InetSocketAddress entry = entry(sp);
+    assertThat(sp.isServing()).isTrue();
     sp.close(Duration.ofSeconds(1));
+    assertThat(sp.isServing()).isFalse();
     assertThat(sp.registeredKeys()).isZero();
     assertThatThrownBy(() -> new Socket().connect(entry, 2_000)).isInstanceOf(IOException.class);
   }

@@ -188,6 +188,19 @@ public final class Engine {
   /** How long accepting pauses when a connection was refused at the connection limit. */
   private static final long LIMIT_PAUSE_NANOS = 20_000_000L;
 
+  /** Started, not closed, every loop running. */
+  public synchronized boolean isServing() {
+    if (!started || closed) {
+      return false;
+    }
+    for (Loop l : loops) {
+      if (!l.isRunning()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** Pauses accepting briefly (the listeners live on the first loop); any loop thread. */
   void pauseAccepting() {
     Loop acceptor = loops[0];
