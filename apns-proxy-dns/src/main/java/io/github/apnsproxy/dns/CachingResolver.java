@@ -24,7 +24,6 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
-import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xbill.DNS.AAAARecord;
@@ -98,7 +97,8 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
   private final Map<String, Entry> cache = new ConcurrentHashMap<>();
   private final Map<String, CompletableFuture<Entry>> inFlight = new ConcurrentHashMap<>();
   private final AtomicBoolean closed = new AtomicBoolean();
-  private volatile @Nullable ScheduledThreadPoolExecutor timer;
+  /** The stale-answer timer; its one thread starts with the first task. */
+  private final ScheduledThreadPoolExecutor timer;
 
   private final LongAdder hits = new LongAdder();
   private final LongAdder misses = new LongAdder();
@@ -134,6 +134,12 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
     this.ceilingMillis = b.ttlCeiling.toMillis();
     this.staleMillis = b.serveStale.toMillis();
     this.staleAnswerMillis = b.staleAnswerTimeout.toMillis();
+    this.timer = new ScheduledThreadPoolExecutor(1, r -> {
+      Thread t = new Thread(r, "apns-proxy-dns-stale-timer");
+      t.setDaemon(true);
+      return t;
+    });
+    this.timer.setRemoveOnCancelPolicy(true);
     this.prefetch = b.prefetch;
     this.maxEntries = b.maxEntries;
     this.clock = b.clock;
@@ -205,10 +211,10 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
       // can stand in (an expired NXDOMAIN or NODATA waits for the servers); the resolution goes on and refreshes
       // the entry. The timer goes as soon as the lookup is settled.
       try {
-        ScheduledFuture<?> timer = staleTimer().schedule(
+        ScheduledFuture<?> task = timer.schedule(
             () -> serveStale(result, settled, name, "no answer within " + staleAnswerMillis + " ms"),
             staleAnswerMillis, TimeUnit.MILLISECONDS);
-        result.whenComplete((a, f) -> timer.cancel(false));
+        result.whenComplete((a, f) -> task.cancel(false));
       } catch (RejectedExecutionException closedMeanwhile) {
         // the resolver was closed: the lookup waits for the servers like any other
       }
@@ -417,34 +423,8 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
   public void close() {
     if (closed.compareAndSet(false, true)) {
       cache.clear();
-      ScheduledThreadPoolExecutor t = timer;
-      if (t != null) {
-        t.shutdownNow();
-      }
+      timer.shutdownNow();
     }
-  }
-
-  /** The stale-answer timer's scheduler, made on first use (its thread starts with the first task). */
-  private ScheduledThreadPoolExecutor staleTimer() {
-    ScheduledThreadPoolExecutor t = timer;
-    if (t == null) {
-      synchronized (this) {
-        t = timer;
-        if (t == null) {
-          t = new ScheduledThreadPoolExecutor(1, r -> {
-            Thread th = new Thread(r, "apns-proxy-dns-stale-timer");
-            th.setDaemon(true);
-            return th;
-          });
-          t.setRemoveOnCancelPolicy(true);
-          timer = t;
-          if (closed.get()) {
-            t.shutdownNow(); // closed meanwhile: schedule() then rejects, the lookup waits for the servers
-          }
-        }
-      }
-    }
-    return t;
   }
 
   /** Builds a {@link CachingResolver}. */

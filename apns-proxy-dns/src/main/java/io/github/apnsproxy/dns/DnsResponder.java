@@ -150,8 +150,8 @@ public final class DnsResponder {
     CompletableFuture<Optional<Message>> answer;
     try {
       answer = Responses.future(handler.answer(q));
-    } catch (RuntimeException | LinkageError | AssertionError | StackOverflowError e) {
-      // a handler's bug, even an Error, is that query's SERVFAIL; running out of memory is not ours to hide
+    } catch (RuntimeException | Error e) {
+      Responses.rethrowFatal(e); // a handler's bug, even an Error, is that query's SERVFAIL; a failing JVM is not
       answer = CompletableFuture.failedFuture(e);
     }
     if (answer.isDone()) {

@@ -20,6 +20,7 @@ import io.github.apnsproxy.core.CidrSet;
 import io.github.apnsproxy.core.ProxyConfig.DeniedClients;
 import io.github.apnsproxy.dns.DnsTestSupport.TcpClient;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
@@ -32,6 +33,9 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -487,22 +491,18 @@ class DnsServerTest {
         .get(0);
     try (TcpClient slow = new TcpClient(dns)) {
       slow.sendRaw(new byte[] {0, 100}); // promises 100 bytes, then one byte every 100 ms: each within the timeout
-      Thread trickle = new Thread(() -> {
+      ScheduledExecutorService trickle = Executors.newSingleThreadScheduledExecutor();
+      trickle.scheduleAtFixedRate(() -> {
         try {
-          for (int i = 0; i < 50; i++) {
-            Thread.sleep(100);
-            slow.sendRaw(new byte[] {1});
-          }
-        } catch (IOException | InterruptedException e) {
-          // closed by the server (or the test): stop
+          slow.sendRaw(new byte[] {1});
+        } catch (IOException e) {
+          throw new UncheckedIOException(e); // closed by the server: stops the schedule
         }
-      }, "trickle");
-      trickle.setDaemon(true);
-      trickle.start();
+      }, 100, 100, TimeUnit.MILLISECONDS);
       try {
         assertThat(slow.closedByServer()).as("closed within 3 s although a byte arrives every 100 ms").isTrue();
       } finally {
-        trickle.interrupt();
+        trickle.shutdownNow();
       }
     }
   }

@@ -76,6 +76,18 @@ class SpliceBehaviourIT extends SplicerTestSupport {
     return s.getBytes(StandardCharsets.US_ASCII);
   }
 
+  /** Opens {@code n} splices to an echo upstream, each checked with one round trip of {@code text}; left open. */
+  private List<Socket> openEchoing(TcpSplicer sp, int n, String text) throws IOException {
+    List<Socket> clients = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      Socket c = connect(entry(sp));
+      c.getOutputStream().write(ascii(text));
+      assertThat(readN(c.getInputStream(), text.length())).isEqualTo(ascii(text));
+      clients.add(c);
+    }
+    return clients;
+  }
+
   @Test
   void clientHalfCloseStillReceivesReply() throws Exception {
     TestServer up = track(new TestServer(TestServer.at("127.0.1.1", 0), s -> {
@@ -288,13 +300,7 @@ class SpliceBehaviourIT extends SplicerTestSupport {
     assumeTrue(Files.isReadable(Path.of("/proc/net/tcp")), "needs Linux's /proc/net/tcp");
     TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
     TcpSplicer sp = start(builder(fixed(up.address())).keepAlive(Duration.ofSeconds(4321), Duration.ofSeconds(77)));
-    List<Socket> clients = new ArrayList<>();
-    for (int i = 0; i < 3; i++) {
-      Socket c = connect(entry(sp));
-      c.getOutputStream().write(ascii("k"));
-      assertThat(readN(c.getInputStream(), 1)).isEqualTo(ascii("k"));
-      clients.add(c);
-    }
+    List<Socket> clients = openEchoing(sp, 3, "k");
     // a leg whose last segment is not acknowledged yet shows its retransmit timer (kind 1): read again a moment later
     Map<String, long[]> legs = Map.of();
     for (int i = 0; i < 200; i++) {
@@ -405,13 +411,7 @@ class SpliceBehaviourIT extends SplicerTestSupport {
     TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
     Recorder rec = new Recorder();
     TcpSplicer sp = start(builder(fixed(up.address())).listener(rec));
-    List<Socket> clients = new ArrayList<>();
-    for (int i = 0; i < 5; i++) {
-      Socket c = connect(entry(sp));
-      c.getOutputStream().write(ascii("live"));
-      assertThat(readN(c.getInputStream(), 4)).isEqualTo(ascii("live"));
-      clients.add(c);
-    }
+    List<Socket> clients = openEchoing(sp, 5, "live");
     long t0 = System.nanoTime();
     sp.close(Duration.ofMillis(200)); // drain: none finishes, so all are closed at the deadline
     assertThat(System.nanoTime() - t0).isLessThan(TimeUnit.SECONDS.toNanos(10));

@@ -146,8 +146,8 @@ public final class DnsTcpLoop implements Runnable {
       if (key.isValid() && key.isReadable()) {
         c.read();
       }
-    } catch (RuntimeException | LinkageError | AssertionError | StackOverflowError e) {
-      // one failing connection closes that connection only (running out of memory stops the loop)
+    } catch (RuntimeException | Error e) {
+      Responses.rethrowFatal(e); // one failing connection closes that connection only; a failing JVM stops the loop
       LOG.warn("DNS TCP connection failed", e);
       Object a = key.attachment();
       if (a instanceof Conn c) {

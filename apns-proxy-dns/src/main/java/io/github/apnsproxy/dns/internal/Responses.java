@@ -143,6 +143,16 @@ public final class Responses {
     }
   }
 
+  /**
+   * Rethrows what must not be contained: the JVM running out of memory or failing internally. Everything else a
+   * handler throws - a runtime exception, an assertion, a linkage error, a stack overflow - is that query's SERVFAIL.
+   */
+  public static void rethrowFatal(Throwable t) {
+    if (t instanceof VirtualMachineError && !(t instanceof StackOverflowError)) {
+      throw (VirtualMachineError) t;
+    }
+  }
+
   /** The cause of a stage's failure, unwrapped from {@link CompletionException}. */
   public static Throwable unwrap(Throwable t) {
     Throwable c = t;

@@ -393,8 +393,7 @@ final class Loop implements Runnable {
 
   /** TCP_NODELAY and keepalive on an upstream socket. */
   void configure(SocketChannel ch) throws IOException {
-    ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
-    ch.setOption(StandardSocketOptions.SO_KEEPALIVE, true);
+    setNoDelayAndKeepAlive(ch);
     setKeepAliveTimes(ch);
   }
 
@@ -403,8 +402,7 @@ final class Loop implements Runnable {
    * socket of this loop is asked, and the answer holds for the rest (the engine sets the times on every listener).
    */
   private void configureAccepted(SocketChannel ch) throws IOException {
-    ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
-    ch.setOption(StandardSocketOptions.SO_KEEPALIVE, true);
+    setNoDelayAndKeepAlive(ch);
     if (keepAliveInherited == 0) {
       keepAliveInherited = engine.listenersKeepAlive && hasKeepAliveTimes(ch) ? 1 : -1;
       LOG.debug("{}: accepted sockets {} the listener's keepalive times", thread.getName(),
@@ -413,6 +411,11 @@ final class Loop implements Runnable {
     if (keepAliveInherited < 0) {
       setKeepAliveTimes(ch);
     }
+  }
+
+  private static void setNoDelayAndKeepAlive(SocketChannel ch) throws IOException {
+    ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+    ch.setOption(StandardSocketOptions.SO_KEEPALIVE, true);
   }
 
   private boolean hasKeepAliveTimes(SocketChannel ch) throws IOException {
