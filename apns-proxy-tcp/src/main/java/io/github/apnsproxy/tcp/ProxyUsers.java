@@ -55,7 +55,7 @@ public final class ProxyUsers {
   private final LongAdder failures = new LongAdder();
 
   private ProxyUsers(Map<String, Entry> users) {
-    this.users = Map.copyOf(users);
+    this.users = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(users));
     SecureRandom random = new SecureRandom();
     random.nextBytes(cacheKey);
     byte[] salt = new byte[SALT_BYTES];

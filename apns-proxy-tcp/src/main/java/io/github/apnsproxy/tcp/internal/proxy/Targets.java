@@ -55,6 +55,7 @@ public final class Targets {
     }
   }
 
+  private static final java.util.regex.Pattern NUMBERED = java.util.regex.Pattern.compile("[0-9]+[-.]courier");
   private final AddressPlan plan;
   private final AddressPolicy policy;
   private final boolean allowAddresses;
@@ -107,6 +108,10 @@ public final class Targets {
       // an unnumbered courier name is what a numbered one is without "N-": courier.push.apple.com
       Optional<ApnsHost> numbered = names.zoneOf(name).isPresent() ? names.tryParse("0-" + name) : Optional.empty();
       if (numbered.isEmpty() || !numbered.get().isCourier()) {
+        if (NUMBERED.matcher(name).lookingAt() && names.zoneOf(name).isPresent()) {
+          return refuse(Kind.COURIER, port, name + " is not a courier this proxy serves (numbers 0.."
+              + plan.courierCount() + ")");
+        }
         return refuse(Kind.OTHER, port, name + " is not an APNs host name this proxy serves");
       }
       h = numbered.get();
