@@ -2,6 +2,7 @@
 package io.github.apnsproxy.tcp.internal;
 
 import io.github.apnsproxy.tcp.CloseReason;
+import io.github.apnsproxy.tcp.ConnectFeedback;
 import io.github.apnsproxy.tcp.FrontDoor;
 import io.github.apnsproxy.tcp.InboundConnection;
 import io.github.apnsproxy.tcp.Preface;
@@ -61,6 +62,7 @@ final class Splice {
   private @Nullable SelectionKey clientKey;
   private @Nullable SelectionKey upstreamKey;
   private @Nullable List<InetSocketAddress> candidates;
+  private @Nullable ConnectFeedback feedback;
   private @Nullable StringBuilder failures;
   private @Nullable InetSocketAddress upstreamAddress;
   private @Nullable ByteBuffer toUpstream;
@@ -154,6 +156,7 @@ final class Splice {
     }
     loop.listener.routed(connection, route);
     candidates = route.candidates();
+    feedback = route.feedback();
     nextCandidate = 0;
     connectNext();
   }
@@ -192,6 +195,15 @@ final class Splice {
 
   private void connectFailed(InetSocketAddress a, String why) {
     loop.counters.connectFailures.increment();
+    ConnectFeedback f = feedback;
+    if (f != null) {
+      try {
+        f.failed(a, why);
+      } catch (RuntimeException | Error e) {
+        Errors.rethrowFatal(e);
+        LOG.warn("{}: ConnectFeedback.failed threw", connection, e);
+      }
+    }
     PrefaceState p = preface;
     if (p != null) {
       p.lastFailure = PrefaceState.classify(why);
@@ -237,6 +249,16 @@ final class Splice {
     state = SPLICING;
     candidates = null;
     failures = null;
+    ConnectFeedback f = feedback;
+    feedback = null;
+    if (f != null) {
+      try {
+        f.connected(a);
+      } catch (RuntimeException | Error e) {
+        Errors.rethrowFatal(e);
+        LOG.warn("{}: ConnectFeedback.connected threw", connection, e);
+      }
+    }
     deadline = Long.MAX_VALUE;
     lastActive = loop.now;
     try {
@@ -903,6 +925,7 @@ final class Splice {
       upstreamAddress = null;
     }
     candidates = null;
+    feedback = null;
     failures = null;
     ByteBuffer b = toUpstream;
     if (b != null) {
