@@ -4,10 +4,12 @@ package io.github.apnsproxy.tcp;
 import io.github.apnsproxy.core.AddressPlan;
 import io.github.apnsproxy.core.AddressPolicy;
 import io.github.apnsproxy.core.UpstreamResolver;
+import io.github.apnsproxy.tcp.internal.proxy.AuthPool;
 import io.github.apnsproxy.tcp.internal.proxy.ExplicitDoors;
 import java.net.InetSocketAddress;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.Executor;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -56,7 +58,8 @@ public final class ExplicitProxy {
   /**
    * Requests so far by outcome: keys {@code DOOR CODE KIND}, e.g. {@code http-connect 200 api},
    * {@code socks5 2 address} (the HTTP status or SOCKS5 reply code, {@code auth-failed} for wrong or missing
-   * credentials, {@code pac} for the PAC file; the target kind: courier, courier-unnumbered, init, api, address,
+   * SOCKS5 credentials, {@code auth-busy} for credentials not checked because the auth executor was full (answered
+   * like wrong ones), {@code pac} for the PAC file; the target kind: courier, courier-unnumbered, init, api, address,
    * other, or {@code -} before a target was read). Any thread.
    */
   public Map<String, Long> requests() {
@@ -75,6 +78,7 @@ public final class ExplicitProxy {
     private final AddressPolicy policy;
     private boolean allowAddresses;
     private ProxyUsers users = ProxyUsers.none();
+    private @Nullable Executor authExecutor;
     private @Nullable InetSocketAddress pacAddress;
 
     private Builder(AddressPlan plan, UpstreamResolver resolver, AddressPolicy policy) {
@@ -102,6 +106,19 @@ public final class ExplicitProxy {
     }
 
     /**
+     * Where the slow password checks run (PBKDF2, tens to hundreds of milliseconds each; never on a loop thread).
+     * It must refuse work over its capacity with {@link java.util.concurrent.RejectedExecutionException}: such a
+     * request is answered like wrong credentials (HTTP 407, SOCKS5 authentication failure) and counted as
+     * {@code auth-busy}. Default: made at {@link #build()}, {@value AuthPool#THREADS} daemon threads named
+     * {@code apns-proxy-auth-N} (ending when idle, so nothing needs closing) and a queue of
+     * {@value AuthPool#QUEUE} checks. Used only when {@link #users} has users.
+     */
+    public Builder authExecutor(Executor executor) {
+      this.authExecutor = Objects.requireNonNull(executor, "executor");
+      return this;
+    }
+
+    /**
      * The proxy address written into the PAC file ({@code PROXY host:port}); default the address and port the
      * client reached the CONNECT listener on (config key {@code connect.pac-address}). An unresolved address
      * keeps its name.
@@ -117,7 +134,11 @@ public final class ExplicitProxy {
 
     /** Builds it. */
     public ExplicitProxy build() {
-      return new ExplicitProxy(new ExplicitDoors(plan, resolver, policy, allowAddresses, users, pacAddress));
+      Executor auth = authExecutor;
+      if (auth == null) {
+        auth = users.isEmpty() ? Runnable::run : AuthPool.create();
+      }
+      return new ExplicitProxy(new ExplicitDoors(plan, resolver, policy, allowAddresses, users, auth, pacAddress));
     }
   }
 }

@@ -32,6 +32,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Function;
+import java.util.function.Supplier;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import org.jspecify.annotations.Nullable;
@@ -40,8 +44,10 @@ import org.jspecify.annotations.Nullable;
  * The HTTP CONNECT and SOCKS5 front doors and the router for their targets, sharing one target policy, one set of
  * users and one set of counters. Thread-safe; each door makes one small parser per connection.
  *
- * <p>Credentials: a password seen right before is checked in microseconds ({@link ProxyUsers#quickCheck}); a new
- * one takes the slow hash on the loop thread, once per user until it is right.
+ * <p>Credentials: a password seen right before is checked in microseconds on the loop thread
+ * ({@link ProxyUsers#quickCheck}); any other takes the slow hash on the auth executor, the connection waiting
+ * ({@link PrefaceDecision#later}) without holding its loop. A check the executor refuses (over capacity) is answered
+ * like wrong credentials and counted as {@code auth-busy}.
  */
 public final class ExplicitDoors {
   static final String HTTP = "http-connect";
@@ -54,6 +60,7 @@ public final class ExplicitDoors {
   private final UpstreamResolver resolver;
   private final AddressPolicy policy;
   private final ProxyUsers users;
+  private final Executor auth;
   private final @Nullable InetSocketAddress pacAddress;
   private final ConcurrentHashMap<String, LongAdder> counts = new ConcurrentHashMap<>();
   private final AtomicInteger rotation = new AtomicInteger();
@@ -62,11 +69,12 @@ public final class ExplicitDoors {
 
   /** Makes the doors. */
   public ExplicitDoors(AddressPlan plan, UpstreamResolver resolver, AddressPolicy policy, boolean allowAddresses,
-      ProxyUsers users, @Nullable InetSocketAddress pacAddress) {
+      ProxyUsers users, Executor auth, @Nullable InetSocketAddress pacAddress) {
     this.targets = new Targets(plan, policy, allowAddresses);
     this.resolver = resolver;
     this.policy = policy;
     this.users = users;
+    this.auth = auth;
     this.pacAddress = pacAddress;
     this.http = door(HTTP, HttpHead.DEFAULT_MAX_HEAD, c -> new HttpParser(c)::parse);
     this.socks = door(SOCKS, 1024, c -> new SocksParser()::parse);
@@ -123,10 +131,30 @@ public final class ExplicitDoors {
     counts.computeIfAbsent(door + " " + outcome + " " + kind, k -> new LongAdder()).increment();
   }
 
-  /** Checks credentials; false for missing ones. Runs the slow hash on the calling thread when it must. */
-  private boolean authenticate(String user, byte[] password) {
+  /**
+   * Checks credentials and continues with {@code then} (true: right): at once when {@link ProxyUsers#quickCheck}
+   * knows the answer, else with the slow hash on the auth executor ({@code then} running there). Takes over
+   * {@code password} (zeroed once checked). {@code busy} is the decision when the executor refuses the check.
+   */
+  private PrefaceDecision authenticate(String user, byte[] password, Function<Boolean, PrefaceDecision> then,
+      Supplier<PrefaceDecision> busy) {
     Optional<Boolean> quick = users.quickCheck(user, password);
-    return quick.isPresent() ? quick.get() : users.verify(user, password);
+    if (quick.isPresent()) {
+      java.util.Arrays.fill(password, (byte) 0);
+      return then.apply(quick.get());
+    }
+    try {
+      return PrefaceDecision.later(CompletableFuture.supplyAsync(() -> {
+        try {
+          return users.verify(user, password);
+        } finally {
+          java.util.Arrays.fill(password, (byte) 0);
+        }
+      }, auth).thenApply(then));
+    } catch (RejectedExecutionException e) {
+      java.util.Arrays.fill(password, (byte) 0);
+      return busy.get();
+    }
   }
 
   // ---- routing ---------------------------------------------------------------------------------------------------
@@ -245,12 +273,31 @@ public final class ExplicitDoors {
             m.getMessage())));
       }
       if (!users.isEmpty()) {
-        String refusal = checkCredentials(r);
-        if (refusal != null) {
+        Object credentials = credentials(r);
+        if (credentials instanceof String refusal) {
           count(HTTP, "407", "-");
           return PrefaceDecision.refuse(refusal, wrap(HttpReplies.authenticationRequired(REALM, refusal)));
         }
+        Credentials c = (Credentials) credentials;
+        HttpHead.Authority target = a;
+        return authenticate(c.user(), c.password(), ok -> {
+          if (!ok) {
+            count(HTTP, "407", "-");
+            String refusal = "wrong proxy credentials";
+            return PrefaceDecision.refuse(refusal, wrap(HttpReplies.authenticationRequired(REALM, refusal)));
+          }
+          return connect(r, target);
+        }, () -> {
+          count(HTTP, "auth-busy", "-");
+          String busy = "the proxy is busy checking credentials; try again";
+          return PrefaceDecision.refuse(busy, wrap(HttpReplies.authenticationRequired(REALM, busy)));
+        });
       }
+      return connect(r, a);
+    }
+
+    /** The request's credentials are right (or none are needed): judge the target and route. */
+    private PrefaceDecision connect(HttpHead.Request r, HttpHead.Authority a) {
       InetAddress literal = a.literal()
           ? (a.host().indexOf(':') >= 0 ? Addresses.ipv6(a.host()) : Addresses.ipv4(a.host())) : null;
       Targets.Verdict v = targets.judge(a.host(), literal, a.port());
@@ -332,8 +379,8 @@ public final class ExplicitDoors {
       return PrefaceDecision.answer("PAC file", wrap(HttpReplies.pac(Pac.text(proxy), headOnly)));
     }
 
-    /** Null when the request carries a right Basic credential, else why not (never naming the password). */
-    private @Nullable String checkCredentials(HttpHead.Request r) {
+    /** The request's Basic credentials, or (a String) why there are none usable; never naming the password. */
+    private Object credentials(HttpHead.Request r) {
       List<String> values = r.values("Proxy-Authorization");
       if (values.isEmpty()) {
         return "proxy credentials required (Basic)";
@@ -365,11 +412,12 @@ public final class ExplicitDoors {
       String user = new String(decoded, 0, colon, StandardCharsets.UTF_8);
       byte[] password = java.util.Arrays.copyOfRange(decoded, colon + 1, decoded.length);
       java.util.Arrays.fill(decoded, (byte) 0);
-      boolean ok = authenticate(user, password);
-      java.util.Arrays.fill(password, (byte) 0);
-      return ok ? null : "wrong proxy credentials";
+      return new Credentials(user, password);
     }
   }
+
+  /** A user name and password (UTF-8; zeroed once checked). */
+  private record Credentials(String user, byte[] password) {}
 
   // ---- SOCKS5 ----------------------------------------------------------------------------------------------------
 
@@ -380,13 +428,25 @@ public final class ExplicitDoors {
     PrefaceDecision parse(ByteBuffer buffered) {
       Socks5.Step step = socks.offer(buffered);
       if (step instanceof Socks5.Authenticate a) {
-        boolean ok = users.isEmpty() || authenticate(a.user(), a.password());
-        java.util.Arrays.fill(a.password(), (byte) 0);
-        step = socks.authenticated(ok, a.consumed());
-        if (!ok) {
-          count(SOCKS, "auth-failed", "-");
+        if (users.isEmpty()) {
+          java.util.Arrays.fill(a.password(), (byte) 0);
+          return decide(socks.authenticated(true, a.consumed()));
         }
+        // the continuation may run on the auth executor; the splicer calls parse again only after it completed
+        return authenticate(a.user(), a.password(), ok -> {
+          if (!ok) {
+            count(SOCKS, "auth-failed", "-");
+          }
+          return decide(socks.authenticated(ok, a.consumed()));
+        }, () -> {
+          count(SOCKS, "auth-busy", "-");
+          return decide(socks.authenticated(false, a.consumed()));
+        });
       }
+      return decide(step);
+    }
+
+    private PrefaceDecision decide(Socks5.@Nullable Step step) {
       if (step == null) {
         return PrefaceDecision.needMore();
       }
