@@ -186,6 +186,27 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
   }
 
   @Test
+  void connectWithDeclaredContentIs400() throws Exception {
+    TestServer echo = track(TestServer.echo(TestServer.at("127.0.2.2", 0)));
+    int port = echo.address().getPort();
+    ExplicitProxy proxy = proxy(List.of(port), Map.of("api.push.apple.com", List.of(echo.address().getAddress())))
+        .build();
+    TcpSplicer sp = splicer(proxy, Duration.ofSeconds(2), 1);
+    String connect = "CONNECT api.push.apple.com:" + port + " HTTP/1.1\r\nHost: x\r\n";
+    assertThat(exchange(connect(http(sp)), connect + "Content-Length: 3\r\n\r\nabc"))
+        .startsWith("HTTP/1.1 400 ").contains("has no content");
+    assertThat(exchange(connect(http(sp)), connect + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"))
+        .startsWith("HTTP/1.1 400 ").contains("has no content");
+    Socket zero = connect(http(sp)); // Content-Length: 0 declares nothing: the tunnel opens
+    zero.getOutputStream().write((connect + "Content-Length: 0\r\n\r\nping").getBytes(StandardCharsets.US_ASCII));
+    assertThat(new String(readN(zero.getInputStream(), 43), StandardCharsets.US_ASCII))
+        .isEqualTo("HTTP/1.1 200 Connection established\r\n\r\nping");
+    zero.close();
+    assertThat(echo.accepted.get()).isEqualTo(1);
+    assertQuiet(sp);
+  }
+
+  @Test
   void resolvedAddressesOutsideTheUpstreamAllowListAre403AndNotAllowed() throws Exception {
     // 192.0.2.1 (TEST-NET-1) is outside the policy's upstream list 127.0.0.0/8; nothing is ever dialled
     ExplicitProxy proxy = proxy(List.of(443), Map.of("api.push.apple.com",

@@ -272,6 +272,14 @@ public final class ExplicitDoors {
         return PrefaceDecision.refuse(m.getMessage(), wrap(HttpReplies.error(400, "http_request_error",
             m.getMessage())));
       }
+      // RFC 9110 9.3.6: a CONNECT request has no content; bytes after the head are the tunnel's. A request that
+      // declares content is ambiguous (body or tunnel data?), so it is refused rather than guessed.
+      if (!r.values("Transfer-Encoding").isEmpty()
+          || r.values("Content-Length").stream().anyMatch(v -> !v.strip().equals("0"))) {
+        count(HTTP, "400", "-");
+        String why = "a CONNECT request has no content (Content-Length or Transfer-Encoding sent)";
+        return PrefaceDecision.refuse(why, wrap(HttpReplies.error(400, "http_request_error", why)));
+      }
       if (!users.isEmpty()) {
         Object credentials = credentials(r);
         if (credentials instanceof String refusal) {
