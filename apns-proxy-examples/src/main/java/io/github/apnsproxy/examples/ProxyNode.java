@@ -150,7 +150,8 @@ public final class ProxyNode implements AutoCloseable {
       });
       ScheduledExecutorService statsTimer = timer;
       started.add(statsTimer::shutdownNow);
-      timer.scheduleAtFixedRate(() -> {
+      // runs until the timer is shut down; the task contains its own failures
+      var unused = timer.scheduleAtFixedRate(() -> {
         try {
           LOG.info("{}", self[0].statsLine());
         } catch (RuntimeException e) {
