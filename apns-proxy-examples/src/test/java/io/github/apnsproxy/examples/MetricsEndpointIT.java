@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.apnsproxy.core.ProxyConfig;
 import java.io.BufferedReader;
+import java.io.File;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -13,6 +14,7 @@ import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
@@ -43,15 +45,19 @@ class MetricsEndpointIT {
     }
   }
 
-  private static Properties config(String clientsAllow) {
+  private static Properties config(String clientsAllow) throws IOException {
+    int port;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+      port = s.getLocalPort(); // the splicer needs a real port; nothing connects to it here
+    }
     Properties p = new Properties();
     p.setProperty("plan.ipv4", "127.100.100.0/24");
     p.setProperty("dns.listen", "127.0.0.1:0");
     p.setProperty("upstream.dns", "127.0.0.1:9");
     p.setProperty("clients.allow", clientsAllow);
-    p.setProperty("tcp.courier-ports", "0");
-    p.setProperty("tcp.init-ports", "0");
-    p.setProperty("tcp.api-ports", "0");
+    p.setProperty("tcp.courier-ports", Integer.toString(port));
+    p.setProperty("tcp.init-ports", Integer.toString(port));
+    p.setProperty("tcp.api-ports", Integer.toString(port));
     p.setProperty("tcp.listen", "127.0.0.1");
     p.setProperty("metrics.listen", "127.0.0.1:0");
     p.setProperty("stats.interval", "0");
@@ -147,7 +153,7 @@ class MetricsEndpointIT {
     }
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     // the node's classes come from the jar (an open file: loading a class needs no new descriptor)
-    String cp = jar + java.io.File.pathSeparator + Path.of("target", "test-classes").toAbsolutePath();
+    String cp = jar + File.pathSeparator + Path.of("target", "test-classes").toAbsolutePath();
     Process child = new ProcessBuilder("bash", "-c", "ulimit -n 256 && exec \"$0\" -cp \"$1\" \"$2\" \"$3\"",
         java, cp, DescriptorExhaustionChild.class.getName(), configFile.toString())
         .redirectError(dir.resolve("stderr.txt").toFile()).start();
