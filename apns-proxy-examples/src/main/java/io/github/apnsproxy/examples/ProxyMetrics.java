@@ -92,6 +92,8 @@ public final class ProxyMetrics {
         .help("Time the DNS handler chain took to answer a query, by transport.")
         .labelNames("transport").classicOnly().classicUpperBounds(DNS_BUCKETS).withoutExemplars()
         .register(registry);
+    dnsAnswerTime.labelValues("udp"); // both series exist from the start, before the first query
+    dnsAnswerTime.labelValues("tcp");
     registerSpliceMetrics();
     registerDnsMetrics();
     registerResolverMetrics();
