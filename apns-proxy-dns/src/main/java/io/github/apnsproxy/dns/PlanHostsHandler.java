@@ -44,6 +44,7 @@ import org.xbill.DNS.Type;
  *   <li>Every other type (HTTPS, SVCB, TXT, MX, CNAME, ANY, ...): NODATA. Devices ask HTTPS (type 65) first; an
  *       immediate NODATA sends them on to A.
  *   <li>A courier number above the plan's count, or a variant the plan does not serve: NXDOMAIN.
+ *   <li>A zone transfer (AXFR, IXFR): NOTIMP, as {@link ForwardingHandler} answers transfers.
  * </ul>
  * NODATA and NXDOMAIN carry the zone's synthesized SOA in the authority section (RFC 2308), whose TTL and minimum are
  * the negative TTL.
@@ -90,6 +91,9 @@ public final class PlanHostsHandler implements DnsAnswerHandler {
     Optional<ApnsHost> parsed = anyNumber.tryParse(text);
     if (parsed.isEmpty()) {
       return pass();
+    }
+    if (Responses.isTransfer(q.getType())) {
+      return answered(Responses.error(Rcode.NOTIMP));
     }
     ApnsHost host = parsed.get();
     SOARecord zone = soa(text);

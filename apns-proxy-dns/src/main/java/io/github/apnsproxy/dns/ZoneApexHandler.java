@@ -42,6 +42,8 @@ import org.xbill.DNS.Type;
  *   <li>A name that is only a parent of plan names (e.g. {@code courier.push.apple.com} of the dot form
  *       {@code 17.courier.push.apple.com}): NODATA, since it exists (RFC 8020).
  *   <li>Any other name inside a zone: NXDOMAIN with the SOA, or {@linkplain Builder#otherNames forwarded} upstream.
+ *   <li>A zone transfer (AXFR, IXFR) of any name inside the zones: NOTIMP, as {@link ForwardingHandler} answers
+ *       transfers (the zones are synthesized and never transferred).
  * </ul>
  * Place it after a {@link PlanHostsHandler} of the same plan, which answers the host names.
  */
@@ -93,6 +95,9 @@ public final class ZoneApexHandler implements DnsAnswerHandler {
     if (!q.getName().subdomain(zone.getName())) {
       // only looks inside in text: a label with an escaped dot ("x\.push" under apple.com) is not in the zone
       return CompletableFuture.completedFuture(Optional.empty());
+    }
+    if (Responses.isTransfer(q.getType())) {
+      return done(Responses.error(Rcode.NOTIMP));
     }
     Message m = Responses.authoritative(query.message(), Rcode.NOERROR);
     if (text.equals(zoneText.get())) {
