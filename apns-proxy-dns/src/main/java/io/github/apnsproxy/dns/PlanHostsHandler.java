@@ -121,6 +121,44 @@ public final class PlanHostsHandler implements DnsAnswerHandler {
     });
   }
 
+  /** Fast-path keys of the answers that carry no address. */
+  private enum Fixed { NXDOMAIN, NODATA }
+
+  /**
+   * What {@link #answer} does with {@code name} (lower case, no trailing dot) for {@code client}, for the responder's
+   * fast path: mirrors {@link #answer} and {@link #planAnswer} without building messages; null with an upstream check
+   * (its answer depends on the resolver) and for transfers.
+   */
+  @Nullable FastAnswer fast(String name, int type, InetAddress client) {
+    Optional<ApnsHost> parsed = anyNumber.tryParse(name);
+    if (parsed.isEmpty()) {
+      return FastAnswer.PASS;
+    }
+    if (Responses.isTransfer(type) || upstreamCheck != null) {
+      return null;
+    }
+    ApnsHost host = parsed.get();
+    if (!plan.serves(host)) {
+      return FastAnswer.fixed(Fixed.NXDOMAIN);
+    }
+    if (type == Type.A || type == Type.AAAA) {
+      List<InetAddress> wanted = new ArrayList<>(2);
+      for (InetAddress a : plan.addressesFor(host, client)) {
+        if (type == Type.A ? a instanceof Inet4Address : a instanceof Inet6Address) {
+          wanted.add(a);
+        }
+      }
+      if (!wanted.isEmpty()) {
+        List<byte[]> rdata = new ArrayList<>(wanted.size());
+        for (InetAddress a : wanted) {
+          rdata.add(a.getAddress());
+        }
+        return FastAnswer.rotating(wanted, rdata, rotation);
+      }
+    }
+    return FastAnswer.fixed(Fixed.NODATA);
+  }
+
   /** The SOA of the zone {@code name} is in (a custom pattern outside every zone: one for the name itself). */
   private SOARecord soa(String name) {
     Optional<String> zone = plan.hostNames().zoneOf(name);

@@ -113,6 +113,34 @@ public final class ZoneApexHandler implements DnsAnswerHandler {
     return done(Responses.withSoa(m, zone));
   }
 
+  /** Fast-path keys. */
+  private enum Fixed { TRANSFER, APEX, PARENT, NXDOMAIN }
+
+  /**
+   * What {@link #answer} does with {@code name} (lower case, no trailing dot, letters, digits, '-' and '_' only), for
+   * the responder's fast path; null when the name would be forwarded. The answer's records depend only on the zone,
+   * the name and the type, which the responder's key holds.
+   */
+  @Nullable FastAnswer fast(String name, int type) {
+    Optional<String> zoneText = names.zoneOf(name);
+    if (zoneText.isEmpty()) {
+      return FastAnswer.PASS;
+    }
+    if (Responses.isTransfer(type)) {
+      return FastAnswer.fixed(Fixed.TRANSFER);
+    }
+    if (name.equals(zoneText.get())) {
+      return FastAnswer.fixed(Fixed.APEX);
+    }
+    if (parents.contains(name)) {
+      return FastAnswer.fixed(Fixed.PARENT);
+    }
+    if (other == ZoneOther.FORWARD && forwarder != null) {
+      return null;
+    }
+    return FastAnswer.fixed(Fixed.NXDOMAIN);
+  }
+
   private Message apex(Message m, Record q, SOARecord zone) {
     Name name = q.getName();
     switch (q.getType()) {
