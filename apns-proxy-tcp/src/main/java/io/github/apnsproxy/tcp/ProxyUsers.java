@@ -46,6 +46,7 @@ public final class ProxyUsers {
   private static final int SALT_BYTES = 16;
   private static final int HASH_BYTES = 32;
 
+  @SuppressWarnings("ArrayRecordComponent") // private, never compared or hashed as a record
   private record Entry(int iterations, byte[] salt, byte[] hash) {}
 
   private final Map<String, Entry> users;

@@ -29,6 +29,7 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -360,7 +361,7 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
           if (holding.get()) {
             held.execute(r);
           } else {
-            CompletableFuture.runAsync(r);
+            ForkJoinPool.commonPool().execute(r);
           }
         }).build();
     TcpSplicer sp = splicer(proxy, Duration.ofSeconds(2), 1); // one loop: everything shares it

@@ -182,6 +182,7 @@ final class Loop implements Runnable {
   }
 
   /** Gives {@code n} bytes back to this loop's preface budget. Loop thread. */
+  @SuppressWarnings("NonAtomicVolatileUpdate") // prefaceBytes: the loop thread writes, others only read
   void releasePreface(long n) {
     prefaceBytes = prefaceBytes - n;
   }

@@ -658,6 +658,7 @@ final class Splice {
   }
 
   /** A {@link PrefaceDecision.Later} completed; runs on the loop thread. Ignored when the connection moved on. */
+  @SuppressWarnings("ReferenceEquality") // this very decision must still be the pending one, not an equal one
   private void decided(PrefaceState p, PrefaceDecision.Later l, @Nullable PrefaceDecision d, @Nullable Throwable e) {
     if (state != PREFACE || preface != p || p.pending != l) {
       return; // timed out or closed meanwhile

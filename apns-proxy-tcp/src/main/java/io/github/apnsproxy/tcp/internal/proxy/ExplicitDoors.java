@@ -249,8 +249,8 @@ public final class ExplicitDoors {
         r = head.offer(buffered);
       } catch (HttpHead.Malformed m) {
         count(HTTP, Integer.toString(m.status()), "-");
-        return PrefaceDecision.refuse(m.getMessage(), wrap(HttpReplies.error(m.status(), "http_request_error",
-            m.getMessage())));
+        return PrefaceDecision.refuse(m.reason(), wrap(HttpReplies.error(m.status(), "http_request_error",
+            m.reason())));
       }
       if (r == null) {
         return PrefaceDecision.needMore();
@@ -269,8 +269,8 @@ public final class ExplicitDoors {
         a = HttpHead.authority(r.target());
       } catch (HttpHead.Malformed m) {
         count(HTTP, "400", "-");
-        return PrefaceDecision.refuse(m.getMessage(), wrap(HttpReplies.error(400, "http_request_error",
-            m.getMessage())));
+        return PrefaceDecision.refuse(m.reason(), wrap(HttpReplies.error(400, "http_request_error",
+            m.reason())));
       }
       // RFC 9110 9.3.6: a CONNECT request has no content; bytes after the head are the tunnel's. A request that
       // declares content is ambiguous (body or tunnel data?), so it is refused rather than guessed.
@@ -425,7 +425,23 @@ public final class ExplicitDoors {
   }
 
   /** A user name and password (UTF-8; zeroed once checked). */
-  private record Credentials(String user, byte[] password) {}
+  private static final class Credentials {
+    private final String user;
+    private final byte[] password;
+
+    Credentials(String user, byte[] password) {
+      this.user = user;
+      this.password = password;
+    }
+
+    String user() {
+      return user;
+    }
+
+    byte[] password() {
+      return password;
+    }
+  }
 
   // ---- SOCKS5 ----------------------------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ public final class HttpHead {
   /** The default cap on a request head: request line, header fields and the empty line. */
   public static final int DEFAULT_MAX_HEAD = 8 * 1024;
 
-  /** A parsed request head. {@code headerBytes} is the length of the head including the empty line. */
+  /** A parsed request head. {@code headBytes} is the length of the head including the empty line. */
   public record Request(String method, String target, int minorVersion, List<Field> fields, int headBytes) {
     /** Copies the list. */
     public Request {
@@ -56,10 +56,17 @@ public final class HttpHead {
   public static final class Malformed extends Exception {
     private static final long serialVersionUID = 1L;
     private final int status;
+    private final String reason;
 
     Malformed(int status, String reason) {
       super(reason, null, false, false);
       this.status = status;
+      this.reason = reason;
+    }
+
+    /** What is wrong (the message, never null). */
+    public String reason() {
+      return reason;
     }
 
     /** The HTTP status to answer: 400, 431 (head over the cap) or 505 (HTTP version). */

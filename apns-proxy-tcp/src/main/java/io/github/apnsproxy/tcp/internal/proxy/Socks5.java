@@ -36,15 +36,18 @@ public final class Socks5 {
   public sealed interface Step {}
 
   /** Send {@code reply} to the client, drop {@code consumed} bytes, read on. */
+  @SuppressWarnings("ArrayRecordComponent") // a step to act on once, never compared or hashed
   public record Reply(byte[] reply, int consumed) implements Step {}
 
   /** Send {@code reply} (may be empty) and close; {@code code} is the reply code for metrics, -1 for none. */
+  @SuppressWarnings("ArrayRecordComponent") // a step to act on once, never compared or hashed
   public record Close(byte[] reply, int code, String detail) implements Step {}
 
   /**
    * Check these credentials (RFC 1929), then {@link #authenticated} with the outcome; {@code consumed} bytes are
    * done with.
    */
+  @SuppressWarnings("ArrayRecordComponent") // a step to act on once, never compared or hashed
   public record Authenticate(String user, byte[] password, int consumed) implements Step {}
 
   /**

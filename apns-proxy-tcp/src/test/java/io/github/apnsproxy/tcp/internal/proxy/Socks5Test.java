@@ -123,10 +123,10 @@ class Socks5Test {
     Socks5 s = new Socks5(false);
     s.offer(hex("05 01 00"));
     Socks5.Step step = s.offer(hex("05 01 00 04 00000000000000000000000000000001 14 67"));
-    assertThat(step).isEqualTo(new Socks5.Connect("0:0:0:0:0:0:0:1", InetAddress.getByName("::1"), 5223, 22));
+    assertThat(step).isEqualTo(new Socks5.Connect("0:0:0:0:0:0:0:1", InetAddress.getByName("0:0:0:0:0:0:0:1"), 5223, 22));
     assertThat(Socks5.reply(0, new InetSocketAddress(InetAddress.getByName("127.0.0.2"), 4660)))
         .containsExactly(5, 0, 0, 1, 127, 0, 0, 2, 0x12, 0x34);
-    assertThat(Socks5.reply(5, new InetSocketAddress(InetAddress.getByName("::1"), 1))).hasSize(22)
+    assertThat(Socks5.reply(5, new InetSocketAddress(InetAddress.getByName("0:0:0:0:0:0:0:1"), 1))).hasSize(22)
         .startsWith(5, 5, 0, 4);
     assertThat(Socks5.reply(6, null)).containsExactly(5, 6, 0, 1, 0, 0, 0, 0, 0, 0);
   }
