@@ -117,7 +117,9 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
   private static String exchange(Socket s, String request) throws IOException {
     s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
     s.getOutputStream().flush();
-    return new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+    String reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+    s.close(); // the proxy lingers for the client's EOF after a refusal: give it at once
+    return reply;
   }
 
   /**
@@ -233,6 +235,7 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
     none.getOutputStream().write(new byte[] {5, 1, 0});
     assertThat(readN(none.getInputStream(), 2)).containsExactly(5, 0xff);
     assertThat(none.getInputStream().read()).isEqualTo(-1);
+    none.close();
 
     for (String[] wrong : new String[][] {{"mdm", "nope"}, {"root", GOOD}, {"mdm", ""}}) {
       Socket s = connect(socks(sp));
@@ -246,6 +249,7 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
       assertThat(status[0]).isEqualTo((byte) 1);
       assertThat(status[1]).as("RFC 1929 failure status").isNotEqualTo((byte) 0);
       assertThat(s.getInputStream().read()).as("closed after the failure").isEqualTo(-1);
+      s.close();
     }
 
     Socket s = connect(socks(sp)); // right credentials, request pipelined after them
@@ -420,6 +424,9 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
       assertThat(readN(in, 2)).containsExactly(1, 1);
       assertThat(in.read()).isEqualTo(-1);
     }
+    for (Socket a : attackers) {
+      a.close();
+    }
     assertThat(proxy.failedLogins()).isEqualTo(8);
     assertThat(proxy.requests()).containsEntry("http-connect 407 -", 4L).containsEntry("socks5 auth-failed -", 4L)
         .containsEntry("http-connect 200 api", 2L).containsEntry("socks5 0 api", 1L);
@@ -451,11 +458,13 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
     s.getOutputStream().write(auth("ops", "x"));
     assertThat(readN(s.getInputStream(), 4)).containsExactly(5, 2, 1, 1);
     assertThat(s.getInputStream().read()).isEqualTo(-1);
+    s.close();
     assertThat(proxy.requests()).containsEntry("http-connect auth-busy -", 1L)
         .containsEntry("socks5 auth-busy -", 1L);
     gate.countDown();
     for (Socket w : waiting) {
       assertThat(new String(w.getInputStream().readAllBytes(), StandardCharsets.US_ASCII)).startsWith("HTTP/1.1 407");
+      w.close();
     }
     assertThat(proxy.failedLogins()).isEqualTo(2);
     assertQuiet(sp);
