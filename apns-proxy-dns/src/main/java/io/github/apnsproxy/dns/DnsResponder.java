@@ -299,6 +299,7 @@ public final class DnsResponder {
   private record FastKey(String name, int type, boolean rd, int edns, Object decision, int rotating) {}
 
   /** The full path's answer for a key; {@code slots} are the offsets of the rotating addresses. */
+  @SuppressWarnings("ArrayRecordComponent") // never compared or hashed: a value holder, identity is enough
   private record Template(byte[] wire, int questionEnd, int[] slots) {}
 
   /** The EDNS shapes of a query: no OPT, OPT, OPT with the DO bit (copied into the answer's OPT). */
