@@ -14,6 +14,7 @@ import io.github.apnsproxy.dns.ResolverStats;
 import io.github.apnsproxy.dns.ZoneApexHandler;
 import io.github.apnsproxy.tcp.CloseReason;
 import io.github.apnsproxy.tcp.RejectReason;
+import io.github.apnsproxy.tcp.FrontDoor;
 import io.github.apnsproxy.tcp.Router;
 import io.github.apnsproxy.tcp.SpliceStats;
 import io.github.apnsproxy.tcp.TcpSplicer;
@@ -119,8 +120,13 @@ public final class ProxyNode implements AutoCloseable {
     dns.start();
 
     List<InetSocketAddress> listen = splicerListen(config);
-    TcpSplicer splicer = TcpSplicer.builder()
-        .listen(listen)
+    TcpSplicer.Builder splicerBuilder = TcpSplicer.builder();
+    if (plan.style() == AddressPlan.Style.SINGLE) {
+      splicerBuilder.listen(listen, FrontDoor.tlsServerName()); // one address for every name: the SNI decides
+    } else {
+      splicerBuilder.listen(listen);
+    }
+    TcpSplicer splicer = splicerBuilder
         .router(Router.fromPlan(plan, resolver, config.addressPolicy()))
         .policy(config.addressPolicy())
         .loops(config.tcpThreads() == 0 ? Runtime.getRuntime().availableProcessors() : config.tcpThreads())
