@@ -100,7 +100,7 @@ public final class ClientHelloParser implements PrefaceParser {
     try {
       return parseHello(hello);
     } catch (Malformed e) {
-      return PrefaceDecision.refuse(e.getMessage());
+      return PrefaceDecision.refuse(String.valueOf(e.getMessage()));
     }
   }
 
