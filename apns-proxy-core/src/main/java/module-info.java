@@ -9,4 +9,5 @@ module io.github.apnsproxy.core {
   requires org.slf4j;
 
   exports io.github.apnsproxy.core;
+  exports io.github.apnsproxy.core.internal.loop to io.github.apnsproxy.dns, io.github.apnsproxy.tcp;
 }

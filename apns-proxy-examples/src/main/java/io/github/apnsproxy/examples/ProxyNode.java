@@ -285,7 +285,7 @@ public final class ProxyNode implements AutoCloseable {
 
   /** The splicer's outstanding pooled buffers (zero when no splice is backed up). */
   public int outstandingBuffers() {
-    return splicer.outstandingBuffers();
+    return splicer.stats().outstandingBuffers();
   }
 
   /**
@@ -398,7 +398,7 @@ public final class ProxyNode implements AutoCloseable {
     p.counter("apns_proxy_bytes_total", "Bytes spliced, by direction.", s.bytesUpstreamToClient(), "direction",
         "upstream_to_client");
     p.gauge("apns_proxy_buffers_outstanding", "Pooled buffers held by backed-up splices.",
-        splicer.outstandingBuffers());
+        splicer.stats().outstandingBuffers());
     p.counter("apns_proxy_dns_queries_total", "DNS queries received, by transport.", d.udpQueries(), "transport",
         "udp");
     p.counter("apns_proxy_dns_queries_total", "DNS queries received, by transport.", d.tcpQueries(), "transport",

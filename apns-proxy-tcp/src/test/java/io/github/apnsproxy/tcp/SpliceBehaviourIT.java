@@ -284,7 +284,7 @@ class SpliceBehaviourIT extends SplicerTestSupport {
     Socket c = connect(entry(sp));
     c.getOutputStream().write(ascii("x"));
     assertThat(readN(c.getInputStream(), 1)).isEqualTo(ascii("x"));
-    assertThat(sp.outstandingBuffers()).isZero(); // an idle splice holds no buffer
+    assertThat(sp.stats().outstandingBuffers()).isZero(); // an idle splice holds no buffer
     assertThat(c.getInputStream().read()).isEqualTo(-1);
     assertThat(rec.next().reason()).isEqualTo(CloseReason.IDLE_TIMEOUT);
     assertQuiet(sp);
