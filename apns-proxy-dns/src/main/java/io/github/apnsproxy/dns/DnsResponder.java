@@ -4,6 +4,7 @@ package io.github.apnsproxy.dns;
 import io.github.apnsproxy.core.AddressPolicy;
 import io.github.apnsproxy.core.ProxyConfig.DeniedClients;
 import io.github.apnsproxy.dns.internal.Responses;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -252,6 +253,12 @@ public final class DnsResponder {
 
   private static CompletionStage<Optional<byte[]>> done(Optional<byte[]> wire) {
     return CompletableFuture.completedFuture(wire);
+  }
+
+  /** Whether the policy (if any) lets {@code client} use this responder; a server checks it at TCP accept. */
+  boolean allowsClient(@Nullable InetAddress client) {
+    AddressPolicy p = policy;
+    return p == null || client == null || p.allowsClient(client);
   }
 
   /** Counts one query dropped outside the responder (e.g. a TCP connection over the server's limit). */

@@ -6,6 +6,7 @@ import io.github.apnsproxy.core.ProxyConfig;
 import io.github.apnsproxy.core.UpstreamResolver;
 import io.github.apnsproxy.dns.CachingResolver;
 import io.github.apnsproxy.dns.DnsAnswerHandler;
+import io.github.apnsproxy.dns.DnsResponder;
 import io.github.apnsproxy.dns.DnsServer;
 import io.github.apnsproxy.dns.DnsStats;
 import io.github.apnsproxy.dns.ForwardingHandler;
@@ -104,9 +105,10 @@ public final class ProxyNode implements AutoCloseable {
     DnsAnswerHandler chain = handlerChain(config, resolver, started);
     DnsServer dns = DnsServer.builder()
         .listen(config.dnsListen().toArray(InetSocketAddress[]::new))
-        .handler(chain)
-        .policy(config.addressPolicy())
-        .deniedClients(config.dnsDeniedClients())
+        .responder(DnsResponder.builder(chain)
+            .policy(config.addressPolicy())
+            .deniedClients(config.dnsDeniedClients())
+            .build())
         .threads(config.dnsThreads())
         .tcpIdleTimeout(config.dnsTcpIdleTimeout())
         .maxTcpConnections(config.dnsTcpMaxConnections())
@@ -398,7 +400,7 @@ public final class ProxyNode implements AutoCloseable {
     p.counter("apns_proxy_bytes_total", "Bytes spliced, by direction.", s.bytesUpstreamToClient(), "direction",
         "upstream_to_client");
     p.gauge("apns_proxy_buffers_outstanding", "Pooled buffers held by backed-up splices.",
-        splicer.stats().outstandingBuffers());
+        s.outstandingBuffers());
     p.counter("apns_proxy_dns_queries_total", "DNS queries received, by transport.", d.udpQueries(), "transport",
         "udp");
     p.counter("apns_proxy_dns_queries_total", "DNS queries received, by transport.", d.tcpQueries(), "transport",
