@@ -377,22 +377,22 @@ class DnsServerTest {
   @Test
   void clientsOutsideThePolicyAreRefusedOrDropped() throws Exception {
     AddressPolicy onlyTen = new AddressPolicy(CidrSet.parse("10.0.0.0/8"), AddressPolicy.APPLE_APNS);
-    InetSocketAddress refusing = start(chain(plan()), b -> b.responder(DnsResponder.builder(chain(plan())).policy(onlyTen).build()))
-        .udpAddresses().get(0);
+    InetSocketAddress refusing = start(chain(plan()),
+        b -> b.responder(DnsResponder.builder(chain(plan())).policy(onlyTen).build())).udpAddresses().get(0);
     Message r = udpExchange(refusing, query("1-courier.push.apple.com", Type.A).toWire());
     assertThat(r.getRcode()).isEqualTo(Rcode.REFUSED);
     assertThat(r.getSection(Section.ANSWER)).isEmpty();
 
     InetSocketAddress dropping = start(chain(plan()),
-        b -> b.responder(DnsResponder.builder(chain(plan())).policy(onlyTen).deniedClients(DeniedClients.DROP).build()))
-        .udpAddresses().get(0);
+        b -> b.responder(DnsResponder.builder(chain(plan())).policy(onlyTen)
+            .deniedClients(DeniedClients.DROP).build())).udpAddresses().get(0);
     assertThat(udp(dropping, query("1-courier.push.apple.com", Type.A).toWire(), Duration.ofMillis(300)))
         .isEmpty();
     assertThat(servers.get(1).stats().dropped()).isEqualTo(1);
 
     AddressPolicy loopback = new AddressPolicy(CidrSet.parse("127.0.0.0/8"), AddressPolicy.APPLE_APNS);
-    InetSocketAddress allowed = start(chain(plan()), b -> b.responder(DnsResponder.builder(chain(plan())).policy(loopback).build()))
-        .udpAddresses().get(0);
+    InetSocketAddress allowed = start(chain(plan()),
+        b -> b.responder(DnsResponder.builder(chain(plan())).policy(loopback).build())).udpAddresses().get(0);
     assertThat(udpExchange(allowed, query("1-courier.push.apple.com", Type.A).toWire()).getRcode())
         .isEqualTo(Rcode.NOERROR);
   }

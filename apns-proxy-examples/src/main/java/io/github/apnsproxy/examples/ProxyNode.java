@@ -138,7 +138,7 @@ public final class ProxyNode implements AutoCloseable {
     Optional<InetSocketAddress> metricsListen = config.metricsListen();
     if (metricsListen.isPresent()) {
       metrics = MetricsServer.start(metricsListen.get(), () -> self[0].metricsText(),
-          () -> self[0] != null && !self[0].closed.get() && self[0].splicer.isServing());
+          () -> self[0] != null && !self[0].closed.get() && self[0].splicer.isServing() && self[0].dns.isServing());
       started.add(metrics);
     }
 

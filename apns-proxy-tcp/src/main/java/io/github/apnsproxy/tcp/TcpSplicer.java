@@ -23,8 +23,8 @@ import org.jspecify.annotations.Nullable;
  * {@link #close(Duration)}. Threading: the splicer runs {@code loops} selector threads named
  * {@code apns-proxy-tcp-loop-N} (daemon threads); both channels of a connection live on one loop and only that
  * thread touches them. All public methods are thread-safe, but {@code close} must not be called from a listener or
- * router callback (it waits for the loop threads; use {@link #closeAsync} there). Memory: a connection holds a buffer only while a peer cannot
- * take bytes; at most one buffer ({@code bufferSize}) per direction.
+ * router callback (it waits for the loop threads; use {@link #closeAsync} there). Memory: a connection holds a
+ * buffer only while a peer cannot take bytes; at most one buffer ({@code bufferSize}) per direction.
  */
 public final class TcpSplicer implements AutoCloseable {
   private final Engine engine;
