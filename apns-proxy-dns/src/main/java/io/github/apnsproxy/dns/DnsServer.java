@@ -383,7 +383,7 @@ public final class DnsServer implements AutoCloseable {
     private int threads = 2;
     private Duration tcpIdleTimeout = Duration.ofSeconds(10);
     private int maxTcpConnections = 256;
-    private int maxTcpConnectionsPerClient = 16;
+    private int maxTcpConnectionsPerClient = 64;
 
     private Builder() {}
 
@@ -457,8 +457,10 @@ public final class DnsServer implements AutoCloseable {
     }
 
     /**
-     * The most TCP connections one client address may hold at once; more are closed at accept, counted as dropped.
-     * Default 16; 0 for no limit.
+     * The most TCP connections one client address may hold at once; default 64 (a quarter of the default table, and
+     * room for a resolver or a NAT with many devices behind it); 0 for no limit. A newcomer over it closes that
+     * client's longest-idle connection; when all of them have a query being answered, the newcomer is closed at once,
+     * counted as dropped.
      */
     public Builder maxTcpConnectionsPerClient(int max) {
       if (max < 0) {

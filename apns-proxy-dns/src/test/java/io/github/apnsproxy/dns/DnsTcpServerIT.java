@@ -81,7 +81,7 @@ class DnsTcpServerIT {
 
   @Test
   void manyIdleConnectionsFromOneAddressDoNotShutOutAnotherClient() throws Exception {
-    DnsServer server = start(b -> b.tcpIdleTimeout(Duration.ZERO)); // defaults: 256 in all, 16 per client
+    DnsServer server = start(b -> b.tcpIdleTimeout(Duration.ZERO)); // defaults: 256 in all, 64 per client
     InetSocketAddress dns = server.tcpAddresses().get(0);
     for (int i = 0; i < 256; i++) {
       SocketChannel flood = SocketChannel.open();
@@ -90,9 +90,28 @@ class DnsTcpServerIT {
       flood.connect(dns);
     }
     assertAnswered(client(server, "127.0.0.2"));
-    await("the flood handled", () -> server.stats().dropped() == 256 - 16);
-    assertThat(server.tcpConnections()).isEqualTo(16 + 1);
+    // the flood's newcomers closed its own longest-idle connections: it holds its 64, never more
+    await("the flood at its cap", () -> server.tcpConnections() == 64 + 1);
+    assertThat(server.stats().dropped()).isZero();
     assertThat(server.isServing()).isTrue();
+  }
+
+  @Test
+  void aClientAtItsCapWithEveryConnectionBusyGetsNoMore() throws Exception {
+    DnsAnswerHandler neverAnswers = q -> new CompletableFuture<>();
+    DnsServer server = start(b -> b.maxTcpConnectionsPerClient(2)
+        .responder(DnsResponder.builder(neverAnswers).handlerTimeout(Duration.ofMinutes(5)).build()));
+    TcpClient a = client(server, "127.0.0.1");
+    TcpClient b = client(server, "127.0.0.1");
+    a.send(query("1-courier.push.apple.com", Type.A).toWire());
+    b.send(query("1-courier.push.apple.com", Type.A).toWire());
+    await("both queries being answered", () -> server.stats().tcpQueries() == 2);
+    assertThat(client(server, "127.0.0.1").closedByServer()).isTrue();
+    assertThat(server.stats().dropped()).isEqualTo(1);
+    TcpClient other = client(server, "127.0.0.2"); // another address still gets in
+    other.send(query("1-courier.push.apple.com", Type.A).toWire());
+    await("its query being answered", () -> server.stats().tcpQueries() == 3);
+    assertThat(server.tcpConnections()).isEqualTo(3);
   }
 
   @Test

@@ -32,9 +32,9 @@ import org.slf4j.LoggerFactory;
  * answered or waiting to be sent, so a client that sends but never reads holds a bounded amount of memory.
  *
  * <p>At accept: a client outside the policy's client list is closed at once; a client address holding
- * {@code maxPerClient} connections gets no more; when the table is full the longest-idle connection (none of its
- * queries being answered) is closed to make room (RFC 7766 section 6.2.3), and only when every connection is busy is
- * the newcomer closed. The connections sit in a list ordered by their last activity, which is also the timer: the
+ * {@code maxPerClient} connections has its own longest-idle one closed to make room; when the table is full the
+ * longest-idle connection of anyone is closed (RFC 7766 section 6.2.3). An idle connection is one with no query
+ * being answered; only when there is none to close is the newcomer closed. The connections sit in a list ordered by their last activity, which is also the timer: the
  * loop wakes when the oldest one may have become idle, not on a fixed poll. Only the loop thread touches connections;
  * answers completing elsewhere are handed in through the kernel's task queue. Not API.
  */
@@ -135,10 +135,13 @@ public final class DnsTcpLoop implements LoopHandler {
     }
     int held = perClient.getOrDefault(client, 0);
     if (maxPerClient > 0 && held >= maxPerClient) {
-      refuse(ch, remote, "client holds " + held + " connections already");
-      return;
+      if (!evictIdlest(client)) {
+        refuse(ch, remote, "client holds " + held + " busy connections already");
+        return;
+      }
+      held--;
     }
-    if (count >= maxConnections && !evictIdlest()) {
+    if (count >= maxConnections && !evictIdlest(null)) {
       refuse(ch, remote, "all " + maxConnections + " connections busy");
       return;
     }
@@ -166,11 +169,14 @@ public final class DnsTcpLoop implements LoopHandler {
     SelectorLoop.closeQuietly(ch);
   }
 
-  /** Closes the least recently active connection with no query being answered; false when there is none. */
-  private boolean evictIdlest() {
+  /**
+   * Closes the least recently active connection (of {@code client}, or of anyone when null) with no query being
+   * answered; false when there is none.
+   */
+  private boolean evictIdlest(@Nullable InetAddress client) {
     for (Conn c = head; c != null; c = c.next) {
-      if (c.inFlight == 0) {
-        LOG.debug("DNS TCP connection from {} closed to make room (the table is full)", c.remote);
+      if (c.inFlight == 0 && (client == null || client.equals(c.remote.getAddress()))) {
+        LOG.debug("DNS TCP connection from {} closed to make room", c.remote);
         c.close();
         return true;
       }
