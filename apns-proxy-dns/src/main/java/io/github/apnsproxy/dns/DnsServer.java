@@ -133,7 +133,7 @@ public final class DnsServer implements AutoCloseable {
       int n = 0;
       for (DatagramChannel ch : udpChannels) {
         for (int i = 0; i < receiversPer(ch); i++) {
-          Thread t = new Thread(() -> receive(ch), "apns-proxy-dns-udp-" + (n++) + suffix());
+          Thread t = new Thread(() -> receive(ch), "apns-proxy-dns-udp-" + n++ + suffix());
           t.setDaemon(true);
           udpThreads.add(t);
           t.start();

@@ -63,7 +63,7 @@ public final class ApnsProxy {
       return switch (args[0]) {
         case "demo" -> Demo.run(rest, out, err);
         case "run" -> runProxy(rest, out, err);
-        case "check" -> check(rest, out, err);
+        case "check" -> check(rest, out);
         case "keys" -> {
           for (ProxyConfig.Key k : ProxyConfig.keys()) {
             out.printf("%-26s default %-22s %s%n", k.name(), k.defaultText(), k.meaning());
@@ -130,7 +130,7 @@ public final class ApnsProxy {
     }
   }
 
-  private static int check(String[] args, PrintStream out, PrintStream err) throws IOException {
+  private static int check(String[] args, PrintStream out) throws IOException {
     ProxyConfig config = loadConfig(configOption(args, "check"));
     out.print(PlanReport.describe(config));
     return 0;

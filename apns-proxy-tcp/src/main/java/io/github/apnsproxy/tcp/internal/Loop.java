@@ -307,6 +307,7 @@ final class Loop implements LoopHandler {
     }
   }
 
+  @SuppressWarnings("NonAtomicVolatileUpdate") // spliceCount: the loop thread writes, others only read
   private void link(Splice s) {
     Splice h = head;
     s.next = h;
@@ -317,6 +318,7 @@ final class Loop implements LoopHandler {
     spliceCount++;
   }
 
+  @SuppressWarnings("NonAtomicVolatileUpdate") // spliceCount: the loop thread writes, others only read
   private void unlink(Splice s) {
     Splice p = s.prev;
     Splice n = s.next;

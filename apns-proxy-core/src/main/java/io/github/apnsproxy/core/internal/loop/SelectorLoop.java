@@ -11,8 +11,10 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
@@ -65,7 +67,7 @@ public final class SelectorLoop {
   /** False once the loop has stopped, normally or because the JVM failed under it. */
   private volatile boolean running = true;
   private volatile @Nullable IOException injectedFailure;
-  private volatile int rebuilds;
+  private final AtomicInteger rebuilds = new AtomicInteger();
 
   private long now = System.nanoTime();
   private boolean timeTaken;
@@ -128,7 +130,7 @@ public final class SelectorLoop {
 
   /** Times the selector was rebuilt after a failing {@code select()}; any thread. */
   public int selectorRebuilds() {
-    return rebuilds;
+    return rebuilds.get();
   }
 
   /** Registers a listener whose accepted channels go to {@code acceptor}; before {@link #start} or on the loop. */
@@ -394,7 +396,7 @@ public final class SelectorLoop {
       keys = null;
     }
     selector = fresh; // before anything registers again: producers wake the new one from here on
-    rebuilds++;
+    rebuilds.incrementAndGet();
     if (keys == null) {
       // closed under us: its keys are gone, so only the listeners, which the loop knows, register again
       for (Listener l : listeners) {
@@ -478,7 +480,7 @@ public final class SelectorLoop {
     }
   }
 
-  private static void closeAll(ArrayList<SelectableChannel> list) {
+  private static void closeAll(List<SelectableChannel> list) {
     int n = list.size();
     for (int i = 0; i < n; i++) {
       closeQuietly(list.get(i));
