@@ -293,12 +293,19 @@ public final class DnsResponder {
     return CompletableFuture.completedFuture(wire);
   }
 
+  /** Whether the policy (if any) lets {@code client} use this responder; a server checks it at TCP accept. */
+  boolean allowsClient(@Nullable InetAddress client) {
+    AddressPolicy p = policy;
+    return p == null || client == null || p.allowsClient(client);
+  }
+
   // ---- the fast path
 
   /** What the fast path answers for: the question (lower case), RD, the EDNS shape and the handlers' decision. */
   private record FastKey(String name, int type, boolean rd, int edns, Object decision, int rotating) {}
 
   /** The full path's answer for a key; {@code slots} are the offsets of the rotating addresses. */
+  @SuppressWarnings("ArrayRecordComponent") // never compared or hashed: a value holder, identity is enough
   private record Template(byte[] wire, int questionEnd, int[] slots) {}
 
   /** The EDNS shapes of a query: no OPT, OPT, OPT with the DO bit (copied into the answer's OPT). */

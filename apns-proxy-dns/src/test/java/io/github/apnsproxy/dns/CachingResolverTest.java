@@ -608,7 +608,7 @@ class CachingResolverTest {
   @Test
   void aRefusedBuildStartsNoThread() {
     java.util.Set<String> before = DnsTestSupport.dnsThreads();
-    assertThatThrownBy(() -> CachingResolver.builder().servers(List.of(new InetSocketAddress("127.0.0.1", 53)))
+    assertThatThrownBy(() -> CachingResolver.builder().servers(List.of(new InetSocketAddress(InetAddress.getLoopbackAddress(), 5353)))
         .ttlFloor(Duration.ofMinutes(2)).ttlCeiling(Duration.ofMinutes(1)).build())
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ttlFloor");
     assertThatThrownBy(() -> CachingResolver.builder().build()).isInstanceOf(IllegalArgumentException.class)
