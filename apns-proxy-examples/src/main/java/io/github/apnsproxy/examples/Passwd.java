@@ -19,6 +19,9 @@ import java.util.Arrays;
 final class Passwd {
   private Passwd() {}
 
+  // On JDK 22+ System.console() is never null; its readPassword then reads the piped line as well, so both ways give
+  // the first line of stdin when it is not a terminal.
+  @SuppressWarnings("SystemConsoleNull")
   static int run(String[] args, InputStream in, PrintStream out, PrintStream err) throws IOException {
     if (args.length != 1 || args[0].startsWith("-")) {
       throw new ApnsProxy.UsageException("passwd: expected one argument, the user name (passwd USER); the"
