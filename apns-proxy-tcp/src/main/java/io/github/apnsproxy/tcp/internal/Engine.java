@@ -46,7 +46,7 @@ public final class Engine {
   }
 
   final Settings settings;
-  final Counters counters = new Counters();
+  final Counters counters;
   final SafeListener listener;
   private final ConcurrentHashMap<InetAddress, Integer> perClient = new ConcurrentHashMap<>();
   private final Object drainLock = new Object();
@@ -66,6 +66,7 @@ public final class Engine {
   /** Makes an engine; nothing is opened until {@link #start}. */
   public Engine(Settings settings) {
     this.settings = settings;
+    this.counters = new Counters(settings.doors());
     this.listener = new SafeListener(settings.listener());
     this.usesPreface = settings.usesPreface();
   }
@@ -166,7 +167,7 @@ public final class Engine {
 
   /** A snapshot of the counters. */
   public SpliceStats stats() {
-    return counters.snapshot();
+    return counters.snapshot(prefaceBytes());
   }
 
   /** Buffers held by splices for blocked peers, over all loops. */
