@@ -191,7 +191,7 @@ final class Sni {
     try (Socket s = new Socket()) {
       s.setSoTimeout(10_000);
       s.connect(metrics, 5_000);
-      s.getOutputStream().write(("GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+      s.getOutputStream().write("GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
           .getBytes(StandardCharsets.ISO_8859_1));
       InputStream in = s.getInputStream();
       String text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
