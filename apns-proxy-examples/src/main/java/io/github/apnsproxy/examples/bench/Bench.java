@@ -106,12 +106,12 @@ public final class Bench {
       // the same couriers behind a single-address plan: every connection routed by its ClientHello's server name
       int metricsPort = freePort();
       sniMetrics = new InetSocketAddress(InetAddress.getLoopbackAddress(), metricsPort);
-      sniTarget = startChild("apns-proxy-sni", SNI_SUBNET, Map.of("plan.style", "single",
+      sniTarget = startChild("apns-proxy-sni", nextSubnet(1), Map.of("plan.style", "single",
           "metrics.listen", "127.0.0.1:" + metricsPort), 0);
     }
     Target soakTarget = null;
     if (proxyTarget != null && o.only.contains("soak")) {
-      soakTarget = startChild("apns-proxy-soak", SOAK_SUBNET, Map.of(), SOAK_FD_LIMIT);
+      soakTarget = startChild("apns-proxy-soak", nextSubnet(2), Map.of(), SOAK_FD_LIMIT);
     }
     for (Options.Peer p : o.peers) {
       if (o.targets.contains(p.name())) {
@@ -348,9 +348,11 @@ public final class Bench {
     c.awaitReady(Duration.ofSeconds(30));
   }
 
-  /** The SNI proxy's subnet (its single address is .1) and the soak proxy's; next to the default subnet. */
-  private static final String SNI_SUBNET = "127.100.111.0/24";
-  private static final String SOAK_SUBNET = "127.100.112.0/24";
+  /** The /24 {@code n} after the proxy's subnet's (the SNI proxy's: its single address is .1; the soak proxy's). */
+  private String nextSubnet(int n) {
+    String[] q = o.subnet.substring(0, o.subnet.indexOf('/')).split("\\.");
+    return q[0] + "." + q[1] + "." + ((Integer.parseInt(q[2]) + n) & 0xff) + ".0/24";
+  }
   /** The soak proxy's open-file limit: low, so the bench can exhaust it with about 500 splices. */
   private static final int SOAK_FD_LIMIT = 1024;
 

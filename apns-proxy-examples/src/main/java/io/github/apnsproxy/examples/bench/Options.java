@@ -38,7 +38,8 @@ final class Options {
         --trickle-seconds S      sni: how long they trickle (default 12; --quick 5)
         --soak-seconds S         soak: churn duration (default 600; --quick 40)
         --couriers K             courier names and upstream servers (default 8)
-        --subnet CIDR            the proxy's virtual subnet (default 127.100.110.0/24)
+        --subnet CIDR            the proxy's virtual subnet (default 127.100.110.0/24; the sni and soak proxies
+                                 take the next two /24s)
         --upstream-base A.B.C    upstream servers at A.B.C.1..K (default 127.0.11)
         --port P                 courier port (default 5223)
         --jar FILE               the apns-proxy jar to run (default: this jar)
