@@ -32,9 +32,10 @@ final class Soak {
     long[] ops = new long[5]; // setups, udp, tcp, resets, failures
     round(t, couriers, ops, 1.0); // warm-up: every path once, pools and caches filled
     settle(t, -1);
+    // the heap first: jcmd's first attach starts the JVM's attach listener thread, which then counts at both ends
+    double heapBase = Jcmd.histogram(pid).totalBytes() / 1024.0;
     int fdBase = ProcStats.openFiles(t.pids());
     int threadsBase = ProcStats.threads(pid);
-    double heapBase = Jcmd.histogram(pid).totalBytes() / 1024.0;
     java.util.Arrays.fill(ops, 0);
 
     long start = System.nanoTime();
