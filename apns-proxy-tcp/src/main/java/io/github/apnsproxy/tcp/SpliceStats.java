@@ -17,6 +17,8 @@ import java.util.Objects;
  * @param bytesClientToUpstream bytes read from clients
  * @param bytesUpstreamToClient bytes read from upstreams
  * @param closed closed connections by reason (every reason present)
+ * @param outstandingBuffers buffers held for peers that cannot take bytes yet, over all loops (0 when every
+ *     connection is idle or closed: an idle splice holds no buffer)
  * @param routed connections routed (the router gave a route), by front door name ({@link Preface#frontDoor()},
  *     {@code address} for listeners without one) and then by the kind of name they were routed by; every door of
  *     the splicer's listeners and {@code address} present, each with every kind
@@ -24,7 +26,7 @@ import java.util.Objects;
  */
 public record SpliceStats(long active, long accepted, Map<RejectReason, Long> rejected, long upstreamConnectFailures,
     long bytesClientToUpstream, long bytesUpstreamToClient, Map<CloseReason, Long> closed,
-    Map<String, Map<ServerNameKind, Long>> routed, long prefaceBytes) {
+    int outstandingBuffers, Map<String, Map<ServerNameKind, Long>> routed, long prefaceBytes) {
 
   /** Copies the maps. */
   public SpliceStats {
@@ -37,9 +39,10 @@ public record SpliceStats(long active, long accepted, Map<RejectReason, Long> re
 
   /** A snapshot without routed counts and preface bytes (as before those existed). */
   public SpliceStats(long active, long accepted, Map<RejectReason, Long> rejected, long upstreamConnectFailures,
-      long bytesClientToUpstream, long bytesUpstreamToClient, Map<CloseReason, Long> closed) {
+      long bytesClientToUpstream, long bytesUpstreamToClient, Map<CloseReason, Long> closed,
+      int outstandingBuffers) {
     this(active, accepted, rejected, upstreamConnectFailures, bytesClientToUpstream, bytesUpstreamToClient, closed,
-        Map.of(), 0);
+        outstandingBuffers, Map.of(), 0);
   }
 
   /** The number of connections routed through front door {@code door} by a name of {@code kind}. */

@@ -63,7 +63,7 @@ final class Counters {
     closed.incrementAndGet(r.ordinal());
   }
 
-  SpliceStats snapshot(long prefaceBytes) {
+  SpliceStats snapshot(int outstandingBuffers, long prefaceBytes) {
     Map<RejectReason, Long> rej = new EnumMap<>(RejectReason.class);
     for (RejectReason r : RejectReason.values()) {
       rej.put(r, rejected.get(r.ordinal()));
@@ -85,6 +85,6 @@ final class Counters {
       byDoor.put(door, byKind);
     });
     return new SpliceStats(active.get(), accepted.sum(), rej, connectFailures.sum(), bytesUp.sum(), bytesDown.sum(),
-        clo, byDoor, prefaceBytes);
+        clo, outstandingBuffers, byDoor, prefaceBytes);
   }
 }
