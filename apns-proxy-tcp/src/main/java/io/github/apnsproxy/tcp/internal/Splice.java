@@ -11,6 +11,7 @@ import io.github.apnsproxy.tcp.PrefaceDecision;
 import io.github.apnsproxy.tcp.PrefaceParser;
 import io.github.apnsproxy.tcp.RejectReason;
 import io.github.apnsproxy.tcp.Route;
+import io.github.apnsproxy.tcp.ServerNameKind;
 import io.github.apnsproxy.tcp.UpstreamFailure;
 import io.github.apnsproxy.tcp.UpstreamReplies;
 import java.io.IOException;
@@ -155,11 +156,40 @@ final class Splice implements KeyHandler {
           rejection == RejectReason.REFUSED_TARGET ? CloseReason.TARGET_REFUSED : CloseReason.ROUTE_REJECTED);
       return;
     }
+    countRouted();
     loop.listener.routed(connection, route);
     candidates = route.candidates();
     feedback = route.feedback();
     nextCandidate = 0;
     connectNext();
+  }
+
+  /** Counts a routed connection by front door and name kind; no preface costs one adder increment. */
+  private void countRouted() {
+    Preface found = connection.preface();
+    String name = found.serverName();
+    InetSocketAddress target = found.target();
+    if (name == null && target != null) {
+      name = target.getHostString();
+    }
+    if (name == null && Preface.ADDRESS.equals(found.frontDoor())) {
+      loop.counters.routedByAddress();
+      return;
+    }
+    ServerNameKind kind = ServerNameKind.NONE;
+    if (name != null) {
+      try {
+        kind = loop.settings.router().nameKind(name);
+      } catch (RuntimeException | Error e) {
+        Errors.rethrowFatal(e);
+        LOG.debug("{}: Router.nameKind failed", connection, e);
+        kind = ServerNameKind.OTHER;
+      }
+      if (kind == null) {
+        kind = ServerNameKind.OTHER;
+      }
+    }
+    loop.counters.routed(found.frontDoor(), kind);
   }
 
   private void connectNext() {
