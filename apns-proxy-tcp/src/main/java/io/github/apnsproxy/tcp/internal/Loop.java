@@ -459,7 +459,7 @@ final class Loop implements Runnable {
     counters.closed(reason);
     Splice.closeChannel(ch, false);
     LOG.debug("{}: refused at accept: {}", conn, why);
-    listener.closed(conn, new SpliceSummary(0, 0, Duration.ZERO, reason, null));
+    listener.closed(conn, new SpliceSummary(0, 0, Duration.ZERO, reason, null, "", why));
   }
 
   /** TCP_NODELAY and keepalive on an upstream socket. */
@@ -595,7 +595,8 @@ final class Loop implements Runnable {
           s.bytesDown, (end - s.start) / 1_000_000);
     }
     listener.closed(s.connection,
-        new SpliceSummary(s.bytesUp, s.bytesDown, Duration.ofNanos(end - s.start), reason, up));
+        new SpliceSummary(s.bytesUp, s.bytesDown, Duration.ofNanos(end - s.start), reason, up, s.upstreamHost,
+            s.rejection));
   }
 
   private void shutdownNow() {

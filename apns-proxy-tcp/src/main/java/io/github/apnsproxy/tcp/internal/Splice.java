@@ -74,6 +74,10 @@ final class Splice {
   private long lastActive;
   long bytesUp;
   long bytesDown;
+  /** The router's upstream host name, for the listener's summary; empty until routed. */
+  String upstreamHost = "";
+  /** Why this connection was refused, for the listener's summary; null when it was not. */
+  @Nullable RejectReason rejection;
   @Nullable Splice prev;
   @Nullable Splice next;
 
@@ -140,7 +144,7 @@ final class Splice {
       return; // timed out or closed meanwhile
     }
     if (failure != null || route == null) {
-      loop.counters.rejected(RejectReason.ROUTER_ERROR);
+      rejected(RejectReason.ROUTER_ERROR);
       LOG.debug("{}: router failed", connection, failure);
       failOrClose(new UpstreamFailure(UpstreamFailure.Kind.ERROR, RejectReason.ROUTER_ERROR, String.valueOf(failure)),
           CloseReason.ROUTE_REJECTED);
@@ -148,12 +152,13 @@ final class Splice {
     }
     RejectReason rejection = route.rejection();
     if (rejection != null) {
-      loop.counters.rejected(rejection);
+      rejected(rejection);
       LOG.debug("{}: rejected {} {}", connection, rejection, route.detail());
       failOrClose(new UpstreamFailure(failureKind(rejection), rejection, route.detail()),
           rejection == RejectReason.REFUSED_TARGET ? CloseReason.TARGET_REFUSED : CloseReason.ROUTE_REJECTED);
       return;
     }
+    upstreamHost = route.host();
     loop.listener.routed(connection, route);
     candidates = route.candidates();
     feedback = route.feedback();
@@ -286,14 +291,14 @@ final class Splice {
 
   void onTimeout() {
     if (state == PREFACE) {
-      loop.counters.rejected(RejectReason.PREFACE_TIMEOUT);
+      rejected(RejectReason.PREFACE_TIMEOUT);
       LOG.debug("{}: preface timed out", connection);
       close(CloseReason.PREFACE_TIMEOUT, false, false);
     } else if (state == REPLYING) {
       PrefaceState p = preface;
       close(p == null ? CloseReason.ERROR : p.closeReason, false, false);
     } else if (state == ROUTING) {
-      loop.counters.rejected(RejectReason.ROUTE_TIMEOUT);
+      rejected(RejectReason.ROUTE_TIMEOUT);
       LOG.debug("{}: route timed out", connection);
       failOrClose(new UpstreamFailure(UpstreamFailure.Kind.TIMED_OUT, RejectReason.ROUTE_TIMEOUT, "route timed out"),
           CloseReason.ROUTE_TIMEOUT);
@@ -771,6 +776,12 @@ final class Splice {
     replyThenClose(p, r == null ? ByteBuffer.allocate(0) : r.duplicate(), reason);
   }
 
+  /** Counts a refusal and remembers its reason for the summary. */
+  private void rejected(RejectReason why) {
+    rejection = why;
+    loop.counters.rejected(why);
+  }
+
   private static UpstreamFailure.Kind failureKind(RejectReason r) {
     switch (r) {
       case RESOLVE_FAILED:
@@ -789,7 +800,7 @@ final class Splice {
   }
 
   private void refusePreface(RejectReason why, String detail, @Nullable ByteBuffer reply, CloseReason reason) {
-    loop.counters.rejected(why);
+    rejected(why);
     LOG.debug("{}: preface refused ({}): {}", connection, why, detail);
     PrefaceState p = preface;
     if (p == null || reply == null || !reply.hasRemaining()) {
