@@ -109,10 +109,10 @@ class AccessLogIT extends SplicerTestSupport {
     }
     TcpSplicer s = start(builder(named("api.push.apple.com", closed)).listener(log()));
     Socket c = connect(entry(s));
-    c.getOutputStream().write(1);
     assertThat(c.getInputStream().read()).isEqualTo(-1);
     Map<String, String> f = onlyLine();
     assertThat(f.get("host")).isEqualTo("api.push.apple.com");
+    assertThat(f.get("bytes_up")).isEqualTo("0");
     assertThat(f.get("bytes_down")).isEqualTo("0");
     assertThat(f.get("reason")).isEqualTo("connect_failed");
     assertThat(f.get("refused")).isEqualTo("-");

@@ -107,6 +107,22 @@ final class Loop implements Runnable {
     servers.add(server);
   }
 
+  /** Registers a listening channel added while running (accepting at once unless paused); this loop's thread. */
+  void addServerRunning(ServerSocketChannel server) throws IOException {
+    server.register(selector, acceptResumeAt == Long.MAX_VALUE ? SelectionKey.OP_ACCEPT : 0, server);
+    servers.add(server);
+  }
+
+  /** Stops accepting on one listening channel and closes it; accepted connections stay. This loop's thread. */
+  void closeServer(ServerSocketChannel server) {
+    servers.remove(server);
+    try {
+      server.close();
+    } catch (IOException e) {
+      LOG.debug("closing {} failed", server, e);
+    }
+  }
+
   /** Runs {@code task} on this loop's thread; callable from any thread. */
   void execute(Runnable task) {
     tasks.add(task);
@@ -382,17 +398,18 @@ final class Loop implements Runnable {
       return;
     }
     listener.accepted(conn);
-    if (!settings.policy().allowsClient(remote.getAddress())) {
+    if (!engine.live().policy().allowsClient(remote.getAddress())) {
       refuse(ch, conn, RejectReason.CLIENT_DENIED, CloseReason.CLIENT_DENIED);
       return;
     }
-    if (counters.active.incrementAndGet() > settings.maxConnections()) {
+    if (counters.active.incrementAndGet() > engine.live().maxConnections()) {
       engine.decrementActive();
       refuse(ch, conn, RejectReason.MAX_CONNECTIONS, CloseReason.LIMIT);
       engine.pauseAccepting(); // newcomers wait in the backlog for a moment instead of being accepted and closed
       return;
     }
-    if (!engine.acquireClient(remote.getAddress())) {
+    int held = engine.acquireClient(remote.getAddress());
+    if (held == Engine.REFUSED) {
       engine.decrementActive();
       refuse(ch, conn, RejectReason.MAX_PER_CLIENT, CloseReason.LIMIT);
       return;
@@ -401,7 +418,9 @@ final class Loop implements Runnable {
       ch.configureBlocking(false);
       configureAccepted(ch);
     } catch (IOException e) {
-      engine.releaseClient(remote.getAddress());
+      if (held == Engine.COUNTED) {
+        engine.releaseClient(remote.getAddress());
+      }
       engine.decrementActive();
       Splice.closeChannel(ch, false);
       counters.closed(CloseReason.CLIENT_GONE);
@@ -409,7 +428,9 @@ final class Loop implements Runnable {
       return;
     }
     Splice s = new Splice(this, ch, conn, now);
-    s.holdClient();
+    if (held == Engine.COUNTED) {
+      s.holdClient();
+    }
     link(s);
     FrontDoor door = engine.usesPreface ? engine.doorFor(local) : null;
     if (door != null) {
@@ -430,7 +451,7 @@ final class Loop implements Runnable {
       refuse(ch, conn, RejectReason.PROXY_HEADER, CloseReason.PREFACE_REFUSED);
       return;
     }
-    if (counters.active.incrementAndGet() > settings.maxConnections()) {
+    if (counters.active.incrementAndGet() > engine.live().maxConnections()) {
       engine.decrementActive();
       listener.accepted(conn);
       refuse(ch, conn, RejectReason.MAX_CONNECTIONS, CloseReason.LIMIT);

@@ -125,7 +125,7 @@ final class Splice {
     loop.schedule(deadline);
     CompletionStage<Route> stage;
     try {
-      stage = loop.settings.router().route(connection);
+      stage = loop.engine.live().router().route(connection);
     } catch (RuntimeException | Error e) {
       Errors.rethrowFatal(e);
       onRoute(null, e);
@@ -673,15 +673,18 @@ final class Splice {
     p.proxyPending = false;
     flags &= ~ACCEPT_PENDING;
     loop.listener.accepted(connection);
-    if (!loop.settings.policy().allowsClient(connection.client().getAddress())) {
+    if (!loop.engine.live().policy().allowsClient(connection.client().getAddress())) {
       refusePreface(RejectReason.CLIENT_DENIED, "client outside the allow-list", null, CloseReason.CLIENT_DENIED);
       return false;
     }
-    if (!loop.engine.acquireClient(connection.client().getAddress())) {
+    int held = loop.engine.acquireClient(connection.client().getAddress());
+    if (held == Engine.REFUSED) {
       refusePreface(RejectReason.MAX_PER_CLIENT, "per-client limit", null, CloseReason.LIMIT);
       return false;
     }
-    flags |= CLIENT_HELD;
+    if (held == Engine.COUNTED) {
+      flags |= CLIENT_HELD;
+    }
     FrontDoor door = p.door;
     if (door != null) {
       p.cap = door.maxPrefaceBytes();
