@@ -194,6 +194,10 @@ public final class Bench {
       }
     }
 
+    if (o.only.contains("accesslog") && proxy != null) {
+      accessLogCost(report);
+    }
+
     String table = report.table(header, o.conns, o.inFlight, o.idleConns);
     out.println();
     out.print(table);
@@ -309,7 +313,65 @@ public final class Bench {
     c.awaitReady(Duration.ofSeconds(30));
   }
 
+  /** The logger switch that turns the proxy's access log off (slf4j-simple, the runnable proxy's binding). */
+  static final String ACCESS_LOG_OFF = "-Dorg.slf4j.simpleLogger.log.io.github.apnsproxy.access=off";
+
+  /**
+   * Connection setups against the proxy with the access log on, then off (the proxy restarted with its access
+   * logger off), alternating per repeat; the cost at 10,000 setups/s is the CPU difference per connection times
+   * 10,000. The proxy is left running with the access log on.
+   */
+  private void accessLogCost(Report report) throws IOException, InterruptedException {
+    double on = 0;
+    double off = 0;
+    int pairs = 0;
+    for (int r = 1; r <= o.repeats; r++) {
+      double w = warmup(r);
+      Map<String, Double> got = new LinkedHashMap<>();
+      for (boolean logOn : new boolean[] {true, false}) {
+        Target t = restartProxy(logOn ? List.of() : List.of(ACCESS_LOG_OFF));
+        String prefix = logOn ? "accesslog_on." : "accesslog_off.";
+        measure(report, t, prefix, r, List.of(prefix + "per_s", prefix + "cpu_us_per_conn"), () -> {
+          Map<String, Double> m = new LinkedHashMap<>();
+          Setups.run(t, o.inFlight, w, o.duration).forEach((k, v) -> m.put(prefix + k.substring(k.indexOf('.') + 1), v));
+          got.putAll(m);
+          return m;
+        });
+      }
+      Double a = got.get("accesslog_on.cpu_us_per_conn");
+      Double b = got.get("accesslog_off.cpu_us_per_conn");
+      if (a != null && b != null && Double.isFinite(a) && Double.isFinite(b)) {
+        on += a;
+        off += b;
+        pairs++;
+      }
+    }
+    restartProxy(List.of());
+    if (pairs > 0) {
+      // CPU-us per connection x 10,000 connections/s = CPU-us per second; / 10^6 x 100 = % of one core
+      double cost = (on - off) / pairs * 10_000 / 1_000_000 * 100;
+      report.add(Options.PROXY, Map.of("accesslog.cost_pct_core_at_10k", cost));
+      out.printf("[accesslog] access log cost at 10,000 setups/s: %.1f %% of a core (%.1f vs %.1f CPU-us per"
+          + " connection, mean of %d pairs; a loaded machine makes this noisy)%n", cost, on / pairs, off / pairs,
+          pairs);
+    }
+  }
+
+  /** Stops the proxy child and starts it again with {@code extraJvmOpts}. */
+  private Target restartProxy(List<String> extraJvmOpts) throws IOException, InterruptedException {
+    Child old = proxy;
+    if (old != null) {
+      old.stop(Duration.ofSeconds(5));
+      children.remove(old);
+    }
+    return startProxy(extraJvmOpts);
+  }
+
   private Target startProxy() throws IOException, InterruptedException {
+    return startProxy(List.of());
+  }
+
+  private Target startProxy(List<String> extraJvmOpts) throws IOException, InterruptedException {
     int dnsPort = freePort();
     Path hosts = work.resolve("upstream.hosts");
     Files.writeString(hosts, plan.hostsFile(o.subnet), StandardCharsets.UTF_8);
@@ -329,6 +391,7 @@ public final class Bench {
     }
     cmd.add(javaBinary());
     cmd.addAll(o.proxyJvmOpts);
+    cmd.addAll(extraJvmOpts);
     cmd.addAll(List.of("-jar", jar().toString(), "run", "--config", config.toString()));
     proxy = Child.start("apns-proxy", cmd, work.resolve("proxy.log"), PROXY_READY);
     children.add(proxy);

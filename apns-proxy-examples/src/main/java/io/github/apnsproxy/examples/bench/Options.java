@@ -14,7 +14,7 @@ import java.util.Set;
 
 /** The bench's command line, parsed and checked; {@link #parse} throws {@link IllegalArgumentException}. */
 final class Options {
-  static final List<String> FIGURES = List.of("bulk", "pingpong", "setup", "idle", "dns");
+  static final List<String> FIGURES = List.of("bulk", "pingpong", "setup", "idle", "dns", "accesslog");
   static final String DIRECT = "direct";
   static final String PROXY = "apns-proxy";
 
@@ -22,7 +22,7 @@ final class Options {
       Usage: apns-proxy bench [options]
         --quick                  smoke test: 1 repeat, short runs, 1,000 idle splices (about 1-2 min)
         --json FILE              where to write the result (default bench-result.json)
-        --only LIST              figures to run: bulk,pingpong,setup,idle,dns (default all)
+        --only LIST              figures to run: bulk,pingpong,setup,idle,dns,accesslog (default all)
         --target LIST            targets: direct,apns-proxy and peer names (default: all known); --targets too
         --repeats N              repeats per figure (default 3; --quick 1); medians are reported
         --duration S             seconds measured per run (default 3; --quick 1), after a warm-up
