@@ -331,6 +331,7 @@ public final class Bench {
       for (boolean logOn : new boolean[] {true, false}) {
         Target t = restartProxy(logOn ? List.of() : List.of(ACCESS_LOG_OFF));
         String prefix = logOn ? "accesslog_on." : "accesslog_off.";
+        Setups.run(t, o.inFlight, w, o.duration); // a fresh JVM: let the JIT warm up before measuring
         measure(report, t, prefix, r, List.of(prefix + "per_s", prefix + "cpu_us_per_conn"), () -> {
           Map<String, Double> m = new LinkedHashMap<>();
           Setups.run(t, o.inFlight, w, o.duration).forEach((k, v) -> m.put(prefix + k.substring(k.indexOf('.') + 1), v));
