@@ -71,13 +71,20 @@ public final class DnsResponder {
   /** The UDP size limit without EDNS (RFC 1035). */
   public static final int CLASSIC_UDP = 512;
 
-  private final DnsAnswerHandler handler;
-  private final @Nullable AddressPolicy policy;
+  /** The handler, the policy and the fast path's templates made by that handler; swapped whole by {@link #update}. */
+  private volatile Current current;
   private final DeniedClients denied;
   private final long handlerTimeoutNanos;
   private final boolean fastPath;
-  /** Answer bytes of the fast path, by question and decision; bounded by {@link #MAX_TEMPLATES}. */
-  private final Map<FastKey, Template> templates = new ConcurrentHashMap<>();
+  /**
+   * What answers: the handler chain, the client policy, and the fast path's answer bytes by question and decision
+   * (bounded by {@link #MAX_TEMPLATES}), which belong to that handler.
+   */
+  private record Current(DnsAnswerHandler handler, @Nullable AddressPolicy policy, Map<FastKey, Template> templates) {
+    Current(DnsAnswerHandler handler, @Nullable AddressPolicy policy) {
+      this(handler, policy, new ConcurrentHashMap<>());
+    }
+  }
   private static final int MAX_TEMPLATES = 4096;
   private final LongAdder fastAnswers = new LongAdder();
 
@@ -90,8 +97,7 @@ public final class DnsResponder {
   private final LongAdder handlerTimeouts = new LongAdder();
 
   private DnsResponder(Builder b) {
-    this.handler = b.handler;
-    this.policy = b.policy;
+    this.current = new Current(b.handler, b.policy);
     this.denied = b.denied;
     this.handlerTimeoutNanos = b.handlerTimeout.toNanos();
     this.fastPath = b.fastPath;
@@ -100,6 +106,26 @@ public final class DnsResponder {
   /** A builder for a responder running {@code handler} (usually a {@link DnsAnswerHandler#firstOf} chain). */
   public static Builder builder(DnsAnswerHandler handler) {
     return new Builder(handler);
+  }
+
+  /**
+   * Swaps the handler chain and the client policy at once, atomically: every query that arrives after this returns
+   * is checked against {@code policy} ({@code null}: every client) and answered by {@code handler}; a query already
+   * being answered finishes with the old ones. The fast path's remembered answers belong to the old handler and
+   * are dropped with it. Any thread.
+   */
+  public void update(DnsAnswerHandler handler, @Nullable AddressPolicy policy) {
+    current = new Current(Objects.requireNonNull(handler, "handler"), policy);
+  }
+
+  /** The handler chain queries are answered by (the builder's, or the last {@link #update}'s). */
+  public DnsAnswerHandler handler() {
+    return current.handler();
+  }
+
+  /** The client policy queries are checked against (the builder's, or the last {@link #update}'s); null: none. */
+  public @Nullable AddressPolicy policy() {
+    return current.policy();
   }
 
   /** {@link #respond(byte[], int, InetSocketAddress, DnsTransport, int)} for a whole array, no extra size limit. */
@@ -121,11 +147,12 @@ public final class DnsResponder {
     Objects.requireNonNull(transport, "transport");
     Objects.checkFromIndexSize(0, length, query.length);
     (transport == DnsTransport.UDP ? udpQueries : tcpQueries).increment();
+    Current c = current; // one handler and policy for the whole query, whatever update() does meanwhile
     FastKey capture = null;
     if (fastPath) {
       Object fast;
       try {
-        fast = fast(query, length, client, transport, maxSize);
+        fast = fast(c, query, length, client, transport, maxSize);
       } catch (RuntimeException e) {
         fast = null; // the full path decides, and reports a handler's failure
       }
@@ -134,15 +161,16 @@ public final class DnsResponder {
       }
       capture = (FastKey) fast;
     }
-    CompletionStage<Optional<byte[]>> full = fullPath(query, length, client, transport, maxSize);
+    CompletionStage<Optional<byte[]>> full = fullPath(c, query, length, client, transport, maxSize);
     if (capture != null) {
-      capture(capture, query, full);
+      capture(c, capture, query, full);
     }
     return full;
   }
 
-  private CompletionStage<Optional<byte[]>> fullPath(byte[] query, int length, InetSocketAddress client,
+  private CompletionStage<Optional<byte[]>> fullPath(Current c, byte[] query, int length, InetSocketAddress client,
       DnsTransport transport, int maxSize) {
+    AddressPolicy policy = c.policy();
     if (length < Header.LENGTH) {
       return drop();
     }
@@ -189,7 +217,7 @@ public final class DnsResponder {
     DnsQuery q = new DnsQuery(message, client, transport);
     CompletableFuture<Optional<Message>> answer;
     try {
-      answer = Responses.future(handler.answer(q));
+      answer = Responses.future(c.handler().answer(q));
     } catch (RuntimeException | Error e) {
       Responses.rethrowFatal(e); // a handler's bug, even an Error, is that query's SERVFAIL; a failing JVM is not
       answer = CompletableFuture.failedFuture(e);
@@ -295,7 +323,7 @@ public final class DnsResponder {
 
   /** Whether the policy (if any) lets {@code client} use this responder; a server checks it at TCP accept. */
   boolean allowsClient(@Nullable InetAddress client) {
-    AddressPolicy p = policy;
+    AddressPolicy p = current.policy();
     return p == null || client == null || p.allowsClient(client);
   }
 
@@ -318,8 +346,9 @@ public final class DnsResponder {
    * when this query must take the full path. Never answers what the full path would answer differently: every
    * condition it does not check sends the query to the full path.
    */
-  private @Nullable Object fast(byte[] q, int length, InetSocketAddress client, DnsTransport transport,
+  private @Nullable Object fast(Current now, byte[] q, int length, InetSocketAddress client, DnsTransport transport,
       int maxSize) {
+    AddressPolicy policy = now.policy();
     if (length < Header.LENGTH + 5 || length > 512) {
       return null;
     }
@@ -382,15 +411,15 @@ public final class DnsResponder {
     }
     int limit = transport == DnsTransport.TCP ? Math.min(maxSize, 65535) : Math.min(maxSize, udpLimit);
     String name = new String(text, 0, n);
-    FastAnswer decision = FastAnswer.decide(handler, name, type, address);
+    FastAnswer decision = FastAnswer.decide(now.handler(), name, type, address);
     if (decision == null) {
       return null;
     }
     boolean rd = (q[2] & 0x01) != 0;
     FastKey key = new FastKey(name, type, rd, edns, decision.key(), decision.rotated().size());
-    Template t = templates.get(key);
+    Template t = now.templates().get(key);
     if (t == null) {
-      return templates.size() < MAX_TEMPLATES ? key : null;
+      return now.templates().size() < MAX_TEMPLATES ? key : null;
     }
     if (t.wire.length > limit || t.questionEnd != questionEnd) {
       return null; // the full path truncates
@@ -424,7 +453,8 @@ public final class DnsResponder {
    * Keeps the full path's answer to a fast-path query as the template of its key, when it came at once, whole and
    * in the expected shape (the question as asked; for rotating addresses, one compressed A or AAAA record each).
    */
-  private void capture(FastKey key, byte[] query, CompletionStage<Optional<byte[]>> full) {
+  private void capture(Current c, FastKey key, byte[] query, CompletionStage<Optional<byte[]>> full) {
+    Map<FastKey, Template> templates = c.templates();
     CompletableFuture<Optional<byte[]>> f = full.toCompletableFuture();
     if (!f.isDone() || f.isCompletedExceptionally()) {
       return;

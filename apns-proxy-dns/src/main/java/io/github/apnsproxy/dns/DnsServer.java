@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.github.apnsproxy.dns;
 
+import io.github.apnsproxy.core.AddressPolicy;
 import io.github.apnsproxy.dns.internal.DnsTcpLoop;
 import io.github.apnsproxy.dns.internal.Responses;
 import java.io.IOException;
@@ -49,6 +50,9 @@ import org.slf4j.LoggerFactory;
  * {@link Builder#listen} with port 0 gets the same free port for UDP and TCP, so a truncated answer can be retried
  * over TCP on the port the client knows. Threads are named {@code apns-proxy-dns-udp-N} and
  * {@code apns-proxy-dns-tcp}.
+ *
+ * <p>Reconfiguring while running: {@link #update} swaps the handler chain and the policy atomically (e.g. a new
+ * plan, new TTLs, a new allow-list) without closing a socket.
  */
 public final class DnsServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(DnsServer.class);
@@ -288,6 +292,17 @@ public final class DnsServer implements AutoCloseable {
   /** The responder's counters, plus TCP connections refused at accept as dropped. */
   public DnsStats stats() {
     return responder.stats();
+  }
+
+  /**
+   * Swaps the handler chain and the client policy at once, atomically ({@link DnsResponder#update}): queries that
+   * arrive after this returns, over UDP and TCP, are answered by {@code handler} and checked against
+   * {@code policy} ({@code null}: every client); open TCP connections stay open and their next queries see the new
+   * ones, but the policy is checked at accept for new TCP connections only. The listen addresses, threads and TCP
+   * limits are fixed at build time. Any thread.
+   */
+  public void update(DnsAnswerHandler handler, @Nullable AddressPolicy policy) {
+    responder.update(handler, policy);
   }
 
   /** The wire-level responder this server runs. */

@@ -17,6 +17,7 @@ import io.github.apnsproxy.tcp.CloseReason;
 import io.github.apnsproxy.tcp.RejectReason;
 import io.github.apnsproxy.tcp.FrontDoor;
 import io.github.apnsproxy.tcp.Router;
+import io.github.apnsproxy.tcp.SpliceListener;
 import io.github.apnsproxy.tcp.SpliceStats;
 import io.github.apnsproxy.tcp.TcpSplicer;
 import java.io.IOException;
@@ -139,7 +140,8 @@ public final class ProxyNode implements AutoCloseable {
         .maxConnectionsPerClient(config.tcpMaxPerClient())
         .keepAlive(config.tcpKeepaliveIdle(), config.tcpKeepaliveInterval())
         .reusePort(config.tcpReusePort())
-        .listener(metrics.spliceListener())
+        // one access log line per finished or refused connection, on the logger io.github.apnsproxy.access
+        .listener(SpliceListener.all(List.of(metrics.spliceListener(), SpliceListener.accessLog())))
         .build();
     started.add(splicer);
     splicer.start();

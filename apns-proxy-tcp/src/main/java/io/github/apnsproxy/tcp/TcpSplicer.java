@@ -25,6 +25,11 @@ import org.jspecify.annotations.Nullable;
  * thread touches them. All public methods are thread-safe, but {@code close} must not be called from a listener or
  * router callback (it waits for the loop threads; use {@link #closeAsync} there). Memory: a connection holds a
  * buffer only while a peer cannot take bytes; at most one buffer ({@code bufferSize}) per direction.
+ *
+ * <p>Reconfiguring while running: {@link #update} swaps the router and the policy atomically, {@link #limits}
+ * changes the connection limits, {@link #addListeners} and {@link #removeListeners} change where it accepts; each
+ * applies to connections accepted afterwards, and live splices are never touched (a connection accepted on a
+ * listener that is removed stays until it ends). The other options are fixed at build time.
  */
 public final class TcpSplicer implements AutoCloseable {
   private final Engine engine;
@@ -61,6 +66,93 @@ public final class TcpSplicer implements AutoCloseable {
    */
   public boolean isServing() {
     return engine.isServing();
+  }
+
+  /**
+   * Swaps the router and the policy at once, atomically: every connection accepted after this returns is checked
+   * against {@code policy} and routed by {@code router}; connections already routed or splicing keep what they
+   * have (a live splice is never touched), and one still in its preface stage is routed by the new router. Any
+   * thread; the old router is no longer called for new connections once this returns.
+   */
+  public void update(Router router, AddressPolicy policy) {
+    Objects.requireNonNull(router, "router");
+    Objects.requireNonNull(policy, "policy");
+    synchronized (engine) {
+      Engine.Live l = engine.live();
+      engine.update(new Engine.Live(router, policy, l.maxConnections(), l.maxConnectionsPerClient()));
+    }
+  }
+
+  /**
+   * Changes the connection limits ({@link Builder#maxConnections}, {@link Builder#maxConnectionsPerClient}) for
+   * connections accepted from now on; live connections above a lowered limit stay. Any thread.
+   */
+  public void limits(int maxConnections, int maxConnectionsPerClient) {
+    checkLimits(maxConnections, maxConnectionsPerClient);
+    synchronized (engine) {
+      Engine.Live l = engine.live();
+      engine.update(new Engine.Live(l.router(), l.policy(), maxConnections, maxConnectionsPerClient));
+    }
+  }
+
+  /** The router new connections are routed by (the builder's, or the last {@link #update}'s). */
+  public Router router() {
+    return engine.live().router();
+  }
+
+  /** The policy new connections are checked against (the builder's, or the last {@link #update}'s). */
+  public AddressPolicy policy() {
+    return engine.live().policy();
+  }
+
+  /**
+   * Starts listening on more addresses while running, routed by their dialled address (as {@link Builder#listen}):
+   * binds them all or none, then accepts on them. Any thread but a listener or router callback.
+   *
+   * @return the bound addresses (port 0 resolved), in order
+   * @throws IOException naming the address that could not be bound; none of them is then open
+   * @throws IllegalArgumentException when already listening on one of them
+   * @throws IllegalStateException when not started or closed
+   */
+  public List<InetSocketAddress> addListeners(List<InetSocketAddress> addresses) throws IOException {
+    return engine.addListeners(checkListen(addresses), null);
+  }
+
+  /** Like {@link #addListeners(List)}, with {@code door}'s preface stage (as {@link Builder#listen(List, FrontDoor)}). */
+  public List<InetSocketAddress> addListeners(List<InetSocketAddress> addresses, FrontDoor door) throws IOException {
+    return engine.addListeners(checkListen(addresses), Objects.requireNonNull(door, "door"));
+  }
+
+  /**
+   * Stops accepting on some bound addresses (as {@link #boundAddresses()} lists them) and closes their listeners.
+   * Connections accepted on them go on untouched until they end; clients still in the kernel's backlog are reset.
+   * Any thread but a listener or router callback.
+   *
+   * @throws IllegalArgumentException naming an address that is not listened on; nothing changes then
+   * @throws IllegalStateException when not started or closed
+   */
+  public void removeListeners(List<InetSocketAddress> addresses) {
+    engine.removeListeners(List.copyOf(addresses));
+  }
+
+  private static List<InetSocketAddress> checkListen(List<InetSocketAddress> addresses) {
+    for (InetSocketAddress a : Objects.requireNonNull(addresses, "addresses")) {
+      Objects.requireNonNull(a, "address");
+      if (a.isUnresolved()) {
+        throw new IllegalArgumentException("listen address " + a + " is unresolved (expected an IP address)");
+      }
+    }
+    return List.copyOf(addresses);
+  }
+
+  static void checkLimits(int maxConnections, int maxConnectionsPerClient) {
+    if (maxConnections < 1) {
+      throw new IllegalArgumentException("max connections " + maxConnections + " (expected 1 or more)");
+    }
+    if (maxConnectionsPerClient < 0) {
+      throw new IllegalArgumentException("max connections per client " + maxConnectionsPerClient
+          + " (expected 0 or more)");
+    }
   }
 
   /** A snapshot of the counters; cheap, callable from any thread. */

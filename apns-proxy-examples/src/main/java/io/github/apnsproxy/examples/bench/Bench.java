@@ -107,11 +107,11 @@ public final class Bench {
       int metricsPort = freePort();
       sniMetrics = new InetSocketAddress(InetAddress.getLoopbackAddress(), metricsPort);
       sniTarget = startChild("apns-proxy-sni", nextSubnet(1), Map.of("plan.style", "single",
-          "metrics.listen", "127.0.0.1:" + metricsPort), 0);
+          "metrics.listen", "127.0.0.1:" + metricsPort), 0, List.of());
     }
     Target soakTarget = null;
     if (proxyTarget != null && o.only.contains("soak")) {
-      soakTarget = startChild("apns-proxy-soak", nextSubnet(2), Map.of(), SOAK_FD_LIMIT);
+      soakTarget = startChild("apns-proxy-soak", nextSubnet(2), Map.of(), SOAK_FD_LIMIT, List.of());
     }
     for (Options.Peer p : o.peers) {
       if (o.targets.contains(p.name())) {
@@ -233,6 +233,10 @@ public final class Bench {
       }
     }
 
+    if (o.only.contains("accesslog") && proxy != null) {
+      accessLogCost(report);
+    }
+
     String table = report.table(header, o.conns, o.inFlight, o.idleConns);
     out.println();
     out.print(table);
@@ -348,6 +352,61 @@ public final class Bench {
     c.awaitReady(Duration.ofSeconds(30));
   }
 
+  /** The logger switch that turns the proxy's access log off (slf4j-simple, the runnable proxy's binding). */
+  static final String ACCESS_LOG_OFF = "-Dorg.slf4j.simpleLogger.log.io.github.apnsproxy.access=off";
+
+  /**
+   * Connection setups against the proxy with the access log on, then off (the proxy restarted with its access
+   * logger off), alternating per repeat; the cost at 10,000 setups/s is the CPU difference per connection times
+   * 10,000. The proxy is left running with the access log on.
+   */
+  private void accessLogCost(Report report) throws IOException, InterruptedException {
+    double on = 0;
+    double off = 0;
+    int pairs = 0;
+    for (int r = 1; r <= o.repeats; r++) {
+      double w = warmup(r);
+      Map<String, Double> got = new LinkedHashMap<>();
+      for (boolean logOn : new boolean[] {true, false}) {
+        Target t = restartProxy(logOn ? List.of() : List.of(ACCESS_LOG_OFF));
+        String prefix = logOn ? "accesslog_on." : "accesslog_off.";
+        Setups.run(t, o.inFlight, w, o.duration); // a fresh JVM: let the JIT warm up before measuring
+        measure(report, t, prefix, r, List.of(prefix + "per_s", prefix + "cpu_us_per_conn"), () -> {
+          Map<String, Double> m = new LinkedHashMap<>();
+          Setups.run(t, o.inFlight, w, o.duration).forEach((k, v) -> m.put(prefix + k.substring(k.indexOf('.') + 1), v));
+          got.putAll(m);
+          return m;
+        });
+      }
+      Double a = got.get("accesslog_on.cpu_us_per_conn");
+      Double b = got.get("accesslog_off.cpu_us_per_conn");
+      if (a != null && b != null && Double.isFinite(a) && Double.isFinite(b)) {
+        on += a;
+        off += b;
+        pairs++;
+      }
+    }
+    restartProxy(List.of());
+    if (pairs > 0) {
+      // CPU-us per connection x 10,000 connections/s = CPU-us per second; / 10^6 x 100 = % of one core
+      double cost = (on - off) / pairs * 10_000 / 1_000_000 * 100;
+      report.add(Options.PROXY, Map.of("accesslog.cost_pct_core_at_10k", cost));
+      out.printf("[accesslog] access log cost at 10,000 setups/s: %.1f %% of a core (%.1f vs %.1f CPU-us per"
+          + " connection, mean of %d pairs; a loaded machine makes this noisy)%n", cost, on / pairs, off / pairs,
+          pairs);
+    }
+  }
+
+  /** Stops the proxy child and starts it again with {@code extraJvmOpts}. */
+  private Target restartProxy(List<String> extraJvmOpts) throws IOException, InterruptedException {
+    Child old = proxy;
+    if (old != null) {
+      old.stop(Duration.ofSeconds(5));
+      children.remove(old);
+    }
+    return startProxy(extraJvmOpts);
+  }
+
   /** The /24 {@code n} after the proxy's subnet's (the SNI proxy's: its single address is .1; the soak proxy's). */
   private String nextSubnet(int n) {
     String[] q = o.subnet.substring(0, o.subnet.indexOf('/')).split("\\.");
@@ -357,17 +416,22 @@ public final class Bench {
   private static final int SOAK_FD_LIMIT = 1024;
 
   private Target startProxy() throws IOException, InterruptedException {
-    Target t = startChild(Options.PROXY, o.subnet, Map.of(), 0);
+    return startProxy(List.of());
+  }
+
+  private Target startProxy(List<String> extraJvmOpts) throws IOException, InterruptedException {
+    Target t = startChild(Options.PROXY, o.subnet, Map.of(), 0, extraJvmOpts);
     proxy = children.get(children.size() - 1);
     return t;
   }
 
   /**
    * Starts a proxy JVM named {@code name} over {@code subnet} with the bench's config, {@code extra} keys and the
-   * user's overrides; {@code fdLimit} > 0 starts it with that open-file limit ({@code ulimit -n}).
+   * user's overrides; {@code fdLimit} > 0 starts it with that open-file limit ({@code ulimit -n});
+   * {@code extraJvmOpts} go after the usual JVM options.
    */
-  private Target startChild(String name, String subnet, Map<String, String> extra, int fdLimit)
-      throws IOException, InterruptedException {
+  private Target startChild(String name, String subnet, Map<String, String> extra, int fdLimit,
+      List<String> extraJvmOpts) throws IOException, InterruptedException {
     int dnsPort = freePort();
     Path hosts = work.resolve(name + ".hosts");
     Files.writeString(hosts, plan.hostsFile(subnet), StandardCharsets.UTF_8);
@@ -391,6 +455,7 @@ public final class Bench {
     }
     cmd.add(javaBinary());
     cmd.addAll(o.proxyJvmOpts);
+    cmd.addAll(extraJvmOpts);
     cmd.addAll(List.of("-jar", jar().toString(), "run", "--config", config.toString()));
     Child c = Child.start(name, cmd, work.resolve(name + ".log"), PROXY_READY);
     children.add(c);

@@ -14,9 +14,11 @@ import java.util.Set;
 
 /** The bench's command line, parsed and checked; {@link #parse} throws {@link IllegalArgumentException}. */
 final class Options {
-  static final List<String> FIGURES = List.of("bulk", "pingpong", "setup", "idle", "dns", "sni", "soak");
+  static final List<String> FIGURES =
+      List.of("bulk", "pingpong", "setup", "idle", "dns", "sni", "accesslog", "soak");
   /** The figures run without {@code --only}: all but the soak, which runs for minutes on its own. */
-  static final List<String> DEFAULT_FIGURES = List.of("bulk", "pingpong", "setup", "idle", "dns", "sni");
+  static final List<String> DEFAULT_FIGURES =
+      List.of("bulk", "pingpong", "setup", "idle", "dns", "sni", "accesslog");
   static final String DIRECT = "direct";
   static final String PROXY = "apns-proxy";
 
@@ -24,7 +26,7 @@ final class Options {
       Usage: apns-proxy bench [options]
         --quick                  smoke test: 1 repeat, short runs, 1,000 idle splices (about 1-2 min)
         --json FILE              where to write the result (default bench-result.json)
-        --only LIST              figures to run: bulk,pingpong,setup,idle,dns,sni,soak (default all but soak)
+        --only LIST              figures to run: bulk,pingpong,setup,idle,dns,sni,accesslog,soak (default all but soak)
         --target LIST            targets: direct,apns-proxy and peer names (default: all known); --targets too
         --repeats N              repeats per figure (default 3; --quick 1); medians are reported
         --duration S             seconds measured per run (default 3; --quick 1), after a warm-up

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.github.apnsproxy.tcp.internal;
 
+import io.github.apnsproxy.core.AddressPolicy;
 import io.github.apnsproxy.tcp.CloseReason;
 import io.github.apnsproxy.tcp.FrontDoor;
+import io.github.apnsproxy.tcp.Router;
 import io.github.apnsproxy.tcp.SpliceStats;
 import java.io.IOException;
 import java.net.Inet4Address;
@@ -15,7 +17,10 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -52,10 +57,34 @@ public final class Engine {
   private final Object drainLock = new Object();
   private Loop[] loops = new Loop[0];
   private List<InetSocketAddress> bound = List.of();
-  /** The front door of each bound listener that has one; written before the loops start, read-only after. */
-  private final java.util.HashMap<InetSocketAddress, FrontDoor> doors = new java.util.HashMap<>();
+  /** The listening channel of each bound address, in listen order; guarded by {@code this}. */
+  private final Map<InetSocketAddress, ServerSocketChannel> listening = new LinkedHashMap<>();
+  /**
+   * The front door of each bound listener that has one; replaced whole (copy on write, under {@code this}) when
+   * listeners are added or removed, read by the loops.
+   */
+  private volatile Map<InetSocketAddress, FrontDoor> doors = Map.of();
   /** Whether any connection may need the preface stage; false keeps the address-routed path free of it. */
-  final boolean usesPreface;
+  volatile boolean usesPreface;
+  /** What {@link #update} swaps: read once per connection by the loops. */
+  private volatile Live live;
+
+  /**
+   * The parts of the configuration that may change while running, swapped together.
+   *
+   * @param router routes connections accepted from now on
+   * @param policy the client allow-list checked at accept
+   * @param maxConnections the connection limit
+   * @param maxConnectionsPerClient the per-client limit, 0 = unlimited
+   */
+  public record Live(Router router, AddressPolicy policy, int maxConnections, int maxConnectionsPerClient) {}
+
+  /** {@link #acquireClient}: refused at the per-client limit. */
+  static final int REFUSED = -1;
+  /** {@link #acquireClient}: allowed, not counted (no per-client limit); nothing to release. */
+  static final int UNCOUNTED = 0;
+  /** {@link #acquireClient}: allowed and counted; release with {@link #releaseClient}. */
+  static final int COUNTED = 1;
   private int nextLoop; // acceptor loop thread only
   private boolean started;
   private boolean closed;
@@ -71,6 +100,18 @@ public final class Engine {
     this.counters = new Counters(settings.doors());
     this.listener = new SafeListener(settings.listener());
     this.usesPreface = settings.usesPreface();
+    this.live = new Live(settings.router(), settings.policy(), settings.maxConnections(),
+        settings.maxConnectionsPerClient());
+  }
+
+  /** The current router, policy and limits; any thread. */
+  public Live live() {
+    return live;
+  }
+
+  /** Swaps the router, policy and limits at once; connections accepted from now on see them. Any thread. */
+  public synchronized void update(Live next) {
+    live = next;
   }
 
   /**
@@ -78,13 +119,14 @@ public final class Engine {
    * a wildcard one on that port); null for none. Loop threads, after start.
    */
   @Nullable FrontDoor doorFor(InetSocketAddress local) {
-    if (doors.isEmpty()) {
+    Map<InetSocketAddress, FrontDoor> ds = doors;
+    if (ds.isEmpty()) {
       return null;
     }
-    FrontDoor d = doors.get(local);
+    FrontDoor d = ds.get(local);
     if (d == null) {
       InetAddress any = local.getAddress() instanceof Inet4Address ? ANY4 : ANY6;
-      d = doors.get(new InetSocketAddress(any, local.getPort()));
+      d = ds.get(new InetSocketAddress(any, local.getPort()));
     }
     return d;
   }
@@ -102,32 +144,16 @@ public final class Engine {
     Loop[] made = new Loop[settings.loops()];
     try {
       for (InetSocketAddress a : settings.listen()) {
-        // an IPv4 listener for an IPv4 address: accepted sockets are then plain IPv4 ones, not v4-mapped IPv6
-        ServerSocketChannel s = ServerSocketChannel.open(
-            a.getAddress() instanceof Inet4Address ? StandardProtocolFamily.INET : StandardProtocolFamily.INET6);
-        servers.add(s);
-        try {
-          s.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-          if (settings.reusePort()) {
-            if (!s.supportedOptions().contains(StandardSocketOptions.SO_REUSEPORT)) {
-              throw new IOException("SO_REUSEPORT (reusePort, config key tcp.reuse-port) is not supported here");
-            }
-            s.setOption(StandardSocketOptions.SO_REUSEPORT, true);
-          }
-          s.bind(a, 1024);
-          s.configureBlocking(false);
-          setListenerKeepAlive(s);
-        } catch (IOException e) {
-          throw new IOException("cannot listen on " + a + ": " + e.getMessage(), e);
-        }
-        addresses.add((InetSocketAddress) s.getLocalAddress());
+        addresses.add(bind(a, servers));
       }
+      Map<InetSocketAddress, FrontDoor> ds = new HashMap<>();
       for (int i = 0; i < addresses.size(); i++) {
         FrontDoor d = settings.doors().get(i);
         if (d != null) {
-          doors.put(addresses.get(i), d);
+          ds.put(addresses.get(i), d);
         }
       }
+      doors = Map.copyOf(ds);
       for (int i = 0; i < made.length; i++) {
         made[i] = new Loop(this, i);
       }
@@ -155,11 +181,144 @@ public final class Engine {
     }
     loops = made;
     bound = List.copyOf(addresses);
+    for (int i = 0; i < addresses.size(); i++) {
+      listening.put(addresses.get(i), servers.get(i));
+    }
     started = true;
     for (Loop l : loops) {
       l.kernel.start();
     }
     LOG.info("TCP splicer listening on {} with {} loops", summary(bound), loops.length);
+  }
+
+  /** Opens and binds one listener, adding it to {@code opened} first so a failure can close it; its bound address. */
+  private InetSocketAddress bind(InetSocketAddress a, List<ServerSocketChannel> opened) throws IOException {
+    // an IPv4 listener for an IPv4 address: accepted sockets are then plain IPv4 ones, not v4-mapped IPv6
+    ServerSocketChannel s = ServerSocketChannel.open(
+        a.getAddress() instanceof Inet4Address ? StandardProtocolFamily.INET : StandardProtocolFamily.INET6);
+    opened.add(s);
+    try {
+      s.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+      if (settings.reusePort()) {
+        if (!s.supportedOptions().contains(StandardSocketOptions.SO_REUSEPORT)) {
+          throw new IOException("SO_REUSEPORT (reusePort, config key tcp.reuse-port) is not supported here");
+        }
+        s.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+      }
+      s.bind(a, 1024);
+      s.configureBlocking(false);
+      setListenerKeepAlive(s);
+    } catch (IOException e) {
+      throw new IOException("cannot listen on " + a + ": " + e.getMessage(), e);
+    }
+    return (InetSocketAddress) s.getLocalAddress();
+  }
+
+  /**
+   * Binds {@code addresses} (all or none) and starts accepting on them, with {@code door} as their front door;
+   * returns their bound addresses. Any thread but a loop thread.
+   */
+  public synchronized List<InetSocketAddress> addListeners(List<InetSocketAddress> addresses,
+      @Nullable FrontDoor door) throws IOException {
+    if (!started || closed) {
+      throw new IllegalStateException("splicer is not running (expected addListeners between start() and close())");
+    }
+    for (InetSocketAddress a : addresses) {
+      if (listening.containsKey(a)) {
+        throw new IllegalArgumentException("already listening on " + a);
+      }
+    }
+    List<ServerSocketChannel> opened = new ArrayList<>();
+    List<InetSocketAddress> added = new ArrayList<>();
+    try {
+      for (InetSocketAddress a : addresses) {
+        added.add(bind(a, opened));
+      }
+    } catch (IOException | RuntimeException e) {
+      for (ServerSocketChannel s : opened) {
+        try {
+          s.close();
+        } catch (IOException suppressed) {
+          e.addSuppressed(suppressed);
+        }
+      }
+      throw e;
+    }
+    if (door != null) {
+      Map<InetSocketAddress, FrontDoor> ds = new HashMap<>(doors);
+      for (InetSocketAddress a : added) {
+        ds.put(a, door);
+      }
+      doors = Map.copyOf(ds);
+      usesPreface = true;
+    }
+    Loop acceptor = loops[0];
+    onLoop(acceptor, () -> {
+      for (ServerSocketChannel s : opened) {
+        try {
+          acceptor.addServerRunning(s);
+        } catch (IOException e) {
+          LOG.warn("cannot accept on {}", s, e);
+        }
+      }
+    });
+    for (int i = 0; i < added.size(); i++) {
+      listening.put(added.get(i), opened.get(i));
+    }
+    bound = List.copyOf(listening.keySet());
+    LOG.info("TCP splicer now also listening on {}", summary(added));
+    return List.copyOf(added);
+  }
+
+  /**
+   * Stops accepting on {@code addresses} (bound addresses) and closes their listeners; connections accepted on them
+   * go on until they end. Any thread but a loop thread.
+   */
+  public synchronized void removeListeners(List<InetSocketAddress> addresses) {
+    if (!started || closed) {
+      throw new IllegalStateException("splicer is not running (expected removeListeners between start() and"
+          + " close())");
+    }
+    List<ServerSocketChannel> gone = new ArrayList<>();
+    for (InetSocketAddress a : addresses) {
+      ServerSocketChannel s = listening.get(a);
+      if (s == null) {
+        throw new IllegalArgumentException("not listening on " + a + " (expected one of the bound addresses)");
+      }
+      gone.add(s);
+    }
+    Loop acceptor = loops[0];
+    onLoop(acceptor, () -> gone.forEach(acceptor::closeServer));
+    // A registered channel's socket is released only when the selector drops its cancelled key, in the loop's next
+    // select; a second task runs only after that select, so once it is done the address no longer accepts.
+    onLoop(acceptor, () -> { });
+    Map<InetSocketAddress, FrontDoor> ds = new HashMap<>(doors);
+    for (InetSocketAddress a : addresses) {
+      listening.remove(a);
+      ds.remove(a);
+    }
+    doors = Map.copyOf(ds);
+    bound = List.copyOf(listening.keySet());
+    LOG.info("TCP splicer stopped listening on {}", summary(addresses));
+  }
+
+  /** Runs {@code task} on {@code loop} and waits (bounded) for it. */
+  private static void onLoop(Loop loop, Runnable task) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    loop.execute(() -> {
+      try {
+        task.run();
+      } finally {
+        done.complete(null);
+      }
+    });
+    try {
+      done.get(STOP_WAIT_MS, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException | TimeoutException e) {
+      LOG.warn("{} did not take the listener change within {} ms", loop.thread.getName(), STOP_WAIT_MS, e);
+    }
   }
 
   /** The bound listen addresses (real ports); empty before start. */
@@ -299,10 +458,14 @@ public final class Engine {
     Splice.closeChannel(ch, false);
   }
 
-  boolean acquireClient(InetAddress client) {
-    int limit = settings.maxConnectionsPerClient();
+  /**
+   * Counts a connection against its client's limit: {@link #REFUSED} at the limit, {@link #COUNTED} (release it
+   * with {@link #releaseClient}), or {@link #UNCOUNTED} when there is no per-client limit.
+   */
+  int acquireClient(InetAddress client) {
+    int limit = live.maxConnectionsPerClient();
     if (limit <= 0) {
-      return true;
+      return UNCOUNTED;
     }
     boolean[] ok = {true};
     perClient.compute(client, (k, v) -> {
@@ -313,13 +476,12 @@ public final class Engine {
       }
       return c + 1;
     });
-    return ok[0];
+    return ok[0] ? COUNTED : REFUSED;
   }
 
+  /** Releases a connection {@link #acquireClient} counted. */
   void releaseClient(InetAddress client) {
-    if (settings.maxConnectionsPerClient() > 0) {
-      perClient.computeIfPresent(client, (k, v) -> v <= 1 ? null : v - 1);
-    }
+    perClient.computeIfPresent(client, (k, v) -> v <= 1 ? null : v - 1);
   }
 
   void decrementActive() {

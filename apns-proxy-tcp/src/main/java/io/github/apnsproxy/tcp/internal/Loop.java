@@ -97,6 +97,16 @@ final class Loop implements LoopHandler {
     kernel.addServer(server, ch -> engine.dispatch(ch, this));
   }
 
+  /** Registers a listening channel added while running (accepting at once unless paused); this loop's thread. */
+  void addServerRunning(ServerSocketChannel server) throws IOException {
+    addServer(server);
+  }
+
+  /** Stops accepting on one listening channel and closes it; accepted connections stay. This loop's thread. */
+  void closeServer(ServerSocketChannel server) {
+    kernel.closeServer(server);
+  }
+
   /** Runs {@code task} on this loop's thread; callable from any thread. */
   void execute(Runnable task) {
     kernel.execute(task);
@@ -235,17 +245,18 @@ final class Loop implements LoopHandler {
       return;
     }
     listener.accepted(conn);
-    if (!settings.policy().allowsClient(remote.getAddress())) {
+    if (!engine.live().policy().allowsClient(remote.getAddress())) {
       refuse(ch, conn, RejectReason.CLIENT_DENIED, CloseReason.CLIENT_DENIED);
       return;
     }
-    if (counters.active.incrementAndGet() > settings.maxConnections()) {
+    if (counters.active.incrementAndGet() > engine.live().maxConnections()) {
       engine.decrementActive();
       refuse(ch, conn, RejectReason.MAX_CONNECTIONS, CloseReason.LIMIT);
       engine.pauseAccepting(); // newcomers wait in the backlog for a moment instead of being accepted and closed
       return;
     }
-    if (!engine.acquireClient(remote.getAddress())) {
+    int held = engine.acquireClient(remote.getAddress());
+    if (held == Engine.REFUSED) {
       engine.decrementActive();
       refuse(ch, conn, RejectReason.MAX_PER_CLIENT, CloseReason.LIMIT);
       return;
@@ -254,7 +265,9 @@ final class Loop implements LoopHandler {
       ch.configureBlocking(false);
       configureAccepted(ch);
     } catch (IOException e) {
-      engine.releaseClient(remote.getAddress());
+      if (held == Engine.COUNTED) {
+        engine.releaseClient(remote.getAddress());
+      }
       engine.decrementActive();
       Splice.closeChannel(ch, false);
       counters.closed(CloseReason.CLIENT_GONE);
@@ -262,7 +275,9 @@ final class Loop implements LoopHandler {
       return;
     }
     Splice s = new Splice(this, ch, conn, now);
-    s.holdClient();
+    if (held == Engine.COUNTED) {
+      s.holdClient();
+    }
     link(s);
     FrontDoor door = engine.usesPreface ? engine.doorFor(local) : null;
     if (door != null) {
@@ -283,7 +298,7 @@ final class Loop implements LoopHandler {
       refuse(ch, conn, RejectReason.PROXY_HEADER, CloseReason.PREFACE_REFUSED);
       return;
     }
-    if (counters.active.incrementAndGet() > settings.maxConnections()) {
+    if (counters.active.incrementAndGet() > engine.live().maxConnections()) {
       engine.decrementActive();
       listener.accepted(conn);
       refuse(ch, conn, RejectReason.MAX_CONNECTIONS, CloseReason.LIMIT);
@@ -312,7 +327,7 @@ final class Loop implements LoopHandler {
     counters.closed(reason);
     Splice.closeChannel(ch, false);
     LOG.debug("{}: refused at accept: {}", conn, why);
-    listener.closed(conn, new SpliceSummary(0, 0, Duration.ZERO, reason, null));
+    listener.closed(conn, new SpliceSummary(0, 0, Duration.ZERO, reason, null, "", why));
   }
 
   /** TCP_NODELAY and keepalive on an upstream socket. */
@@ -431,7 +446,8 @@ final class Loop implements LoopHandler {
           s.bytesDown, (end - s.start) / 1_000_000);
     }
     listener.closed(s.connection,
-        new SpliceSummary(s.bytesUp, s.bytesDown, Duration.ofNanos(end - s.start), reason, up));
+        new SpliceSummary(s.bytesUp, s.bytesDown, Duration.ofNanos(end - s.start), reason, up, s.upstreamHost,
+            s.rejection));
   }
 
   @Override

@@ -76,6 +76,10 @@ final class Splice implements KeyHandler {
   private long lastActive;
   long bytesUp;
   long bytesDown;
+  /** The router's upstream host name, for the listener's summary; empty until routed. */
+  String upstreamHost = "";
+  /** Why this connection was refused, for the listener's summary; null when it was not. */
+  @Nullable RejectReason rejection;
   @Nullable Splice prev;
   @Nullable Splice next;
 
@@ -123,7 +127,7 @@ final class Splice implements KeyHandler {
     loop.schedule(deadline);
     CompletionStage<Route> stage;
     try {
-      stage = loop.settings.router().route(connection);
+      stage = loop.engine.live().router().route(connection);
     } catch (RuntimeException | Error e) {
       Errors.rethrowFatal(e);
       onRoute(null, e);
@@ -142,7 +146,7 @@ final class Splice implements KeyHandler {
       return; // timed out or closed meanwhile
     }
     if (failure != null || route == null) {
-      loop.counters.rejected(RejectReason.ROUTER_ERROR);
+      rejected(RejectReason.ROUTER_ERROR);
       LOG.debug("{}: router failed", connection, failure);
       failOrClose(new UpstreamFailure(UpstreamFailure.Kind.ERROR, RejectReason.ROUTER_ERROR, String.valueOf(failure)),
           CloseReason.ROUTE_REJECTED);
@@ -150,13 +154,14 @@ final class Splice implements KeyHandler {
     }
     RejectReason rejection = route.rejection();
     if (rejection != null) {
-      loop.counters.rejected(rejection);
+      rejected(rejection);
       LOG.debug("{}: rejected {} {}", connection, rejection, route.detail());
       failOrClose(new UpstreamFailure(failureKind(rejection), rejection, route.detail()),
           rejection == RejectReason.REFUSED_TARGET ? CloseReason.TARGET_REFUSED : CloseReason.ROUTE_REJECTED);
       return;
     }
     countRouted();
+    upstreamHost = route.host();
     loop.listener.routed(connection, route);
     candidates = route.candidates();
     feedback = route.feedback();
@@ -317,14 +322,14 @@ final class Splice implements KeyHandler {
 
   void onTimeout() {
     if (state == PREFACE) {
-      loop.counters.rejected(RejectReason.PREFACE_TIMEOUT);
+      rejected(RejectReason.PREFACE_TIMEOUT);
       LOG.debug("{}: preface timed out", connection);
       close(CloseReason.PREFACE_TIMEOUT, false, false);
     } else if (state == REPLYING) {
       PrefaceState p = preface;
       close(p == null ? CloseReason.ERROR : p.closeReason, false, false);
     } else if (state == ROUTING) {
-      loop.counters.rejected(RejectReason.ROUTE_TIMEOUT);
+      rejected(RejectReason.ROUTE_TIMEOUT);
       LOG.debug("{}: route timed out", connection);
       failOrClose(new UpstreamFailure(UpstreamFailure.Kind.TIMED_OUT, RejectReason.ROUTE_TIMEOUT, "route timed out"),
           CloseReason.ROUTE_TIMEOUT);
@@ -756,15 +761,18 @@ final class Splice implements KeyHandler {
     p.proxyPending = false;
     flags &= ~ACCEPT_PENDING;
     loop.listener.accepted(connection);
-    if (!loop.settings.policy().allowsClient(connection.client().getAddress())) {
+    if (!loop.engine.live().policy().allowsClient(connection.client().getAddress())) {
       refusePreface(RejectReason.CLIENT_DENIED, "client outside the allow-list", null, CloseReason.CLIENT_DENIED);
       return false;
     }
-    if (!loop.engine.acquireClient(connection.client().getAddress())) {
+    int held = loop.engine.acquireClient(connection.client().getAddress());
+    if (held == Engine.REFUSED) {
       refusePreface(RejectReason.MAX_PER_CLIENT, "per-client limit", null, CloseReason.LIMIT);
       return false;
     }
-    flags |= CLIENT_HELD;
+    if (held == Engine.COUNTED) {
+      flags |= CLIENT_HELD;
+    }
     FrontDoor door = p.door;
     if (door != null) {
       p.cap = door.maxPrefaceBytes();
@@ -859,6 +867,12 @@ final class Splice implements KeyHandler {
     replyThenClose(p, r == null ? ByteBuffer.allocate(0) : r.duplicate(), reason);
   }
 
+  /** Counts a refusal and remembers its reason for the summary. */
+  private void rejected(RejectReason why) {
+    rejection = why;
+    loop.counters.rejected(why);
+  }
+
   private static UpstreamFailure.Kind failureKind(RejectReason r) {
     switch (r) {
       case RESOLVE_FAILED:
@@ -877,7 +891,7 @@ final class Splice implements KeyHandler {
   }
 
   private void refusePreface(RejectReason why, String detail, @Nullable ByteBuffer reply, CloseReason reason) {
-    loop.counters.rejected(why);
+    rejected(why);
     LOG.debug("{}: preface refused ({}): {}", connection, why, detail);
     PrefaceState p = preface;
     if (p == null || reply == null || !reply.hasRemaining()) {

@@ -198,6 +198,19 @@ public final class SelectorLoop {
     acceptResumeAt = System.nanoTime() + nanos;
   }
 
+  /**
+   * Stops accepting on one listener and closes it (its socket is released when the next select drops its key);
+   * channels it accepted stay. Loop thread.
+   */
+  public void closeServer(ServerSocketChannel server) {
+    listeners.removeIf(l -> l.server == server);
+    try {
+      server.close();
+    } catch (IOException e) {
+      LOG.debug("closing {} failed", server, e);
+    }
+  }
+
   /** Closes the listeners; loop thread (or before start). */
   public void closeServers() {
     for (Listener l : listeners) {
