@@ -2,7 +2,6 @@
 package io.github.apnsproxy.dns;
 
 import io.github.apnsproxy.core.AddressPolicy;
-import io.github.apnsproxy.core.ProxyConfig.DeniedClients;
 import io.github.apnsproxy.dns.internal.Responses;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;

@@ -2,7 +2,6 @@
 package io.github.apnsproxy.dns;
 
 import io.github.apnsproxy.core.AddressPolicy;
-import io.github.apnsproxy.core.ProxyConfig.DeniedClients;
 import io.github.apnsproxy.dns.internal.DnsTcpLoop;
 import io.github.apnsproxy.dns.internal.Responses;
 import java.io.IOException;
@@ -424,6 +423,41 @@ public final class DnsServer implements AutoCloseable {
       }
       this.maxTcpConnections = max;
       return this;
+    }
+
+    /** The UDP addresses added so far (with {@code listen} or {@code udp}), in order. */
+    public List<InetSocketAddress> udpAddresses() {
+      return List.copyOf(udp);
+    }
+
+    /** The TCP addresses added so far (with {@code listen} or {@code tcp}), in order. */
+    public List<InetSocketAddress> tcpAddresses() {
+      return List.copyOf(tcp);
+    }
+
+    /** The client policy, if set. */
+    public java.util.Optional<AddressPolicy> policy() {
+      return java.util.Optional.ofNullable(policy);
+    }
+
+    /** What clients outside the policy get. */
+    public DeniedClients deniedClients() {
+      return denied;
+    }
+
+    /** UDP receiver threads per address. */
+    public int threads() {
+      return threads;
+    }
+
+    /** The idle timeout of TCP connections; zero = never. */
+    public Duration tcpIdleTimeout() {
+      return tcpIdleTimeout;
+    }
+
+    /** The most TCP connections at once. */
+    public int maxTcpConnections() {
+      return maxTcpConnections;
     }
 
     /**

@@ -2,7 +2,6 @@
 package io.github.apnsproxy.examples;
 
 import io.github.apnsproxy.core.AddressPlan;
-import io.github.apnsproxy.core.ProxyConfig;
 import io.github.apnsproxy.core.UpstreamResolver;
 import io.github.apnsproxy.dns.CachingResolver;
 import io.github.apnsproxy.dns.DnsAnswerHandler;
@@ -12,6 +11,7 @@ import io.github.apnsproxy.dns.ForwardingHandler;
 import io.github.apnsproxy.dns.PlanHostsHandler;
 import io.github.apnsproxy.dns.ResolverStats;
 import io.github.apnsproxy.dns.ZoneApexHandler;
+import io.github.apnsproxy.dns.ZoneOther;
 import io.github.apnsproxy.tcp.CloseReason;
 import io.github.apnsproxy.tcp.RejectReason;
 import io.github.apnsproxy.tcp.Router;
@@ -34,9 +34,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One running proxy node assembled from a {@link ProxyConfig}: the upstream resolver (hosts file, then a caching DNS
- * resolver), the DNS server with the handler chain (plan hosts, zone apex, optional forwarding, refusing), the TCP
- * splicer on every virtual address of the plan, the optional metrics endpoint and the periodic stats line.
+ * One running proxy node assembled from a {@link ProxySetup} (a {@link ProxyConfig} mapped onto the library
+ * builders): the upstream resolver (hosts file, then a caching DNS resolver), the DNS server with the handler chain
+ * (plan hosts, zone apex, optional forwarding, refusing), the TCP splicer on every virtual address of the plan, the
+ * optional metrics endpoint and the periodic stats line.
  *
  * <p>This is what {@code run} and {@code demo} start; it is also the shortest way for a host application to run the
  * whole proxy from one config. Every piece it wires is public API of the library modules, so a host that needs a
@@ -45,131 +46,112 @@ import org.slf4j.LoggerFactory;
 public final class ProxyNode implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ProxyNode.class);
 
-  private final ProxyConfig config;
+  private final ProxySetup setup;
   private final List<AutoCloseable> resources;
   private final @Nullable CachingResolver cachingResolver;
   private final DnsServer dns;
   private final TcpSplicer splicer;
   private final int splicerAddressCount;
-  private final @Nullable MetricsServer metrics;
-  private final @Nullable ScheduledExecutorService statsTimer;
+  // set by start() before the node is returned; the endpoint and the timer are given the finished node
+  private volatile @Nullable MetricsServer metrics;
+  private volatile @Nullable ScheduledExecutorService statsTimer;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final long startedNanos = System.nanoTime();
 
-  private ProxyNode(ProxyConfig config, List<AutoCloseable> resources, @Nullable CachingResolver cachingResolver,
-      DnsServer dns, TcpSplicer splicer, int splicerAddressCount, @Nullable MetricsServer metrics,
-      @Nullable ScheduledExecutorService statsTimer) {
-    this.config = config;
+  private ProxyNode(ProxySetup setup, List<AutoCloseable> resources, @Nullable CachingResolver cachingResolver,
+      DnsServer dns, TcpSplicer splicer, int splicerAddressCount) {
+    this.setup = setup;
     this.resources = resources;
     this.cachingResolver = cachingResolver;
     this.dns = dns;
     this.splicer = splicer;
     this.splicerAddressCount = splicerAddressCount;
-    this.metrics = metrics;
-    this.statsTimer = statsTimer;
   }
 
   /**
-   * Starts every part of the node; on failure everything already started is closed again.
+   * Starts a node from a parsed config ({@link ProxySetup#of}).
+   *
+   * @throws IOException naming the address when a listener cannot be bound
+   * @throws io.github.apnsproxy.core.config.ConfigException naming the key when a rule between keys is broken
+   */
+  public static ProxyNode start(ProxyConfig config) throws IOException {
+    return start(ProxySetup.of(config));
+  }
+
+  /**
+   * Starts every part of the node; on failure everything already started is closed again. Uses up {@code setup}.
    *
    * @throws IOException naming the address when a listener cannot be bound
    */
-  public static ProxyNode start(ProxyConfig config) throws IOException {
+  public static ProxyNode start(ProxySetup setup) throws IOException {
     List<AutoCloseable> started = new ArrayList<>();
     try {
-      return start(config, started);
+      return start(setup, started);
     } catch (IOException | RuntimeException | Error e) {
       closeAll(started);
       throw e;
     }
   }
 
-  private static ProxyNode start(ProxyConfig config, List<AutoCloseable> started) throws IOException {
-    AddressPlan plan = config.addressPlan();
+  private static ProxyNode start(ProxySetup setup, List<AutoCloseable> started) throws IOException {
+    AddressPlan plan = setup.plan();
+    setup.warnings().forEach(w -> LOG.warn("{}", w));
 
     CachingResolver caching = null;
-    if (!config.upstreamDns().isEmpty()) {
-      caching = CachingResolver.builder()
-          .servers(config.upstreamDns())
-          .timeout(config.upstreamTimeout())
-          .ttlFloor(config.upstreamTtlMin())
-          .ttlCeiling(config.upstreamTtlMax())
-          .serveStale(config.upstreamServeStale())
-          .staleAnswerTimeout(config.upstreamStaleAnswerTimeout())
-          .build();
+    if (!setup.resolver().servers().isEmpty()) {
+      caching = setup.resolver().build();
       started.add(caching);
     }
-    UpstreamResolver resolver = resolver(config, caching);
+    UpstreamResolver resolver = resolver(setup, caching);
 
-    DnsAnswerHandler chain = handlerChain(config, resolver, started);
-    DnsServer dns = DnsServer.builder()
-        .listen(config.dnsListen().toArray(InetSocketAddress[]::new))
-        .handler(chain)
-        .policy(config.addressPolicy())
-        .deniedClients(config.dnsDeniedClients())
-        .threads(config.dnsThreads())
-        .tcpIdleTimeout(config.dnsTcpIdleTimeout())
-        .maxTcpConnections(config.dnsTcpMaxConnections())
-        .build();
+    DnsAnswerHandler chain = handlerChain(setup, resolver, started);
+    DnsServer dns = setup.dnsServer().handler(chain).build();
     started.add(dns);
     dns.start();
 
-    List<InetSocketAddress> listen = splicerListen(config);
-    TcpSplicer splicer = TcpSplicer.builder()
-        .listen(listen)
-        .router(Router.fromPlan(plan, resolver, config.addressPolicy()))
-        .policy(config.addressPolicy())
-        .loops(config.tcpThreads() == 0 ? Runtime.getRuntime().availableProcessors() : config.tcpThreads())
-        .connectTimeout(config.tcpConnectTimeout())
-        .idleTimeout(config.tcpIdleTimeout())
-        .routeTimeout(config.tcpRouteTimeout())
-        .maxConnections(config.tcpMaxConnections())
-        .maxConnectionsPerClient(config.tcpMaxPerClient())
-        .keepAlive(config.tcpKeepaliveIdle(), config.tcpKeepaliveInterval())
-        .reusePort(config.tcpReusePort())
-        .build();
+    TcpSplicer.Builder sb = setup.splicer().router(Router.fromPlan(plan, resolver, setup.policy()));
+    int listenCount = sb.listen().size();
+    TcpSplicer splicer = sb.build();
     started.add(splicer);
     splicer.start();
 
-    ProxyNode[] self = new ProxyNode[1];
-    MetricsServer metrics = null;
-    Optional<InetSocketAddress> metricsListen = config.metricsListen();
+    ProxyNode node = new ProxyNode(setup, started, caching, dns, splicer, listenCount);
+    Optional<InetSocketAddress> metricsListen = setup.app().metricsListen();
     if (metricsListen.isPresent()) {
-      metrics = MetricsServer.start(metricsListen.get(), () -> self[0].metricsText(),
-          () -> self[0] != null && !self[0].closed.get() && self[0].splicer.isServing());
+      // the node is complete before the endpoint can call it: a scrape during start never sees half a node
+      MetricsServer metrics = MetricsServer.start(metricsListen.get(), node::metricsText,
+          () -> !node.closed.get() && node.splicer.isServing());
       started.add(metrics);
+      node.metrics = metrics;
     }
 
-    ScheduledExecutorService timer = null;
-    long interval = config.statsInterval().toMillis();
+    long interval = setup.app().statsInterval().toMillis();
     if (interval > 0) {
-      timer = Executors.newSingleThreadScheduledExecutor(r -> {
+      ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "apns-proxy-stats");
         t.setDaemon(true);
         return t;
       });
-      ScheduledExecutorService statsTimer = timer;
-      started.add(statsTimer::shutdownNow);
+      started.add(timer::shutdownNow);
+      node.statsTimer = timer;
       timer.scheduleAtFixedRate(() -> {
         try {
-          LOG.info("{}", self[0].statsLine());
+          LOG.info("{}", node.statsLine());
         } catch (RuntimeException e) {
           LOG.warn("stats line failed", e);
         }
       }, interval, interval, TimeUnit.MILLISECONDS);
     }
 
-    ProxyNode node = new ProxyNode(config, List.copyOf(started), caching, dns, splicer, listen.size(), metrics,
-        timer);
-    self[0] = node;
-    LOG.info("apns-proxy started: DNS on {}, splicer on {} addresses ({} plan, {} virtual addresses)",
-        dns.udpAddresses(), listen.size(), plan.style().name().toLowerCase(Locale.ROOT), plan.entries().size());
+    LOG.info("apns-proxy started: DNS on {}, splicer on {} addresses ({} plan, {} virtual addresses, at most {}"
+        + " connections)", dns.udpAddresses(), listenCount, plan.style().name().toLowerCase(Locale.ROOT),
+        plan.entries().size(), setup.splicer().maxConnections());
     return node;
   }
 
   /** The hosts file (when configured) first, then the caching DNS resolver. */
-  private static UpstreamResolver resolver(ProxyConfig config, @Nullable CachingResolver caching) {
-    Optional<UpstreamResolver> hosts = config.hostsResolver();
+  private static UpstreamResolver resolver(ProxySetup setup, @Nullable CachingResolver caching) {
+    Optional<UpstreamResolver> hosts = setup.hostsResolver();
     if (hosts.isPresent() && caching != null) {
       return hosts.get().orElse(caching);
     }
@@ -183,39 +165,28 @@ public final class ProxyNode implements AutoCloseable {
   }
 
   /** Plan hosts, zone apex, forwarding of other names (when {@code dns.forward} is set), refusing. */
-  private static DnsAnswerHandler handlerChain(ProxyConfig config, UpstreamResolver resolver,
+  private static DnsAnswerHandler handlerChain(ProxySetup setup, UpstreamResolver resolver,
       List<AutoCloseable> started) {
-    AddressPlan plan = config.addressPlan();
     List<DnsAnswerHandler> chain = new ArrayList<>();
-    chain.add(PlanHostsHandler.builder(plan)
-        .ttl(config.dnsTtl())
-        .negativeTtl(config.dnsNegativeTtl())
-        .nsName(config.dnsNsName())
-        .upstreamCheck(config.dnsUpstreamCheck() ? resolver : null)
-        .build());
+    PlanHostsHandler.Builder planHosts = setup.planHosts();
+    if (planHosts.checksUpstream()) {
+      planHosts.upstreamCheck(resolver);
+    }
+    chain.add(planHosts.build());
 
-    ForwardingHandler zoneForwarder = null;
-    if (config.dnsZoneOther() == ProxyConfig.ZoneOther.FORWARD) {
-      zoneForwarder = ForwardingHandler.builder()
-          .servers(config.upstreamDns())
-          .timeout(config.upstreamTimeout())
+    ZoneApexHandler.Builder apex = setup.apex();
+    if (apex.otherNames() == ZoneOther.FORWARD) {
+      ForwardingHandler zoneForwarder = ForwardingHandler.builder()
+          .servers(setup.resolver().servers())
+          .timeout(setup.resolver().timeout())
           .build();
       started.add(zoneForwarder);
+      apex.otherNames(ZoneOther.FORWARD, zoneForwarder);
     }
-    chain.add(ZoneApexHandler.builder(plan)
-        .nsName(config.dnsNsName())
-        .nsAddress(config.dnsNsAddress().orElse(null))
-        .txtCount(config.dnsTxtCount())
-        .ttl(config.dnsTtl())
-        .negativeTtl(config.dnsNegativeTtl())
-        .otherNames(config.dnsZoneOther(), zoneForwarder)
-        .build());
+    chain.add(apex.build());
 
-    if (!config.dnsForward().isEmpty()) {
-      ForwardingHandler forwarder = ForwardingHandler.builder()
-          .servers(config.dnsForward())
-          .timeout(config.upstreamTimeout())
-          .build();
+    if (!setup.forward().servers().isEmpty()) {
+      ForwardingHandler forwarder = setup.forward().build();
       started.add(forwarder);
       chain.add(forwarder);
     }
@@ -223,24 +194,9 @@ public final class ProxyNode implements AutoCloseable {
     return DnsAnswerHandler.firstOf(chain);
   }
 
-  /** Every virtual address on its kind's ports, or each {@code tcp.listen} address on every plan port. */
-  private static List<InetSocketAddress> splicerListen(ProxyConfig config) {
-    AddressPlan plan = config.addressPlan();
-    if (config.tcpListen().isEmpty()) {
-      return plan.listenAddresses();
-    }
-    List<InetSocketAddress> out = new ArrayList<>();
-    for (InetAddress address : config.tcpListen()) {
-      for (int port : plan.allPorts()) {
-        out.add(new InetSocketAddress(address, port));
-      }
-    }
-    return out;
-  }
-
-  /** The config this node runs. */
-  public ProxyConfig config() {
-    return config;
+  /** What this node was set up from: the plan, the policy, the effective values. */
+  public ProxySetup setup() {
+    return setup;
   }
 
   /** The DNS server's bound UDP addresses (real ports). */
@@ -442,22 +398,24 @@ public final class ProxyNode implements AutoCloseable {
   }
 
   /**
-   * Stops the DNS server (so resolvers move on to other nodes), lets live splices finish for up to {@code drain},
-   * then closes everything. Idempotent.
+   * Stops accepting connections, lets live splices finish for up to {@code drain}, then closes everything. DNS keeps
+   * answering through the drain, so devices still resolve (and, with several nodes, find another one) instead of
+   * timing out; it closes once the splicer has drained. Idempotent.
    */
   public void close(Duration drain) {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
     LOG.info("apns-proxy stopping: draining {} live splices for up to {}", splicer.stats().active(), drain);
-    dns.close();
     splicer.close(drain);
+    dns.close();
     List<AutoCloseable> rest = new ArrayList<>(resources);
     rest.remove(dns);
     rest.remove(splicer);
     closeAll(rest);
-    if (statsTimer != null) {
-      statsTimer.shutdownNow();
+    ScheduledExecutorService timer = statsTimer;
+    if (timer != null) {
+      timer.shutdownNow();
     }
     LOG.info("apns-proxy stopped: {}", statsLine());
   }
