@@ -159,7 +159,7 @@ public final class ProxyKeys {
       ValueTypes.integer(0, Integer.MAX_VALUE), null, "Most connections from one client address; 0 = unlimited.",
       s -> s.splicer().maxConnectionsPerClient());
   public static final ProxyKey<Integer> TCP_THREADS = ProxyKey.of("tcp.threads", ValueTypes.integer(0, 1024),
-      "one per processor", "Selector loop threads; 0 = one per processor.", s -> s.splicer().loops());
+      "0 (one per processor)", "Selector loop threads; 0 = one per processor.", s -> s.splicer().loops());
   public static final ProxyKey<Boolean> TCP_REUSE_PORT = ProxyKey.of("tcp.reuse-port", ValueTypes.bool(), null,
       "SO_REUSEPORT on the listeners.", s -> s.splicer().reusePort());
   public static final ProxyKey<Duration> TCP_KEEPALIVE_IDLE = ProxyKey.of("tcp.keepalive-idle",

@@ -12,6 +12,7 @@ import io.github.apnsproxy.core.Cidr;
 import io.github.apnsproxy.core.CidrSet;
 import io.github.apnsproxy.core.UpstreamResolver;
 import io.github.apnsproxy.core.config.ConfigException;
+import io.github.apnsproxy.core.config.ValueTypes;
 import io.github.apnsproxy.core.config.ValueTypes.Hosts;
 import io.github.apnsproxy.dns.CachingResolver;
 import io.github.apnsproxy.dns.DnsAnswerHandler;
@@ -168,6 +169,11 @@ public final class ProxySetup {
     return new ProxySetup(config, true, Descriptors.openFileLimit());
   }
 
+  /** {@link #of} with a given open-file limit (none: no cap); for tests. */
+  static ProxySetup of(ProxyConfig config, OptionalLong openFileLimit) {
+    return new ProxySetup(config, true, openFileLimit);
+  }
+
   /** {@link #of} for the file at {@code path} ({@link ProxyConfig#load}). */
   public static ProxySetup load(Path path) throws IOException {
     return of(ProxyConfig.load(path));
@@ -280,7 +286,7 @@ public final class ProxySetup {
             : allow.networks().stream().filter(n -> n.overlaps(own)).findFirst();
         if (hit.isPresent()) {
           throw new ConfigException(UPSTREAM_ALLOW.name(), UPSTREAM_ALLOW.key().format(allow), (allow.isAny()
-              ? "covers" : hit.get() + " overlaps") + " the virtual subnet " + own + " of site " + s.name()
+              ? "covers" : ValueTypes.format(hit.get()) + " overlaps") + " the virtual subnet " + ValueTypes.format(own) + " of site " + s.name()
               + ": the proxy would connect to its own addresses (expected only the real upstream networks, like"
               + " Apple's 17.0.0.0/8, outside every plan subnet)");
         }

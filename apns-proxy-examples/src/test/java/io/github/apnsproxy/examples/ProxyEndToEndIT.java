@@ -86,7 +86,7 @@ class ProxyEndToEndIT {
     // 17-courier really lives on courier-b only, 18-courier on courier-a only
     world.upstreamDns().put("17-courier.push.apple.com", List.of(ip(COURIER_B)));
     world.upstreamDns().put("18-courier.push.apple.com", List.of(ip(COURIER_A)));
-    InetAddress virtual17 = world.node().config().addressPlan()
+    InetAddress virtual17 = world.node().setup().plan()
         .addressesFor(ApnsHost.courier(17), ip("127.0.0.1")).get(0);
     assertThat(virtual17.getHostAddress()).isEqualTo("127.100.100.18");
 
@@ -115,7 +115,7 @@ class ProxyEndToEndIT {
     SimulatedDevice.Result r17 = device().run(count -> 17, 3, false);
     SimulatedDevice.Result r18 = device().run(count -> 18, 2, true);
 
-    assertThat(r17.courierCount()).isEqualTo(world.node().config().dnsTxtCount());
+    assertThat(r17.courierCount()).isEqualTo(world.node().setup().plan().courierCount());
     assertThat(r17.virtualAddress()).isEqualTo(virtual17);
     assertThat(r17.aaaaAnswers()).isZero();
     assertThat(r17.httpsAnswers()).isZero();

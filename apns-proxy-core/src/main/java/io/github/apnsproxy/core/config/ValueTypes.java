@@ -149,7 +149,7 @@ public final class ValueTypes {
             + " 10.100.100.0/24)");
       }
       return c;
-    }, Cidr::toString);
+    }, ValueTypes::format);
   }
 
   /** An IPv6 prefix. */
@@ -160,12 +160,65 @@ public final class ValueTypes {
         throw new IllegalArgumentException("not an IPv6 prefix (expected like fd00:a::/64)");
       }
       return c;
-    }, Cidr::toString);
+    }, ValueTypes::format);
   }
 
   /** A list of CIDRs, or {@code any}. */
   public static ValueType<CidrSet> cidrSet() {
-    return of(CidrSet::parse, CidrSet::toString);
+    return of(CidrSet::parse, set -> set.isAny() ? "any"
+        : set.networks().stream().map(ValueTypes::format).collect(Collectors.joining(",")));
+  }
+
+  /** An address literal, IPv6 in the short form of RFC 5952 ({@code 2620:149:a44::}). */
+  public static String format(InetAddress address) {
+    byte[] b = address.getAddress();
+    if (b.length == 4) {
+      return address.getHostAddress();
+    }
+    int[] groups = new int[8];
+    for (int i = 0; i < 8; i++) {
+      groups[i] = ((b[2 * i] & 0xff) << 8) | (b[2 * i + 1] & 0xff);
+    }
+    int bestStart = -1;
+    int bestLength = 1; // a single zero group is not shortened (RFC 5952 section 4.2.2)
+    for (int i = 0; i < 8; i++) {
+      int j = i;
+      while (j < 8 && groups[j] == 0) {
+        j++;
+      }
+      if (j - i > bestLength) {
+        bestStart = i;
+        bestLength = j - i;
+      }
+      i = Math.max(i, j);
+    }
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < 8; i++) {
+      if (i == bestStart) {
+        sb.append("::");
+        i += bestLength - 1;
+        continue;
+      }
+      if (sb.length() > 0 && sb.charAt(sb.length() - 1) != ':') {
+        sb.append(':');
+      }
+      sb.append(Integer.toHexString(groups[i]));
+    }
+    return sb.toString();
+  }
+
+  /** A CIDR with its address in the short form. */
+  public static String format(Cidr cidr) {
+    return format(cidr.network()) + "/" + cidr.prefixLength();
+  }
+
+  /** A socket address: {@code 192.0.2.1:53} or {@code [2001:db8::1]:53}. */
+  public static String format(InetSocketAddress address) {
+    InetAddress a = address.getAddress();
+    if (a == null) {
+      return Literals.format(address);
+    }
+    return (a.getAddress().length == 16 ? "[" + format(a) + "]" : format(a)) + ":" + address.getPort();
   }
 
   /** Site names: lower-case letters, digits, '-' and '_', each once. */
@@ -225,18 +278,18 @@ public final class ValueTypes {
       }
       noDuplicates(out);
       return List.copyOf(out);
-    }, l -> l.stream().map(Literals::format).collect(Collectors.joining(",")));
+    }, l -> l.stream().map(ValueTypes::format).collect(Collectors.joining(",")));
   }
 
   /** A socket address to listen on ({@code addr:port}), or a bare port meaning {@code 127.0.0.1:port}. */
   public static ValueType<InetSocketAddress> listenAddressOrLoopbackPort() {
     return of(v -> v.matches("[0-9]{1,5}") ? Literals.parseSocketAddress("127.0.0.1:" + v, -1)
-        : Literals.parseSocketAddress(v, -1), Literals::format);
+        : Literals.parseSocketAddress(v, -1), ValueTypes::format);
   }
 
   /** An IP address literal (never looked up in DNS). */
   public static ValueType<InetAddress> address() {
-    return of(Literals::parseAddress, InetAddress::getHostAddress);
+    return of(Literals::parseAddress, ValueTypes::format);
   }
 
   /** IP address literals, each once. */
@@ -248,7 +301,7 @@ public final class ValueTypes {
       }
       noDuplicates(out);
       return List.copyOf(out);
-    }, l -> l.stream().map(InetAddress::getHostAddress).collect(Collectors.joining(",")));
+    }, l -> l.stream().map(ValueTypes::format).collect(Collectors.joining(",")));
   }
 
   /** Ports 1..65535, at least one, each once. */
