@@ -169,6 +169,8 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
    * no stale entry can stand in ({@link IOException} naming the servers), or the name is not a valid host name
    * ({@link UnknownHostException}).
    */
+  // the futures that whenComplete returns are dropped: each callback settles a future of this class itself
+  @SuppressWarnings("FutureReturnValueIgnored")
   public CompletionStage<Answer> lookup(String host) {
     Objects.requireNonNull(host, "host");
     if (closed.get()) {
@@ -201,7 +203,7 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
         if (settled.compareAndSet(false, true)) {
           result.complete(answer(name, fresh, clock.millis(), false, false));
         }
-      } else if (!serveStale(result, settled, name, Responses.unwrap(failure).getMessage())
+      } else if (!serveStale(result, settled, name, String.valueOf(Responses.unwrap(failure).getMessage()))
           && settled.compareAndSet(false, true)) {
         result.completeExceptionally(Responses.unwrap(failure));
       }
@@ -254,6 +256,7 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
   }
 
   /** Starts, or joins, the one resolution of {@code name}; a joined one counts as coalesced. */
+  @SuppressWarnings("FutureReturnValueIgnored") // the callback settles mine, which is returned
   private CompletableFuture<Entry> resolveShared(String name) {
     CompletableFuture<Entry> mine = new CompletableFuture<>();
     CompletableFuture<Entry> running = inFlight.putIfAbsent(name, mine);

@@ -118,26 +118,26 @@ public final class DnsResponder {
       if (denied == DeniedClients.DROP) {
         return drop();
       }
-      return done(encode(headerOnly(header, Rcode.REFUSED), null, transport, maxSize, header));
+      return done(encode(headerOnly(header, Rcode.REFUSED), null, transport, maxSize));
     }
     Message message;
     try {
       message = new Message(ByteBuffer.wrap(query, 0, length));
     } catch (Exception e) { // WireParseException, and dnsjava's runtime exceptions on odd records
       int rcode = header.getOpcode() == Opcode.QUERY ? Rcode.FORMERR : Rcode.NOTIMP;
-      return done(encode(headerOnly(header, rcode), null, transport, maxSize, header));
+      return done(encode(headerOnly(header, rcode), null, transport, maxSize));
     }
     if (header.getOpcode() != Opcode.QUERY) {
-      return done(encode(echo(message, Responses.error(Rcode.NOTIMP)), null, transport, maxSize, header));
+      return done(encode(echo(message, Responses.error(Rcode.NOTIMP)), null, transport, maxSize));
     }
     // dnsjava accepts a cut-short message when TC is set, so check the parsed section as well as the count
     if (header.getCount(Section.QUESTION) != 1 || message.getSection(Section.QUESTION).size() != 1) {
-      return done(encode(echo(message, Responses.error(Rcode.FORMERR)), null, transport, maxSize, header));
+      return done(encode(echo(message, Responses.error(Rcode.FORMERR)), null, transport, maxSize));
     }
     OPTRecord opt = message.getOPT();
     if (opt != null && opt.getVersion() > 0) {
       Message badvers = echo(message, Responses.error(0));
-      return done(encode(badvers, new OPTRecord(EDNS_PAYLOAD, Rcode.BADVERS >>> 4, 0), transport, maxSize, header));
+      return done(encode(badvers, new OPTRecord(EDNS_PAYLOAD, Rcode.BADVERS >>> 4, 0), transport, maxSize));
     }
     int limit = transport == DnsTransport.TCP ? Math.min(maxSize, 65535)
         : Math.min(maxSize, opt == null ? CLASSIC_UDP
@@ -154,14 +154,14 @@ public final class DnsResponder {
       answer = CompletableFuture.failedFuture(e);
     }
     if (answer.isDone()) {
-      return done(finish(q, header, answer, replyOpt, limit));
+      return done(finish(q, answer, replyOpt, limit));
     }
     CompletableFuture<Optional<Message>> bounded = answer.copy().orTimeout(handlerTimeoutNanos,
         TimeUnit.NANOSECONDS);
-    return bounded.handle((m, t) -> finish(q, header, bounded, replyOpt, limit));
+    return bounded.handle((m, t) -> finish(q, bounded, replyOpt, limit));
   }
 
-  private Optional<byte[]> finish(DnsQuery q, Header header, CompletableFuture<Optional<Message>> answer,
+  private Optional<byte[]> finish(DnsQuery q, CompletableFuture<Optional<Message>> answer,
       @Nullable OPTRecord opt, int limit) {
     Message response;
     try {
@@ -179,11 +179,11 @@ public final class DnsResponder {
       response = Responses.error(Rcode.SERVFAIL);
     }
     try {
-      return encode(echo(q.message(), response), opt, q.transport(), limit, header);
+      return encode(echo(q.message(), response), opt, q.transport(), limit);
     } catch (RuntimeException e) {
       handlerErrors.increment();
       LOG.warn("DNS response to {} from {} could not be encoded: SERVFAIL", describe(q), q.client(), e);
-      return encode(echo(q.message(), Responses.error(Rcode.SERVFAIL)), opt, q.transport(), limit, header);
+      return encode(echo(q.message(), Responses.error(Rcode.SERVFAIL)), opt, q.transport(), limit);
     }
   }
 
@@ -230,8 +230,7 @@ public final class DnsResponder {
     return m;
   }
 
-  private Optional<byte[]> encode(Message response, @Nullable OPTRecord opt, DnsTransport transport, int limit,
-      Header query) {
+  private Optional<byte[]> encode(Message response, @Nullable OPTRecord opt, DnsTransport transport, int limit) {
     if (opt != null) {
       response.addRecord(opt, Section.ADDITIONAL);
     }

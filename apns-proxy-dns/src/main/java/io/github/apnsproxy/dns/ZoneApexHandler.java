@@ -88,7 +88,7 @@ public final class ZoneApexHandler implements DnsAnswerHandler {
     if (zoneText.isEmpty()) {
       return CompletableFuture.completedFuture(Optional.empty());
     }
-    SOARecord zone = soas.get(zoneText.get());
+    SOARecord zone = Objects.requireNonNull(soas.get(zoneText.get()), "soa"); // one SOA per zone of names
     if (!q.getName().subdomain(zone.getName())) {
       // only looks inside in text: a label with an escaped dot ("x\.push" under apple.com) is not in the zone
       return CompletableFuture.completedFuture(Optional.empty());

@@ -491,7 +491,7 @@ class DnsServerTest {
     try (TcpClient slow = new TcpClient(dns)) {
       slow.sendRaw(new byte[] {0, 100}); // promises 100 bytes, then one byte every 100 ms: each within the timeout
       ScheduledExecutorService trickle = Executors.newSingleThreadScheduledExecutor();
-      trickle.scheduleAtFixedRate(() -> {
+      var unused = trickle.scheduleAtFixedRate(() -> {
         try {
           slow.sendRaw(new byte[] {1});
         } catch (IOException e) {

@@ -68,7 +68,7 @@ public final class ApnsProxy {
       return switch (args[0]) {
         case "demo" -> Demo.run(rest, out, err);
         case "run" -> runProxy(rest, out, err);
-        case "check" -> check(rest, out, err);
+        case "check" -> check(rest, out);
         case "keys" -> {
           ProxySetup defaults = ProxySetup.defaults();
           for (ProxyKey<?> k : ProxyKeys.all()) {
@@ -166,7 +166,7 @@ public final class ApnsProxy {
     }
   }
 
-  private static int check(String[] args, PrintStream out, PrintStream err) throws IOException {
+  private static int check(String[] args, PrintStream out) throws IOException {
     ProxySetup setup = loadConfig(configOption(args, "check"));
     out.print(PlanReport.describe(setup));
     return 0;

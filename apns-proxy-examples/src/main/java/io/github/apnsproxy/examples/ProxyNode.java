@@ -18,7 +18,6 @@ import io.github.apnsproxy.tcp.Router;
 import io.github.apnsproxy.tcp.SpliceStats;
 import io.github.apnsproxy.tcp.TcpSplicer;
 import java.io.IOException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -35,9 +34,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One running proxy node assembled from a {@link ProxySetup} (a {@link ProxyConfig} mapped onto the library
- * builders): the upstream resolver (hosts file, then a caching DNS resolver), the DNS server with the handler chain
- * (plan hosts, zone apex, optional forwarding, refusing), the TCP splicer on every virtual address of the plan, the
- * optional metrics endpoint and the periodic stats line.
+ * builders): the upstream resolver (hosts file, then a caching DNS resolver), the DNS server with the handler chain (plan hosts, zone apex, optional forwarding, refusing), the TCP
+ * splicer on every virtual address of the plan, the optional metrics endpoint and the periodic stats line.
  *
  * <p>This is what {@code run} and {@code demo} start; it is also the shortest way for a host application to run the
  * whole proxy from one config. Every piece it wires is public API of the library modules, so a host that needs a
@@ -52,20 +50,24 @@ public final class ProxyNode implements AutoCloseable {
   private final DnsServer dns;
   private final TcpSplicer splicer;
   private final int splicerAddressCount;
-  // set by start() before the node is returned; the endpoint and the timer are given the finished node
-  private volatile @Nullable MetricsServer metrics;
-  private volatile @Nullable ScheduledExecutorService statsTimer;
-  private final AtomicBoolean closed = new AtomicBoolean();
-  private final long startedNanos = System.nanoTime();
+  private final ProxyMetrics metrics;
+  private final @Nullable MetricsEndpoint metricsEndpoint;
+  private final @Nullable ScheduledExecutorService statsTimer;
+  private final AtomicBoolean closed;
 
   private ProxyNode(ProxySetup setup, List<AutoCloseable> resources, @Nullable CachingResolver cachingResolver,
-      DnsServer dns, TcpSplicer splicer, int splicerAddressCount) {
+      DnsServer dns, TcpSplicer splicer, int splicerAddressCount, ProxyMetrics metrics,
+      @Nullable MetricsEndpoint metricsEndpoint, @Nullable ScheduledExecutorService statsTimer, AtomicBoolean closed) {
     this.setup = setup;
     this.resources = resources;
     this.cachingResolver = cachingResolver;
     this.dns = dns;
     this.splicer = splicer;
     this.splicerAddressCount = splicerAddressCount;
+    this.metrics = metrics;
+    this.metricsEndpoint = metricsEndpoint;
+    this.statsTimer = statsTimer;
+    this.closed = closed;
   }
 
   /**
@@ -95,6 +97,8 @@ public final class ProxyNode implements AutoCloseable {
 
   private static ProxyNode start(ProxySetup setup, List<AutoCloseable> started) throws IOException {
     AddressPlan plan = setup.plan();
+    ProxyMetrics metrics = new ProxyMetrics();
+    AtomicBoolean closed = new AtomicBoolean();
     setup.warnings().forEach(w -> LOG.warn("{}", w));
 
     CachingResolver caching = null;
@@ -105,47 +109,59 @@ public final class ProxyNode implements AutoCloseable {
     UpstreamResolver resolver = resolver(setup, caching);
 
     DnsAnswerHandler chain = handlerChain(setup, resolver, started);
-    DnsServer dns = setup.dnsServer().handler(chain).build();
+    DnsServer dns = setup.dnsServer().handler(metrics.timed(chain)).build();
     started.add(dns);
     dns.start();
 
-    TcpSplicer.Builder sb = setup.splicer().router(Router.fromPlan(plan, resolver, setup.policy()));
+    TcpSplicer.Builder sb = setup.splicer()
+        .router(Router.fromPlan(plan, resolver, setup.policy()))
+        .listener(metrics.spliceListener());
     int listenCount = sb.listen().size();
     TcpSplicer splicer = sb.build();
     started.add(splicer);
     splicer.start();
 
-    ProxyNode node = new ProxyNode(setup, started, caching, dns, splicer, listenCount);
+    CachingResolver resolverForStats = caching;
+    metrics.watch(splicer::stats, splicer::outstandingBuffers, dns::stats, dns::tcpConnections,
+        () -> Optional.ofNullable(resolverForStats).map(CachingResolver::stats));
+    MetricsEndpoint endpoint = null;
     Optional<InetSocketAddress> metricsListen = setup.app().metricsListen();
     if (metricsListen.isPresent()) {
-      // the node is complete before the endpoint can call it: a scrape during start never sees half a node
-      MetricsServer metrics = MetricsServer.start(metricsListen.get(), node::metricsText,
-          () -> !node.closed.get() && node.splicer.isServing());
-      started.add(metrics);
-      node.metrics = metrics;
+      // clients.allow guards the endpoint too (issue 18.2): an address outside it is closed at accept
+      endpoint = MetricsEndpoint.builder()
+          .listen(metricsListen.get())
+          .registry(metrics.registry())
+          .allow(setup.policy().clients())
+          .health(() -> !closed.get() && splicer.isServing())
+          .start();
+      started.add(endpoint);
     }
 
+    ScheduledExecutorService timer = null;
     long interval = setup.app().statsInterval().toMillis();
     if (interval > 0) {
-      ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
+      timer = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "apns-proxy-stats");
         t.setDaemon(true);
         return t;
       });
-      started.add(timer::shutdownNow);
-      node.statsTimer = timer;
-      timer.scheduleAtFixedRate(() -> {
+      ScheduledExecutorService statsTimer = timer;
+      started.add(statsTimer::shutdownNow);
+      // runs until the timer is shut down; the task contains its own failures
+      var unused = timer.scheduleAtFixedRate(() -> {
         try {
-          LOG.info("{}", node.statsLine());
+          LOG.info("{}", metrics.statsLine());
         } catch (RuntimeException e) {
           LOG.warn("stats line failed", e);
         }
       }, interval, interval, TimeUnit.MILLISECONDS);
     }
 
+    ProxyNode node = new ProxyNode(setup, List.copyOf(started), caching, dns, splicer, listenCount, metrics,
+        endpoint, timer, closed);
     LOG.info("apns-proxy started: DNS on {}, splicer on {} addresses ({} plan, {} virtual addresses, at most {}"
         + " connections)", dns.udpAddresses(), listenCount, plan.style().name().toLowerCase(Locale.ROOT),
-        plan.entries().size(), setup.splicer().maxConnections());
+        plan.entries().size(), sb.maxConnections());
     return node;
   }
 
@@ -170,7 +186,7 @@ public final class ProxyNode implements AutoCloseable {
     List<DnsAnswerHandler> chain = new ArrayList<>();
     PlanHostsHandler.Builder planHosts = setup.planHosts();
     if (planHosts.checksUpstream()) {
-      planHosts.upstreamCheck(resolver);
+      planHosts.upstreamCheck(resolver); // in place of the stand-in the setup holds
     }
     chain.add(planHosts.build());
 
@@ -221,7 +237,7 @@ public final class ProxyNode implements AutoCloseable {
 
   /** The metrics endpoint's bound address, when {@code metrics.listen} is set. */
   public Optional<InetSocketAddress> metricsAddress() {
-    return Optional.ofNullable(metrics).map(MetricsServer::address);
+    return Optional.ofNullable(metricsEndpoint).map(MetricsEndpoint::address);
   }
 
   /** The splicer's counters. */
@@ -265,130 +281,19 @@ public final class ProxyNode implements AutoCloseable {
     return true;
   }
 
-  /** The one-line stats summary logged every {@code stats.interval}. */
+  /** The node's metrics: the registry behind {@code /metrics}, the stats line and the stats text. */
+  public ProxyMetrics metrics() {
+    return metrics;
+  }
+
+  /** The one-line stats summary logged every {@code stats.interval} ({@link ProxyMetrics#statsLine()}). */
   public String statsLine() {
-    SpliceStats s = splicer.stats();
-    DnsStats d = dns.stats();
-    StringBuilder b = new StringBuilder(200);
-    b.append("splices active=").append(s.active())
-        .append(" accepted=").append(s.accepted())
-        .append(" rejected=").append(sum(s.rejected().values()))
-        .append(" upstream-connect-failures=").append(s.upstreamConnectFailures())
-        .append(" bytes-up=").append(s.bytesClientToUpstream())
-        .append(" bytes-down=").append(s.bytesUpstreamToClient())
-        .append(" | dns udp=").append(d.udpQueries())
-        .append(" tcp=").append(d.tcpQueries())
-        .append(" noerror=").append(d.answers("NOERROR"))
-        .append(" nxdomain=").append(d.answers("NXDOMAIN"))
-        .append(" servfail=").append(d.answers("SERVFAIL"))
-        .append(" refused=").append(d.answers("REFUSED"))
-        .append(" dropped=").append(d.dropped());
-    resolverStats().ifPresent(r -> b.append(" | resolver hits=").append(r.hits())
-        .append(" misses=").append(r.misses())
-        .append(" stale=").append(r.staleServed())
-        .append(" upstream-queries=").append(r.upstreamQueries())
-        .append(" upstream-dns-failures=").append(r.upstreamFailures()));
-    return b.toString();
+    return metrics.statsLine();
   }
 
-  /** A few lines of human-readable stats: splices, close reasons that occurred, DNS and resolver. */
+  /** A few lines of human-readable stats ({@link ProxyMetrics#statsText()}). */
   public String statsText() {
-    SpliceStats s = splicer.stats();
-    StringBuilder b = new StringBuilder(512);
-    b.append("  splices:  ").append(s.accepted()).append(" accepted, ").append(s.active()).append(" active, ")
-        .append(sum(s.rejected().values())).append(" rejected, ").append(s.upstreamConnectFailures())
-        .append(" upstream connect failures; ").append(s.bytesClientToUpstream()).append(" bytes up, ")
-        .append(s.bytesUpstreamToClient()).append(" bytes down\n");
-    StringBuilder reasons = new StringBuilder();
-    for (CloseReason r : CloseReason.values()) {
-      if (s.closed(r) > 0) {
-        reasons.append(reasons.length() == 0 ? "" : ", ").append(r.name().toLowerCase(Locale.ROOT)).append(' ')
-            .append(s.closed(r));
-      }
-    }
-    for (RejectReason r : RejectReason.values()) {
-      if (s.rejected(r) > 0) {
-        reasons.append(reasons.length() == 0 ? "" : ", ").append("rejected ").append(r.name().toLowerCase(Locale.ROOT))
-            .append(' ').append(s.rejected(r));
-      }
-    }
-    if (reasons.length() > 0) {
-      b.append("  closed:   ").append(reasons).append('\n');
-    }
-    DnsStats d = dns.stats();
-    b.append("  dns:      ").append(d.udpQueries()).append(" UDP + ").append(d.tcpQueries()).append(" TCP queries; ");
-    StringBuilder rcodes = new StringBuilder();
-    d.answersByRcode().entrySet().stream().sorted(java.util.Map.Entry.comparingByKey()).forEach(e -> {
-      if (e.getValue() > 0) {
-        rcodes.append(rcodes.length() == 0 ? "" : ", ").append(e.getKey()).append(' ').append(e.getValue());
-      }
-    });
-    b.append(rcodes.length() == 0 ? "no answers" : rcodes).append("; ").append(d.truncated()).append(" truncated, ")
-        .append(d.dropped()).append(" dropped\n");
-    resolverStats().ifPresent(r -> b.append("  resolver: ").append(r.hits()).append(" cache hits, ")
-        .append(r.misses()).append(" misses, ").append(r.coalesced()).append(" coalesced, ")
-        .append(r.upstreamQueries()).append(" upstream queries, ").append(r.staleServed()).append(" stale answers\n"));
-    return b.toString();
-  }
-
-  /** Every counter in the Prometheus text format (what {@code /metrics} serves). */
-  public String metricsText() {
-    SpliceStats s = splicer.stats();
-    DnsStats d = dns.stats();
-    PrometheusText p = new PrometheusText();
-    p.gauge("apns_proxy_up_seconds", "Seconds since this node started.", (System.nanoTime() - startedNanos) / 1e9);
-    p.gauge("apns_proxy_connections_active", "Splices currently open.", s.active());
-    p.counter("apns_proxy_connections_accepted_total", "Connections accepted by the splicer.", s.accepted());
-    for (RejectReason r : RejectReason.values()) {
-      p.counter("apns_proxy_connections_rejected_total", "Connections closed before splicing, by reason.",
-          s.rejected(r), "reason", r.name().toLowerCase(Locale.ROOT));
-    }
-    for (CloseReason r : CloseReason.values()) {
-      p.counter("apns_proxy_connections_closed_total", "Connections closed, by reason.", s.closed(r), "reason",
-          r.name().toLowerCase(Locale.ROOT));
-    }
-    p.counter("apns_proxy_upstream_connect_failures_total", "Upstream connection attempts that failed.",
-        s.upstreamConnectFailures());
-    p.counter("apns_proxy_bytes_total", "Bytes spliced, by direction.", s.bytesClientToUpstream(), "direction",
-        "client_to_upstream");
-    p.counter("apns_proxy_bytes_total", "Bytes spliced, by direction.", s.bytesUpstreamToClient(), "direction",
-        "upstream_to_client");
-    p.gauge("apns_proxy_buffers_outstanding", "Pooled buffers held by backed-up splices.",
-        splicer.outstandingBuffers());
-    p.counter("apns_proxy_dns_queries_total", "DNS queries received, by transport.", d.udpQueries(), "transport",
-        "udp");
-    p.counter("apns_proxy_dns_queries_total", "DNS queries received, by transport.", d.tcpQueries(), "transport",
-        "tcp");
-    d.answersByRcode().entrySet().stream().sorted(java.util.Map.Entry.comparingByKey()).forEach(e ->
-        p.counter("apns_proxy_dns_answers_total", "DNS answers sent, by rcode.", e.getValue(), "rcode",
-            e.getKey().toLowerCase(Locale.ROOT)));
-    p.counter("apns_proxy_dns_truncated_total", "UDP answers truncated (TC set).", d.truncated());
-    p.counter("apns_proxy_dns_dropped_total", "DNS queries dropped without an answer.", d.dropped());
-    p.counter("apns_proxy_dns_handler_errors_total", "DNS handler failures answered with SERVFAIL.",
-        d.handlerErrors());
-    resolverStats().ifPresent(r -> {
-      p.counter("apns_proxy_resolver_cache_total", "Upstream resolutions, by cache outcome.", r.hits(), "result",
-          "hit");
-      p.counter("apns_proxy_resolver_cache_total", "Upstream resolutions, by cache outcome.", r.misses(), "result",
-          "miss");
-      p.counter("apns_proxy_resolver_cache_total", "Upstream resolutions, by cache outcome.", r.staleServed(),
-          "result", "stale");
-      p.counter("apns_proxy_resolver_coalesced_total", "Resolutions that joined an in-flight upstream query.",
-          r.coalesced());
-      p.counter("apns_proxy_resolver_upstream_queries_total", "Queries sent to the upstream DNS servers.",
-          r.upstreamQueries());
-      p.counter("apns_proxy_resolver_upstream_failures_total", "Upstream DNS queries that failed.",
-          r.upstreamFailures());
-    });
-    return p.toString();
-  }
-
-  private static long sum(Iterable<Long> values) {
-    long total = 0;
-    for (long v : values) {
-      total += v;
-    }
-    return total;
+    return metrics.statsText();
   }
 
   /** Closes at once (no drain). */
@@ -413,9 +318,8 @@ public final class ProxyNode implements AutoCloseable {
     rest.remove(dns);
     rest.remove(splicer);
     closeAll(rest);
-    ScheduledExecutorService timer = statsTimer;
-    if (timer != null) {
-      timer.shutdownNow();
+    if (statsTimer != null) {
+      statsTimer.shutdownNow();
     }
     LOG.info("apns-proxy stopped: {}", statsLine());
   }

@@ -301,8 +301,8 @@ public final class TcpSplicer implements AutoCloseable {
       }
       return new TcpSplicer(new Settings(listen, r, policy, loops, connectTimeout.toNanos(), idleTimeout.toNanos(),
           routeTimeout.toNanos(), maxConnections, maxConnectionsPerClient, bufferSize,
-          (int) Math.min(Integer.MAX_VALUE, keepAliveIdle.getSeconds()),
-          (int) Math.min(Integer.MAX_VALUE, keepAliveInterval.getSeconds()), reusePort, listener));
+          (int) Math.min(Integer.MAX_VALUE, keepAliveIdle.toSeconds()),
+          (int) Math.min(Integer.MAX_VALUE, keepAliveInterval.toSeconds()), reusePort, listener));
     }
 
     private static Duration positive(Duration d, String what) {

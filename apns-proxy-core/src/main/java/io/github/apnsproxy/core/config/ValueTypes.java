@@ -86,7 +86,7 @@ public final class ValueTypes {
     return of(v -> {
       Duration d = Durations.parse(v);
       if (d.toMillisPart() != 0 || d.compareTo(MAX_TTL) > 0) {
-        throw new IllegalArgumentException("expected whole seconds up to " + MAX_TTL.getSeconds() + "s");
+        throw new IllegalArgumentException("expected whole seconds up to " + MAX_TTL.toSeconds() + "s");
       }
       return d;
     }, Durations::format);
@@ -96,7 +96,7 @@ public final class ValueTypes {
   public static ValueType<Duration> keepalive() {
     return of(v -> {
       Duration d = Durations.parse(v);
-      if (d.toMillisPart() != 0 || d.getSeconds() < 1 || d.getSeconds() > 32_767) {
+      if (d.toMillisPart() != 0 || d.toSeconds() < 1 || d.toSeconds() > 32_767) {
         throw new IllegalArgumentException("expected whole seconds 1s..32767s");
       }
       return d;

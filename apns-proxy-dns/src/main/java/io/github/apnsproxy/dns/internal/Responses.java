@@ -93,7 +93,7 @@ public final class Responses {
 
   /** Whole seconds of a TTL, at least 0 and at most 2^31 - 1 (RFC 2181). */
   public static long seconds(Duration ttl) {
-    long s = ttl.getSeconds();
+    long s = ttl.toSeconds();
     return Math.max(0, Math.min(s, Integer.MAX_VALUE));
   }
 

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.LongAdder;
+import org.jspecify.annotations.Nullable;
 import org.xbill.DNS.DClass;
 import org.xbill.DNS.Flags;
 import org.xbill.DNS.Message;
@@ -74,7 +75,7 @@ public final class UpstreamClient {
     return result;
   }
 
-  private void attempt(Name name, int type, int index, List<String> errors, Message lastAnswer,
+  private void attempt(Name name, int type, int index, List<String> errors, @Nullable Message lastAnswer,
       CompletableFuture<Message> result) {
     if (index >= resolvers.size()) {
       if (lastAnswer != null) {
