@@ -351,9 +351,8 @@ public final class MetricsEndpoint implements Closeable {
 
   /** The index just past the blank line ending the request head, or -1. */
   private static int headEnd(ByteBuffer in) {
-    byte[] a = in.array();
     for (int i = 3; i < in.position(); i++) {
-      if (a[i] == '\n' && a[i - 1] == '\r' && a[i - 2] == '\n' && a[i - 3] == '\r') {
+      if (in.get(i) == '\n' && in.get(i - 1) == '\r' && in.get(i - 2) == '\n' && in.get(i - 3) == '\r') {
         return i + 1;
       }
     }

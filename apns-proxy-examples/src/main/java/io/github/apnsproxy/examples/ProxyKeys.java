@@ -42,7 +42,8 @@ public final class ProxyKeys {
       s -> Optional.ofNullable(s.plan().sites().get(0).ipv6()));
   public static final ProxyKey<AddressPlan.Style> PLAN_STYLE = ProxyKey.of("plan.style",
       ValueTypes.enumeration(AddressPlan.Style.class), null,
-      "exact: one virtual address per courier name; pooled: one per environment, any courier upstream.",
+      "exact: one virtual address per courier name; pooled: one per environment, any courier upstream;"
+          + " single: one address per site for every name, routed by the TLS server name (SNI).",
       s -> s.plan().style());
   public static final ProxyKey<List<String>> PLAN_SITES = ProxyKey.of("plan.sites", ValueTypes.siteNames(), "empty",
       "Optional comma list of site names; then site.NAME.* replace plan.ipv4 and plan.ipv6.", ProxySetup::siteNames);

@@ -14,6 +14,7 @@ import io.github.apnsproxy.dns.ZoneApexHandler;
 import io.github.apnsproxy.dns.ZoneOther;
 import io.github.apnsproxy.tcp.CloseReason;
 import io.github.apnsproxy.tcp.RejectReason;
+import io.github.apnsproxy.tcp.FrontDoor;
 import io.github.apnsproxy.tcp.Router;
 import io.github.apnsproxy.tcp.SpliceStats;
 import io.github.apnsproxy.tcp.TcpSplicer;

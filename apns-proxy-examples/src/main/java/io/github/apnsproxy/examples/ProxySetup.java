@@ -21,6 +21,7 @@ import io.github.apnsproxy.dns.ForwardingHandler;
 import io.github.apnsproxy.dns.PlanHostsHandler;
 import io.github.apnsproxy.dns.ZoneApexHandler;
 import io.github.apnsproxy.dns.ZoneOther;
+import io.github.apnsproxy.tcp.FrontDoor;
 import io.github.apnsproxy.tcp.TcpSplicer;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -135,7 +136,12 @@ public final class ProxySetup {
     config.ifSet(DNS_TCP_IDLE_TIMEOUT, dnsServer::tcpIdleTimeout);
     config.ifSet(DNS_TCP_MAX_CONNECTIONS, dnsServer::maxTcpConnections);
 
-    splicer.listen(splicerListen()).policy(policy);
+    if (plan.style() == AddressPlan.Style.SINGLE) {
+      splicer.listen(splicerListen(), FrontDoor.tlsServerName()); // one address for every name: the SNI decides
+    } else {
+      splicer.listen(splicerListen());
+    }
+    splicer.policy(policy);
     config.ifSet(TCP_THREADS, n -> {
       if (n > 0) { // 0: one per processor, the builder's default
         splicer.loops(n);

@@ -243,7 +243,8 @@ class ProxyEndToEndIT {
     start(300, Map.of());
     InetAddress virtual17 = world.node().setup().plan().addressesFor(ApnsHost.courier(17), ip("127.0.0.1")).get(0);
     ExecutorService closer = Executors.newSingleThreadExecutor();
-    try (java.net.Socket held = new java.net.Socket(virtual17, world.port())) {
+    java.net.Socket held = new java.net.Socket(virtual17, world.port());
+    try {
       // a live splice (the courier waits for a TLS hello that never comes) keeps the drain going
       awaitTrue(() -> world.node().spliceStats().active() == 1, "the splice is live");
       Future<?> closing = closer.submit(() -> world.node().close(Duration.ofSeconds(60)));
@@ -261,6 +262,7 @@ class ProxyEndToEndIT {
       held.close(); // the last splice ends: the drain ends, then DNS closes
       closing.get(60, TimeUnit.SECONDS);
     } finally {
+      held.close();
       closer.shutdownNow();
     }
   }

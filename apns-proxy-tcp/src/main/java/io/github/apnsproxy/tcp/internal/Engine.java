@@ -2,6 +2,7 @@
 package io.github.apnsproxy.tcp.internal;
 
 import io.github.apnsproxy.tcp.CloseReason;
+import io.github.apnsproxy.tcp.FrontDoor;
 import io.github.apnsproxy.tcp.SpliceStats;
 import java.io.IOException;
 import java.net.Inet4Address;
@@ -22,6 +23,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import jdk.net.ExtendedSocketOptions;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,6 +34,16 @@ import org.slf4j.LoggerFactory;
 public final class Engine {
   private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
   private static final long STOP_WAIT_MS = 5_000;
+  private static final InetAddress ANY4 = wildcard(new byte[4]);
+  private static final InetAddress ANY6 = wildcard(new byte[16]);
+
+  private static InetAddress wildcard(byte[] zeros) {
+    try {
+      return InetAddress.getByAddress(zeros);
+    } catch (java.net.UnknownHostException e) {
+      throw new AssertionError(e); // cannot happen for 4 or 16 bytes
+    }
+  }
 
   final Settings settings;
   final Counters counters = new Counters();
@@ -40,6 +52,10 @@ public final class Engine {
   private final Object drainLock = new Object();
   private Loop[] loops = new Loop[0];
   private List<InetSocketAddress> bound = List.of();
+  /** The front door of each bound listener that has one; written before the loops start, read-only after. */
+  private final java.util.HashMap<InetSocketAddress, FrontDoor> doors = new java.util.HashMap<>();
+  /** Whether any connection may need the preface stage; false keeps the address-routed path free of it. */
+  final boolean usesPreface;
   private int nextLoop; // acceptor loop thread only
   private boolean started;
   private boolean closed;
@@ -51,6 +67,23 @@ public final class Engine {
   public Engine(Settings settings) {
     this.settings = settings;
     this.listener = new SafeListener(settings.listener());
+    this.usesPreface = settings.usesPreface();
+  }
+
+  /**
+   * The front door of the listener that accepted a connection dialling {@code local} (an exact listen address, else
+   * a wildcard one on that port); null for none. Loop threads, after start.
+   */
+  @Nullable FrontDoor doorFor(InetSocketAddress local) {
+    if (doors.isEmpty()) {
+      return null;
+    }
+    FrontDoor d = doors.get(local);
+    if (d == null) {
+      InetAddress any = local.getAddress() instanceof Inet4Address ? ANY4 : ANY6;
+      d = doors.get(new InetSocketAddress(any, local.getPort()));
+    }
+    return d;
   }
 
   /** Binds every listen address and starts the loops. */
@@ -85,6 +118,12 @@ public final class Engine {
           throw new IOException("cannot listen on " + a + ": " + e.getMessage(), e);
         }
         addresses.add((InetSocketAddress) s.getLocalAddress());
+      }
+      for (int i = 0; i < addresses.size(); i++) {
+        FrontDoor d = settings.doors().get(i);
+        if (d != null) {
+          doors.put(addresses.get(i), d);
+        }
       }
       for (int i = 0; i < made.length; i++) {
         made[i] = new Loop(this, i);
@@ -135,6 +174,15 @@ public final class Engine {
     int n = 0;
     for (Loop l : currentLoops()) {
       n += l.outstandingBuffers();
+    }
+    return n;
+  }
+
+  /** Bytes held by connections waiting for their preface, over all loops. */
+  public long prefaceBytes() {
+    long n = 0;
+    for (Loop l : currentLoops()) {
+      n += l.prefaceBytes();
     }
     return n;
   }

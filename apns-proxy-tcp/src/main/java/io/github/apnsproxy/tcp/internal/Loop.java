@@ -2,7 +2,9 @@
 package io.github.apnsproxy.tcp.internal;
 
 import io.github.apnsproxy.tcp.CloseReason;
+import io.github.apnsproxy.tcp.FrontDoor;
 import io.github.apnsproxy.tcp.InboundConnection;
+import io.github.apnsproxy.tcp.ProxyProtocol;
 import io.github.apnsproxy.tcp.RejectReason;
 import io.github.apnsproxy.tcp.Route;
 import io.github.apnsproxy.tcp.SpliceListener;
@@ -65,6 +67,10 @@ final class Loop implements Runnable {
   /** False once the loop has stopped, normally or because the JVM failed under it: it adopts nothing more. */
   private volatile boolean running = true;
   private volatile int spliceCount;
+  /** This loop's share of the splicer's preface budget, in bytes. */
+  private final long prefaceBudget;
+  /** Bytes held by this loop's connections waiting for their preface; written by the loop thread only. */
+  private volatile long prefaceBytes;
 
   /** The time of the last wakeup; what the splices use as "now". Loop thread only. */
   long now = System.nanoTime();
@@ -81,6 +87,7 @@ final class Loop implements Runnable {
     this.selector = Selector.open();
     this.scratch = ByteBuffer.allocateDirect(settings.bufferSize());
     this.pool = new BufferPool(settings.bufferSize());
+    this.prefaceBudget = (settings.prefaceBudgetBytes() + settings.loops() - 1) / settings.loops();
     this.thread = new Thread(this, "apns-proxy-tcp-loop-" + index);
     this.thread.setDaemon(true);
     boolean idle = false;
@@ -158,6 +165,26 @@ final class Loop implements Runnable {
 
   int outstandingBuffers() {
     return pool.outstanding();
+  }
+
+  long prefaceBytes() {
+    return prefaceBytes;
+  }
+
+  /** Takes {@code n} bytes of this loop's preface budget; false (nothing taken) when they do not fit. Loop thread. */
+  boolean reservePreface(long n) {
+    long now = prefaceBytes;
+    if (now + n > prefaceBudget) {
+      return false;
+    }
+    prefaceBytes = now + n; // single writer: the loop thread
+    return true;
+  }
+
+  /** Gives {@code n} bytes back to this loop's preface budget. Loop thread. */
+  @SuppressWarnings("NonAtomicVolatileUpdate") // single writer (the loop thread); volatile only for stats readers
+  void releasePreface(long n) {
+    prefaceBytes = prefaceBytes - n;
   }
 
   /** Valid registered keys; loop thread only. */
@@ -350,6 +377,10 @@ final class Loop implements Runnable {
     }
     now = System.nanoTime();
     InboundConnection conn = new InboundConnection(remote, local);
+    if (settings.proxyProtocol() != ProxyProtocol.OFF) {
+      adoptProxied(ch, conn);
+      return;
+    }
     listener.accepted(conn);
     if (!settings.policy().allowsClient(remote.getAddress())) {
       refuse(ch, conn, RejectReason.CLIENT_DENIED, CloseReason.CLIENT_DENIED);
@@ -378,8 +409,48 @@ final class Loop implements Runnable {
       return;
     }
     Splice s = new Splice(this, ch, conn, now);
+    s.holdClient();
     link(s);
-    s.route();
+    FrontDoor door = engine.usesPreface ? engine.doorFor(local) : null;
+    if (door != null) {
+      s.startPreface(door, false);
+    } else {
+      s.route();
+    }
+  }
+
+  /**
+   * Takes over a connection from a balancer that must send a PROXY protocol header: only the connection limit and
+   * the trusted-balancer list are checked now; the client allow-list, the per-client limit and the listener's
+   * {@code accepted} apply to the header's source, once it is read.
+   */
+  private void adoptProxied(SocketChannel ch, InboundConnection conn) {
+    if (!settings.proxyProtocolFrom().contains(conn.client().getAddress())) {
+      listener.accepted(conn);
+      refuse(ch, conn, RejectReason.PROXY_HEADER, CloseReason.PREFACE_REFUSED);
+      return;
+    }
+    if (counters.active.incrementAndGet() > settings.maxConnections()) {
+      engine.decrementActive();
+      listener.accepted(conn);
+      refuse(ch, conn, RejectReason.MAX_CONNECTIONS, CloseReason.LIMIT);
+      engine.pauseAccepting();
+      return;
+    }
+    try {
+      ch.configureBlocking(false);
+      configureAccepted(ch);
+    } catch (IOException e) {
+      engine.decrementActive();
+      Splice.closeChannel(ch, false);
+      counters.closed(CloseReason.CLIENT_GONE);
+      listener.accepted(conn);
+      listener.closed(conn, new SpliceSummary(0, 0, Duration.ZERO, CloseReason.CLIENT_GONE, null));
+      return;
+    }
+    Splice s = new Splice(this, ch, conn, now);
+    link(s);
+    s.startPreface(engine.doorFor(conn.local()), true);
   }
 
   private void refuse(SocketChannel ch, InboundConnection conn, RejectReason why, CloseReason reason) {
@@ -502,7 +573,9 @@ final class Loop implements Runnable {
   /** Called by a splice as it closes, before its channels are closed, so the stats are current when peers see it. */
   void closing(Splice s, CloseReason reason) {
     unlink(s);
-    engine.releaseClient(s.connection.client().getAddress());
+    if (s.holdsClient()) {
+      engine.releaseClient(s.connection.client().getAddress());
+    }
     counters.closed(reason);
     engine.decrementActive();
   }
@@ -513,6 +586,9 @@ final class Loop implements Runnable {
    */
   void closed(Splice s, CloseReason reason) {
     long end = System.nanoTime();
+    if (s.takeAcceptPending()) {
+      listener.accepted(s.connection); // a PROXY protocol connection that closed before its header named the client
+    }
     InetSocketAddress up = s.upstreamAddress();
     if (LOG.isDebugEnabled()) {
       LOG.debug("{}: closed {} via {}, {} bytes up, {} down, {} ms", s.connection, reason, up, s.bytesUp,

@@ -2,9 +2,16 @@
 package io.github.apnsproxy.tcp.internal;
 
 import io.github.apnsproxy.tcp.CloseReason;
+import io.github.apnsproxy.tcp.ConnectFeedback;
+import io.github.apnsproxy.tcp.FrontDoor;
 import io.github.apnsproxy.tcp.InboundConnection;
+import io.github.apnsproxy.tcp.Preface;
+import io.github.apnsproxy.tcp.PrefaceDecision;
+import io.github.apnsproxy.tcp.PrefaceParser;
 import io.github.apnsproxy.tcp.RejectReason;
 import io.github.apnsproxy.tcp.Route;
+import io.github.apnsproxy.tcp.UpstreamFailure;
+import io.github.apnsproxy.tcp.UpstreamReplies;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
@@ -32,18 +39,30 @@ final class Splice {
   static final int CONNECTING = 1;
   static final int SPLICING = 2;
   static final int CLOSED = 3;
+  /** Reading the preface (front door, PROXY protocol header). */
+  static final int PREFACE = 4;
+  /** Sending a reply before closing (a refusal, an upstream failure), then discarding input until EOF. */
+  static final int REPLYING = 5;
 
   private static final int CLIENT_EOF = 1;
   private static final int UPSTREAM_EOF = 2;
+  /** This connection counts in the per-client limit of {@code connection.client()}. */
+  private static final int CLIENT_HELD = 4;
+  /** The listener's {@code accepted} is still to be called (PROXY protocol: once the header named the client). */
+  private static final int ACCEPT_PENDING = 8;
 
   final Loop loop;
   final SocketChannel client;
-  final InboundConnection connection;
+  /** Replaced during the preface stage (PROXY protocol addresses, what the front door found); loop thread only. */
+  InboundConnection connection;
+  /** The preface stage's state; null without one, and again once connected or closed. */
+  private @Nullable PrefaceState preface;
   final long start;
   private @Nullable SocketChannel upstream;
   private @Nullable SelectionKey clientKey;
   private @Nullable SelectionKey upstreamKey;
   private @Nullable List<InetSocketAddress> candidates;
+  private @Nullable ConnectFeedback feedback;
   private @Nullable StringBuilder failures;
   private @Nullable InetSocketAddress upstreamAddress;
   private @Nullable ByteBuffer toUpstream;
@@ -69,9 +88,25 @@ final class Splice {
     return state == SPLICING || state == CLOSED ? upstreamAddress : null;
   }
 
+  /** Marks this connection as counted in its client's per-client limit (released on close). */
+  void holdClient() {
+    flags |= CLIENT_HELD;
+  }
+
+  boolean holdsClient() {
+    return (flags & CLIENT_HELD) != 0;
+  }
+
+  /** Whether the listener's {@code accepted} has not been called yet; clears the mark. */
+  boolean takeAcceptPending() {
+    boolean pending = (flags & ACCEPT_PENDING) != 0;
+    flags &= ~ACCEPT_PENDING;
+    return pending;
+  }
+
   /** When this splice's current timer fires ({@code Long.MAX_VALUE}: none). */
   long dueAt(long idleNanos) {
-    if (state == ROUTING || state == CONNECTING) {
+    if (state == ROUTING || state == CONNECTING || state == PREFACE || state == REPLYING) {
       return deadline;
     }
     if (state == SPLICING && idleNanos > 0) {
@@ -107,19 +142,21 @@ final class Splice {
     if (failure != null || route == null) {
       loop.counters.rejected(RejectReason.ROUTER_ERROR);
       LOG.debug("{}: router failed", connection, failure);
-      close(CloseReason.ROUTE_REJECTED, false, false);
+      failOrClose(new UpstreamFailure(UpstreamFailure.Kind.ERROR, RejectReason.ROUTER_ERROR, String.valueOf(failure)),
+          CloseReason.ROUTE_REJECTED);
       return;
     }
     RejectReason rejection = route.rejection();
     if (rejection != null) {
       loop.counters.rejected(rejection);
       LOG.debug("{}: rejected {} {}", connection, rejection, route.detail());
-      close(rejection == RejectReason.REFUSED_TARGET ? CloseReason.TARGET_REFUSED : CloseReason.ROUTE_REJECTED,
-          false, false);
+      failOrClose(new UpstreamFailure(failureKind(rejection), rejection, route.detail()),
+          rejection == RejectReason.REFUSED_TARGET ? CloseReason.TARGET_REFUSED : CloseReason.ROUTE_REJECTED);
       return;
     }
     loop.listener.routed(connection, route);
     candidates = route.candidates();
+    feedback = route.feedback();
     nextCandidate = 0;
     connectNext();
   }
@@ -151,11 +188,26 @@ final class Splice {
       }
     }
     LOG.debug("{}: every upstream candidate failed: {}", connection, failures);
-    close(CloseReason.CONNECT_FAILED, false, false);
+    PrefaceState p = preface;
+    failOrClose(new UpstreamFailure(p == null ? UpstreamFailure.Kind.ERROR : p.lastFailure, null,
+        String.valueOf(failures)), CloseReason.CONNECT_FAILED);
   }
 
   private void connectFailed(InetSocketAddress a, String why) {
     loop.counters.connectFailures.increment();
+    ConnectFeedback f = feedback;
+    if (f != null) {
+      try {
+        f.failed(a, why);
+      } catch (RuntimeException | Error e) {
+        Errors.rethrowFatal(e);
+        LOG.warn("{}: ConnectFeedback.failed threw", connection, e);
+      }
+    }
+    PrefaceState p = preface;
+    if (p != null) {
+      p.lastFailure = PrefaceState.classify(why);
+    }
     if (failures == null) {
       failures = new StringBuilder();
     } else {
@@ -197,6 +249,16 @@ final class Splice {
     state = SPLICING;
     candidates = null;
     failures = null;
+    ConnectFeedback f = feedback;
+    feedback = null;
+    if (f != null) {
+      try {
+        f.connected(a);
+      } catch (RuntimeException | Error e) {
+        Errors.rethrowFatal(e);
+        LOG.warn("{}: ConnectFeedback.connected threw", connection, e);
+      }
+    }
     deadline = Long.MAX_VALUE;
     lastActive = loop.now;
     try {
@@ -217,13 +279,24 @@ final class Splice {
     if (loop.settings.idleTimeoutNanos() > 0) {
       loop.schedule(lastActive + loop.settings.idleTimeoutNanos());
     }
+    if (preface != null) {
+      handOverPreface(up, a);
+    }
   }
 
   void onTimeout() {
-    if (state == ROUTING) {
+    if (state == PREFACE) {
+      loop.counters.rejected(RejectReason.PREFACE_TIMEOUT);
+      LOG.debug("{}: preface timed out", connection);
+      close(CloseReason.PREFACE_TIMEOUT, false, false);
+    } else if (state == REPLYING) {
+      PrefaceState p = preface;
+      close(p == null ? CloseReason.ERROR : p.closeReason, false, false);
+    } else if (state == ROUTING) {
       loop.counters.rejected(RejectReason.ROUTE_TIMEOUT);
       LOG.debug("{}: route timed out", connection);
-      close(CloseReason.ROUTE_TIMEOUT, false, false);
+      failOrClose(new UpstreamFailure(UpstreamFailure.Kind.TIMED_OUT, RejectReason.ROUTE_TIMEOUT, "route timed out"),
+          CloseReason.ROUTE_TIMEOUT);
     } else if (state == CONNECTING) {
       InetSocketAddress a = upstreamAddress;
       connectFailed(a == null ? connection.local() : a, "connect timed out");
@@ -237,6 +310,10 @@ final class Splice {
   /** Handles readiness of one of this splice's keys; runs on the loop thread. */
   void onReady(SelectionKey key) {
     int ops = key.readyOps();
+    if (state == PREFACE || state == REPLYING) {
+      onPrefaceReady(ops);
+      return;
+    }
     if (key == upstreamKey) {
       if (state == CONNECTING) {
         if ((ops & SelectionKey.OP_CONNECT) != 0) {
@@ -402,6 +479,403 @@ final class Splice {
     }
   }
 
+
+  // ---- The preface stage: accept -> [PROXY header] -> [front door] -> route. Only for listeners that read one. ----
+
+  /**
+   * Starts the preface stage: reads the PROXY protocol header first when {@code proxy}, then {@code door}'s preface,
+   * within the preface timeout. The client is registered for reading now (without a preface it is registered only
+   * once the upstream is connected).
+   */
+  void startPreface(@Nullable FrontDoor door, boolean proxy) {
+    PrefaceState p = new PrefaceState(door,
+        proxy ? ProxyHeader.maxLength(loop.settings.proxyProtocol()) : door == null ? 0 : door.maxPrefaceBytes());
+    preface = p;
+    p.proxyPending = proxy;
+    if (proxy) {
+      flags |= ACCEPT_PENDING;
+    }
+    state = PREFACE;
+    deadline = loop.now + loop.settings.prefaceTimeoutNanos();
+    loop.schedule(deadline);
+    if (!proxy && door != null && !openParser(p, door)) {
+      return;
+    }
+    try {
+      clientKey = client.register(loop.selector, SelectionKey.OP_READ, this);
+    } catch (IOException e) {
+      close(CloseReason.CLIENT_GONE, false, false);
+    }
+  }
+
+  private boolean openParser(PrefaceState p, FrontDoor door) {
+    PrefaceParser parser;
+    try {
+      parser = door.open(connection);
+    } catch (RuntimeException | Error e) {
+      Errors.rethrowFatal(e);
+      LOG.warn("{}: front door {} failed to open a parser", connection, door.name(), e);
+      close(CloseReason.ERROR, false, false);
+      return false;
+    }
+    if (parser == null) {
+      LOG.warn("{}: front door {} returned no parser", connection, door.name());
+      close(CloseReason.ERROR, false, false);
+      return false;
+    }
+    p.parser = parser;
+    return true;
+  }
+
+  private void onPrefaceReady(int ops) {
+    PrefaceState p = preface;
+    if (p == null) {
+      return;
+    }
+    if ((ops & SelectionKey.OP_WRITE) != 0 && p.reply != null) {
+      flushReply(p);
+    }
+    if ((ops & SelectionKey.OP_READ) != 0 && preface == p && p.reply == null) {
+      if (state == PREFACE) {
+        readPreface(p);
+      } else if (state == REPLYING && p.lingering) {
+        discardInput(p);
+      }
+    }
+    if (preface == p && (state == PREFACE || state == REPLYING)) {
+      setInterest(clientKey, p.reply != null ? SelectionKey.OP_WRITE : SelectionKey.OP_READ);
+    }
+  }
+
+  private void readPreface(PrefaceState p) {
+    int room = p.room();
+    if (room <= 0) {
+      refusePreface(RejectReason.PREFACE_REFUSED, "preface over " + p.cap + " bytes", null);
+      return;
+    }
+    ByteBuffer buf = loop.scratch;
+    buf.clear();
+    if (room < buf.capacity()) {
+      buf.limit(room); // never read more than the cap: the rest stays in the socket
+    }
+    int n;
+    try {
+      n = client.read(buf);
+    } catch (IOException e) {
+      LOG.debug("{}: client read failed during the preface: {}", connection, e.toString());
+      close(CloseReason.CLIENT_GONE, false, false);
+      return;
+    }
+    if (n < 0) {
+      LOG.debug("{}: client closed during the preface ({} bytes buffered)", connection, p.size());
+      close(CloseReason.CLIENT_GONE, false, false);
+      return;
+    }
+    if (n == 0) {
+      return;
+    }
+    buf.flip();
+    if (!p.append(loop, buf)) {
+      refusePreface(RejectReason.PREFACE_BUDGET, "preface budget exhausted", null);
+      return;
+    }
+    lastActive = loop.now;
+    advancePreface(p);
+  }
+
+  /** Runs the PROXY header and the door's parser over the buffered bytes until they need more or decide. */
+  private void advancePreface(PrefaceState p) {
+    while (state == PREFACE && preface == p && p.reply == null) {
+      if (p.proxyPending) {
+        if (!proxyHeader(p)) {
+          return;
+        }
+        continue;
+      }
+      PrefaceParser parser = p.parser;
+      if (parser == null) {
+        proceed(p, Preface.NONE, 0, null); // PROXY protocol only: route by the header's destination
+        return;
+      }
+      if (p.size() == 0) {
+        return;
+      }
+      PrefaceDecision d;
+      try {
+        d = parser.parse(p.view());
+      } catch (RuntimeException | Error e) {
+        Errors.rethrowFatal(e);
+        LOG.debug("{}: preface parser failed", connection, e);
+        refusePreface(RejectReason.PREFACE_REFUSED, "parser failed: " + e, null);
+        return;
+      }
+      if (d == null) {
+        refusePreface(RejectReason.PREFACE_REFUSED, "parser returned null", null);
+        return;
+      }
+      if (d instanceof PrefaceDecision.NeedMore) {
+        if (p.room() <= 0) {
+          refusePreface(RejectReason.PREFACE_REFUSED, "preface over " + p.cap + " bytes", null);
+        }
+        return;
+      } else if (d instanceof PrefaceDecision.Reply r) {
+        p.consume(r.consumed());
+        if (r.bytes().hasRemaining()) {
+          p.reply = r.bytes().duplicate();
+          flushReply(p);
+        }
+      } else if (d instanceof PrefaceDecision.Proceed r) {
+        proceed(p, r.found(), r.skip(), r.replies());
+        return;
+      } else if (d instanceof PrefaceDecision.Close c) {
+        if (c.refused()) {
+          refusePreface(RejectReason.PREFACE_REFUSED, c.detail(), c.reply());
+        } else {
+          LOG.debug("{}: answered by the front door: {}", connection, c.detail());
+          replyThenClose(p, c.reply().duplicate(), CloseReason.ANSWERED);
+        }
+        return;
+      }
+    }
+  }
+
+  /** Parses the PROXY header; true when it is done and the door's stage follows, false to wait or when closed. */
+  private boolean proxyHeader(PrefaceState p) {
+    ProxyHeader.Result r = ProxyHeader.parse(p.view(), loop.settings.proxyProtocol());
+    switch (r.status()) {
+      case NEED_MORE:
+        if (p.room() <= 0) {
+          refusePreface(RejectReason.PROXY_HEADER, "PROXY header over " + p.cap + " bytes", null);
+        }
+        return false;
+      case INVALID:
+        refusePreface(RejectReason.PROXY_HEADER, r.detail(), null);
+        return false;
+      case LOCAL:
+        LOG.debug("{}: PROXY protocol LOCAL (health check)", connection);
+        close(CloseReason.ANSWERED, false, false);
+        return false;
+      default:
+        break;
+    }
+    p.consume(r.length());
+    InetSocketAddress balancer = connection.client();
+    InetSocketAddress src = r.source();
+    InetSocketAddress dst = r.destination();
+    connection = src == null || dst == null
+        ? new InboundConnection(connection.client(), connection.local(), Preface.NONE, balancer)
+        : new InboundConnection(src, dst, Preface.NONE, balancer);
+    p.proxyPending = false;
+    flags &= ~ACCEPT_PENDING;
+    loop.listener.accepted(connection);
+    if (!loop.settings.policy().allowsClient(connection.client().getAddress())) {
+      refusePreface(RejectReason.CLIENT_DENIED, "client outside the allow-list", null, CloseReason.CLIENT_DENIED);
+      return false;
+    }
+    if (!loop.engine.acquireClient(connection.client().getAddress())) {
+      refusePreface(RejectReason.MAX_PER_CLIENT, "per-client limit", null, CloseReason.LIMIT);
+      return false;
+    }
+    flags |= CLIENT_HELD;
+    FrontDoor door = p.door;
+    if (door != null) {
+      p.cap = door.maxPrefaceBytes();
+      return openParser(p, door);
+    }
+    return true;
+  }
+
+  /** The preface is complete: stop reading the client, keep the bytes to forward, and route. */
+  private void proceed(PrefaceState p, Preface found, int skip, @Nullable UpstreamReplies replies) {
+    connection = connection.withPreface(found);
+    p.consume(skip);
+    p.parser = null;
+    p.replies = replies;
+    if (p.size() == 0) {
+      p.release(loop); // nothing to forward: hold no buffer while routing and connecting
+    }
+    setInterest(clientKey, 0); // the client is read again only once the upstream is connected
+    route();
+  }
+
+  /**
+   * Connected: the bytes the preface read go to the upstream first, an explicit-proxy door's reply to the client
+   * first; both through the splice's ordinary pending buffers, so reading waits until they drained. The preface
+   * state is dropped.
+   */
+  private void handOverPreface(SocketChannel up, InetSocketAddress a) {
+    PrefaceState p = preface;
+    if (p == null) {
+      return;
+    }
+    preface = null;
+    int n = p.size();
+    if (n > 0) {
+      ByteBuffer b = loop.pool.acquire();
+      p.copyTo(b);
+      b.flip();
+      toUpstream = b;
+      bytesUp += n;
+      loop.counters.bytesUp.add(n);
+    }
+    p.release(loop);
+    UpstreamReplies replies = p.replies;
+    if (replies != null) {
+      ByteBuffer r;
+      try {
+        r = replies.connected(a, (InetSocketAddress) up.getLocalAddress());
+      } catch (IOException | RuntimeException | Error e) {
+        Errors.rethrowFatal(e);
+        LOG.warn("{}: front door reply for connected failed", connection, e);
+        close(CloseReason.ERROR, false, false);
+        return;
+      }
+      if (r != null && r.hasRemaining()) {
+        if (r.remaining() > loop.settings.bufferSize()) {
+          LOG.warn("{}: front door reply of {} bytes over the buffer size", connection, r.remaining());
+          close(CloseReason.ERROR, false, false);
+          return;
+        }
+        ByteBuffer b = loop.pool.acquire();
+        b.put(r.duplicate()).flip();
+        toClient = b;
+      }
+    }
+    flushToClient();
+    if (state == SPLICING) {
+      flushToUpstream();
+    }
+    updateInterest();
+  }
+
+  /**
+   * A routed connection failed: with an explicit-proxy door, its failure reply goes to the client before the close;
+   * otherwise the connection closes at once.
+   */
+  private void failOrClose(UpstreamFailure failure, CloseReason reason) {
+    PrefaceState p = preface;
+    UpstreamReplies replies = p == null ? null : p.replies;
+    if (p == null || replies == null) {
+      close(reason, false, false);
+      return;
+    }
+    ByteBuffer r;
+    try {
+      r = replies.failed(failure);
+    } catch (RuntimeException | Error e) {
+      Errors.rethrowFatal(e);
+      LOG.warn("{}: front door reply for a failure failed", connection, e);
+      close(reason, false, false);
+      return;
+    }
+    replyThenClose(p, r == null ? ByteBuffer.allocate(0) : r.duplicate(), reason);
+  }
+
+  private static UpstreamFailure.Kind failureKind(RejectReason r) {
+    switch (r) {
+      case RESOLVE_FAILED:
+        return UpstreamFailure.Kind.UNRESOLVABLE;
+      case ROUTE_TIMEOUT:
+        return UpstreamFailure.Kind.TIMED_OUT;
+      case ROUTER_ERROR:
+        return UpstreamFailure.Kind.ERROR;
+      default:
+        return UpstreamFailure.Kind.NOT_ALLOWED;
+    }
+  }
+
+  private void refusePreface(RejectReason why, String detail, @Nullable ByteBuffer reply) {
+    refusePreface(why, detail, reply, CloseReason.PREFACE_REFUSED);
+  }
+
+  private void refusePreface(RejectReason why, String detail, @Nullable ByteBuffer reply, CloseReason reason) {
+    loop.counters.rejected(why);
+    LOG.debug("{}: preface refused ({}): {}", connection, why, detail);
+    PrefaceState p = preface;
+    if (p == null || reply == null || !reply.hasRemaining()) {
+      close(reason, false, false);
+      return;
+    }
+    replyThenClose(p, reply.duplicate(), reason);
+  }
+
+  /** Sends {@code reply} to the client, then shuts output down and closes on EOF or at the deadline. */
+  private void replyThenClose(PrefaceState p, ByteBuffer reply, CloseReason reason) {
+    if (!reply.hasRemaining() || clientKey == null) {
+      close(reason, false, false);
+      return;
+    }
+    SocketChannel up = upstream;
+    if (up != null) {
+      // a failed connect attempt's channel is closed already; anything else goes now, the client is answered alone
+      upstream = null;
+      loop.close(up, upstreamKey, false);
+      upstreamKey = null;
+    }
+    state = REPLYING;
+    p.closeReason = reason;
+    p.reply = reply;
+    p.release(loop);
+    deadline = loop.now + loop.settings.prefaceTimeoutNanos();
+    loop.schedule(deadline);
+    flushReply(p);
+    if (state == REPLYING) {
+      setInterest(clientKey, p.reply != null ? SelectionKey.OP_WRITE : SelectionKey.OP_READ);
+    }
+  }
+
+  /** Writes the pending reply; once it is out, reads on (PREFACE) or shuts output down and lingers (REPLYING). */
+  private void flushReply(PrefaceState p) {
+    ByteBuffer r = p.reply;
+    if (r == null) {
+      return;
+    }
+    try {
+      client.write(r);
+    } catch (IOException e) {
+      LOG.debug("{}: reply write failed: {}", connection, e.toString());
+      close(state == REPLYING ? p.closeReason : CloseReason.CLIENT_GONE, false, false);
+      return;
+    }
+    if (r.hasRemaining()) {
+      return;
+    }
+    p.reply = null;
+    if (state == REPLYING) {
+      try {
+        client.shutdownOutput(); // the FIN follows the reply; input is drained so the close sends no reset
+      } catch (IOException e) {
+        close(p.closeReason, false, false);
+        return;
+      }
+      p.lingering = true;
+    } else if (state == PREFACE) {
+      advancePreface(p); // bytes sent with the request may be buffered already
+    }
+  }
+
+  /** Reads and drops what a refused client still sends, until its EOF; bounded by the deadline. */
+  private void discardInput(PrefaceState p) {
+    ByteBuffer buf = loop.scratch;
+    for (int i = 0; i < 4; i++) {
+      buf.clear();
+      int n;
+      try {
+        n = client.read(buf);
+      } catch (IOException e) {
+        close(p.closeReason, false, false);
+        return;
+      }
+      if (n < 0) {
+        close(p.closeReason, false, false);
+        return;
+      }
+      if (n == 0) {
+        return;
+      }
+    }
+  }
+
   /** Derives both keys' interest ops from the state; sets them only when they change. */
   private void updateInterest() {
     if (state != SPLICING) {
@@ -451,6 +925,7 @@ final class Splice {
       upstreamAddress = null;
     }
     candidates = null;
+    feedback = null;
     failures = null;
     ByteBuffer b = toUpstream;
     if (b != null) {
@@ -470,6 +945,11 @@ final class Splice {
     }
     clientKey = null;
     upstreamKey = null;
+    PrefaceState p = preface;
+    if (p != null) {
+      preface = null;
+      p.release(loop);
+    }
     loop.closed(this, reason);
   }
 
