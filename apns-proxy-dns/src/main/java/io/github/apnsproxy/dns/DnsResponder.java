@@ -292,6 +292,12 @@ public final class DnsResponder {
     return CompletableFuture.completedFuture(wire);
   }
 
+  /** Whether the policy (if any) lets {@code client} use this responder; a server checks it at TCP accept. */
+  boolean allowsClient(@Nullable InetAddress client) {
+    AddressPolicy p = policy;
+    return p == null || client == null || p.allowsClient(client);
+  }
+
   // ---- the fast path
 
   /** What the fast path answers for: the question (lower case), RD, the EDNS shape and the handlers' decision. */
@@ -511,6 +517,16 @@ public final class DnsResponder {
     public Builder fastPath(boolean on) {
       this.fastPath = on;
       return this;
+    }
+
+    /** The client policy, if set. */
+    public java.util.Optional<AddressPolicy> policy() {
+      return java.util.Optional.ofNullable(policy);
+    }
+
+    /** What clients outside the policy get. */
+    public DeniedClients deniedClients() {
+      return denied;
     }
 
     /** The responder. */

@@ -85,13 +85,17 @@ public final class ProxyKeys {
       null, "NXDOMAIN for plan names the real DNS says do not exist.", s -> s.planHosts().checksUpstream());
   public static final ProxyKey<DeniedClients> DNS_DENIED_CLIENTS = ProxyKey.of("dns.denied-clients",
       ValueTypes.enumeration(DeniedClients.class), null,
-      "Queries from clients outside clients.allow: refuse (REFUSED) or drop.", s -> s.dnsServer().deniedClients());
+      "Queries from clients outside clients.allow: refuse (REFUSED) or drop.", s -> s.responder().deniedClients());
   public static final ProxyKey<Duration> DNS_TCP_IDLE_TIMEOUT = ProxyKey.of("dns.tcp-idle-timeout",
       ValueTypes.duration(Duration.ofMillis(1)), null, "Idle timeout of DNS-over-TCP connections.",
       s -> s.dnsServer().tcpIdleTimeout());
   public static final ProxyKey<Integer> DNS_TCP_MAX_CONNECTIONS = ProxyKey.of("dns.tcp-max-connections",
-      ValueTypes.integer(1, Integer.MAX_VALUE), null, "Most DNS-over-TCP connections at once.",
+      ValueTypes.integer(1, Integer.MAX_VALUE), null, "Most DNS-over-TCP connections at once; when full, a newcomer closes the"
+          + " longest-idle one.",
       s -> s.dnsServer().maxTcpConnections());
+  public static final ProxyKey<Integer> DNS_TCP_MAX_PER_CLIENT = ProxyKey.of("dns.tcp-max-per-client",
+      ValueTypes.integer(1, Integer.MAX_VALUE), null, "Most DNS-over-TCP connections from one client address.",
+      s -> s.dnsServer().maxTcpConnectionsPerClient());
   public static final ProxyKey<Integer> DNS_THREADS = ProxyKey.of("dns.threads", ValueTypes.integer(1, 1024), null,
       "UDP receiver threads.", s -> s.dnsServer().threads());
 
@@ -183,7 +187,7 @@ public final class ProxyKeys {
   private static final List<ProxyKey<?>> ALL = List.of(PLAN_IPV4, PLAN_IPV6, PLAN_STYLE, PLAN_SITES, SITE_IPV4,
       SITE_IPV6, SITE_CLIENTS, COURIER_COUNT, COURIER_VARIANTS, DNS_LISTEN, DNS_TTL, DNS_NEGATIVE_TTL, DNS_FORWARD,
       DNS_ZONE_OTHER, DNS_NS_NAME, DNS_NS_ADDRESS, DNS_TXT_COUNT, DNS_UPSTREAM_CHECK, DNS_DENIED_CLIENTS,
-      DNS_TCP_IDLE_TIMEOUT, DNS_TCP_MAX_CONNECTIONS, DNS_THREADS, UPSTREAM_DNS, UPSTREAM_HOSTS, UPSTREAM_TIMEOUT,
+      DNS_TCP_IDLE_TIMEOUT, DNS_TCP_MAX_CONNECTIONS, DNS_TCP_MAX_PER_CLIENT, DNS_THREADS, UPSTREAM_DNS, UPSTREAM_HOSTS, UPSTREAM_TIMEOUT,
       UPSTREAM_TTL_MIN, UPSTREAM_TTL_MAX, UPSTREAM_SERVE_STALE, UPSTREAM_STALE_ANSWER_TIMEOUT, UPSTREAM_ALLOW,
       CLIENTS_ALLOW, TCP_LISTEN, TCP_COURIER_PORTS, TCP_INIT_PORTS, TCP_API_PORTS, TCP_CONNECT_TIMEOUT,
       TCP_IDLE_TIMEOUT, TCP_ROUTE_TIMEOUT, TCP_DRAIN_TIMEOUT, TCP_MAX_CONNECTIONS, TCP_MAX_PER_CLIENT, TCP_THREADS,

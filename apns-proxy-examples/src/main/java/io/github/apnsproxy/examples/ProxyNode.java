@@ -5,6 +5,7 @@ import io.github.apnsproxy.core.AddressPlan;
 import io.github.apnsproxy.core.UpstreamResolver;
 import io.github.apnsproxy.dns.CachingResolver;
 import io.github.apnsproxy.dns.DnsAnswerHandler;
+import io.github.apnsproxy.dns.DnsResponder;
 import io.github.apnsproxy.dns.DnsServer;
 import io.github.apnsproxy.dns.DnsStats;
 import io.github.apnsproxy.dns.ForwardingHandler;
@@ -110,7 +111,13 @@ public final class ProxyNode implements AutoCloseable {
     UpstreamResolver resolver = resolver(setup, caching);
 
     DnsAnswerHandler chain = handlerChain(setup, resolver, started);
-    DnsServer dns = setup.dnsServer().handler(metrics.timed(chain)).build();
+    DnsResponder.Builder options = setup.responder();
+    DnsServer dns = setup.dnsServer()
+        .responder(DnsResponder.builder(metrics.timed(chain))
+            .policy(options.policy().orElse(null))
+            .deniedClients(options.deniedClients())
+            .build())
+        .build();
     started.add(dns);
     dns.start();
 
@@ -123,7 +130,7 @@ public final class ProxyNode implements AutoCloseable {
     splicer.start();
 
     CachingResolver resolverForStats = caching;
-    metrics.watch(splicer::stats, splicer::outstandingBuffers, dns::stats, dns::tcpConnections,
+    metrics.watch(splicer::stats, () -> splicer.stats().outstandingBuffers(), dns::stats, dns::tcpConnections,
         () -> Optional.ofNullable(resolverForStats).map(CachingResolver::stats));
     MetricsEndpoint endpoint = null;
     Optional<InetSocketAddress> metricsListen = setup.app().metricsListen();
@@ -133,7 +140,7 @@ public final class ProxyNode implements AutoCloseable {
           .listen(metricsListen.get())
           .registry(metrics.registry())
           .allow(setup.policy().clients())
-          .health(() -> !closed.get() && splicer.isServing())
+          .health(() -> !closed.get() && splicer.isServing() && dns.isServing())
           .start();
       started.add(endpoint);
     }
@@ -258,7 +265,7 @@ public final class ProxyNode implements AutoCloseable {
 
   /** The splicer's outstanding pooled buffers (zero when no splice is backed up). */
   public int outstandingBuffers() {
-    return splicer.outstandingBuffers();
+    return splicer.stats().outstandingBuffers();
   }
 
   /**

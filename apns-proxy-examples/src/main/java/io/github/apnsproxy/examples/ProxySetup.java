@@ -16,6 +16,7 @@ import io.github.apnsproxy.core.config.ValueTypes;
 import io.github.apnsproxy.core.config.ValueTypes.Hosts;
 import io.github.apnsproxy.dns.CachingResolver;
 import io.github.apnsproxy.dns.DnsAnswerHandler;
+import io.github.apnsproxy.dns.DnsResponder;
 import io.github.apnsproxy.dns.DnsServer;
 import io.github.apnsproxy.dns.ForwardingHandler;
 import io.github.apnsproxy.dns.PlanHostsHandler;
@@ -64,6 +65,8 @@ public final class ProxySetup {
   private final PlanHostsHandler.Builder planHosts;
   private final ZoneApexHandler.Builder apex;
   private final DnsServer.Builder dnsServer = DnsServer.builder();
+  // the handler chain is made with the node; refusing stands in so that the builder holds the responder's options
+  private final DnsResponder.Builder responder = DnsResponder.builder(DnsAnswerHandler.refusing());
   private final TcpSplicer.Builder splicer = TcpSplicer.builder();
   private final AppSettings app;
   private final List<String> warnings = new ArrayList<>();
@@ -130,11 +133,13 @@ public final class ProxySetup {
     config.ifSet(TCP_DRAIN_TIMEOUT, ab::drainTimeout);
     this.app = ab.build();
 
-    dnsServer.listen(app.dnsListen().toArray(InetSocketAddress[]::new)).policy(policy);
-    config.ifSet(DNS_DENIED_CLIENTS, dnsServer::deniedClients);
+    dnsServer.listen(app.dnsListen().toArray(InetSocketAddress[]::new));
+    responder.policy(policy);
+    config.ifSet(DNS_DENIED_CLIENTS, responder::deniedClients);
     config.ifSet(DNS_THREADS, dnsServer::threads);
     config.ifSet(DNS_TCP_IDLE_TIMEOUT, dnsServer::tcpIdleTimeout);
     config.ifSet(DNS_TCP_MAX_CONNECTIONS, dnsServer::maxTcpConnections);
+    config.ifSet(DNS_TCP_MAX_PER_CLIENT, dnsServer::maxTcpConnectionsPerClient);
 
     if (plan.style() == AddressPlan.Style.SINGLE) {
       splicer.listen(splicerListen(), FrontDoor.tlsServerName()); // one address for every name: the SNI decides
@@ -424,6 +429,10 @@ public final class ProxySetup {
 
   DnsServer.Builder dnsServer() {
     return dnsServer;
+  }
+
+  DnsResponder.Builder responder() {
+    return responder;
   }
 
   TcpSplicer.Builder splicer() {

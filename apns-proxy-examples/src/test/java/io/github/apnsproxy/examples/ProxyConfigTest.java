@@ -104,6 +104,7 @@ class ProxyConfigTest {
     expected.put("dns.denied-clients", "refuse");
     expected.put("dns.tcp-idle-timeout", "10s");
     expected.put("dns.tcp-max-connections", "256");
+    expected.put("dns.tcp-max-per-client", "64");
     expected.put("dns.threads", "2");
     expected.put("upstream.dns", "");
     expected.put("upstream.hosts", "");
@@ -187,6 +188,7 @@ class ProxyConfigTest {
       Map.entry("dns.denied-clients", "drop"),
       Map.entry("dns.tcp-idle-timeout", "500ms"),
       Map.entry("dns.tcp-max-connections", "10"),
+      Map.entry("dns.tcp-max-per-client", "5"),
       Map.entry("dns.threads", "4"),
       Map.entry("upstream.dns", "192.0.2.53:5300"),
       Map.entry("upstream.hosts", "HOSTS"),
