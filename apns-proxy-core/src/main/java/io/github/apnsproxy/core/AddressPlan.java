@@ -145,6 +145,9 @@ public final class AddressPlan {
     this.hosts = List.copyOf(h);
   }
 
+  /** The seed virtual subnet, {@code 10.100.100.0/24}: the site of a proxy configured with no subnet of its own. */
+  public static final Cidr DEFAULT_SUBNET = Cidr.parse("10.100.100.0/24");
+
   /** A new builder with the defaults: no site yet, exact style, couriers 0..50 of {@code courier, courier2}. */
   public static Builder builder() {
     return new Builder();
@@ -423,6 +426,21 @@ public final class AddressPlan {
         Kind.COURIER, List.of(5223, 443), Kind.INIT, List.of(443), Kind.PROVIDER, List.of(443, 2197)));
 
     private Builder() {}
+
+    /** The mapping style set so far. */
+    public Style style() {
+      return style;
+    }
+
+    /** The highest courier number set so far. */
+    public int courierCount() {
+      return courierCount;
+    }
+
+    /** The courier variants set so far. */
+    public List<String> courierVariants() {
+      return variants;
+    }
 
     /** Adds a site. */
     public Builder site(Site site) {

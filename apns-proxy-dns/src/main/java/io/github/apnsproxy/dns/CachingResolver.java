@@ -540,6 +540,36 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
       return this;
     }
 
+    /** The upstream servers set. */
+    public List<InetSocketAddress> servers() {
+      return servers;
+    }
+
+    /** The timeout of one upstream try. */
+    public Duration timeout() {
+      return timeout;
+    }
+
+    /** The TTL floor. */
+    public Duration ttlFloor() {
+      return ttlFloor;
+    }
+
+    /** The TTL ceiling. */
+    public Duration ttlCeiling() {
+      return ttlCeiling;
+    }
+
+    /** The longest an expired answer is served when upstream fails; zero = off. */
+    public Duration serveStale() {
+      return serveStale;
+    }
+
+    /** RFC 8767's client response timer; zero = an expired answer only once every server failed. */
+    public Duration staleAnswerTimeout() {
+      return staleAnswerTimeout;
+    }
+
     /**
      * The resolver. Every check comes before anything is started, so a refused build leaves no thread behind.
      *

@@ -2,7 +2,6 @@
 package io.github.apnsproxy.dns;
 
 import io.github.apnsproxy.core.AddressPolicy;
-import io.github.apnsproxy.core.ProxyConfig.DeniedClients;
 import io.github.apnsproxy.dns.internal.Responses;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -548,6 +547,16 @@ public final class DnsResponder {
     public Builder fastPath(boolean on) {
       this.fastPath = on;
       return this;
+    }
+
+    /** The client policy, if set. */
+    public java.util.Optional<AddressPolicy> policy() {
+      return java.util.Optional.ofNullable(policy);
+    }
+
+    /** What clients outside the policy get. */
+    public DeniedClients deniedClients() {
+      return denied;
     }
 
     /** The responder. */

@@ -471,6 +471,36 @@ public final class DnsServer implements AutoCloseable {
       return this;
     }
 
+    /** The UDP addresses added so far (with {@code listen} or {@code udp}), in order. */
+    public List<InetSocketAddress> udpAddresses() {
+      return List.copyOf(udp);
+    }
+
+    /** The TCP addresses added so far (with {@code listen} or {@code tcp}), in order. */
+    public List<InetSocketAddress> tcpAddresses() {
+      return List.copyOf(tcp);
+    }
+
+    /** UDP receiver threads per address. */
+    public int threads() {
+      return threads;
+    }
+
+    /** The idle timeout of TCP connections; zero = never. */
+    public Duration tcpIdleTimeout() {
+      return tcpIdleTimeout;
+    }
+
+    /** The most TCP connections at once. */
+    public int maxTcpConnections() {
+      return maxTcpConnections;
+    }
+
+    /** The most TCP connections from one client address. */
+    public int maxTcpConnectionsPerClient() {
+      return maxTcpConnectionsPerClient;
+    }
+
     /**
      * The most TCP connections one client address may hold at once; default 64 (a quarter of the default table, and
      * room for a resolver or a NAT with many devices behind it); 0 for no limit. A newcomer over it closes that

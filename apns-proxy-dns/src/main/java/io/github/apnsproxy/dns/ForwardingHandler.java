@@ -131,6 +131,16 @@ public final class ForwardingHandler implements DnsAnswerHandler, AutoCloseable 
       return this;
     }
 
+    /** The servers set. */
+    public List<InetSocketAddress> servers() {
+      return servers;
+    }
+
+    /** The timeout of one try. */
+    public Duration timeout() {
+      return timeout;
+    }
+
     /**
      * The handler.
      *

@@ -238,6 +238,26 @@ public final class PlanHostsHandler implements DnsAnswerHandler {
       return this;
     }
 
+    /** The TTL of answers. */
+    public Duration ttl() {
+      return ttl;
+    }
+
+    /** The negative-answer TTL. */
+    public Duration negativeTtl() {
+      return negativeTtl;
+    }
+
+    /** The NS name in synthesized SOAs. */
+    public String nsName() {
+      return nsName;
+    }
+
+    /** Whether names are checked against the real DNS. */
+    public boolean checksUpstream() {
+      return upstreamCheck != null;
+    }
+
     /** The handler. */
     public PlanHostsHandler build() {
       return new PlanHostsHandler(this);

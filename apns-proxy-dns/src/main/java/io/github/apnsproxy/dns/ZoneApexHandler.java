@@ -5,7 +5,6 @@ import io.github.apnsproxy.core.AddressPlan;
 import io.github.apnsproxy.core.ApnsHost.Kind;
 import io.github.apnsproxy.core.HostNames;
 import io.github.apnsproxy.core.HostPattern;
-import io.github.apnsproxy.core.ProxyConfig.ZoneOther;
 import io.github.apnsproxy.dns.internal.Responses;
 import java.net.Inet4Address;
 import java.net.InetAddress;
@@ -66,7 +65,7 @@ public final class ZoneApexHandler implements DnsAnswerHandler {
     this.names = b.plan.hostNames();
     this.nsName = Responses.absolute(b.nsName);
     this.nsAddress = b.nsAddress;
-    this.txt = "count=" + (b.txtCount >= 0 ? b.txtCount : b.plan.courierCount());
+    this.txt = "count=" + b.txtCount();
     this.ttl = Responses.seconds(b.ttl);
     this.negativeTtl = Responses.seconds(b.negativeTtl);
     this.other = b.other;
@@ -255,6 +254,36 @@ public final class ZoneApexHandler implements DnsAnswerHandler {
       this.other = other;
       this.forwarder = forwarder;
       return this;
+    }
+
+    /** The NS name. */
+    public String nsName() {
+      return nsName;
+    }
+
+    /** The NS address (glue), if set. */
+    public java.util.Optional<InetAddress> nsAddress() {
+      return java.util.Optional.ofNullable(nsAddress);
+    }
+
+    /** The count in {@code TXT push.apple.com}: as set, else the plan's courier count. */
+    public int txtCount() {
+      return txtCount >= 0 ? txtCount : plan.courierCount();
+    }
+
+    /** The TTL of answers. */
+    public Duration ttl() {
+      return ttl;
+    }
+
+    /** The negative-answer TTL. */
+    public Duration negativeTtl() {
+      return negativeTtl;
+    }
+
+    /** What other names inside the zones get. */
+    public ZoneOther otherNames() {
+      return other;
     }
 
     /** The handler. */

@@ -12,7 +12,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.apnsproxy.core.AddressPlan;
-import io.github.apnsproxy.core.ProxyConfig.ZoneOther;
 import io.github.apnsproxy.core.UpstreamResolver;
 import java.io.IOException;
 import java.net.DatagramSocket;

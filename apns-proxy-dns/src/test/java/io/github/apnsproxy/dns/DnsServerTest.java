@@ -17,7 +17,6 @@ import io.github.apnsproxy.core.AddressPlan;
 import io.github.apnsproxy.core.AddressPolicy;
 import io.github.apnsproxy.core.Cidr;
 import io.github.apnsproxy.core.CidrSet;
-import io.github.apnsproxy.core.ProxyConfig.DeniedClients;
 import io.github.apnsproxy.dns.DnsTestSupport.TcpClient;
 import java.io.IOException;
 import java.io.UncheckedIOException;

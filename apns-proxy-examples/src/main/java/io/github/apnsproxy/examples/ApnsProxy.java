@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.github.apnsproxy.examples;
 
-import io.github.apnsproxy.core.ConfigException;
-import io.github.apnsproxy.core.ProxyConfig;
+import io.github.apnsproxy.core.config.ConfigException;
 import io.github.apnsproxy.examples.demo.Demo;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.lang.reflect.Proxy;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The all-in-one apns-proxy command line: {@code demo}, {@code run --config FILE}, {@code check --config FILE} and
@@ -23,6 +26,8 @@ import java.util.concurrent.CountDownLatch;
  * </pre>
  */
 public final class ApnsProxy {
+  private static final Logger LOG = LoggerFactory.getLogger(ApnsProxy.class);
+
   static final String USAGE = """
       Usage: java -jar apns-proxy.jar <command> [options]
 
@@ -68,8 +73,9 @@ public final class ApnsProxy {
         case "run" -> runProxy(rest, out, err);
         case "check" -> check(rest, out);
         case "keys" -> {
-          for (ProxyConfig.Key k : ProxyConfig.keys()) {
-            out.printf("%-26s default %-22s %s%n", k.name(), k.defaultText(), k.meaning());
+          ProxySetup defaults = ProxySetup.defaults();
+          for (ProxyKey<?> k : ProxyKeys.all()) {
+            out.printf("%-26s default %-22s %s%n", k.name(), k.defaultText(defaults), k.description());
           }
           yield 0;
         }
@@ -93,6 +99,33 @@ public final class ApnsProxy {
       Thread.currentThread().interrupt();
       err.println("apns-proxy: interrupted");
       return 1;
+    }
+  }
+
+  /**
+   * Makes SIGHUP (a terminal hangup, or a reload attempt) log a line instead of stopping the proxy, until reload
+   * exists. {@code sun.misc.Signal} (module jdk.unsupported) is used by reflection, so a JDK without it only loses
+   * this: the proxy then logs that a hangup stops it.
+   */
+  static void ignoreHangups() {
+    try {
+      Class<?> signal = Class.forName("sun.misc.Signal");
+      Class<?> handlerType = Class.forName("sun.misc.SignalHandler");
+      Object hup = signal.getConstructor(String.class).newInstance("HUP");
+      Object handler = Proxy.newProxyInstance(handlerType.getClassLoader(), new Class<?>[] {handlerType},
+          (proxy, method, methodArgs) -> switch (method.getName()) {
+            case "handle" -> {
+              // on the JVM's signal dispatch thread: log and return at once
+              LOG.info("reload not supported yet; ignoring SIGHUP");
+              yield null;
+            }
+            case "hashCode" -> System.identityHashCode(proxy);
+            case "equals" -> methodArgs != null && proxy == methodArgs[0];
+            default -> "SIGHUP handler of apns-proxy";
+          });
+      signal.getMethod("handle", signal, handlerType).invoke(null, hup, handler);
+    } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+      LOG.warn("SIGHUP cannot be handled here ({}); a hangup stops the proxy", e.toString());
     }
   }
 
@@ -125,30 +158,35 @@ public final class ApnsProxy {
     return config;
   }
 
-  /** Loads a config; a file that is not properties text (not UTF-8, a bad escape) is bad usage too: exit 2. */
-  private static ProxyConfig loadConfig(Path file) {
+  /**
+   * Loads a config and maps it onto the builders; a file that cannot be read as properties text (not a regular file,
+   * too large, not UTF-8, a bad escape) is bad usage too: exit 2.
+   */
+  private static ProxySetup loadConfig(Path file) {
     try {
-      return ProxyConfig.load(file);
+      return ProxySetup.load(file);
     } catch (IOException e) {
       throw new UsageException("config: " + e.getMessage());
     }
   }
 
   private static int check(String[] args, PrintStream out) throws IOException {
-    ProxyConfig config = loadConfig(configOption(args, "check"));
-    out.print(PlanReport.describe(config));
+    ProxySetup setup = loadConfig(configOption(args, "check"));
+    out.print(PlanReport.describe(setup));
     return 0;
   }
 
   private static int runProxy(String[] args, PrintStream out, PrintStream err)
       throws IOException, InterruptedException {
-    ProxyConfig config = loadConfig(configOption(args, "run"));
-    ProxyNode node = ProxyNode.start(config);
+    ProxySetup setup = loadConfig(configOption(args, "run"));
+    Duration drain = setup.app().drainTimeout();
+    ProxyNode node = ProxyNode.start(setup);
+    ignoreHangups();
     CountDownLatch stopped = new CountDownLatch(1);
     Thread hook = new Thread(() -> {
       int code = 0;
       try {
-        node.close(config.tcpDrainTimeout());
+        node.close(drain);
       } catch (RuntimeException | Error e) {
         err.println("apns-proxy: stopping failed: " + e);
         code = 1;

@@ -3,17 +3,18 @@ package io.github.apnsproxy.examples;
 
 import io.github.apnsproxy.core.AddressPlan;
 import io.github.apnsproxy.core.ApnsHost;
-import io.github.apnsproxy.core.ProxyConfig;
 import java.net.InetAddress;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Collectors;
 
 /** Prints a plan for an operator to review: every virtual address, what it maps to, and what DNS answers. */
 final class PlanReport {
   private PlanReport() {}
 
-  static String describe(ProxyConfig config) {
-    AddressPlan plan = config.addressPlan();
+  static String describe(ProxySetup setup) {
+    AddressPlan plan = setup.plan();
+    Map<String, String> effective = setup.effectiveValues();
     StringBuilder out = new StringBuilder();
     out.append("config OK\n");
     out.append("plan: ").append(plan.style().name().toLowerCase(java.util.Locale.ROOT)).append(", couriers 0..")
@@ -27,13 +28,22 @@ final class PlanReport {
     out.append("ports: courier ").append(ports(plan.ports(ApnsHost.Kind.COURIER))).append(", init ")
         .append(ports(plan.ports(ApnsHost.Kind.INIT))).append(", api ")
         .append(ports(plan.ports(ApnsHost.Kind.PROVIDER))).append('\n');
-    out.append("clients allowed: ").append(config.addressPolicy().clients()).append('\n');
-    out.append("upstream targets allowed: ").append(config.addressPolicy().upstreams()).append('\n');
-    out.append("DNS: listen ").append(config.dnsListen()).append(", TTL ").append(config.dnsTtl().toSeconds())
-        .append("s, TXT push.apple.com \"count=").append(config.dnsTxtCount()).append("\", names outside the zone: ")
-        .append(config.dnsForward().isEmpty() ? "REFUSED" : "forwarded to " + config.dnsForward()).append('\n');
-    out.append("upstream: DNS ").append(config.upstreamDns()).append(config.upstreamHosts()
-        .map(p -> ", hosts file " + p).orElse("")).append('\n');
+    out.append("clients allowed: ").append(setup.policy().clients()).append('\n');
+    out.append("upstream targets allowed: ").append(setup.policy().upstreams()).append('\n');
+    String forward = effective.get(ProxyKeys.DNS_FORWARD.name());
+    out.append("DNS: listen ").append(effective.get(ProxyKeys.DNS_LISTEN.name())).append(", TTL ")
+        .append(effective.get(ProxyKeys.DNS_TTL.name())).append(", TXT push.apple.com \"count=")
+        .append(effective.get(ProxyKeys.DNS_TXT_COUNT.name())).append("\", names outside the zone: ")
+        .append(forward.isEmpty() ? "REFUSED" : "forwarded to " + forward).append('\n');
+    out.append("upstream: DNS ").append(effective.get(ProxyKeys.UPSTREAM_DNS.name())).append(setup.hosts()
+        .map(h -> ", hosts file " + h.path()).orElse("")).append('\n');
+    out.append("splicer: at most ").append(effective.get(ProxyKeys.TCP_MAX_CONNECTIONS.name()))
+        .append(" connections at once").append(setup.configuredMaxConnections() > Integer.parseInt(
+            effective.get(ProxyKeys.TCP_MAX_CONNECTIONS.name())) ? " (tcp.max-connections = "
+            + setup.configuredMaxConnections() + ", capped by the open-file limit)" : "").append('\n');
+    for (String w : setup.warnings()) {
+      out.append("warning: ").append(w).append('\n');
+    }
     out.append('\n').append(String.format("%-40s %-6s %s%n", "virtual address", "site", "answers for / splices to"));
     if (plan.style() == AddressPlan.Style.SINGLE) {
       for (InetAddress a : plan.singleAddresses()) {
@@ -43,10 +53,10 @@ final class PlanReport {
       }
       out.append('\n').append(plan.singleAddresses().size()).append(" virtual addresses, ")
           .append(plan.listenAddresses().size()).append(" listening sockets")
-          .append(config.tcpListen().isEmpty() ? "" : " (the splicer listens on " + config.tcpListen()
+          .append(setup.tcpListen().isEmpty() ? "" : " (the splicer listens on " + setup.tcpListen()
               + " instead)").append('\n');
       out.append("\neffective configuration (every key, defaults included):\n");
-      config.effectiveValues().forEach((k, v) -> out.append(k).append(" = ").append(v).append('\n'));
+      effective.forEach((k, v) -> out.append(k).append(" = ").append(v).append('\n'));
       return out.toString();
     }
     for (AddressPlan.Entry e : plan.entries()) {
@@ -59,10 +69,10 @@ final class PlanReport {
     }
     out.append('\n').append(plan.entries().size()).append(" virtual addresses, ")
         .append(plan.listenAddresses().size()).append(" listening sockets")
-        .append(config.tcpListen().isEmpty() ? "" : " (the splicer listens on " + config.tcpListen()
+        .append(setup.tcpListen().isEmpty() ? "" : " (the splicer listens on " + setup.tcpListen()
             + " instead)").append('\n');
     out.append("\neffective configuration (every key, defaults included):\n");
-    config.effectiveValues().forEach((k, v) -> out.append(k).append(" = ").append(v).append('\n'));
+    effective.forEach((k, v) -> out.append(k).append(" = ").append(v).append('\n'));
     return out.toString();
   }
 

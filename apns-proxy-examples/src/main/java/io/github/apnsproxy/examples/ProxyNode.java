@@ -2,7 +2,6 @@
 package io.github.apnsproxy.examples;
 
 import io.github.apnsproxy.core.AddressPlan;
-import io.github.apnsproxy.core.ProxyConfig;
 import io.github.apnsproxy.core.UpstreamResolver;
 import io.github.apnsproxy.dns.CachingResolver;
 import io.github.apnsproxy.dns.DnsAnswerHandler;
@@ -13,6 +12,7 @@ import io.github.apnsproxy.dns.ForwardingHandler;
 import io.github.apnsproxy.dns.PlanHostsHandler;
 import io.github.apnsproxy.dns.ResolverStats;
 import io.github.apnsproxy.dns.ZoneApexHandler;
+import io.github.apnsproxy.dns.ZoneOther;
 import io.github.apnsproxy.tcp.CloseReason;
 import io.github.apnsproxy.tcp.RejectReason;
 import io.github.apnsproxy.tcp.FrontDoor;
@@ -21,7 +21,6 @@ import io.github.apnsproxy.tcp.SpliceListener;
 import io.github.apnsproxy.tcp.SpliceStats;
 import io.github.apnsproxy.tcp.TcpSplicer;
 import java.io.IOException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -37,8 +36,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One running proxy node assembled from a {@link ProxyConfig}: the upstream resolver (hosts file, then a caching DNS
- * resolver), the DNS server with the handler chain (plan hosts, zone apex, optional forwarding, refusing), the TCP
+ * One running proxy node assembled from a {@link ProxySetup} (a {@link ProxyConfig} mapped onto the library
+ * builders): the upstream resolver (hosts file, then a caching DNS resolver), the DNS server with the handler chain (plan hosts, zone apex, optional forwarding, refusing), the TCP
  * splicer on every virtual address of the plan, the optional metrics endpoint and the periodic stats line.
  *
  * <p>This is what {@code run} and {@code demo} start; it is also the shortest way for a host application to run the
@@ -48,7 +47,7 @@ import org.slf4j.LoggerFactory;
 public final class ProxyNode implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ProxyNode.class);
 
-  private final ProxyConfig config;
+  private final ProxySetup setup;
   private final List<AutoCloseable> resources;
   private final @Nullable CachingResolver cachingResolver;
   private final DnsServer dns;
@@ -59,10 +58,10 @@ public final class ProxyNode implements AutoCloseable {
   private final @Nullable ScheduledExecutorService statsTimer;
   private final AtomicBoolean closed;
 
-  private ProxyNode(ProxyConfig config, List<AutoCloseable> resources, @Nullable CachingResolver cachingResolver,
+  private ProxyNode(ProxySetup setup, List<AutoCloseable> resources, @Nullable CachingResolver cachingResolver,
       DnsServer dns, TcpSplicer splicer, int splicerAddressCount, ProxyMetrics metrics,
       @Nullable MetricsEndpoint metricsEndpoint, @Nullable ScheduledExecutorService statsTimer, AtomicBoolean closed) {
-    this.config = config;
+    this.setup = setup;
     this.resources = resources;
     this.cachingResolver = cachingResolver;
     this.dns = dns;
@@ -75,74 +74,60 @@ public final class ProxyNode implements AutoCloseable {
   }
 
   /**
-   * Starts every part of the node; on failure everything already started is closed again.
+   * Starts a node from a parsed config ({@link ProxySetup#of}).
+   *
+   * @throws IOException naming the address when a listener cannot be bound
+   * @throws io.github.apnsproxy.core.config.ConfigException naming the key when a rule between keys is broken
+   */
+  public static ProxyNode start(ProxyConfig config) throws IOException {
+    return start(ProxySetup.of(config));
+  }
+
+  /**
+   * Starts every part of the node; on failure everything already started is closed again. Uses up {@code setup}.
    *
    * @throws IOException naming the address when a listener cannot be bound
    */
-  public static ProxyNode start(ProxyConfig config) throws IOException {
+  public static ProxyNode start(ProxySetup setup) throws IOException {
     List<AutoCloseable> started = new ArrayList<>();
     try {
-      return start(config, started);
+      return start(setup, started);
     } catch (IOException | RuntimeException | Error e) {
       closeAll(started);
       throw e;
     }
   }
 
-  private static ProxyNode start(ProxyConfig config, List<AutoCloseable> started) throws IOException {
-    AddressPlan plan = config.addressPlan();
+  private static ProxyNode start(ProxySetup setup, List<AutoCloseable> started) throws IOException {
+    AddressPlan plan = setup.plan();
     ProxyMetrics metrics = new ProxyMetrics();
     AtomicBoolean closed = new AtomicBoolean();
+    setup.warnings().forEach(w -> LOG.warn("{}", w));
 
     CachingResolver caching = null;
-    if (!config.upstreamDns().isEmpty()) {
-      caching = CachingResolver.builder()
-          .servers(config.upstreamDns())
-          .timeout(config.upstreamTimeout())
-          .ttlFloor(config.upstreamTtlMin())
-          .ttlCeiling(config.upstreamTtlMax())
-          .serveStale(config.upstreamServeStale())
-          .staleAnswerTimeout(config.upstreamStaleAnswerTimeout())
-          .build();
+    if (!setup.resolver().servers().isEmpty()) {
+      caching = setup.resolver().build();
       started.add(caching);
     }
-    UpstreamResolver resolver = resolver(config, caching);
+    UpstreamResolver resolver = resolver(setup, caching);
 
-    DnsAnswerHandler chain = handlerChain(config, resolver, started);
-    DnsServer dns = DnsServer.builder()
-        .listen(config.dnsListen().toArray(InetSocketAddress[]::new))
+    DnsAnswerHandler chain = handlerChain(setup, resolver, started);
+    DnsResponder.Builder options = setup.responder();
+    DnsServer dns = setup.dnsServer()
         .responder(DnsResponder.builder(metrics.timed(chain))
-            .policy(config.addressPolicy())
-            .deniedClients(config.dnsDeniedClients())
+            .policy(options.policy().orElse(null))
+            .deniedClients(options.deniedClients())
             .build())
-        .threads(config.dnsThreads())
-        .tcpIdleTimeout(config.dnsTcpIdleTimeout())
-        .maxTcpConnections(config.dnsTcpMaxConnections())
         .build();
     started.add(dns);
     dns.start();
 
-    List<InetSocketAddress> listen = splicerListen(config);
-    TcpSplicer.Builder splicerBuilder = TcpSplicer.builder();
-    if (plan.style() == AddressPlan.Style.SINGLE) {
-      splicerBuilder.listen(listen, FrontDoor.tlsServerName()); // one address for every name: the SNI decides
-    } else {
-      splicerBuilder.listen(listen);
-    }
-    TcpSplicer splicer = splicerBuilder
-        .router(Router.fromPlan(plan, resolver, config.addressPolicy()))
-        .policy(config.addressPolicy())
-        .loops(config.tcpThreads() == 0 ? Runtime.getRuntime().availableProcessors() : config.tcpThreads())
-        .connectTimeout(config.tcpConnectTimeout())
-        .idleTimeout(config.tcpIdleTimeout())
-        .routeTimeout(config.tcpRouteTimeout())
-        .maxConnections(config.tcpMaxConnections())
-        .maxConnectionsPerClient(config.tcpMaxPerClient())
-        .keepAlive(config.tcpKeepaliveIdle(), config.tcpKeepaliveInterval())
-        .reusePort(config.tcpReusePort())
+    TcpSplicer.Builder sb = setup.splicer()
+        .router(Router.fromPlan(plan, resolver, setup.policy()))
         // one access log line per finished or refused connection, on the logger io.github.apnsproxy.access
-        .listener(SpliceListener.all(List.of(metrics.spliceListener(), SpliceListener.accessLog())))
-        .build();
+        .listener(SpliceListener.all(List.of(metrics.spliceListener(), SpliceListener.accessLog())));
+    int listenCount = sb.listen().size();
+    TcpSplicer splicer = sb.build();
     started.add(splicer);
     splicer.start();
 
@@ -150,20 +135,20 @@ public final class ProxyNode implements AutoCloseable {
     metrics.watch(splicer::stats, () -> splicer.stats().outstandingBuffers(), dns::stats, dns::tcpConnections,
         () -> Optional.ofNullable(resolverForStats).map(CachingResolver::stats));
     MetricsEndpoint endpoint = null;
-    Optional<InetSocketAddress> metricsListen = config.metricsListen();
+    Optional<InetSocketAddress> metricsListen = setup.app().metricsListen();
     if (metricsListen.isPresent()) {
       // clients.allow guards the endpoint too (issue 18.2): an address outside it is closed at accept
       endpoint = MetricsEndpoint.builder()
           .listen(metricsListen.get())
           .registry(metrics.registry())
-          .allow(config.addressPolicy().clients())
+          .allow(setup.policy().clients())
           .health(() -> !closed.get() && splicer.isServing() && dns.isServing())
           .start();
       started.add(endpoint);
     }
 
     ScheduledExecutorService timer = null;
-    long interval = config.statsInterval().toMillis();
+    long interval = setup.app().statsInterval().toMillis();
     if (interval > 0) {
       timer = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "apns-proxy-stats");
@@ -182,16 +167,17 @@ public final class ProxyNode implements AutoCloseable {
       }, interval, interval, TimeUnit.MILLISECONDS);
     }
 
-    ProxyNode node = new ProxyNode(config, List.copyOf(started), caching, dns, splicer, listen.size(), metrics,
+    ProxyNode node = new ProxyNode(setup, List.copyOf(started), caching, dns, splicer, listenCount, metrics,
         endpoint, timer, closed);
-    LOG.info("apns-proxy started: DNS on {}, splicer on {} addresses ({} plan, {} virtual addresses)",
-        dns.udpAddresses(), listen.size(), plan.style().name().toLowerCase(Locale.ROOT), plan.entries().size());
+    LOG.info("apns-proxy started: DNS on {}, splicer on {} addresses ({} plan, {} virtual addresses, at most {}"
+        + " connections)", dns.udpAddresses(), listenCount, plan.style().name().toLowerCase(Locale.ROOT),
+        plan.entries().size(), sb.maxConnections());
     return node;
   }
 
   /** The hosts file (when configured) first, then the caching DNS resolver. */
-  private static UpstreamResolver resolver(ProxyConfig config, @Nullable CachingResolver caching) {
-    Optional<UpstreamResolver> hosts = config.hostsResolver();
+  private static UpstreamResolver resolver(ProxySetup setup, @Nullable CachingResolver caching) {
+    Optional<UpstreamResolver> hosts = setup.hostsResolver();
     if (hosts.isPresent() && caching != null) {
       return hosts.get().orElse(caching);
     }
@@ -205,39 +191,28 @@ public final class ProxyNode implements AutoCloseable {
   }
 
   /** Plan hosts, zone apex, forwarding of other names (when {@code dns.forward} is set), refusing. */
-  private static DnsAnswerHandler handlerChain(ProxyConfig config, UpstreamResolver resolver,
+  private static DnsAnswerHandler handlerChain(ProxySetup setup, UpstreamResolver resolver,
       List<AutoCloseable> started) {
-    AddressPlan plan = config.addressPlan();
     List<DnsAnswerHandler> chain = new ArrayList<>();
-    chain.add(PlanHostsHandler.builder(plan)
-        .ttl(config.dnsTtl())
-        .negativeTtl(config.dnsNegativeTtl())
-        .nsName(config.dnsNsName())
-        .upstreamCheck(config.dnsUpstreamCheck() ? resolver : null)
-        .build());
+    PlanHostsHandler.Builder planHosts = setup.planHosts();
+    if (planHosts.checksUpstream()) {
+      planHosts.upstreamCheck(resolver); // in place of the stand-in the setup holds
+    }
+    chain.add(planHosts.build());
 
-    ForwardingHandler zoneForwarder = null;
-    if (config.dnsZoneOther() == ProxyConfig.ZoneOther.FORWARD) {
-      zoneForwarder = ForwardingHandler.builder()
-          .servers(config.upstreamDns())
-          .timeout(config.upstreamTimeout())
+    ZoneApexHandler.Builder apex = setup.apex();
+    if (apex.otherNames() == ZoneOther.FORWARD) {
+      ForwardingHandler zoneForwarder = ForwardingHandler.builder()
+          .servers(setup.resolver().servers())
+          .timeout(setup.resolver().timeout())
           .build();
       started.add(zoneForwarder);
+      apex.otherNames(ZoneOther.FORWARD, zoneForwarder);
     }
-    chain.add(ZoneApexHandler.builder(plan)
-        .nsName(config.dnsNsName())
-        .nsAddress(config.dnsNsAddress().orElse(null))
-        .txtCount(config.dnsTxtCount())
-        .ttl(config.dnsTtl())
-        .negativeTtl(config.dnsNegativeTtl())
-        .otherNames(config.dnsZoneOther(), zoneForwarder)
-        .build());
+    chain.add(apex.build());
 
-    if (!config.dnsForward().isEmpty()) {
-      ForwardingHandler forwarder = ForwardingHandler.builder()
-          .servers(config.dnsForward())
-          .timeout(config.upstreamTimeout())
-          .build();
+    if (!setup.forward().servers().isEmpty()) {
+      ForwardingHandler forwarder = setup.forward().build();
       started.add(forwarder);
       chain.add(forwarder);
     }
@@ -245,24 +220,9 @@ public final class ProxyNode implements AutoCloseable {
     return DnsAnswerHandler.firstOf(chain);
   }
 
-  /** Every virtual address on its kind's ports, or each {@code tcp.listen} address on every plan port. */
-  private static List<InetSocketAddress> splicerListen(ProxyConfig config) {
-    AddressPlan plan = config.addressPlan();
-    if (config.tcpListen().isEmpty()) {
-      return plan.listenAddresses();
-    }
-    List<InetSocketAddress> out = new ArrayList<>();
-    for (InetAddress address : config.tcpListen()) {
-      for (int port : plan.allPorts()) {
-        out.add(new InetSocketAddress(address, port));
-      }
-    }
-    return out;
-  }
-
-  /** The config this node runs. */
-  public ProxyConfig config() {
-    return config;
+  /** What this node was set up from: the plan, the policy, the effective values. */
+  public ProxySetup setup() {
+    return setup;
   }
 
   /** The DNS server's bound UDP addresses (real ports). */
@@ -353,16 +313,17 @@ public final class ProxyNode implements AutoCloseable {
   }
 
   /**
-   * Stops the DNS server (so resolvers move on to other nodes), lets live splices finish for up to {@code drain},
-   * then closes everything. Idempotent.
+   * Stops accepting connections, lets live splices finish for up to {@code drain}, then closes everything. DNS keeps
+   * answering through the drain, so devices still resolve (and, with several nodes, find another one) instead of
+   * timing out; it closes once the splicer has drained. Idempotent.
    */
   public void close(Duration drain) {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
     LOG.info("apns-proxy stopping: draining {} live splices for up to {}", splicer.stats().active(), drain);
-    dns.close();
     splicer.close(drain);
+    dns.close();
     List<AutoCloseable> rest = new ArrayList<>(resources);
     rest.remove(dns);
     rest.remove(splicer);

@@ -136,4 +136,59 @@ class ApnsProxyCliTest {
     assertThat(run("keys")).isZero();
     assertThat(out()).contains("plan.ipv4", "dns.listen", "upstream.hosts", "tcp.idle-timeout", "metrics.listen");
   }
+
+  @Test
+  void keysShowTheBuildersDefaults() {
+    assertThat(run("keys")).isZero();
+    assertThat(out()).containsPattern("tcp.max-connections +default 50000 ")
+        .containsPattern("tcp.idle-timeout +default 1h ").containsPattern("dns.txt-count +default = courier.count ");
+  }
+
+  @Test
+  void checkOfDevZeroExitsTwoWithOneLine() {
+    assertThat(run("check", "--config", "/dev/zero")).isEqualTo(2);
+    assertThat(err()).isEqualTo("apns-proxy: config: /dev/zero is not a regular file (expected a file, not a device,"
+        + " FIFO or directory)" + System.lineSeparator());
+  }
+
+  @Test
+  void hostsFromDevZeroExitTwoNamingTheKey() throws IOException {
+    Path f = config("upstream.dns=127.0.0.1:53\nupstream.hosts=/dev/zero\n");
+    assertThat(run("check", "--config", f.toString())).isEqualTo(2);
+    assertThat(err()).startsWith("apns-proxy: config: upstream.hosts = '/dev/zero': cannot read the file")
+        .contains("is not a regular file").hasLineCount(1);
+  }
+
+  @Test
+  void overflowingDurationsExitTwoNamingTheKey() throws IOException {
+    for (String line : new String[] {"tcp.idle-timeout=106752d", "tcp.drain-timeout=200000d",
+        "upstream.timeout=999999999d", "dns.tcp-idle-timeout=3651d"}) {
+      err.reset();
+      Path f = config("upstream.dns=127.0.0.1:53\n" + line + "\n");
+      assertThat(run("run", "--config", f.toString())).as(line).isEqualTo(2);
+      String key = line.substring(0, line.indexOf('='));
+      assertThat(err()).as(line).startsWith("apns-proxy: config: " + key + " = '").contains("expected at most 3650d")
+          .hasLineCount(1);
+    }
+  }
+
+  @Test
+  void aHugeValueGivesAShortLine() throws IOException {
+    Path f = config("upstream.dns=127.0.0.1:53\ndns.ns-name=" + "a".repeat(500_000) + "_\n");
+    assertThat(run("check", "--config", f.toString())).isEqualTo(2);
+    assertThat(err()).startsWith("apns-proxy: config: dns.ns-name = '" + "a".repeat(100) + "...(500001 chars)': ")
+        .hasLineCount(1);
+    assertThat(err().length()).isLessThan(1_000);
+  }
+
+  @Test
+  void checkRefusesAnUpstreamAllowOverThePlanAndPrintsTheEffectiveLimit() throws IOException {
+    Path bad = config("upstream.dns=127.0.0.1:53\nplan.ipv4=127.100.100.0/24\nupstream.allow=127.0.0.0/8\n");
+    assertThat(run("check", "--config", bad.toString())).isEqualTo(2);
+    assertThat(err()).startsWith("apns-proxy: config: upstream.allow = '127.0.0.0/8': 127.0.0.0/8 overlaps the virtual"
+        + " subnet 127.100.100.0/24 of site default");
+    Path good = config("upstream.dns=127.0.0.1:53\n");
+    assertThat(run("check", "--config", good.toString())).isZero();
+    assertThat(out()).containsPattern("splicer: at most [0-9]+ connections at once");
+  }
 }

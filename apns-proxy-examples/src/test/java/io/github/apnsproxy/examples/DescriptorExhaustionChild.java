@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.github.apnsproxy.examples;
 
-import io.github.apnsproxy.core.ProxyConfig;
 import java.io.BufferedReader;
 import java.io.FileInputStream;
 import java.io.IOException;

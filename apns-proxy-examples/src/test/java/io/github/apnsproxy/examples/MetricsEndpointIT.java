@@ -3,7 +3,6 @@ package io.github.apnsproxy.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.apnsproxy.core.ProxyConfig;
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.ByteArrayOutputStream;

@@ -85,7 +85,7 @@ class ProxyEndToEndIT {
     // 17-courier really lives on courier-b only, 18-courier on courier-a only
     world.upstreamDns().put("17-courier.push.apple.com", List.of(ip(COURIER_B)));
     world.upstreamDns().put("18-courier.push.apple.com", List.of(ip(COURIER_A)));
-    InetAddress virtual17 = world.node().config().addressPlan()
+    InetAddress virtual17 = world.node().setup().plan()
         .addressesFor(ApnsHost.courier(17), ip("127.0.0.1")).get(0);
     assertThat(virtual17.getHostAddress()).isEqualTo("127.100.100.18");
 
@@ -114,7 +114,7 @@ class ProxyEndToEndIT {
     SimulatedDevice.Result r17 = device().run(count -> 17, 3, false);
     SimulatedDevice.Result r18 = device().run(count -> 18, 2, true);
 
-    assertThat(r17.courierCount()).isEqualTo(world.node().config().dnsTxtCount());
+    assertThat(r17.courierCount()).isEqualTo(world.node().setup().plan().courierCount());
     assertThat(r17.virtualAddress()).isEqualTo(virtual17);
     assertThat(r17.aaaaAnswers()).isZero();
     assertThat(r17.httpsAnswers()).isZero();
@@ -242,6 +242,56 @@ class ProxyEndToEndIT {
     assertThat(after.closed(CloseReason.COMPLETED) - before.closed(CloseReason.COMPLETED)).isEqualTo(1);
     assertThat(metric(scrape("/metrics"), "apns_proxy_upstream_connect_failures_total"))
         .isEqualTo(after.upstreamConnectFailures());
+  }
+
+  /** Issue 18: DNS answers through the drain, so devices still resolve while live splices finish. */
+  @Test
+  void dnsAnswersThroughTheDrain() throws Exception {
+    start(300, Map.of());
+    InetAddress virtual17 = world.node().setup().plan().addressesFor(ApnsHost.courier(17), ip("127.0.0.1")).get(0);
+    ExecutorService closer = Executors.newSingleThreadExecutor();
+    java.net.Socket held = new java.net.Socket(virtual17, world.port());
+    try {
+      // a live splice (the courier waits for a TLS hello that never comes) keeps the drain going
+      awaitTrue(() -> world.node().spliceStats().active() == 1, "the splice is live");
+      Future<?> closing = closer.submit(() -> world.node().close(Duration.ofSeconds(60)));
+      awaitTrue(() -> status("/healthz") == 503, "the drain started");
+      assertThat(closing.isDone()).isFalse();
+
+      SimpleResolver r = new SimpleResolver(world.proxyDns());
+      r.setTimeout(Duration.ofSeconds(5));
+      Message a = r.send(Message.newQuery(Record.newRecord(Name.fromString("17-courier.push.apple.com."), Type.A,
+          DClass.IN)));
+      assertThat(a.getRcode()).isEqualTo(Rcode.NOERROR);
+      assertThat(a.getSection(Section.ANSWER)).singleElement()
+          .satisfies(rec -> assertThat(((ARecord) rec).getAddress()).isEqualTo(virtual17));
+
+      held.close(); // the last splice ends: the drain ends, then DNS closes
+      closing.get(60, TimeUnit.SECONDS);
+    } finally {
+      held.close();
+      closer.shutdownNow();
+    }
+  }
+
+  private interface Check {
+    boolean holds() throws Exception;
+  }
+
+  /** Waits (bounded, 60 s) until {@code check} holds. */
+  private static void awaitTrue(Check check, String what) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!check.holds()) {
+      assertThat(System.nanoTime() - deadline).as("waiting until " + what).isNegative();
+      Thread.sleep(20);
+    }
+  }
+
+  private int status(String path) throws Exception {
+    var address = world.node().metricsAddress().orElseThrow();
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + address.getPort() + path))
+        .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.discarding()).statusCode();
   }
 
   private String scrape(String path) throws Exception {

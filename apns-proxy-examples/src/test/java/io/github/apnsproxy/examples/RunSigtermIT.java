@@ -58,4 +58,67 @@ class RunSigtermIT {
       p.destroyForcibly();
     }
   }
+
+  /** Issue 18 defect 9: SIGHUP is logged and ignored (until reload exists); the proxy goes on serving DNS. */
+  @Test
+  void sighupIsIgnoredAndTheProxyKeepsServing(@TempDir Path dir) throws Exception {
+    int port;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.100.100.1"))) {
+      port = s.getLocalPort();
+    }
+    Path config = dir.resolve("proxy.properties");
+    Files.writeString(config, String.join("\n",
+        "plan.ipv4=127.100.100.0/24",
+        "dns.listen=127.0.0.1:0",
+        "upstream.dns=127.0.0.1:9",
+        "upstream.allow=127.0.1.0/24",
+        "clients.allow=127.0.0.0/8",
+        "tcp.courier-ports=" + port,
+        "tcp.init-ports=" + port,
+        "tcp.api-ports=" + port,
+        ""));
+    String javaExe = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Path stderr = dir.resolve("stderr.txt");
+    Process p = new ProcessBuilder(List.of(javaExe, "-cp", System.getProperty("java.class.path"),
+        ApnsProxy.class.getName(), "run", "--config", config.toString()))
+        .redirectError(stderr.toFile()).start();
+    try {
+      BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+      String first = CompletableFuture.supplyAsync(() -> {
+        try {
+          return out.readLine();
+        } catch (java.io.IOException e) {
+          return e.toString();
+        }
+      }).get(60, TimeUnit.SECONDS);
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("DNS \\[/127\\.0\\.0\\.1:(\\d+)").matcher(first);
+      assertThat(m.find()).as(first).isTrue();
+      int dnsPort = Integer.parseInt(m.group(1));
+
+      Process kill = new ProcessBuilder("kill", "-HUP", Long.toString(p.pid())).start();
+      assertThat(kill.waitFor(30, TimeUnit.SECONDS)).isTrue();
+      assertThat(kill.exitValue()).isZero();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (!Files.readString(stderr).contains("reload not supported yet; ignoring SIGHUP")) {
+        assertThat(p.isAlive()).as("alive after SIGHUP").isTrue();
+        assertThat(System.nanoTime() - deadline).as("the SIGHUP line within 60 s").isNegative();
+        Thread.sleep(20);
+      }
+
+      org.xbill.DNS.SimpleResolver r = new org.xbill.DNS.SimpleResolver(
+          new java.net.InetSocketAddress("127.0.0.1", dnsPort));
+      r.setTimeout(java.time.Duration.ofSeconds(10));
+      org.xbill.DNS.Message a = r.send(org.xbill.DNS.Message.newQuery(org.xbill.DNS.Record.newRecord(
+          org.xbill.DNS.Name.fromString("0-courier.push.apple.com."), org.xbill.DNS.Type.A, org.xbill.DNS.DClass.IN)));
+      assertThat(a.getRcode()).isEqualTo(org.xbill.DNS.Rcode.NOERROR);
+      assertThat(a.getSection(org.xbill.DNS.Section.ANSWER)).singleElement().asString().contains("127.100.100.1");
+      assertThat(p.isAlive()).isTrue();
+
+      p.destroy(); // SIGTERM still stops it
+      assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("exited after SIGTERM").isTrue();
+      assertThat(p.exitValue()).isZero();
+    } finally {
+      p.destroyForcibly();
+    }
+  }
 }

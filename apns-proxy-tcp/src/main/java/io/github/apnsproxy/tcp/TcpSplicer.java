@@ -226,7 +226,7 @@ public final class TcpSplicer implements AutoCloseable {
     private Duration connectTimeout = Duration.ofSeconds(5);
     private Duration idleTimeout = Duration.ofHours(1);
     private Duration routeTimeout = Duration.ofSeconds(10);
-    private int maxConnections = 100_000;
+    private int maxConnections = 50_000;
     private int maxConnectionsPerClient;
     private int bufferSize = 64 * 1024;
     private Duration keepAliveIdle = Duration.ofMinutes(5);
@@ -387,7 +387,7 @@ public final class TcpSplicer implements AutoCloseable {
       return this;
     }
 
-    /** The maximum number of concurrent connections; excess ones are accepted and closed; default 100,000. */
+    /** The maximum number of concurrent connections; excess ones are accepted and closed; default 50,000. */
     public Builder maxConnections(int max) {
       if (max < 1) {
         throw new IllegalArgumentException("max connections " + max + " (expected 1 or more)");
@@ -443,6 +443,66 @@ public final class TcpSplicer implements AutoCloseable {
     public Builder listener(SpliceListener listener) {
       this.listener = Objects.requireNonNull(listener, "listener");
       return this;
+    }
+
+    /** The listen addresses added so far, in order. */
+    public List<InetSocketAddress> listen() {
+      return List.copyOf(listen);
+    }
+
+    /** The client policy set (or the default, every client). */
+    public AddressPolicy policy() {
+      return policy;
+    }
+
+    /** The number of selector loops. */
+    public int loops() {
+      return loops;
+    }
+
+    /** The upstream connect timeout. */
+    public Duration connectTimeout() {
+      return connectTimeout;
+    }
+
+    /** The idle timeout; zero = off. */
+    public Duration idleTimeout() {
+      return idleTimeout;
+    }
+
+    /** The route timeout. */
+    public Duration routeTimeout() {
+      return routeTimeout;
+    }
+
+    /** The maximum number of concurrent connections. */
+    public int maxConnections() {
+      return maxConnections;
+    }
+
+    /** The maximum number of concurrent connections per client address; 0 = unlimited. */
+    public int maxConnectionsPerClient() {
+      return maxConnectionsPerClient;
+    }
+
+    /** The size of the read buffer and of each pooled buffer, in bytes. */
+    public int bufferSize() {
+      return bufferSize;
+    }
+
+    /** The TCP keepalive idle time. */
+    public Duration keepAliveIdle() {
+      return keepAliveIdle;
+    }
+
+    /** The TCP keepalive probe interval. */
+    public Duration keepAliveInterval() {
+      return keepAliveInterval;
+    }
+
+    /** Whether SO_REUSEPORT is set on the listeners. */
+    public boolean reusePort() {
+      return reusePort;
     }
 
     /**

@@ -560,6 +560,10 @@ class SpliceBehaviourIT extends SplicerTestSupport {
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("whole seconds");
     assertThatThrownBy(() -> b.keepAlive(Duration.ofSeconds(60), Duration.ofMillis(500)))
         .isInstanceOf(IllegalArgumentException.class);
+    // a refused pair leaves the builder as it was (issue 12 part 4), and the builder reads back what it holds
+    assertThat(b.keepAliveIdle()).isEqualTo(Duration.ofMinutes(5));
+    assertThat(b.keepAliveInterval()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(b.maxConnections()).isEqualTo(50_000);
     b.keepAlive(Duration.ofSeconds(32_767), Duration.ofSeconds(1)); // the limits themselves are fine
   }
 

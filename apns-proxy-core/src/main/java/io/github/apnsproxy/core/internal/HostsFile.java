@@ -4,11 +4,14 @@ package io.github.apnsproxy.core.internal;
 import io.github.apnsproxy.core.HostNames;
 import io.github.apnsproxy.core.UpstreamResolver;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -20,6 +23,9 @@ import java.util.concurrent.CompletableFuture;
 
 /** Hosts-format files ({@code ADDRESS NAME...}) and fixed-table resolvers. */
 public final class HostsFile {
+  /** The largest hosts file read: 16 MiB (a hosts file naming every APNs host is a few KiB). */
+  public static final long MAX_BYTES = 16L * 1024 * 1024;
+
   private HostsFile() {}
 
   /** Lower-cases a name and strips one trailing dot. */
@@ -29,12 +35,15 @@ public final class HostsFile {
   }
 
   /**
-   * Reads a hosts file: name to addresses in file order.
+   * Reads a hosts file: name to addresses in file order. Only a regular file of at most {@link #MAX_BYTES} is read
+   * (a device, a FIFO or an endless file would never end).
    *
    * @throws IllegalArgumentException naming the file and line of a malformed line
+   * @throws IOException when the file cannot be read, is not a regular file or is too large
    */
   public static Map<String, List<InetAddress>> read(Path file) throws IOException {
-    List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+    List<String> lines = StandardCharsets.UTF_8.newDecoder()
+        .decode(ByteBuffer.wrap(readRegularFile(file, MAX_BYTES))).toString().lines().toList();
     Map<String, List<InetAddress>> table = new LinkedHashMap<>();
     for (int i = 0; i < lines.size(); i++) {
       String line = lines.get(i);
@@ -68,6 +77,29 @@ public final class HostsFile {
       }
     }
     return table;
+  }
+
+  /**
+   * Reads a whole regular file of at most {@code maxBytes}: devices ({@code /dev/zero}), FIFOs and directories are
+   * refused before they are opened, and a file that grows past the cap while read is refused too.
+   *
+   * @throws IOException naming the file and what is wrong
+   */
+  public static byte[] readRegularFile(Path file, long maxBytes) throws IOException {
+    BasicFileAttributes attrs = Files.readAttributes(file, BasicFileAttributes.class);
+    if (!attrs.isRegularFile()) {
+      throw new IOException(file + " is not a regular file (expected a file, not a device, FIFO or directory)");
+    }
+    if (attrs.size() > maxBytes) {
+      throw new IOException(file + " has " + attrs.size() + " bytes (expected at most " + maxBytes + ")");
+    }
+    try (InputStream in = Files.newInputStream(file)) {
+      byte[] bytes = in.readNBytes((int) maxBytes + 1);
+      if (bytes.length > maxBytes) {
+        throw new IOException(file + " has more than " + maxBytes + " bytes (expected at most " + maxBytes + ")");
+      }
+      return bytes;
+    }
   }
 
   /** A resolver answering from {@code table}, completing at once. */

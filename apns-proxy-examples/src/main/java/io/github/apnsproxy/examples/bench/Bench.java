@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.github.apnsproxy.examples.bench;
 
-import io.github.apnsproxy.core.ProxyConfig;
+import io.github.apnsproxy.examples.ProxySetup;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -444,7 +444,7 @@ public final class Bench {
     cfg.forEach((k, v) -> sb.append(k).append('=').append(v).append('\n'));
     Path config = work.resolve(name + ".properties");
     Files.writeString(config, sb.toString(), StandardCharsets.UTF_8);
-    ProxyConfig.load(config); // fails here, naming the key, rather than in the child
+    ProxySetup.load(config); // fails here, naming the key, rather than in the child
 
     List<String> cmd = new ArrayList<>();
     if (fdLimit > 0) {

@@ -3,7 +3,8 @@ package io.github.apnsproxy.examples.bench;
 
 import io.github.apnsproxy.core.AddressPlan;
 import io.github.apnsproxy.core.ApnsHost;
-import io.github.apnsproxy.core.ProxyConfig;
+import io.github.apnsproxy.examples.ProxyConfig;
+import io.github.apnsproxy.examples.ProxySetup;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
@@ -59,7 +60,7 @@ final class Plan {
     c.put("tcp.courier-ports", Integer.toString(port));
     c.put("tcp.init-ports", Integer.toString(port));
     c.put("tcp.api-ports", Integer.toString(port));
-    c.put("upstream.allow", "127.0.0.0/8");
+    c.put("upstream.allow", upstreamBase + ".0/24"); // the upstreams only, never the virtual subnet
     c.put("clients.allow", "127.0.0.0/8");
     c.put("tcp.threads", "1");
     c.put("dns.threads", "1");
@@ -74,7 +75,7 @@ final class Plan {
     p.putAll(baseConfig(subnet));
     // never queried: only makes the config complete without a hosts file
     p.setProperty("upstream.dns", "127.0.0.1:9");
-    return ProxyConfig.fromProperties(p).addressPlan();
+    return ProxySetup.of(ProxyConfig.fromProperties(p)).plan();
   }
 
   /** The front (virtual) address of each courier in {@code subnet}, courier N at index N. */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.github.apnsproxy.examples.demo;
 
-import io.github.apnsproxy.core.ProxyConfig;
+import io.github.apnsproxy.examples.ProxyConfig;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.BindException;

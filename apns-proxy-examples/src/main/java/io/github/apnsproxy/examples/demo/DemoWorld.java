@@ -3,8 +3,9 @@ package io.github.apnsproxy.examples.demo;
 
 import io.github.apnsproxy.core.AddressPlan;
 import io.github.apnsproxy.core.ApnsHost;
-import io.github.apnsproxy.core.ProxyConfig;
+import io.github.apnsproxy.examples.ProxyConfig;
 import io.github.apnsproxy.examples.ProxyNode;
+import io.github.apnsproxy.examples.ProxySetup;
 import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -80,7 +81,8 @@ public final class DemoWorld implements Closeable {
               .getHostAddress() + ":" + port).toList());
 
       ProxyConfig config = Demo.config(dns.address(), port, configOverrides);
-      AddressPlan plan = config.addressPlan();
+      ProxySetup setup = ProxySetup.of(config);
+      AddressPlan plan = setup.plan();
       int i = 0;
       for (ApnsHost h : plan.hosts()) {
         // every real name resolves to both couriers, in an order that alternates, like a real courier pool
@@ -92,7 +94,7 @@ public final class DemoWorld implements Closeable {
       log.accept("    upstream DNS knows the " + plan.hosts().size() + " real names (e.g. 17-courier.push.apple.com ->"
           + " " + Demo.COURIER_ADDRESSES + ")");
 
-      ProxyNode node = ProxyNode.start(config);
+      ProxyNode node = ProxyNode.start(setup);
       started.add(() -> node.close(Duration.ZERO));
       log.accept("[3] the proxy: DNS on " + node.dnsAddresses().get(0).getAddress().getHostAddress() + ":"
           + node.dnsAddresses().get(0).getPort() + "; splicer on " + node.splicerAddressCount()

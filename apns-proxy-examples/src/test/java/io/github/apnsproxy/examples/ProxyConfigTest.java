@@ -1,44 +1,48 @@
 // SPDX-License-Identifier: Apache-2.0
-package io.github.apnsproxy.core;
+package io.github.apnsproxy.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.apnsproxy.core.AddressPlan;
 import io.github.apnsproxy.core.AddressPlan.Site;
 import io.github.apnsproxy.core.AddressPlan.Style;
+import io.github.apnsproxy.core.AddressPolicy;
+import io.github.apnsproxy.core.ApnsHost;
 import io.github.apnsproxy.core.ApnsHost.Kind;
-import io.github.apnsproxy.core.ProxyConfig.DeniedClients;
-import io.github.apnsproxy.core.ProxyConfig.ZoneOther;
-import io.github.apnsproxy.core.internal.Literals;
+import io.github.apnsproxy.core.Cidr;
+import io.github.apnsproxy.core.CidrSet;
+import io.github.apnsproxy.core.UpstreamResolver;
+import io.github.apnsproxy.core.config.ConfigException;
 import java.io.IOException;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.Properties;
 import java.util.Set;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
+/** The properties file mapped onto the builders: values, defaults read back, diagnostics. */
 class ProxyConfigTest {
   private static final String UPSTREAM = "upstream.dns=192.0.2.53\n";
 
   @TempDir Path dir;
 
-  static InetAddress ip(String s) {
-    return Literals.parseAddress(s);
-  }
-
-  static InetSocketAddress sa(String s) {
-    return Literals.parseSocketAddress(s, -1);
+  static InetAddress ip(String literal) {
+    try {
+      return InetAddress.getByName(literal); // a literal: never looked up
+    } catch (java.net.UnknownHostException e) {
+      throw new AssertionError(e);
+    }
   }
 
   private Path write(String name, String content) throws IOException {
@@ -47,8 +51,14 @@ class ProxyConfigTest {
     return f;
   }
 
-  private ProxyConfig loadText(String content) throws IOException {
-    return ProxyConfig.load(write("proxy.properties", content));
+  private ProxySetup loadText(String content) throws IOException {
+    return ProxySetup.of(ProxyConfig.load(write("proxy.properties", content)), OptionalLong.empty());
+  }
+
+  private static ProxySetup setup(Map<String, String> keys) {
+    ProxyConfig.Builder b = ProxyConfig.builder();
+    keys.forEach(b::set);
+    return ProxySetup.of(b.build(), OptionalLong.empty());
   }
 
   /** A hosts file naming every upstream host of {@code plan}, but {@code skip} of them. */
@@ -65,253 +75,181 @@ class ProxyConfigTest {
   }
 
   @Test
-  void defaultsMatchTheTable() {
-    ProxyConfig c = ProxyConfig.defaults();
+  void defaultsAreTheBuildersDefaults() {
+    ProxySetup d = ProxySetup.defaults();
 
-    AddressPlan plan = c.addressPlan();
+    AddressPlan plan = d.plan();
     assertThat(plan.sites()).containsExactly(Site.of("default", Cidr.parse("10.100.100.0/24")));
     assertThat(plan.style()).isEqualTo(Style.EXACT);
     assertThat(plan.courierCount()).isEqualTo(50);
-    assertThat(c.courierCount()).isEqualTo(50);
-    assertThat(plan.variants()).containsExactly("courier", "courier2");
     assertThat(plan.ports(Kind.COURIER)).containsExactly(5223, 443);
-    assertThat(plan.ports(Kind.INIT)).containsExactly(443);
-    assertThat(plan.ports(Kind.PROVIDER)).containsExactly(443, 2197);
-    assertThat(c.hostNames().maxCourier()).isEqualTo(50);
-    assertThat(c.addressPolicy()).isEqualTo(AddressPolicy.defaults());
-    assertThat(c.dnsListen()).containsExactly(sa("0.0.0.0:53"));
-    assertThat(c.dnsTtl()).isEqualTo(Duration.ofSeconds(30));
-    assertThat(c.dnsNegativeTtl()).isEqualTo(Duration.ofSeconds(30));
-    assertThat(c.dnsForward()).isEmpty();
-    assertThat(c.dnsZoneOther()).isEqualTo(ZoneOther.NXDOMAIN);
-    assertThat(c.dnsNsName()).isEqualTo("ns.push.apple.com");
-    assertThat(c.dnsNsAddress()).isEmpty();
-    assertThat(c.dnsTxtCount()).isEqualTo(50);
-    assertThat(c.dnsUpstreamCheck()).isFalse();
-    assertThat(c.dnsDeniedClients()).isEqualTo(DeniedClients.REFUSE);
-    assertThat(c.dnsTcpIdleTimeout()).isEqualTo(Duration.ofSeconds(10));
-    assertThat(c.dnsTcpMaxConnections()).isEqualTo(256);
-    assertThat(c.dnsThreads()).isEqualTo(2);
-    assertThat(c.upstreamDns()).isEmpty();
-    assertThat(c.upstreamHosts()).isEmpty();
-    assertThat(c.hostsResolver()).isEmpty();
-    assertThat(c.upstreamTimeout()).isEqualTo(Duration.ofSeconds(2));
-    assertThat(c.upstreamTtlMin()).isEqualTo(Duration.ofSeconds(10));
-    assertThat(c.upstreamTtlMax()).isEqualTo(Duration.ofHours(1));
-    assertThat(c.upstreamServeStale()).isEqualTo(Duration.ofDays(1));
-    assertThat(c.upstreamStaleAnswerTimeout()).isEqualTo(Duration.ofMillis(1800));
-    assertThat(c.tcpListen()).isEmpty();
-    assertThat(c.tcpCourierPorts()).containsExactly(5223, 443);
-    assertThat(c.tcpInitPorts()).containsExactly(443);
-    assertThat(c.tcpApiPorts()).containsExactly(443, 2197);
-    assertThat(c.tcpConnectTimeout()).isEqualTo(Duration.ofSeconds(5));
-    assertThat(c.tcpIdleTimeout()).isEqualTo(Duration.ofHours(1));
-    assertThat(c.tcpRouteTimeout()).isEqualTo(Duration.ofSeconds(10));
-    assertThat(c.tcpDrainTimeout()).isEqualTo(Duration.ofSeconds(30));
-    assertThat(c.tcpMaxConnections()).isEqualTo(50_000);
-    assertThat(c.tcpMaxPerClient()).isZero();
-    assertThat(c.tcpThreads()).isZero();
-    assertThat(c.tcpReusePort()).isFalse();
-    assertThat(c.tcpKeepaliveIdle()).isEqualTo(Duration.ofMinutes(5));
-    assertThat(c.tcpKeepaliveInterval()).isEqualTo(Duration.ofSeconds(30));
-    assertThat(c.metricsListen()).isEmpty();
-    assertThat(c.statsInterval()).isEqualTo(Duration.ofMinutes(1));
+    assertThat(d.policy()).isEqualTo(AddressPolicy.defaults());
+    assertThat(d.hostsResolver()).isEmpty();
+    Map<String, String> expected = new LinkedHashMap<>();
+    expected.put("plan.ipv4", "10.100.100.0/24");
+    expected.put("plan.ipv6", "");
+    expected.put("plan.style", "exact");
+    expected.put("plan.sites", "");
+    expected.put("courier.count", "50");
+    expected.put("courier.variants", "courier,courier2");
+    expected.put("dns.listen", "0.0.0.0:53");
+    expected.put("dns.ttl", "30s");
+    expected.put("dns.negative-ttl", "30s");
+    expected.put("dns.forward", "");
+    expected.put("dns.zone-other", "nxdomain");
+    expected.put("dns.ns-name", "ns.push.apple.com");
+    expected.put("dns.ns-address", "");
+    expected.put("dns.txt-count", "50");
+    expected.put("dns.upstream-check", "false");
+    expected.put("dns.denied-clients", "refuse");
+    expected.put("dns.tcp-idle-timeout", "10s");
+    expected.put("dns.tcp-max-connections", "256");
+    expected.put("dns.tcp-max-per-client", "64");
+    expected.put("dns.threads", "2");
+    expected.put("upstream.dns", "");
+    expected.put("upstream.hosts", "");
+    expected.put("upstream.timeout", "2s");
+    expected.put("upstream.ttl-min", "10s");
+    expected.put("upstream.ttl-max", "1h");
+    expected.put("upstream.serve-stale", "1d");
+    expected.put("upstream.stale-answer-timeout", "1800ms");
+    expected.put("upstream.allow", "17.0.0.0/8,2620:149:a44::/48,2403:300:a42::/48,2403:300:a51::/48,2a01:b740:a42::/48");
+    expected.put("clients.allow", "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,127.0.0.0/8,::1/128,fc00::/7");
+    expected.put("tcp.listen", "");
+    expected.put("tcp.courier-ports", "5223,443");
+    expected.put("tcp.init-ports", "443");
+    expected.put("tcp.api-ports", "443,2197");
+    expected.put("tcp.connect-timeout", "5s");
+    expected.put("tcp.idle-timeout", "1h");
+    expected.put("tcp.route-timeout", "10s");
+    expected.put("tcp.drain-timeout", "30s");
+    expected.put("tcp.max-connections", "50000");
+    expected.put("tcp.max-per-client", "0");
+    expected.put("tcp.threads", Integer.toString(Runtime.getRuntime().availableProcessors()));
+    expected.put("tcp.reuse-port", "false");
+    expected.put("tcp.keepalive-idle", "5m");
+    expected.put("tcp.keepalive-interval", "30s");
+    expected.put("metrics.listen", "");
+    expected.put("stats.interval", "1m");
+    assertThat(d.effectiveValues()).containsExactlyEntriesOf(expected);
   }
 
   @Test
   void defaultsNeedUpstreamSettingsToBuild() {
-    assertThatThrownBy(() -> ProxyConfig.builder().build()).isInstanceOf(ConfigException.class)
+    assertThatThrownBy(() -> ProxySetup.of(ProxyConfig.empty())).isInstanceOf(ConfigException.class)
         .hasFieldOrPropertyWithValue("key", "upstream.dns")
         .hasMessageStartingWith("upstream.dns = '': missing (expected DNS servers")
         .hasMessageContaining("209 missing, 0-courier.push.apple.com and 208 more");
-    assertThatThrownBy(() -> ProxyConfig.fromProperties(new Properties())).isInstanceOf(ConfigException.class);
-  }
-
-  @Test
-  void keysDescribeEveryKeyOnce() {
-    List<ProxyConfig.Key> keys = ProxyConfig.keys();
-    List<String> names = keys.stream().map(ProxyConfig.Key::name).toList();
-
-    assertThat(names).doesNotHaveDuplicates().contains("plan.ipv4", "plan.ipv6", "plan.style", "plan.sites",
-        "site.NAME.ipv4", "site.NAME.ipv6", "site.NAME.clients", "courier.count", "courier.variants", "dns.listen",
-        "dns.ttl", "dns.negative-ttl", "dns.forward", "dns.zone-other", "dns.ns-name", "dns.ns-address",
-        "dns.txt-count", "dns.upstream-check", "dns.denied-clients", "dns.tcp-idle-timeout",
-        "dns.tcp-max-connections", "dns.threads", "upstream.dns", "upstream.hosts", "upstream.timeout",
-        "upstream.ttl-min", "upstream.ttl-max", "upstream.serve-stale", "upstream.stale-answer-timeout",
-        "upstream.allow", "clients.allow",
-        "tcp.listen", "tcp.courier-ports", "tcp.init-ports", "tcp.api-ports", "tcp.connect-timeout",
-        "tcp.idle-timeout", "tcp.route-timeout", "tcp.drain-timeout", "tcp.max-connections", "tcp.max-per-client",
-        "tcp.threads", "tcp.reuse-port", "tcp.keepalive-idle", "tcp.keepalive-interval", "metrics.listen",
-        "stats.interval").hasSize(47);
-    assertThat(keys).allSatisfy(k -> {
-      assertThat(k.meaning()).isNotBlank().endsWith(".");
-      assertThat(k.defaultText()).isNotBlank();
-    });
-    assertThat(keys.stream().filter(ProxyConfig.Key::isSiteKey).map(ProxyConfig.Key::name))
-        .containsExactly("site.NAME.ipv4", "site.NAME.ipv6", "site.NAME.clients");
-    assertThat(ProxyConfig.keysAsMarkdown().lines()).hasSize(2 + 47)
-        .contains("| `dns.ttl` | `30s` | TTL of synthesized answers (whole seconds). |")
-        .contains("| `dns.txt-count` | = courier.count | The count=N in TXT push.apple.com. |")
-        .contains("| `plan.sites` | empty | Optional comma list of site names; then site.NAME.* replace plan.ipv4 and"
-            + " plan.ipv6. |");
-  }
-
-  @Test
-  void everyLiteralDefaultTextIsTheEffectiveDefault() {
-    Map<String, String> effective = ProxyConfig.defaults().effectiveValues();
-    int literal = 0;
-    for (ProxyConfig.Key k : ProxyConfig.keys()) {
-      String shown = k.defaultText();
-      if (k.isSiteKey() || Set.of("none", "empty").contains(shown) || k.name().equals("dns.txt-count")
-          || k.name().equals("upstream.dns")) {
-        continue;
-      }
-      // what the table shows, set explicitly, gives what the default gives
-      ProxyConfig explicit = ProxyConfig.builder().set("upstream.dns", "192.0.2.53").set(k.name(), shown).build();
-      assertThat(explicit.effectiveValues().get(k.name())).as(k.name()).isEqualTo(effective.get(k.name()));
-      literal++;
-    }
-    assertThat(literal).isEqualTo(47 - 3 - 2 - 7);
-    assertThat(ProxyConfig.keys()).filteredOn(k -> !k.isSiteKey() && k.defaultText().equals("none"))
-        .allSatisfy(k -> assertThat(effective.get(k.name())).as(k.name()).isEmpty());
-    assertThat(ProxyConfig.keys()).filteredOn(k -> k.defaultText().equals("empty"))
-        .allSatisfy(k -> assertThat(effective.get(k.name())).as(k.name()).isEmpty());
+    assertThatThrownBy(() -> ProxySetup.of(ProxyConfig.fromProperties(new Properties())))
+        .isInstanceOf(ConfigException.class);
   }
 
   @Test
   void effectiveValuesReadBackToTheSameConfig() throws IOException {
     Path hosts = write("pinned", "17.0.0.1 0-courier.push.apple.com\n");
-    ProxyConfig c = ProxyConfig.builder()
-        .set("upstream.dns", "192.0.2.53, [2001:db8::53]:5353")
-        .set("upstream.hosts", hosts.toString())
-        .set("plan.ipv6", "fd00:a::/64")
-        .set("dns.ttl", "2m")
-        .set("tcp.listen", "0.0.0.0, ::")
-        .set("metrics.listen", "127.0.0.1:9100")
-        .set("courier.count", "20")
-        .build();
+    ProxySetup c = setup(Map.of(
+        "upstream.dns", "192.0.2.53, [2001:db8::53]:5353",
+        "upstream.hosts", hosts.toString(),
+        "plan.ipv6", "fd00:a::/64",
+        "dns.ttl", "2m",
+        "tcp.listen", "0.0.0.0, ::",
+        "metrics.listen", "127.0.0.1:9100",
+        "courier.count", "20"));
 
-    Properties p = c.toProperties();
-    ProxyConfig again = ProxyConfig.fromProperties(p);
+    Properties p = new Properties();
+    p.putAll(c.effectiveValues());
+    ProxySetup again = ProxySetup.of(ProxyConfig.fromProperties(p), OptionalLong.empty());
 
     assertThat(again.effectiveValues()).isEqualTo(c.effectiveValues());
     assertThat(c.effectiveValues().keySet()).startsWith("plan.ipv4", "plan.ipv6", "plan.style", "plan.sites");
-    assertThat(p).containsEntry("upstream.dns", "192.0.2.53:53,[2001:db8:0:0:0:0:0:53]:5353")
+    assertThat(p).containsEntry("upstream.dns", "192.0.2.53:53,[2001:db8::53]:5353")
         .containsEntry("dns.ttl", "2m").containsEntry("dns.txt-count", "20").containsEntry("plan.ipv6",
-            "fd00:a:0:0:0:0:0:0/64").containsEntry("dns.ns-address", "").containsEntry("plan.sites", "");
-    assertThat(again.upstreamDns()).containsExactly(sa("192.0.2.53:53"), sa("[2001:db8::53]:5353"));
-    assertThat(again.tcpListen()).containsExactly(ip("0.0.0.0"), ip("::"));
-    assertThat(again.metricsListen()).contains(sa("127.0.0.1:9100"));
-    assertThat(c.toString()).startsWith("ProxyConfig[plan.ipv4=10.100.100.0/24, ");
+            "fd00:a::/64").containsEntry("dns.ns-address", "").containsEntry("plan.sites", "")
+        .containsEntry("tcp.listen", "0.0.0.0,::").containsEntry("metrics.listen", "127.0.0.1:9100");
   }
 
-  @Test
-  void loadsEveryKeyFromAFile() throws IOException {
-    ProxyConfig c = loadText(String.join("\n",
-        "# every key, not at its default",
-        "plan.ipv4 = 10.200.0.0/22",
-        "plan.ipv6 = fd00:b::/64",
-        "plan.style = POOLED",
-        "courier.count = 200",
-        "courier.variants = courier , courier2,courier3",
-        "dns.listen = 127.0.0.1:5353, [::1]",
-        "dns.ttl = 1m",
-        "dns.negative-ttl = 0",
-        "dns.forward = 192.0.2.1",
-        "dns.zone-other = forward",
-        "dns.ns-name = NS1.Example.NET.",
-        "dns.ns-address = 10.200.0.53",
-        "dns.txt-count = 100",
-        "dns.upstream-check = TRUE",
-        "dns.denied-clients = drop",
-        "dns.tcp-idle-timeout = 500ms",
-        "dns.tcp-max-connections = 10",
-        "dns.threads = 4",
-        "upstream.dns = 192.0.2.53:5300",
-        "upstream.timeout = 1500ms",
-        "upstream.ttl-min = 0",
-        "upstream.ttl-max = 1d",
-        "upstream.serve-stale = 0",
-        "upstream.stale-answer-timeout = 250ms",
-        "upstream.allow = any",
-        "clients.allow = 10.0.0.0/8, fd00::/8",
-        "tcp.listen = 0.0.0.0",
-        "tcp.courier-ports = 5223",
-        "tcp.init-ports = 443, 8443",
-        "tcp.api-ports = 2197",
-        "tcp.connect-timeout = 3s",
-        "tcp.idle-timeout = 0",
-        "tcp.route-timeout = 4s",
-        "tcp.drain-timeout = 0",
-        "tcp.max-connections = 100",
-        "tcp.max-per-client = 7",
-        "tcp.threads = 3",
-        "tcp.reuse-port = true",
-        "tcp.keepalive-idle = 2m",
-        "tcp.keepalive-interval = 10s",
-        "metrics.listen = [::1]:9100",
-        "stats.interval = 0",
-        ""));
+  /** A sample value for every key, not its default: set alone, each must read back from the builders as set. */
+  static final Map<String, String> SAMPLES = Map.ofEntries(
+      Map.entry("plan.ipv4", "10.200.0.0/22"),
+      Map.entry("plan.ipv6", "fd00:b::/64"),
+      Map.entry("plan.style", "pooled"),
+      Map.entry("plan.sites", "a"),
+      Map.entry("courier.count", "200"),
+      Map.entry("courier.variants", "courier,courier2,courier3"),
+      Map.entry("dns.listen", "127.0.0.1:5353,[::1]:53"),
+      Map.entry("dns.ttl", "1m"),
+      Map.entry("dns.negative-ttl", "0"),
+      Map.entry("dns.forward", "192.0.2.1:53"),
+      Map.entry("dns.zone-other", "forward"),
+      Map.entry("dns.ns-name", "ns1.example.net"),
+      Map.entry("dns.ns-address", "10.200.0.53"),
+      Map.entry("dns.txt-count", "100"),
+      Map.entry("dns.upstream-check", "true"),
+      Map.entry("dns.denied-clients", "drop"),
+      Map.entry("dns.tcp-idle-timeout", "500ms"),
+      Map.entry("dns.tcp-max-connections", "10"),
+      Map.entry("dns.tcp-max-per-client", "5"),
+      Map.entry("dns.threads", "4"),
+      Map.entry("upstream.dns", "192.0.2.53:5300"),
+      Map.entry("upstream.hosts", "HOSTS"),
+      Map.entry("upstream.timeout", "1500ms"),
+      Map.entry("upstream.ttl-min", "0"),
+      Map.entry("upstream.ttl-max", "1d"),
+      Map.entry("upstream.serve-stale", "0"),
+      Map.entry("upstream.stale-answer-timeout", "250ms"),
+      Map.entry("upstream.allow", "192.0.2.0/24"),
+      Map.entry("clients.allow", "10.0.0.0/8,fd00::/8"),
+      Map.entry("tcp.listen", "0.0.0.0"),
+      Map.entry("tcp.courier-ports", "5223"),
+      Map.entry("tcp.init-ports", "443,8443"),
+      Map.entry("tcp.api-ports", "2197"),
+      Map.entry("tcp.connect-timeout", "3s"),
+      Map.entry("tcp.idle-timeout", "0"),
+      Map.entry("tcp.route-timeout", "4s"),
+      Map.entry("tcp.drain-timeout", "0"),
+      Map.entry("tcp.max-connections", "100"),
+      Map.entry("tcp.max-per-client", "7"),
+      Map.entry("tcp.threads", "3"),
+      Map.entry("tcp.reuse-port", "true"),
+      Map.entry("tcp.keepalive-idle", "2m"),
+      Map.entry("tcp.keepalive-interval", "10s"),
+      Map.entry("metrics.listen", "[::1]:9100"),
+      Map.entry("stats.interval", "0"));
 
-    AddressPlan plan = c.addressPlan();
-    assertThat(plan.sites()).containsExactly(new Site("default", Cidr.parse("10.200.0.0/22"),
-        Cidr.parse("fd00:b::/64"), CidrSet.any()));
-    assertThat(plan.style()).isEqualTo(Style.POOLED);
-    assertThat(c.courierCount()).isEqualTo(200);
-    assertThat(c.hostNames().tryParse("200-courier3.push.apple.com")).isPresent();
-    assertThat(plan.variants()).containsExactly("courier", "courier2", "courier3");
-    assertThat(plan.ports(Kind.COURIER)).containsExactly(5223);
-    assertThat(plan.ports(Kind.INIT)).containsExactly(443, 8443);
-    assertThat(plan.ports(Kind.PROVIDER)).containsExactly(2197);
-    assertThat(c.dnsListen()).containsExactly(sa("127.0.0.1:5353"), sa("[::1]:53"));
-    assertThat(c.dnsTtl()).isEqualTo(Duration.ofMinutes(1));
-    assertThat(c.dnsNegativeTtl()).isZero();
-    assertThat(c.dnsForward()).containsExactly(sa("192.0.2.1:53"));
-    assertThat(c.dnsZoneOther()).isEqualTo(ZoneOther.FORWARD);
-    assertThat(c.dnsNsName()).isEqualTo("ns1.example.net");
-    assertThat(c.dnsNsAddress()).contains(ip("10.200.0.53"));
-    assertThat(c.dnsTxtCount()).isEqualTo(100);
-    assertThat(c.dnsUpstreamCheck()).isTrue();
-    assertThat(c.dnsDeniedClients()).isEqualTo(DeniedClients.DROP);
-    assertThat(c.dnsTcpIdleTimeout()).isEqualTo(Duration.ofMillis(500));
-    assertThat(c.dnsTcpMaxConnections()).isEqualTo(10);
-    assertThat(c.dnsThreads()).isEqualTo(4);
-    assertThat(c.upstreamDns()).containsExactly(sa("192.0.2.53:5300"));
-    assertThat(c.upstreamTimeout()).isEqualTo(Duration.ofMillis(1500));
-    assertThat(c.upstreamTtlMin()).isZero();
-    assertThat(c.upstreamTtlMax()).isEqualTo(Duration.ofDays(1));
-    assertThat(c.upstreamServeStale()).isZero();
-    assertThat(c.upstreamStaleAnswerTimeout()).isEqualTo(Duration.ofMillis(250));
-    assertThat(c.addressPolicy().upstreams()).isEqualTo(CidrSet.any());
-    assertThat(c.addressPolicy().clients()).isEqualTo(CidrSet.parse("10.0.0.0/8,fd00::/8"));
-    assertThat(c.tcpListen()).containsExactly(ip("0.0.0.0"));
-    assertThat(c.tcpCourierPorts()).containsExactly(5223);
-    assertThat(c.tcpInitPorts()).containsExactly(443, 8443);
-    assertThat(c.tcpApiPorts()).containsExactly(2197);
-    assertThat(c.tcpConnectTimeout()).isEqualTo(Duration.ofSeconds(3));
-    assertThat(c.tcpIdleTimeout()).isZero();
-    assertThat(c.tcpRouteTimeout()).isEqualTo(Duration.ofSeconds(4));
-    assertThat(c.tcpDrainTimeout()).isZero();
-    assertThat(c.tcpMaxConnections()).isEqualTo(100);
-    assertThat(c.tcpMaxPerClient()).isEqualTo(7);
-    assertThat(c.tcpThreads()).isEqualTo(3);
-    assertThat(c.tcpReusePort()).isTrue();
-    assertThat(c.tcpKeepaliveIdle()).isEqualTo(Duration.ofMinutes(2));
-    assertThat(c.tcpKeepaliveInterval()).isEqualTo(Duration.ofSeconds(10));
-    assertThat(c.metricsListen()).contains(sa("[::1]:9100"));
-    assertThat(c.statsInterval()).isZero();
+  @Test
+  void everyKeyMapsOntoItsBuilderAndReadsBack() throws IOException {
+    Path hosts = write("hosts", "192.0.2.20 0-courier.push.apple.com\n");
+    ProxySetup defaults = ProxySetup.defaults();
+    for (ProxyKey<?> k : ProxyKeys.all()) {
+      if (k.isSiteKey()) {
+        continue;
+      }
+      assertThat(SAMPLES).as("a sample value for %s (add one with a new key)", k.name()).containsKey(k.name());
+      String sample = SAMPLES.get(k.name()).replace("HOSTS", hosts.toString());
+      Map<String, String> keys = new LinkedHashMap<>();
+      keys.put("upstream.dns", "192.0.2.53");
+      keys.put(k.name(), sample);
+      if (k.name().equals("plan.sites")) {
+        keys.put("site.a.ipv4", "10.0.1.0/24");
+      }
+      if (k.name().equals("courier.count") || k.name().equals("courier.variants")) {
+        keys.put("plan.ipv4", "10.0.0.0/22");
+      }
+      ProxySetup s = setup(keys);
+      assertThat(k.effective(s)).as(k.name()).isEqualTo(sample).isNotEqualTo(k.effective(defaults));
+    }
   }
 
   @Test
   void loadsSeveralSites() throws IOException {
-    ProxyConfig c = loadText(UPSTREAM
+    ProxySetup c = loadText(UPSTREAM
         + "plan.sites = east, west\n"
         + "site.east.ipv4 = 10.100.100.0/24\n"
         + "site.east.ipv6 = fd00:e::/64\n"
         + "site.east.clients = 10.1.0.0/16\n"
         + "site.west.ipv4 = 10.100.101.0/24\n");
 
-    AddressPlan plan = c.addressPlan();
+    AddressPlan plan = c.plan();
     assertThat(plan.sites()).containsExactly(
         new Site("east", Cidr.parse("10.100.100.0/24"), Cidr.parse("fd00:e::/64"), CidrSet.parse("10.1.0.0/16")),
         new Site("west", Cidr.parse("10.100.101.0/24"), null, CidrSet.any()));
@@ -320,20 +258,24 @@ class ProxyConfigTest {
     assertThat(c.effectiveValues()).doesNotContainKeys("plan.ipv4", "plan.ipv6")
         .containsEntry("plan.sites", "east,west").containsEntry("site.west.clients", "any")
         .containsEntry("site.west.ipv6", "");
-    assertThat(ProxyConfig.fromProperties(c.toProperties()).effectiveValues()).isEqualTo(c.effectiveValues());
+    Properties p = new Properties();
+    p.putAll(c.effectiveValues());
+    assertThat(ProxySetup.of(ProxyConfig.fromProperties(p), OptionalLong.empty()).effectiveValues())
+        .isEqualTo(c.effectiveValues());
   }
 
   @Test
   void aHostsFileNamingEveryPlanHostReplacesUpstreamDns() throws IOException {
-    Path hosts = hostsFor(ProxyConfig.defaults().addressPlan(), 0);
+    Path hosts = hostsFor(ProxySetup.defaults().plan(), 0);
 
-    ProxyConfig c = loadText("upstream.hosts = " + hosts.getFileName() + "\n");
+    ProxySetup c = loadText("upstream.hosts = " + hosts.getFileName() + "\n");
 
-    assertThat(c.upstreamDns()).isEmpty();
-    assertThat(c.upstreamHosts()).contains(hosts.toAbsolutePath());
+    assertThat(c.effectiveValues()).containsEntry("upstream.dns", "")
+        .containsEntry("upstream.hosts", hosts.toAbsolutePath().toString());
     UpstreamResolver r = c.hostsResolver().orElseThrow();
     assertThat(r.resolve("17-courier2.sandbox.push.apple.com").toCompletableFuture().join())
         .containsExactly(ip("17.57.146.20"));
+    assertThat(c.warnings()).isEmpty();
   }
 
   @Test
@@ -350,7 +292,7 @@ class ProxyConfigTest {
 
   @Test
   void aHostsFileMissingSomeNamesNeedsUpstreamDns() throws IOException {
-    Path hosts = hostsFor(ProxyConfig.defaults().addressPlan(), 3);
+    Path hosts = hostsFor(ProxySetup.defaults().plan(), 3);
 
     assertThatThrownBy(() -> loadText("upstream.hosts = " + hosts + "\n")).isInstanceOf(ConfigException.class)
         .hasFieldOrPropertyWithValue("key", "upstream.dns").hasMessageContaining("and 2 more");
@@ -406,6 +348,10 @@ class ProxyConfigTest {
       "plan.sites            | East               | bad site name 'East'",
       "plan.sites            | a,a                | duplicate element",
       "upstream.hosts        | no-such-file       | cannot read the file (NoSuchFileException: ",
+      "tcp.idle-timeout      | 106752d            | expected at most 3650d",
+      "tcp.drain-timeout     | 200000d            | expected at most 3650d",
+      "upstream.serve-stale  | 999999999d         | expected at most 3650d",
+      "tcp.connect-timeout   | 3651d              | expected at most 3650d",
   })
   void rejectsBadValuesNamingKeyAndValue(String key, String value, String reason) throws IOException {
     String expectedStart = key + " = '" + value + "': ";
@@ -461,7 +407,7 @@ class ProxyConfigTest {
     assertThatThrownBy(() -> loadText(UPSTREAM + "courier.count = 100\n"))
         .hasFieldOrPropertyWithValue("key", "plan.ipv4").hasMessageContaining("courier.count = 100")
         .hasMessageContaining("use a /23");
-    assertThat(loadText(UPSTREAM + "plan.ipv4 = 10.0.0.0/26\nplan.style = pooled\n").addressPlan().style())
+    assertThat(loadText(UPSTREAM + "plan.ipv4 = 10.0.0.0/26\nplan.style = pooled\n").plan().style())
         .isEqualTo(Style.POOLED);
   }
 
@@ -469,7 +415,7 @@ class ProxyConfigTest {
   @CsvSource(delimiter = '|', quoteCharacter = '"', value = {
       // the keys (\n between lines)                                             | key              | message start
       "plan.ipv4=10.0.0.0/24\\nplan.sites=a\\nsite.a.ipv4=10.0.1.0/24           | plan.ipv4         | plan.ipv4 = '10.0.0.0/24': set together with plan.sites = 'a'",
-      "plan.ipv6=fd00::/64\\nplan.sites=a\\nsite.a.ipv4=10.0.1.0/24             | plan.ipv6         | plan.ipv6 = 'fd00:0:0:0:0:0:0:0/64': set together with plan.sites",
+      "plan.ipv6=fd00::/64\\nplan.sites=a\\nsite.a.ipv4=10.0.1.0/24             | plan.ipv6         | plan.ipv6 = 'fd00::/64': set together with plan.sites",
       "plan.sites=a\\nsite.a.ipv4=10.0.1.0/24\\nsite.b.ipv4=10.0.2.0/24         | site.b.ipv4       | site.b.ipv4 = '10.0.2.0/24': site 'b' is not in plan.sites (expected one of [a])",
       "plan.sites=a\\nsite.a.ipv4=10.0.1.0/24\\nsite.c.clients=any              | site.c.clients    | site.c.clients = 'any': site 'c' is not in plan.sites",
       "site.a.ipv4=10.0.1.0/24                                                 | site.a.ipv4       | site.a.ipv4 = '10.0.1.0/24': site 'a' is not in plan.sites, which is empty",
@@ -490,8 +436,8 @@ class ProxyConfigTest {
 
   @Test
   void anEmptyPlanIpv6IsAllowedWithSites() throws IOException {
-    ProxyConfig c = loadText(UPSTREAM + "plan.ipv6 =\nplan.sites = a\nsite.a.ipv4 = 10.0.1.0/24\n");
-    assertThat(c.addressPlan().sites()).extracting(Site::name).containsExactly("a");
+    ProxySetup c = loadText(UPSTREAM + "plan.ipv6 =\nplan.sites = a\nsite.a.ipv4 = 10.0.1.0/24\n");
+    assertThat(c.plan().sites()).extracting(Site::name).containsExactly("a");
   }
 
   @Test
@@ -512,7 +458,8 @@ class ProxyConfigTest {
     Files.createDirectories(dir.resolve("conf"));
     write("conf/pinned.hosts", "17.0.0.1 0-courier.push.apple.com\n");
     ProxyConfig c = ProxyConfig.load(write("conf/proxy.properties", UPSTREAM + "upstream.hosts=pinned.hosts\n"));
-    assertThat(c.upstreamHosts()).contains(dir.resolve("conf/pinned.hosts").toAbsolutePath());
+    assertThat(c.get(ProxyKeys.UPSTREAM_HOSTS).orElseThrow().orElseThrow().path())
+        .isEqualTo(dir.resolve("conf/pinned.hosts").toAbsolutePath());
   }
 
   @Test
@@ -545,9 +492,9 @@ class ProxyConfigTest {
   void builderSetChecksAtOnceAndAllowsResetting() {
     ProxyConfig.Builder b = ProxyConfig.builder().set("upstream.dns", "192.0.2.53");
     assertThatThrownBy(() -> b.set("courier.count", "lots")).isInstanceOf(ConfigException.class);
-    ProxyConfig c = b.set("courier.count", "10").set("courier.count", " 20 ").set("dns.txt-count", "7").build();
-    assertThat(c.courierCount()).isEqualTo(20);
-    assertThat(c.dnsTxtCount()).isEqualTo(7);
+    ProxySetup c = ProxySetup.of(b.set("courier.count", "10").set("courier.count", " 20 ").set("dns.txt-count", "7")
+        .build(), OptionalLong.empty());
+    assertThat(c.plan().courierCount()).isEqualTo(20);
     assertThat(c.effectiveValues()).containsEntry("courier.count", "20").containsEntry("dns.txt-count", "7");
     assertThatThrownBy(() -> ProxyConfig.builder().set("dns.ttl", null)).isInstanceOf(NullPointerException.class);
   }
@@ -575,13 +522,124 @@ class ProxyConfigTest {
     assertThat(e).hasMessage("k = 'v': line one line two").isInstanceOf(IllegalArgumentException.class);
     assertThat(e.key()).isEqualTo("k");
     assertThat(e.value()).isEqualTo("v");
-    assertThat(ProxyConfig.keys().stream().map(ProxyConfig.Key::name).collect(Collectors.toSet())).contains("dns.ttl");
   }
 
   @Test
   void aBarePortForMetricsMeansLoopback() {
-    ProxyConfig c = ProxyConfig.builder().set("plan.ipv4", "10.100.100.0/24").set("upstream.dns", "192.0.2.53")
-        .set("metrics.listen", "9464").build();
-    assertThat(c.metricsListen()).contains(sa("127.0.0.1:9464"));
+    ProxySetup c = setup(Map.of("upstream.dns", "192.0.2.53", "metrics.listen", "9464"));
+    assertThat(c.effectiveValues()).containsEntry("metrics.listen", "127.0.0.1:9464");
+  }
+
+  // ---------------------------------------------------------------- the README table is the keys' table
+
+  @Test
+  void theReadmeTableIsTheKeysTableKeyByKeyAndDefaultByDefault() throws IOException {
+    Path readme = Path.of(System.getProperty("user.dir")).getParent().resolve("README.md");
+    List<String> lines = Files.readAllLines(readme, StandardCharsets.UTF_8);
+    int start = lines.indexOf("| key | default | meaning |");
+    assertThat(start).as("the configuration table in " + readme).isNotNegative();
+    Map<String, String> documented = new LinkedHashMap<>();
+    for (String line : lines.subList(start + 2, lines.size())) {
+      if (!line.startsWith("| `")) {
+        break;
+      }
+      documented.put(line.substring(3, line.indexOf('`', 3)), line);
+    }
+    Map<String, String> generated = new LinkedHashMap<>();
+    for (String line : ProxyKeys.asMarkdown(ProxySetup.defaults()).lines().skip(2).toList()) {
+      generated.put(line.substring(3, line.indexOf('`', 3)), line);
+    }
+    // key by key: the same keys in the same order, and each row (default, meaning) the same
+    assertThat(documented.keySet()).containsExactlyElementsOf(generated.keySet());
+    generated.forEach((key, row) -> assertThat(documented.get(key)).as(key).isEqualTo(row));
+    assertThat(generated).containsEntry("tcp.max-connections", "| `tcp.max-connections` | `50000` | Most client"
+        + " connections at once; at start capped to what the open-file limit holds (two descriptors per splice, see"
+        + " the operator guide). |");
+  }
+
+  // ---------------------------------------------------------------- issue 18 defects on the config side
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', value = {
+      "plan.ipv4=127.100.100.0/24\\nupstream.allow=127.0.0.0/8  | 127.0.0.0/8 overlaps the virtual subnet 127.100.100.0/24 of site default",
+      "upstream.allow=any                                        | covers the virtual subnet 10.100.100.0/24 of site default",
+      "plan.ipv6=fd00:a::/64\\nupstream.allow=17.0.0.0/8,fd00::/8 | overlaps the virtual subnet fd00:a::/64",
+      "plan.sites=a,b\\nsite.a.ipv4=10.0.0.0/24\\nsite.b.ipv4=10.9.0.0/24\\nupstream.allow=10.9.0.128/25 | 10.9.0.128/25 overlaps the virtual subnet 10.9.0.0/24 of site b",
+  })
+  void anUpstreamAllowOverlappingThePlanIsRefused(String lines, String reason) {
+    assertThatThrownBy(() -> loadText(UPSTREAM + lines.replace("\\n", "\n") + "\n"))
+        .isInstanceOf(ConfigException.class).hasFieldOrPropertyWithValue("key", "upstream.allow")
+        .hasMessageStartingWith("upstream.allow = '").hasMessageContaining(reason)
+        .hasMessageContaining("would connect to its own addresses");
+  }
+
+  @Test
+  void hostsEntriesOutsideUpstreamAllowAreWarnedAbout() throws IOException {
+    Path hosts = write("hosts", "17.0.0.1 0-courier.push.apple.com\n192.0.2.7 1-courier.push.apple.com\n");
+    ProxySetup s = loadText(UPSTREAM + "upstream.hosts = hosts\n");
+    assertThat(s.warnings()).singleElement().asString().startsWith("upstream.hosts = '" + hosts.toAbsolutePath()
+        + "': 1 entries lie outside upstream.allow").contains("1-courier.push.apple.com -> 192.0.2.7")
+        .doesNotContain("17.0.0.1");
+    assertThat(loadText(UPSTREAM + "upstream.hosts = hosts\nupstream.allow = 17.0.0.0/8, 192.0.2.0/24\n")
+        .warnings()).isEmpty();
+  }
+
+  @Test
+  void specialAndEndlessFilesAreRefusedBeforeTheyAreRead() throws Exception {
+    Path zero = Path.of("/dev/zero");
+    assertThatThrownBy(() -> ProxyConfig.load(zero)).isInstanceOf(IOException.class)
+        .hasMessage("/dev/zero is not a regular file (expected a file, not a device, FIFO or directory)");
+    assertThatThrownBy(() -> loadText(UPSTREAM + "upstream.hosts = /dev/zero\n")).isInstanceOf(ConfigException.class)
+        .hasFieldOrPropertyWithValue("key", "upstream.hosts").hasMessageContaining("is not a regular file");
+    Path fifo = dir.resolve("fifo");
+    Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).start();
+    assertThat(mkfifo.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    assertThat(mkfifo.exitValue()).isZero();
+    // opening a FIFO with no writer would block forever: refused without opening it
+    assertThatThrownBy(() -> ProxyConfig.load(fifo)).isInstanceOf(IOException.class)
+        .hasMessageContaining("is not a regular file");
+    assertThatThrownBy(() -> loadText(UPSTREAM + "upstream.hosts = fifo\n")).isInstanceOf(ConfigException.class)
+        .hasMessageContaining("is not a regular file");
+    Path big = dir.resolve("big.properties");
+    Files.write(big, new byte[(int) ProxyConfig.MAX_FILE_BYTES + 1]);
+    assertThatThrownBy(() -> ProxyConfig.load(big)).isInstanceOf(IOException.class)
+        .hasMessageContaining("has 1048577 bytes (expected at most 1048576)");
+  }
+
+  @Test
+  void aHugeValueIsEchoedCutShort() {
+    String huge = "1".repeat(5_000_000) + "x";
+    assertThatThrownBy(() -> ProxyConfig.builder().set("dns.ttl", huge)).isInstanceOf(ConfigException.class)
+        .hasMessageStartingWith("dns.ttl = '" + "1".repeat(100) + "...(5000001 chars)': ")
+        .satisfies(e -> assertThat(e.getMessage().length()).isLessThan(700));
+    String hugeKey = "k".repeat(1_000_000);
+    assertThatThrownBy(() -> ProxyConfig.builder().set(hugeKey, huge)).isInstanceOf(ConfigException.class)
+        .hasMessage("k".repeat(100) + "...(1000000 chars) = '" + "1".repeat(100) + "...(5000001 chars)': unknown key")
+        .hasFieldOrPropertyWithValue("key", hugeKey);
+  }
+
+  @Test
+  void maxConnectionsIsCappedByTheOpenFileLimit() {
+    Map<String, String> keys = Map.of("upstream.dns", "192.0.2.53", "tcp.listen", "0.0.0.0");
+    ProxyConfig c = ProxyConfig.fromProperties(props(keys));
+    // 5 listeners (0.0.0.0 on 5223, 443, 2197... the plan's ports) + 2 DNS sockets + 256 DNS/TCP + 128 reserve
+    ProxySetup capped = ProxySetup.of(c, OptionalLong.of(20_000));
+    int listeners = capped.splicer().listen().size() + 2;
+    int expected = (20_000 - listeners - 256 - Descriptors.RESERVE) / 2;
+    assertThat(expected).isBetween(9_700, 9_900);
+    assertThat(capped.effectiveValues()).containsEntry("tcp.max-connections", Integer.toString(expected));
+    assertThat(capped.configuredMaxConnections()).isEqualTo(50_000);
+    assertThat(capped.warnings()).singleElement().asString().startsWith("tcp.max-connections = 50000 is more than"
+        + " the open-file limit of 20000 holds").contains("capped at " + expected);
+    ProxySetup roomy = ProxySetup.of(c, OptionalLong.of(1_048_576));
+    assertThat(roomy.effectiveValues()).containsEntry("tcp.max-connections", "50000");
+    assertThat(roomy.warnings()).isEmpty();
+    assertThat(Descriptors.maxSplices(100, 10, 256)).isEqualTo(1);
+  }
+
+  private static Properties props(Map<String, String> keys) {
+    Properties p = new Properties();
+    p.putAll(keys);
+    return p;
   }
 }
