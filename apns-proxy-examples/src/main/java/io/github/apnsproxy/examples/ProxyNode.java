@@ -6,6 +6,7 @@ import io.github.apnsproxy.core.ProxyConfig;
 import io.github.apnsproxy.core.UpstreamResolver;
 import io.github.apnsproxy.dns.CachingResolver;
 import io.github.apnsproxy.dns.DnsAnswerHandler;
+import io.github.apnsproxy.dns.DnsResponder;
 import io.github.apnsproxy.dns.DnsServer;
 import io.github.apnsproxy.dns.DnsStats;
 import io.github.apnsproxy.dns.ForwardingHandler;
@@ -109,9 +110,10 @@ public final class ProxyNode implements AutoCloseable {
     DnsAnswerHandler chain = handlerChain(config, resolver, started);
     DnsServer dns = DnsServer.builder()
         .listen(config.dnsListen().toArray(InetSocketAddress[]::new))
-        .handler(metrics.timed(chain))
-        .policy(config.addressPolicy())
-        .deniedClients(config.dnsDeniedClients())
+        .responder(DnsResponder.builder(metrics.timed(chain))
+            .policy(config.addressPolicy())
+            .deniedClients(config.dnsDeniedClients())
+            .build())
         .threads(config.dnsThreads())
         .tcpIdleTimeout(config.dnsTcpIdleTimeout())
         .maxTcpConnections(config.dnsTcpMaxConnections())
@@ -143,7 +145,7 @@ public final class ProxyNode implements AutoCloseable {
     splicer.start();
 
     CachingResolver resolverForStats = caching;
-    metrics.watch(splicer::stats, splicer::outstandingBuffers, dns::stats, dns::tcpConnections,
+    metrics.watch(splicer::stats, () -> splicer.stats().outstandingBuffers(), dns::stats, dns::tcpConnections,
         () -> Optional.ofNullable(resolverForStats).map(CachingResolver::stats));
     MetricsEndpoint endpoint = null;
     Optional<InetSocketAddress> metricsListen = config.metricsListen();
@@ -153,7 +155,7 @@ public final class ProxyNode implements AutoCloseable {
           .listen(metricsListen.get())
           .registry(metrics.registry())
           .allow(config.addressPolicy().clients())
-          .health(() -> !closed.get() && splicer.isServing())
+          .health(() -> !closed.get() && splicer.isServing() && dns.isServing())
           .start();
       started.add(endpoint);
     }
@@ -303,7 +305,7 @@ public final class ProxyNode implements AutoCloseable {
 
   /** The splicer's outstanding pooled buffers (zero when no splice is backed up). */
   public int outstandingBuffers() {
-    return splicer.outstandingBuffers();
+    return splicer.stats().outstandingBuffers();
   }
 
   /**

@@ -15,9 +15,12 @@ import java.util.Objects;
  * @param bytesClientToUpstream bytes read from clients
  * @param bytesUpstreamToClient bytes read from upstreams
  * @param closed closed connections by reason (every reason present)
+ * @param outstandingBuffers buffers held for peers that cannot take bytes yet, over all loops (0 when every
+ *     connection is idle or closed: an idle splice holds no buffer)
  */
 public record SpliceStats(long active, long accepted, Map<RejectReason, Long> rejected, long upstreamConnectFailures,
-    long bytesClientToUpstream, long bytesUpstreamToClient, Map<CloseReason, Long> closed) {
+    long bytesClientToUpstream, long bytesUpstreamToClient, Map<CloseReason, Long> closed,
+    int outstandingBuffers) {
 
   /** Copies the maps. */
   public SpliceStats {

@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -22,8 +23,8 @@ import org.jspecify.annotations.Nullable;
  * {@link #close(Duration)}. Threading: the splicer runs {@code loops} selector threads named
  * {@code apns-proxy-tcp-loop-N} (daemon threads); both channels of a connection live on one loop and only that
  * thread touches them. All public methods are thread-safe, but {@code close} must not be called from a listener or
- * router callback (it waits for the loop threads). Memory: a connection holds a buffer only while a peer cannot
- * take bytes; at most one buffer ({@code bufferSize}) per direction.
+ * router callback (it waits for the loop threads; use {@link #closeAsync} there). Memory: a connection holds a
+ * buffer only while a peer cannot take bytes; at most one buffer ({@code bufferSize}) per direction.
  */
 public final class TcpSplicer implements AutoCloseable {
   private final Engine engine;
@@ -53,8 +54,10 @@ public final class TcpSplicer implements AutoCloseable {
   }
 
   /**
-   * Whether the splicer is serving: started, not closed, and every selector loop running (a loop stops only when
-   * the JVM fails under it; the others go on, but the splicer is then degraded). For health checks; any thread.
+   * Whether the splicer is serving: started, not closed, and every selector loop running. A loop survives a failing
+   * {@code select()} (it rebuilds its selector) and every failure of one connection; it stops only when the JVM
+   * fails under it (out of memory, an internal error), and the splicer is then degraded. For health checks; any
+   * thread.
    */
   public boolean isServing() {
     return engine.isServing();
@@ -65,9 +68,14 @@ public final class TcpSplicer implements AutoCloseable {
     return engine.stats();
   }
 
-  /** Buffers currently held for blocked peers over all loops (0 when every connection is idle or closed). */
-  public int outstandingBuffers() {
-    return engine.outstandingBuffers();
+  /** For tests: the next {@code select()} of every loop fails, as a broken selector would. */
+  void failNextSelect() {
+    engine.failNextSelect();
+  }
+
+  /** Selector rebuilds over all loops since start; for tests. */
+  int selectorRebuilds() {
+    return engine.selectorRebuilds();
   }
 
   /**
@@ -92,9 +100,23 @@ public final class TcpSplicer implements AutoCloseable {
   /**
    * Closes gracefully: stops accepting, lets live connections finish for up to {@code drain}, then closes the rest
    * ({@link CloseReason#SHUTDOWN}) and stops the loops. Idempotent; returns within {@code drain} plus a few seconds.
+   * An interrupt while waiting cuts the drain short (the interrupt status is kept).
+   *
+   * @throws IllegalStateException when called on a loop thread (from a listener or router callback): use
+   *     {@link #closeAsync} there
    */
   public void close(Duration drain) {
     engine.close(Objects.requireNonNull(drain, "drain"));
+  }
+
+  /**
+   * Closes gracefully like {@link #close(Duration)}, without waiting: the work runs on a thread named
+   * {@code apns-proxy-tcp-close}, and the future completes (on that thread) once every loop has stopped. Callable
+   * from any thread, a listener or router callback included. Idempotent: later calls return the same future, whatever
+   * their {@code drain}.
+   */
+  public CompletableFuture<Void> closeAsync(Duration drain) {
+    return engine.closeAsync(Objects.requireNonNull(drain, "drain"));
   }
 
   /** Builds a {@link TcpSplicer}; each option is checked when set, the whole in {@link #build()}. Not thread-safe. */
@@ -280,14 +302,17 @@ public final class TcpSplicer implements AutoCloseable {
      * limits); default 5 min idle, 30 s interval. SO_KEEPALIVE itself is always on.
      */
     public Builder keepAlive(Duration idle, Duration interval) {
-      this.keepAliveIdle = positive(idle, "keepalive idle");
-      this.keepAliveInterval = positive(interval, "keepalive interval");
+      positive(idle, "keepalive idle");
+      positive(interval, "keepalive interval");
       for (Duration d : new Duration[] {idle, interval}) {
         if (d.getSeconds() < 1 || d.getSeconds() > 32_767 || d.getNano() != 0) {
           throw new IllegalArgumentException("keepalive " + idle + "/" + interval
               + " (expected whole seconds from 1 s to 32767 s)");
         }
       }
+      // stored only once both are valid: a refused call leaves the builder as it was
+      this.keepAliveIdle = idle;
+      this.keepAliveInterval = interval;
       return this;
     }
 

@@ -29,7 +29,7 @@ final class Counters {
     closed.incrementAndGet(r.ordinal());
   }
 
-  SpliceStats snapshot() {
+  SpliceStats snapshot(int outstandingBuffers) {
     Map<RejectReason, Long> rej = new EnumMap<>(RejectReason.class);
     for (RejectReason r : RejectReason.values()) {
       rej.put(r, rejected.get(r.ordinal()));
@@ -39,6 +39,6 @@ final class Counters {
       clo.put(r, closed.get(r.ordinal()));
     }
     return new SpliceStats(active.get(), accepted.sum(), rej, connectFailures.sum(), bytesUp.sum(), bytesDown.sum(),
-        clo);
+        clo, outstandingBuffers);
   }
 }

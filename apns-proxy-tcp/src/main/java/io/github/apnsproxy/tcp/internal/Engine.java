@@ -60,6 +60,8 @@ public final class Engine {
   private boolean started;
   private boolean closed;
   private volatile boolean draining;
+  private volatile boolean drainCut;
+  private @Nullable CompletableFuture<Void> closing;
   /** False when a listener refused the keepalive times: accepted sockets then always get them set. */
   volatile boolean listenersKeepAlive = true;
 
@@ -142,7 +144,7 @@ public final class Engine {
       for (Loop l : made) {
         if (l != null) {
           try {
-            l.selector.close();
+            l.kernel.discard();
           } catch (IOException suppressed) {
             e.addSuppressed(suppressed);
           }
@@ -154,7 +156,7 @@ public final class Engine {
     bound = List.copyOf(addresses);
     started = true;
     for (Loop l : loops) {
-      l.thread.start();
+      l.kernel.start();
     }
     LOG.info("TCP splicer listening on {} with {} loops", summary(bound), loops.length);
   }
@@ -164,13 +166,13 @@ public final class Engine {
     return bound;
   }
 
-  /** A snapshot of the counters. */
+  /** A snapshot of the counters, with the buffers held for blocked peers. */
   public SpliceStats stats() {
-    return counters.snapshot();
+    return counters.snapshot(outstandingBuffers());
   }
 
   /** Buffers held by splices for blocked peers, over all loops. */
-  public int outstandingBuffers() {
+  private int outstandingBuffers() {
     int n = 0;
     for (Loop l : currentLoops()) {
       n += l.outstandingBuffers();
@@ -183,6 +185,22 @@ public final class Engine {
     long n = 0;
     for (Loop l : currentLoops()) {
       n += l.prefaceBytes();
+    }
+    return n;
+  }
+
+  /** For tests: the next {@code select()} of every loop fails as a broken selector would. */
+  public void failNextSelect() {
+    for (Loop l : currentLoops()) {
+      l.kernel.failNextSelect(new IOException("injected select failure"));
+    }
+  }
+
+  /** Selector rebuilds over all loops. */
+  public int selectorRebuilds() {
+    int n = 0;
+    for (Loop l : currentLoops()) {
+      n += l.kernel.selectorRebuilds();
     }
     return n;
   }
@@ -313,26 +331,82 @@ public final class Engine {
 
   /**
    * Stops accepting, waits up to {@code drain} for live splices to finish, then closes the rest and stops the
-   * loops. Idempotent; bounded by {@code drain} plus a few seconds.
+   * loops, on a thread of its own ({@code apns-proxy-tcp-close}); the future completes when the loops have stopped.
+   * Callable from any thread, a loop thread included. Idempotent: later calls return the same future.
    */
-  public void close(Duration drain) {
+  public CompletableFuture<Void> closeAsync(Duration drain) {
     Loop[] ls;
+    CompletableFuture<Void> done;
     synchronized (this) {
-      if (closed) {
-        return;
+      CompletableFuture<Void> f = closing;
+      if (f != null) {
+        return f;
       }
-      ls = loops;
-      for (Loop l : ls) {
-        if (l != null && Thread.currentThread() == l.thread) {
-          // checked before anything changes, so a later close() from another thread still works
-          throw new IllegalStateException("close() called on a loop thread (expected another thread)");
-        }
-      }
+      done = new CompletableFuture<>();
+      closing = done;
       closed = true;
+      ls = loops;
       if (!started) {
-        return;
+        done.complete(null);
+        return done;
       }
     }
+    Thread t = new Thread(() -> {
+      try {
+        shutdown(ls, drain);
+        done.complete(null);
+      } catch (RuntimeException e) {
+        LOG.warn("closing the TCP splicer failed", e);
+        done.completeExceptionally(e);
+      } catch (Error e) {
+        done.completeExceptionally(e);
+        throw e;
+      }
+    }, "apns-proxy-tcp-close");
+    t.start();
+    return done;
+  }
+
+  /**
+   * {@link #closeAsync} and waits for it; refused on a loop thread (it would wait for itself). An interrupt cuts the
+   * drain short; the loops are stopped either way and the interrupt is kept.
+   */
+  public void close(Duration drain) {
+    synchronized (this) {
+      for (Loop l : loops) {
+        if (l != null && Thread.currentThread() == l.thread) {
+          // checked before anything changes, so a later close() from another thread still works
+          throw new IllegalStateException("close() called on a loop thread (expected another thread, or closeAsync)");
+        }
+      }
+    }
+    CompletableFuture<Void> f = closeAsync(drain);
+    boolean interrupted = false;
+    while (true) {
+      try {
+        f.get();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+        cutDrain();
+      } catch (ExecutionException e) {
+        LOG.warn("closing the TCP splicer failed", e.getCause());
+        break;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private void cutDrain() {
+    drainCut = true;
+    synchronized (drainLock) {
+      drainLock.notifyAll();
+    }
+  }
+
+  private void shutdown(Loop[] ls, Duration drain) {
     CompletableFuture<Void> stopped = new CompletableFuture<>();
     ls[0].execute(() -> {
       ls[0].closeServers();
@@ -347,11 +421,11 @@ public final class Engine {
       LOG.warn("stopping the listeners did not finish in time", e);
     }
     if (!drain.isZero() && !drain.isNegative() && !interrupted) {
-      long deadline = System.nanoTime() + drain.toNanos();
+      long deadline = System.nanoTime() + saturatedNanos(drain);
       draining = true;
       synchronized (drainLock) {
         long left;
-        while (counters.active.get() > 0 && (left = deadline - System.nanoTime()) > 0) {
+        while (counters.active.get() > 0 && !drainCut && (left = deadline - System.nanoTime()) > 0) {
           try {
             TimeUnit.NANOSECONDS.timedWait(drainLock, left);
           } catch (InterruptedException e) {
@@ -378,6 +452,14 @@ public final class Engine {
     LOG.info("TCP splicer on {} closed ({} live connections closed)", summary(bound), live);
     if (interrupted) {
       Thread.currentThread().interrupt();
+    }
+  }
+
+  private static long saturatedNanos(Duration d) {
+    try {
+      return d.toNanos();
+    } catch (ArithmeticException e) {
+      return Long.MAX_VALUE / 2; // longer than any process lives
     }
   }
 

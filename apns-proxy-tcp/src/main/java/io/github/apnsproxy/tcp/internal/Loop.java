@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.github.apnsproxy.tcp.internal;
 
+import io.github.apnsproxy.core.internal.loop.Droppable;
+import io.github.apnsproxy.core.internal.loop.LoopHandler;
+import io.github.apnsproxy.core.internal.loop.SelectorLoop;
 import io.github.apnsproxy.tcp.CloseReason;
 import io.github.apnsproxy.tcp.FrontDoor;
 import io.github.apnsproxy.tcp.InboundConnection;
@@ -19,53 +22,33 @@ import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.List;
 import java.util.Set;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.atomic.AtomicBoolean;
 import jdk.net.ExtendedSocketOptions;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One selector loop: one thread ({@code apns-proxy-tcp-loop-N}) that owns a selector, the splices registered on it,
- * a shared scratch read buffer, a buffer pool and a coarse timer (the intrusive splice list, scanned when the
- * earliest known deadline passes). Other threads hand work in with {@link #execute}, which wakes the selector only
- * when the loop may be blocked in {@code select} (the Netty/Jetty guarded wakeup).
+ * The splicer's side of one selector loop: a {@link SelectorLoop} kernel (thread {@code apns-proxy-tcp-loop-N},
+ * selector, task queue, accepting, selector rebuilds) plus the splices registered on it, a shared scratch read
+ * buffer, a buffer pool and a coarse timer: the intrusive splice list, scanned when the earliest known deadline
+ * passes (no per-connection scheduled task). Other threads hand work in with {@link #execute}.
  */
-final class Loop implements Runnable {
+final class Loop implements LoopHandler {
   private static final Logger LOG = LoggerFactory.getLogger(Loop.class);
-  private static final long MIN_BACKOFF = 10_000_000L;
-  private static final long MAX_BACKOFF = 1_000_000_000L;
-  private static final int ACCEPT_BATCH = 64;
 
   final Engine engine;
   final Settings settings;
   final Counters counters;
   final SpliceListener listener;
-  final Selector selector;
+  final SelectorLoop kernel;
   final Thread thread;
   final ByteBuffer scratch;
   final BufferPool pool;
-  private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
-  /** True while the loop is awake (or a wakeup is pending): producers then skip the wakeup system call. */
-  private final AtomicBoolean awake = new AtomicBoolean(true);
-  private final List<ServerSocketChannel> servers = new ArrayList<>();
   private final boolean keepIdleSupported;
   private final boolean keepIntervalSupported;
   /** Whether accepted sockets inherit the listener's keepalive times: 0 not known yet, 1 yes, -1 no. Loop only. */
   private int keepAliveInherited;
-  /**
-   * Channels whose keys were cancelled, closed right after the next select has deregistered them: closing a channel
-   * that is still registered costs a getsockopt and a shutdown more in the JDK. Loop thread only.
-   */
-  private final ArrayList<SocketChannel> toClose = new ArrayList<>();
-  private volatile boolean stopping;
-  /** False once the loop has stopped, normally or because the JVM failed under it: it adopts nothing more. */
-  private volatile boolean running = true;
   private volatile int spliceCount;
   /** This loop's share of the splicer's preface budget, in bytes. */
   private final long prefaceBudget;
@@ -74,63 +57,62 @@ final class Loop implements Runnable {
 
   /** The time of the last wakeup; what the splices use as "now". Loop thread only. */
   long now = System.nanoTime();
-  private long nextScan = Long.MAX_VALUE;
   private @Nullable Splice head;
-  private long acceptResumeAt = Long.MAX_VALUE;
-  private long acceptBackoff;
 
   Loop(Engine engine, int index) throws IOException {
     this.engine = engine;
     this.settings = engine.settings;
     this.counters = engine.counters;
     this.listener = engine.listener;
-    this.selector = Selector.open();
+    this.kernel = new SelectorLoop("apns-proxy-tcp-loop-" + index, this);
+    this.thread = kernel.thread();
     this.scratch = ByteBuffer.allocateDirect(settings.bufferSize());
     this.pool = new BufferPool(settings.bufferSize());
     this.prefaceBudget = (settings.prefaceBudgetBytes() + settings.loops() - 1) / settings.loops();
-    this.thread = new Thread(this, "apns-proxy-tcp-loop-" + index);
-    this.thread.setDaemon(true);
     boolean idle = false;
     boolean interval = false;
     try (SocketChannel probe = SocketChannel.open()) {
       Set<SocketOption<?>> supported = probe.supportedOptions();
       idle = supported.contains(ExtendedSocketOptions.TCP_KEEPIDLE);
       interval = supported.contains(ExtendedSocketOptions.TCP_KEEPINTERVAL);
+    } catch (IOException | RuntimeException e) {
+      try {
+        kernel.discard();
+      } catch (IOException suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
     }
     this.keepIdleSupported = idle;
     this.keepIntervalSupported = interval;
   }
 
+  /** The loop's current selector (a new one after a rebuild); loop thread. */
+  Selector selector() {
+    return kernel.selector();
+  }
+
   /** Registers a listening channel for accepting; before the thread starts only. */
   void addServer(ServerSocketChannel server) throws IOException {
-    server.register(selector, SelectionKey.OP_ACCEPT, server);
-    servers.add(server);
+    kernel.addServer(server, ch -> engine.dispatch(ch, this));
   }
 
   /** Runs {@code task} on this loop's thread; callable from any thread. */
   void execute(Runnable task) {
-    tasks.add(task);
-    // The loop sets awake=false before its last look at the queue; if we win the CAS it may be selecting, so wake
-    // it. A wakeup before select() is remembered, so the race costs at most one spurious wakeup.
-    if (Thread.currentThread() != thread && awake.compareAndSet(false, true)) {
-      selector.wakeup();
-    }
+    kernel.execute(task);
   }
 
   boolean isRunning() {
-    return running;
+    return kernel.isRunning();
   }
 
-  /** Hands an accepted channel to this loop from the acceptor's thread. */
+  /** Hands an accepted channel to this loop from the acceptor's thread; closed if the loop stops first. */
   void adoptLater(SocketChannel ch) {
-    execute(new Adopt(ch));
-    if (!running) {
-      dropAdoptions(); // stopped meanwhile: nobody will run it
-    }
+    kernel.execute(new Adopt(ch));
   }
 
   /** An accepted channel on its way to this loop; closed if the loop stops first. */
-  private final class Adopt implements Runnable {
+  private final class Adopt implements Droppable {
     final SocketChannel ch;
 
     Adopt(SocketChannel ch) {
@@ -141,22 +123,16 @@ final class Loop implements Runnable {
     public void run() {
       adopt(ch);
     }
-  }
 
-  /** Drops the queued tasks of a stopped loop, closing the accepted channels among them; any thread. */
-  private void dropAdoptions() {
-    Runnable r;
-    while ((r = tasks.poll()) != null) {
-      if (r instanceof Adopt a) {
-        counters.closed(CloseReason.SHUTDOWN);
-        Splice.closeChannel(a.ch, false);
-      }
+    @Override
+    public void dropped() {
+      counters.closed(CloseReason.SHUTDOWN);
+      Splice.closeChannel(ch, false);
     }
   }
 
   void stop() {
-    stopping = true;
-    execute(() -> { });
+    kernel.stop();
   }
 
   int spliceCount() {
@@ -189,102 +165,21 @@ final class Loop implements Runnable {
 
   /** Valid registered keys; loop thread only. */
   int validKeys() {
-    int n = 0;
-    for (SelectionKey k : selector.keys()) {
-      if (k.isValid()) {
-        n++;
-      }
-    }
-    return n;
+    return kernel.validKeys();
   }
 
   void schedule(long deadline) {
-    if (deadline < nextScan) {
-      nextScan = deadline;
-    }
+    kernel.schedule(deadline);
   }
 
   @Override
-  public void run() {
-    LOG.debug("{} started", thread.getName());
-    try {
-      while (!stopping) {
-        awake.set(false);
-        long wake = Math.min(nextScan, acceptResumeAt);
-        if (!tasks.isEmpty() || !toClose.isEmpty()) {
-          selector.selectNow(); // channels waiting to be closed must not wait for traffic
-        } else if (wake == Long.MAX_VALUE) {
-          selector.select();
-        } else {
-          long ms = (wake - System.nanoTime() + 999_999L) / 1_000_000L;
-          if (ms <= 0) {
-            selector.selectNow();
-          } else {
-            selector.select(ms);
-          }
-        }
-        awake.set(true);
-        now = System.nanoTime();
-        closeDeregistered();
-        processKeys();
-        runTasks();
-        if (acceptResumeAt != Long.MAX_VALUE && now - acceptResumeAt >= 0) {
-          acceptResumeAt = Long.MAX_VALUE;
-          setAcceptInterest(SelectionKey.OP_ACCEPT);
-        }
-        if (now - nextScan >= 0) {
-          scan();
-        }
-      }
-    } catch (Throwable t) {
-      LOG.warn("{} failed; closing its connections", thread.getName(), t);
-    } finally {
-      shutdownNow();
-    }
-  }
-
-  private void processKeys() {
-    Set<SelectionKey> selected = selector.selectedKeys();
-    if (selected.isEmpty()) {
-      return;
-    }
-    Iterator<SelectionKey> it = selected.iterator();
-    while (it.hasNext()) {
-      SelectionKey k = it.next();
-      it.remove();
-      if (!k.isValid()) {
-        continue;
-      }
-      Object a = k.attachment();
-      if (a instanceof Splice s) {
-        try {
-          s.onReady(k);
-        } catch (RuntimeException | Error e) {
-          Errors.rethrowFatal(e);
-          LOG.warn("{}: unexpected error; closing this connection", s.connection, e);
-          s.close(CloseReason.ERROR, true, true);
-        }
-      } else if (a instanceof ServerSocketChannel server) {
-        accept(server);
-      }
-    }
-  }
-
-  private void runTasks() {
-    Runnable r;
-    // bounded: tasks added while we run wait for the next turn, so I/O is never starved
-    for (int i = tasks.size(); i > 0 && (r = tasks.poll()) != null; i--) {
-      try {
-        r.run();
-      } catch (RuntimeException | Error e) {
-        Errors.rethrowFatal(e);
-        LOG.warn("{}: task failed", thread.getName(), e);
-      }
-    }
+  public void awoke(long time) {
+    now = time;
   }
 
   /** Fires due timers and finds the next deadline. Runs when the earliest known deadline has passed. */
-  private void scan() {
+  @Override
+  public long timersDue(long time) {
     long idle = settings.idleTimeoutNanos();
     long min = Long.MAX_VALUE;
     Splice s = head;
@@ -306,58 +201,16 @@ final class Loop implements Runnable {
       }
       s = next;
     }
-    nextScan = min;
-  }
-
-  private void accept(ServerSocketChannel server) {
-    for (int i = 0; i < ACCEPT_BATCH && acceptResumeAt == Long.MAX_VALUE; i++) {
-      SocketChannel ch;
-      try {
-        ch = server.accept();
-      } catch (IOException e) {
-        // EMFILE/ENFILE/ENOBUFS: stop accepting for a while instead of spinning on a ready listener
-        acceptBackoff = acceptBackoff == 0 ? MIN_BACKOFF : Math.min(acceptBackoff * 2, MAX_BACKOFF);
-        LOG.warn("accept on {} failed ({}); pausing accepts for {} ms", server, e.toString(),
-            acceptBackoff / 1_000_000);
-        setAcceptInterest(0);
-        acceptResumeAt = now + acceptBackoff;
-        return;
-      }
-      if (ch == null) {
-        return;
-      }
-      acceptBackoff = 0;
-      engine.dispatch(ch, this);
-    }
+    return min;
   }
 
   /** At the connection limit: accepting stops for {@code nanos} (unless already paused); this loop's thread. */
   void pauseAccepting(long nanos) {
-    if (servers.isEmpty() || acceptResumeAt != Long.MAX_VALUE) {
-      return;
-    }
-    setAcceptInterest(0);
-    acceptResumeAt = System.nanoTime() + nanos;
-  }
-
-  private void setAcceptInterest(int ops) {
-    for (ServerSocketChannel s : servers) {
-      SelectionKey k = s.keyFor(selector);
-      if (k != null && k.isValid()) {
-        k.interestOps(ops);
-      }
-    }
+    kernel.pauseAccepting(nanos);
   }
 
   void closeServers() {
-    for (ServerSocketChannel s : servers) {
-      try {
-        s.close();
-      } catch (IOException e) {
-        LOG.debug("closing {} failed", s, e);
-      }
-    }
-    servers.clear();
+    kernel.closeServers();
   }
 
   /** Takes over an accepted channel: checks the policy and limits, then starts routing. Loop thread. */
@@ -514,24 +367,7 @@ final class Loop implements Runnable {
     if (reset) {
       Splice.setLingerZero(ch);
     }
-    if (key != null && key.isValid() && !stopping) {
-      key.cancel();
-      toClose.add(ch);
-    } else {
-      Splice.closeChannel(ch, false);
-    }
-  }
-
-  private void closeDeregistered() {
-    ArrayList<SocketChannel> list = toClose;
-    int n = list.size();
-    if (n == 0) {
-      return;
-    }
-    for (int i = 0; i < n; i++) {
-      Splice.closeChannel(list.get(i), false);
-    }
-    list.clear();
+    kernel.close(ch, key);
   }
 
   void routeCompleted(Splice s, @Nullable Route route, @Nullable Throwable failure) {
@@ -598,34 +434,27 @@ final class Loop implements Runnable {
         new SpliceSummary(s.bytesUp, s.bytesDown, Duration.ofNanos(end - s.start), reason, up));
   }
 
-  private void shutdownNow() {
-    running = false;
-    closeServers();
-    try {
-      runTasks(); // adopts channels dispatched before the stop, so the loop below closes them too
-    } catch (RuntimeException | Error e) {
-      LOG.warn("{}: a task failed while stopping", thread.getName(), e);
-    }
+  @Override
+  public void selectorLost() {
+    closeSplices(CloseReason.ERROR);
+  }
+
+  @Override
+  public void stopping() {
+    closeSplices(CloseReason.SHUTDOWN);
+    pool.clear();
+  }
+
+  private void closeSplices(CloseReason reason) {
     Splice s = head;
     while (s != null) {
       Splice next = s.next;
       try {
-        s.close(CloseReason.SHUTDOWN, false, false);
+        s.close(reason, false, false);
       } catch (RuntimeException e) {
         LOG.warn("{}: error while closing", s.connection, e);
       }
       s = next;
     }
-    head = null;
-    // Tasks handed in after the stop: late route completions only touch closed splices; accepted channels are closed.
-    dropAdoptions();
-    try {
-      selector.close();
-    } catch (IOException e) {
-      LOG.debug("closing the selector of {} failed", thread.getName(), e);
-    }
-    closeDeregistered();
-    pool.clear();
-    LOG.debug("{} stopped", thread.getName());
   }
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.github.apnsproxy.tcp.internal;
 
+import io.github.apnsproxy.core.internal.loop.KeyHandler;
 import io.github.apnsproxy.tcp.CloseReason;
 import io.github.apnsproxy.tcp.ConnectFeedback;
 import io.github.apnsproxy.tcp.FrontDoor;
@@ -32,7 +33,7 @@ import org.slf4j.LoggerFactory;
  * only set while a peer is blocked. It sits in its loop's intrusive list (prev/next), which is also the timer
  * structure: the loop scans deadlines coarsely instead of scheduling a task per connection.
  */
-final class Splice {
+final class Splice implements KeyHandler {
   private static final Logger LOG = LoggerFactory.getLogger(Splice.class);
 
   static final int ROUTING = 0;
@@ -178,7 +179,7 @@ final class Splice {
           connected();
           return;
         }
-        upstreamKey = ch.register(loop.selector, SelectionKey.OP_CONNECT, this);
+        upstreamKey = ch.register(loop.selector(), SelectionKey.OP_CONNECT, this);
         state = CONNECTING;
         deadline = loop.now + loop.settings.connectTimeoutNanos();
         loop.schedule(deadline);
@@ -263,9 +264,9 @@ final class Splice {
     lastActive = loop.now;
     try {
       // The client is registered, and so read, only now that the upstream is connected.
-      clientKey = client.register(loop.selector, SelectionKey.OP_READ, this);
+      clientKey = client.register(loop.selector(), SelectionKey.OP_READ, this);
       if (upstreamKey == null) {
-        upstreamKey = up.register(loop.selector, SelectionKey.OP_READ, this);
+        upstreamKey = up.register(loop.selector(), SelectionKey.OP_READ, this);
       } else {
         upstreamKey.interestOps(SelectionKey.OP_READ);
       }
@@ -308,7 +309,8 @@ final class Splice {
   }
 
   /** Handles readiness of one of this splice's keys; runs on the loop thread. */
-  void onReady(SelectionKey key) {
+  @Override
+  public void onReady(SelectionKey key) {
     int ops = key.readyOps();
     if (state == PREFACE || state == REPLYING) {
       onPrefaceReady(ops);
@@ -336,6 +338,23 @@ final class Splice {
       }
     }
     updateInterest();
+  }
+
+  /** {@link #onReady} threw: this splice is closed, with resets both ways; the loop goes on. */
+  @Override
+  public void onFailure(SelectionKey key, Throwable failure) {
+    LOG.warn("{}: unexpected error; closing this connection", connection, failure);
+    close(CloseReason.ERROR, true, true);
+  }
+
+  /** The loop rebuilt its selector: the key of the same channel on the new selector. */
+  @Override
+  public void keyReplaced(SelectionKey old, SelectionKey replacement) {
+    if (old == clientKey) {
+      clientKey = replacement;
+    } else if (old == upstreamKey) {
+      upstreamKey = replacement;
+    }
   }
 
   private void readClient() {
@@ -502,7 +521,7 @@ final class Splice {
       return;
     }
     try {
-      clientKey = client.register(loop.selector, SelectionKey.OP_READ, this);
+      clientKey = client.register(loop.selector(), SelectionKey.OP_READ, this);
     } catch (IOException e) {
       close(CloseReason.CLIENT_GONE, false, false);
     }
