@@ -426,12 +426,12 @@ public final class Bench {
 
   private String header(String pinned) {
     return String.format("apns-proxy bench (%s: %d repeat%s, medians; %.1f s runs) - %s, %d CPUs (%s), %s %s;"
-        + " load on CPU %s, proxy on CPU %s, proxy JVM options %s", o.quick ? "quick" : "full", o.repeats,
+        + " load on CPU %s, proxy on CPU %s, proxy %s, JVM options %s; CPU = busy share of the target's core", o.quick ? "quick" : "full", o.repeats,
         o.repeats == 1 ? "" : "s",
         o.duration, System.getProperty("os.name") + " " + System.getProperty("os.version"),
         cpus, cpuModel(), System.getProperty("java.vm.name"),
         System.getProperty("java.runtime.version"), pinned, pinning() ? Integer.toString(o.proxyCpu) : "any",
-        o.proxyJvmOpts.isEmpty() ? "none" : String.join(" ", o.proxyJvmOpts));
+        o.proxyJava != null ? o.proxyJava : "same java", o.proxyJvmOpts.isEmpty() ? "none" : String.join(" ", o.proxyJvmOpts));
   }
 
   private String describe(Target t) {
@@ -470,6 +470,8 @@ public final class Bench {
     m.put("upstreams", plan.upstreams().stream().map(a -> a.getAddress().getHostAddress() + ":" + a.getPort())
         .toList());
     m.put("proxy_jvm_opts", o.proxyJvmOpts);
+    m.put("proxy_java", o.proxyJava != null ? o.proxyJava : javaBinary());
+    m.put("cpu_measure", pinning() ? "busy share of the target's core (/proc/stat)" : "process utime+stime");
     m.put("proxy_config_overrides", o.proxySet);
     m.put("peers", o.peers.stream().map(p -> p.name() + " pid " + p.pids() + " subnet " + p.subnet()).toList());
     m.put("dns_peers", o.dnsPeers.stream().map(p -> p.name() + " pid " + p.pids() + " at " + p.address()).toList());
