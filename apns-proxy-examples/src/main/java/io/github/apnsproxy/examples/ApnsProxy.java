@@ -39,6 +39,9 @@ public final class ApnsProxy {
         bench [--quick] [--targets direct,apns-proxy,haproxy,nginx] [--only ...]
               Benchmarks: the proxy (a separate JVM) against a direct loopback connection.
         keys  Print every config key with its default and meaning.
+        passwd USER
+              Read a password from stdin (the terminal without echo) and print the connect.users line for USER
+              (PBKDF2-HMAC-SHA256, random salt). Append it to the users file.
 
       Exit codes: 0 ok, 1 failure, 2 bad usage or bad config.
       """;
@@ -71,8 +74,9 @@ public final class ApnsProxy {
           yield 0;
         }
         case "bench" -> io.github.apnsproxy.examples.bench.Bench.run(rest);
+        case "passwd" -> Passwd.run(rest, System.in, out, err);
         default -> {
-          err.println("apns-proxy: unknown command '" + args[0] + "' (expected demo, run, check, bench or keys)");
+          err.println("apns-proxy: unknown command '" + args[0] + "' (expected demo, run, check, bench, keys or passwd)");
           yield 2;
         }
       };

@@ -155,6 +155,12 @@ public final class ProxyMetrics {
       cb.call(stats.bytesClientToUpstream(), "client_to_upstream");
       cb.call(stats.bytesUpstreamToClient(), "upstream_to_client");
     }, "direction");
+    counter("connections_routed_total", "Connections routed to an upstream, by front door (address: routed by the"
+        + " dialled address) and by the kind of name they were routed by (courier, courier-unnumbered, init, api,"
+        + " other, none).", (s, cb) -> s.splices().get().routed().forEach((door, byKind) -> byKind.forEach(
+            (kind, n) -> cb.call(n, door, kind.label()))), "front_door", "name_kind");
+    gauge("preface_bytes", "Bytes held by connections waiting for their preface (TLS ClientHello, PROXY header).",
+        (s, cb) -> cb.call(s.splices().get().prefaceBytes()));
     gauge("buffers_outstanding", "Pooled buffers held by backed-up splices.",
         (s, cb) -> cb.call(s.outstandingBuffers().getAsInt()));
   }

@@ -10,6 +10,7 @@ import io.github.apnsproxy.examples.demo.DemoWorld;
 import io.github.apnsproxy.examples.demo.SimulatedCourier;
 import io.github.apnsproxy.examples.demo.SimulatedDevice;
 import io.github.apnsproxy.tcp.CloseReason;
+import io.github.apnsproxy.tcp.ServerNameKind;
 import io.github.apnsproxy.tcp.SpliceStats;
 import java.net.InetAddress;
 import java.net.URI;
@@ -154,6 +155,12 @@ class ProxyEndToEndIT {
     assertThat(metric(metrics, "apns_proxy_dns_answers_total{rcode=\"noerror\"}"))
         .isEqualTo(world.node().dnsStats().answers("NOERROR"));
     assertThat(metric(metrics, "apns_proxy_connections_active")).isZero();
+    // the demo's plan routes by the dialled address: both devices counted as address-routed without a name
+    assertThat(after.routed("address", ServerNameKind.NONE) - before.routed("address", ServerNameKind.NONE))
+        .isEqualTo(2);
+    assertThat(metric(metrics, "apns_proxy_connections_routed_total{front_door=\"address\",name_kind=\"none\"}"))
+        .isEqualTo(after.routed("address", ServerNameKind.NONE));
+    assertThat(metric(metrics, "apns_proxy_preface_bytes")).isZero();
     assertThat(scrape("/healthz")).isEqualTo("ok\n");
   }
 

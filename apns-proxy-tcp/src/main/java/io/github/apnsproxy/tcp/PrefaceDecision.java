@@ -3,6 +3,7 @@ package io.github.apnsproxy.tcp;
 
 import java.nio.ByteBuffer;
 import java.util.Objects;
+import java.util.concurrent.CompletionStage;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -20,6 +21,8 @@ import org.jspecify.annotations.Nullable;
  *       {@link RejectReason#PREFACE_REFUSED}); optionally an answer is sent before the close (an HTTP 400).
  *   <li>{@link #answer(String, ByteBuffer)}: the door answered the connection itself and closes it, nothing is wrong
  *       (a PAC file, a health check); closed as {@link CloseReason#ANSWERED}, not counted as a rejection.
+ *   <li>{@link #later(CompletionStage)}: the decision needs work that must not run on the loop thread (a slow
+ *       password hash); the splicer stops reading the client and applies the stage's decision once it completes.
  * </ul>
  */
 public sealed interface PrefaceDecision {
@@ -57,6 +60,19 @@ public sealed interface PrefaceDecision {
   /** Answer with {@code reply} (copied) and close; not a refusal. */
   static PrefaceDecision answer(String detail, ByteBuffer reply) {
     return new Close(detail, copy(reply), false);
+  }
+
+  /**
+   * Decide later: the splicer stops reading the client until {@code decision} completes, then applies its decision
+   * on the connection's loop thread as if {@link PrefaceParser#parse} had returned it (a {@link Reply} drops its
+   * bytes and the parser is called again with the rest, as usual). The parser is not called while the stage is
+   * pending, so the stage may update the parser's state before it completes; that completion happens-before the
+   * next {@code parse} call. A stage that fails (or completes with {@code null}) refuses the connection. The
+   * {@code prefaceTimeout} keeps running: a connection that times out or goes away meanwhile is closed and the late
+   * decision is ignored. The stage must not use the {@code buffered} view it was made from (copy what it needs).
+   */
+  static PrefaceDecision later(CompletionStage<PrefaceDecision> decision) {
+    return new Later(Objects.requireNonNull(decision, "decision"));
   }
 
   private static ByteBuffer copy(ByteBuffer b) {
@@ -118,6 +134,18 @@ public sealed interface PrefaceDecision {
     public Close {
       Objects.requireNonNull(detail, "detail");
       Objects.requireNonNull(reply, "reply");
+    }
+  }
+
+  /**
+   * Decide once {@code decision} completes; see {@link #later(CompletionStage)}.
+   *
+   * @param decision completes with the decision (any thread)
+   */
+  record Later(CompletionStage<PrefaceDecision> decision) implements PrefaceDecision {
+    /** Checks the argument. */
+    public Later {
+      Objects.requireNonNull(decision, "decision");
     }
   }
 }

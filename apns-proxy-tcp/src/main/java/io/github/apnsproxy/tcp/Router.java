@@ -22,6 +22,16 @@ public interface Router {
   CompletionStage<Route> route(InboundConnection connection);
 
   /**
+   * The kind of {@code name} (a TLS server name or explicit target host a connection was routed by), for the
+   * splicer's per-kind counters ({@link SpliceStats#routed()}). Called on the loop thread after {@link #route}
+   * succeeded for a connection whose preface carried a name; must not block. The default says
+   * {@link ServerNameKind#OTHER}; the stock router classifies by its plan's names.
+   */
+  default ServerNameKind nameKind(String name) {
+    return ServerNameKind.OTHER;
+  }
+
+  /**
    * The stock router. When the preface found a name - an explicit target ({@link Preface#target()}, on its port) or
    * a TLS server name ({@link Preface#serverName()}, on the dialled port) - the name decides: a plan host (numbered
    * courier, init, provider API) goes to itself when the plan serves it on that port; an unnumbered courier name

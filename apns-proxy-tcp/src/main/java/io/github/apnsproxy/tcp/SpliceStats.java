@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.github.apnsproxy.tcp;
 
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 
@@ -17,15 +19,36 @@ import java.util.Objects;
  * @param closed closed connections by reason (every reason present)
  * @param outstandingBuffers buffers held for peers that cannot take bytes yet, over all loops (0 when every
  *     connection is idle or closed: an idle splice holds no buffer)
+ * @param routed connections routed (the router gave a route), by front door name ({@link Preface#frontDoor()},
+ *     {@code address} for listeners without one) and then by the kind of name they were routed by; every door of
+ *     the splicer's listeners and {@code address} present, each with every kind
+ * @param prefaceBytes bytes held now by connections waiting for their preface ({@link TcpSplicer#prefaceBytes()})
  */
 public record SpliceStats(long active, long accepted, Map<RejectReason, Long> rejected, long upstreamConnectFailures,
     long bytesClientToUpstream, long bytesUpstreamToClient, Map<CloseReason, Long> closed,
-    int outstandingBuffers) {
+    int outstandingBuffers, Map<String, Map<ServerNameKind, Long>> routed, long prefaceBytes) {
 
   /** Copies the maps. */
   public SpliceStats {
     rejected = Map.copyOf(Objects.requireNonNull(rejected, "rejected"));
     closed = Map.copyOf(Objects.requireNonNull(closed, "closed"));
+    Map<String, Map<ServerNameKind, Long>> copy = new LinkedHashMap<>();
+    Objects.requireNonNull(routed, "routed").forEach((door, byKind) -> copy.put(door, Map.copyOf(byKind)));
+    routed = Collections.unmodifiableMap(copy);
+  }
+
+  /** A snapshot without routed counts and preface bytes (as before those existed). */
+  public SpliceStats(long active, long accepted, Map<RejectReason, Long> rejected, long upstreamConnectFailures,
+      long bytesClientToUpstream, long bytesUpstreamToClient, Map<CloseReason, Long> closed,
+      int outstandingBuffers) {
+    this(active, accepted, rejected, upstreamConnectFailures, bytesClientToUpstream, bytesUpstreamToClient, closed,
+        outstandingBuffers, Map.of(), 0);
+  }
+
+  /** The number of connections routed through front door {@code door} by a name of {@code kind}. */
+  public long routed(String door, ServerNameKind kind) {
+    Map<ServerNameKind, Long> byKind = routed.get(door);
+    return byKind == null ? 0 : byKind.getOrDefault(kind, 0L);
   }
 
   /** The number of connections rejected for {@code reason}. */

@@ -128,6 +128,7 @@ public final class TcpSplicer implements AutoCloseable {
     private ProxyProtocol proxyProtocol = ProxyProtocol.OFF;
     private CidrSet proxyProtocolFrom = CidrSet.none();
     private @Nullable Router router;
+    private @Nullable ExplicitProxy explicit;
     private AddressPolicy policy = new AddressPolicy(CidrSet.any(), CidrSet.any());
     private int loops = Runtime.getRuntime().availableProcessors();
     private Duration connectTimeout = Duration.ofSeconds(5);
@@ -158,6 +159,30 @@ public final class TcpSplicer implements AutoCloseable {
      */
     public Builder listen(List<InetSocketAddress> addresses, FrontDoor door) {
       return add(addresses, Objects.requireNonNull(door, "door"));
+    }
+
+    /**
+     * Adds HTTP CONNECT listeners of {@code proxy} (config key {@code connect.listen}); the router is then wrapped
+     * with {@link ExplicitProxy#router(Router)} so their requests go to the target they name.
+     */
+    public Builder connectListen(List<InetSocketAddress> addresses, ExplicitProxy proxy) {
+      explicitProxy(proxy);
+      return listen(addresses, proxy.httpConnect());
+    }
+
+    /** Adds SOCKS5 listeners of {@code proxy} (config key {@code socks.listen}); see {@link #connectListen}. */
+    public Builder socksListen(List<InetSocketAddress> addresses, ExplicitProxy proxy) {
+      explicitProxy(proxy);
+      return listen(addresses, proxy.socks5());
+    }
+
+    private void explicitProxy(ExplicitProxy proxy) {
+      Objects.requireNonNull(proxy, "proxy");
+      if (explicit != null && explicit != proxy) {
+        throw new IllegalArgumentException("a second ExplicitProxy (expected one for every CONNECT and SOCKS5"
+            + " listener)");
+      }
+      explicit = proxy;
     }
 
     private Builder add(List<InetSocketAddress> addresses, @Nullable FrontDoor door) {
@@ -340,6 +365,9 @@ public final class TcpSplicer implements AutoCloseable {
       Router r = router;
       if (r == null) {
         throw new IllegalStateException("no router (expected router(...), e.g. Router.fromPlan(...))");
+      }
+      if (explicit != null) {
+        r = explicit.router(r);
       }
       for (FrontDoor d : doors) {
         if (d != null && (d.maxPrefaceBytes() < 1 || d.maxPrefaceBytes() > bufferSize)) {

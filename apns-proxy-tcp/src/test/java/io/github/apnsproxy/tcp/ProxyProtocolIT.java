@@ -73,7 +73,7 @@ class ProxyProtocolIT extends SplicerTestSupport {
     InboundConnection c = echoThrough(sp, "PROXY TCP4 10.1.2.3 10.100.100.9 40000 5223\r\n".getBytes(US_ASCII));
     assertThat(c.client()).isEqualTo(TestServer.at("10.1.2.3", 40000));
     assertThat(c.local()).isEqualTo(TestServer.at("10.100.100.9", 5223));
-    assertThat(c.balancer().getAddress()).isEqualTo(InetAddress.getByName("127.0.0.1"));
+    assertThat(c.balancer().getAddress()).isEqualTo(InetAddress.getLoopbackAddress());
 
     c = echoThrough(sp, "PROXY TCP6 fd00::5 fd00:a::1 40001 443\r\n".getBytes(US_ASCII));
     assertThat(c.client()).isEqualTo(TestServer.at("fd00::5", 40001));

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.github.apnsproxy.tcp;
 
-import static java.nio.charset.StandardCharsets.US_ASCII;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.apnsproxy.core.AddressPlan;
@@ -10,27 +9,15 @@ import io.github.apnsproxy.core.ApnsHost;
 import io.github.apnsproxy.core.Cidr;
 import io.github.apnsproxy.core.CidrSet;
 import io.github.apnsproxy.core.UpstreamResolver;
-import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import javax.net.ssl.KeyManagerFactory;
-import javax.net.ssl.SNIHostName;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLParameters;
-import javax.net.ssl.SSLServerSocket;
-import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -42,76 +29,20 @@ import org.junit.jupiter.api.io.TempDir;
 class SingleAddressIT extends SplicerTestSupport {
   private static final List<String> NAMES = List.of("courier.push.apple.com", "courier2.push.apple.com",
       "courier.sandbox.push.apple.com", "init.push.apple.com", "api.push.apple.com", "api.sandbox.push.apple.com");
-  private static SSLContext serverCtx;
-  private static SSLContext clientCtx;
+  private static TestTls tls;
 
   @BeforeAll
   static void certificates(@TempDir Path dir) throws Exception {
-    Path ks = dir.resolve("apns.p12");
-    char[] pw = "changeit".toCharArray();
-    StringBuilder san = new StringBuilder();
-    for (String n : NAMES) {
-      san.append(san.length() == 0 ? "SAN=" : ",").append("dns:").append(n);
-    }
-    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "keytool").toString(),
-        "-genkeypair", "-alias", "apns", "-keyalg", "EC", "-groupname", "secp256r1", "-validity", "2",
-        "-dname", "CN=push.apple.com", "-ext", san.toString(), "-storetype", "PKCS12", "-keystore", ks.toString(),
-        "-storepass", "changeit", "-keypass", "changeit").redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-    assertThat(p.exitValue()).as(out).isZero();
-    KeyStore keys = KeyStore.getInstance("PKCS12");
-    try (InputStream in = Files.newInputStream(ks)) {
-      keys.load(in, pw);
-    }
-    KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-    kmf.init(keys, pw);
-    serverCtx = SSLContext.getInstance("TLSv1.3");
-    serverCtx.init(kmf.getKeyManagers(), null, null);
-    KeyStore trust = KeyStore.getInstance("PKCS12");
-    trust.load(null, null);
-    trust.setCertificateEntry("apns", keys.getCertificate("apns"));
-    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-    tmf.init(trust);
-    clientCtx = SSLContext.getInstance("TLSv1.3");
-    clientCtx.init(null, tmf.getTrustManagers(), null);
+    tls = TestTls.forNames(dir, NAMES);
   }
 
   /** A TLS server on {@code ip:port} that answers every connection with {@code label} and the first line read. */
   private void tlsServer(String ip, int port, String label) throws Exception {
-    SSLServerSocket server = track((SSLServerSocket) serverCtx.getServerSocketFactory().createServerSocket());
-    server.bind(TestServer.at(ip, port));
-    Thread t = new Thread(() -> {
-      while (!server.isClosed()) {
-        try (Socket s = server.accept()) {
-          byte[] five = s.getInputStream().readNBytes(5);
-          s.getOutputStream().write((label + " " + new String(five, US_ASCII)).getBytes(US_ASCII));
-          s.getOutputStream().flush();
-          s.getInputStream().read();
-        } catch (Exception e) {
-          // closed, or the client went away: the client side asserts
-        }
-      }
-    }, "test-tls-" + label);
-    t.setDaemon(true);
-    t.start();
+    tls.labelServer(this, TestServer.at(ip, port), label);
   }
 
   private String talk(InetSocketAddress entry, String sni) throws Exception {
-    Socket raw = connect(entry);
-    try (SSLSocket tls = (SSLSocket) clientCtx.getSocketFactory().createSocket(raw, sni, raw.getPort(), true)) {
-      SSLParameters params = tls.getSSLParameters();
-      params.setServerNames(List.of(new SNIHostName(sni)));
-      params.setApplicationProtocols(new String[] {"apns-security-v3"});
-      params.setEndpointIdentificationAlgorithm("HTTPS"); // the certificate must match the name
-      tls.setSSLParameters(params);
-      tls.startHandshake();
-      tls.getOutputStream().write("hello".getBytes(US_ASCII));
-      tls.getOutputStream().flush();
-      byte[] buf = new byte[64];
-      int n = tls.getInputStream().read(buf);
-      return new String(buf, 0, n, US_ASCII);
-    }
+    return tls.talk(connect(entry), sni, sni);
   }
 
   @Test

@@ -24,9 +24,24 @@ final class Connector {
    */
   static List<SocketChannel> openEcho(Target t, int count, int inFlight, byte[] hello, Duration timeout)
       throws IOException {
-    if (hello.length == 0 || hello[0] != EchoServers.ECHO) {
+    return openEcho(t, count, inFlight, new byte[0], hello, timeout);
+  }
+
+  /**
+   * Like {@link #openEcho(Target, int, int, byte[], Duration)}, each connection first sending {@code preface} (a
+   * TLS ClientHello, for a target routing by server name) in the same write as the hello; the echo of both proves it.
+   */
+  static List<SocketChannel> openEcho(Target t, int count, int inFlight, byte[] preface, byte[] msg,
+      Duration timeout) throws IOException {
+    if (msg.length == 0 || msg[0] != EchoServers.ECHO) {
       throw new IllegalArgumentException("hello must start with the echo mode byte");
     }
+    if (preface.length > 0 && preface[0] != EchoServers.TLS_HANDSHAKE) {
+      throw new IllegalArgumentException("a preface must be a TLS handshake record");
+    }
+    byte[] hello = new byte[preface.length + msg.length];
+    System.arraycopy(preface, 0, hello, 0, preface.length);
+    System.arraycopy(msg, 0, hello, preface.length, msg.length);
     List<SocketChannel> done = new ArrayList<>(count);
     List<SocketChannel> all = new ArrayList<>(count);
     ByteBuffer scratch = ByteBuffer.allocateDirect(64 * 1024);

@@ -36,6 +36,8 @@ public final class EchoServers {
   static final byte ECHO = 'E';
   static final byte SINK = 'S';
   static final byte GENERATE = 'G';
+  /** A TLS handshake record's first byte: a connection opened with a ClientHello echoes everything, hello included. */
+  static final byte TLS_HANDSHAKE = 0x16;
 
   private EchoServers() {}
 
@@ -173,7 +175,7 @@ public final class EchoServers {
         return;
       }
       if (c.mode == 0) {
-        c.mode = scratch.get(0);
+        c.mode = scratch.get(0) == TLS_HANDSHAKE ? ECHO : scratch.get(0);
         if (c.mode != ECHO) {
           scratch.get(); // sink and generate drop their mode byte
         }

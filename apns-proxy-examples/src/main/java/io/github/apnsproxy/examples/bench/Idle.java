@@ -29,6 +29,12 @@ final class Idle {
 
   static Outcome run(Target t, int conns, double seconds, double interval, double quiet) throws IOException,
       InterruptedException {
+    return run(t, conns, seconds, interval, quiet, new byte[0]);
+  }
+
+  /** Like {@link #run(Target, int, double, double, double)}, every splice opened with {@code preface} first. */
+  static Outcome run(Target t, int conns, double seconds, double interval, double quiet, byte[] preface)
+      throws IOException, InterruptedException {
     long pid = t.pids().isEmpty() ? -1 : t.pids().get(0);
     Jcmd.Histogram base = t.jvm() ? Jcmd.histogram(pid) : null;
     Thread.sleep(500); // the forced GC's own threads settle before the RSS baseline
@@ -37,7 +43,7 @@ final class Idle {
 
     byte[] msg = PingPong.message(KEEPALIVE);
     long openStart = System.nanoTime();
-    List<SocketChannel> chans = Connector.openEcho(t, conns, 64, msg, Duration.ofMinutes(3));
+    List<SocketChannel> chans = Connector.openEcho(t, conns, 64, preface, msg, Duration.ofMinutes(3));
     double openSeconds = (System.nanoTime() - openStart) / 1e9;
     Thread.sleep(1000); // let the target finish with the opening burst before its idle CPU is measured
     Map<String, Double> m = new LinkedHashMap<>();

@@ -15,7 +15,9 @@ import java.util.Set;
 
 /** The bench's command line, parsed and checked; {@link #parse} throws {@link IllegalArgumentException}. */
 final class Options {
-  static final List<String> FIGURES = List.of("bulk", "pingpong", "setup", "idle", "dns");
+  static final List<String> FIGURES = List.of("bulk", "pingpong", "setup", "idle", "dns", "sni", "soak");
+  /** The figures run without {@code --only}: all but the soak, which runs for minutes on its own. */
+  static final List<String> DEFAULT_FIGURES = List.of("bulk", "pingpong", "setup", "idle", "dns", "sni");
   static final String DIRECT = "direct";
   static final String PROXY = "apns-proxy";
 
@@ -23,7 +25,7 @@ final class Options {
       Usage: apns-proxy bench [options]
         --quick                  smoke test: 1 repeat, short runs, 1,000 idle splices (about 1-2 min)
         --json FILE              where to write the result (default bench-result.json)
-        --only LIST              figures to run: bulk,pingpong,setup,idle,dns (default all)
+        --only LIST              figures to run: bulk,pingpong,setup,idle,dns,sni,soak (default all but soak)
         --target LIST            targets: direct,apns-proxy and peer names (default: all known); --targets too
         --repeats N              repeats per figure (default 3; --quick 1); medians are reported
         --duration S             seconds measured per run (default 3; --quick 1), after a warm-up
@@ -33,8 +35,12 @@ final class Options {
         --idle-seconds S         keepalive phase of the idle test (default 30; --quick 6)
         --idle-interval S        seconds between keepalives on one splice (default 10; --quick 2)
         --dns-rate N             queries/s of the low-load DNS run (default 1000)
+        --trickle-clients N      sni: clients sending their ClientHello one byte per second (default 5000)
+        --trickle-seconds S      sni: how long they trickle (default 12; --quick 5)
+        --soak-seconds S         soak: churn duration (default 600; --quick 40)
         --couriers K             courier names and upstream servers (default 8)
-        --subnet CIDR            the proxy's virtual subnet (default 127.100.110.0/24)
+        --subnet CIDR            the proxy's virtual subnet (default 127.100.110.0/24; the sni and soak proxies
+                                 take the next two /24s)
         --upstream-base A.B.C    upstream servers at A.B.C.1..K (default 127.0.11)
         --port P                 courier port (default 5223)
         --jar FILE               the apns-proxy jar to run (default: this jar)
@@ -57,7 +63,7 @@ final class Options {
 
   boolean quick;
   Path json = Path.of("bench-result.json");
-  Set<String> only = new LinkedHashSet<>(FIGURES);
+  Set<String> only = new LinkedHashSet<>(DEFAULT_FIGURES);
   List<String> targets = new ArrayList<>();
   int repeats = -1;
   double duration = -1;
@@ -69,6 +75,9 @@ final class Options {
   double idleInterval = -1;
   double quietSeconds = -1;
   int dnsRate = 1000;
+  int trickleClients = 5_000;
+  double trickleSeconds = -1;
+  double soakSeconds = -1;
   int couriers = 8;
   String subnet = "127.100.110.0/24";
   String upstreamBase = "127.0.11";
@@ -146,6 +155,9 @@ final class Options {
       case "--idle-interval" -> idleInterval = seconds(name, v);
       case "--quiet-seconds" -> quietSeconds = seconds(name, v);
       case "--dns-rate" -> dnsRate = intValue(name, v, 1, 1_000_000);
+      case "--trickle-clients" -> trickleClients = intValue(name, v, 1, 9_000);
+      case "--trickle-seconds" -> trickleSeconds = seconds(name, v);
+      case "--soak-seconds" -> soakSeconds = seconds(name, v);
       case "--couriers" -> couriers = intValue(name, v, 1, 200);
       case "--subnet" -> subnet = loopbackCidr(name, v);
       case "--upstream-base" -> {
@@ -193,6 +205,12 @@ final class Options {
     }
     if (idleInterval < 0) {
       idleInterval = quick ? 2 : 10;
+    }
+    if (trickleSeconds < 0) {
+      trickleSeconds = quick ? 5 : 12;
+    }
+    if (soakSeconds < 0) {
+      soakSeconds = quick ? 40 : 600;
     }
     if (quietSeconds < 0) {
       quietSeconds = quick ? 2 : 5;

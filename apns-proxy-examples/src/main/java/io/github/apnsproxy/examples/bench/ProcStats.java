@@ -99,6 +99,12 @@ final class ProcStats {
     return pids.isEmpty() ? -1 : n;
   }
 
+  /** Threads of the process ({@code Threads:} in {@code /proc/PID/status}); -1 when unknown. */
+  static int threads(long pid) {
+    double n = field(Path.of("/proc", Long.toString(pid), "status"), "Threads:");
+    return Double.isNaN(n) ? -1 : (int) n;
+  }
+
   static boolean alive(long pid) {
     return Files.exists(Path.of("/proc", Long.toString(pid)));
   }

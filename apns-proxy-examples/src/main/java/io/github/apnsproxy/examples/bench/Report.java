@@ -91,7 +91,47 @@ final class Report {
       new Row("dnsperf", "dnsperf.qps", "DNS A/UDP, dnsperf -c 4 -q 64", "q/s", Compare.NONE, 0, ""),
       new Row("dnsperf", "dnsperf.cpu_us_per_q", "  CPU per query", "CPU-us", Compare.NONE, 1, ""),
       new Row("dnsperf", "dnsperf.avg_latency_us", "  average latency", "us", Compare.NONE, 0, ""),
-      new Row("dnsperf", "dnsperf.lost", "  lost queries", "count", Compare.NONE, 0, ""));
+      new Row("dnsperf", "dnsperf.lost", "  lost queries", "count", Compare.NONE, 0, ""),
+      new Row("sni", "sni.addr_cpu_us_per_conn", "setups with a ClientHello: by address", "CPU-us", Compare.NONE, 0,
+          ""),
+      new Row("sni", "sni.sni_cpu_us_per_conn", "  by server name (SNI)", "CPU-us", Compare.NONE, 0, ""),
+      new Row("sni", "sni.cpu_ratio", "  SNI / address, CPU per setup", "ratio", Compare.NONE, 3, "<= 1.10"),
+      new Row("sni", "sni.addr_per_s", "  setups by address", "conn/s", Compare.NONE, 0, ""),
+      new Row("sni", "sni.sni_per_s", "  setups by SNI", "conn/s", Compare.NONE, 0, ""),
+      new Row("sni", "sni.sni_p99_ms", "  p99 setup time by SNI", "ms", Compare.NONE, 3, ""),
+      new Row("sni", "sni.hello_bytes", "  ClientHello size", "bytes", Compare.NONE, 0, ""),
+      new Row("sni", "sni.errors", "  failed setups", "count", Compare.NONE, 0, ""),
+      new Row("sni", "sni.idle_addr_mem_kib_per_conn", "idle splices opened with a hello: address", "KiB",
+          Compare.NONE, 2, ""),
+      new Row("sni", "sni.idle_sni_mem_kib_per_conn", "  by SNI (memory per splice)", "KiB", Compare.NONE, 2,
+          "<= address + 0.25"),
+      new Row("sni", "sni.idle_sni_heap_kib_per_conn", "  by SNI, live heap per splice", "KiB", Compare.NONE, 2, ""),
+      new Row("sni", "sni.idle_survived", "  survived (both runs)", "count", Compare.NONE, 0, ""),
+      new Row("trickle", "trickle.clients", "slow ClientHellos (1 byte/s): clients", "count", Compare.NONE, 0, ""),
+      new Row("trickle", "trickle.peak_preface_kib", "  peak preface bytes held", "KiB", Compare.NONE, 0,
+          "<= 65536 (budget)"),
+      new Row("trickle", "trickle.preface_bytes_per_client", "  preface bytes per client", "bytes", Compare.NONE, 0,
+          ""),
+      new Row("trickle", "trickle.peak_rss_growth_mib", "  peak RSS growth", "MiB", Compare.NONE, 1, ""),
+      new Row("trickle", "trickle.closed_by_proxy", "  closed by the proxy", "count", Compare.NONE, 0, ""),
+      new Row("trickle", "trickle.preface_timeouts", "  preface timeouts (proxy's count)", "count", Compare.NONE,
+          0, ""),
+      new Row("soak", "soak.seconds", "churn soak: duration", "s", Compare.NONE, 0, ""),
+      new Row("soak", "soak.setups", "  setups", "count", Compare.NONE, 0, ""),
+      new Row("soak", "soak.dns_udp", "  DNS queries over UDP", "count", Compare.NONE, 0, ""),
+      new Row("soak", "soak.dns_tcp", "  DNS queries over TCP", "count", Compare.NONE, 0, ""),
+      new Row("soak", "soak.resets", "  client resets", "count", Compare.NONE, 0, ""),
+      new Row("soak", "soak.failures", "  failed operations", "count", Compare.NONE, 0, ""),
+      new Row("soak", "soak.episode_conns", "  exhaustion: connections held", "count", Compare.NONE, 0, ""),
+      new Row("soak", "soak.episode_peak_fds", "  exhaustion: proxy descriptors", "count", Compare.NONE, 0, ""),
+      new Row("soak", "soak.episode_recovered", "  exhaustion: served again after", "1=yes", Compare.NONE, 0, "1"),
+      new Row("soak", "soak.fds_base", "  descriptors: baseline", "count", Compare.NONE, 0, ""),
+      new Row("soak", "soak.fds_peak", "  descriptors: peak (sampled)", "count", Compare.NONE, 0, ""),
+      new Row("soak", "soak.fds_end", "  descriptors: end", "count", Compare.NONE, 0, "baseline"),
+      new Row("soak", "soak.threads_base", "  threads: baseline", "count", Compare.NONE, 0, ""),
+      new Row("soak", "soak.threads_end", "  threads: end", "count", Compare.NONE, 0, "baseline"),
+      new Row("soak", "soak.heap_base_kib", "  live heap after GC: baseline", "KiB", Compare.NONE, 0, ""),
+      new Row("soak", "soak.heap_end_kib", "  live heap after GC: end", "KiB", Compare.NONE, 0, "baseline"));
 
   private final List<String> targets;
   private final Map<String, Map<String, List<Double>>> runs = new LinkedHashMap<>();
@@ -173,6 +213,16 @@ final class Report {
       case "dns.cpu_us_per_q" -> v <= 8;
       case "dnslow.p99_us" -> v < 1000;
       case "dnslow.lost" -> runs("dnslow.lost", p).stream().allMatch(x -> x == 0);
+      case "sni.cpu_ratio" -> v <= 1.10;
+      case "sni.idle_sni_mem_kib_per_conn" -> {
+        double a = median("sni.idle_addr_mem_kib_per_conn", p);
+        yield Stats.finite(a) ? v <= a + 0.25 : null;
+      }
+      case "trickle.peak_preface_kib" -> v <= 65_536;
+      case "soak.episode_recovered" -> v == 1;
+      case "soak.fds_end" -> v <= median("soak.fds_base", p) + 4;
+      case "soak.threads_end" -> v <= median("soak.threads_base", p) + 2;
+      case "soak.heap_end_kib" -> v <= median("soak.heap_base_kib", p) * 1.10 + 256;
       default -> null;
     };
     return ok == null ? "" : ok ? "met" : "MISSED";

@@ -31,7 +31,17 @@ final class Setups {
 
   /** {@code setup.*}. */
   static Map<String, Double> run(Target t, int inFlight, double warmup, double duration) throws IOException {
-    ByteBuffer out = ByteBuffer.allocateDirect(PingPong.SIZE).put(PingPong.message(PingPong.SIZE));
+    return run(t, inFlight, warmup, duration, new byte[0]);
+  }
+
+  /**
+   * {@code setup.*} with every connection first sending {@code preface} (a TLS ClientHello) in the same write as its
+   * 64 bytes; the setup ends when both came back.
+   */
+  static Map<String, Double> run(Target t, int inFlight, double warmup, double duration, byte[] preface)
+      throws IOException {
+    int size = preface.length + PingPong.SIZE;
+    ByteBuffer out = ByteBuffer.allocateDirect(size).put(preface).put(PingPong.message(PingPong.SIZE));
     ByteBuffer scratch = ByteBuffer.allocateDirect(64 * 1024);
     Stats.Latencies lat = new Stats.Latencies();
     long warmEnd = System.nanoTime() + (long) (warmup * 1e9);
@@ -88,7 +98,7 @@ final class Setups {
                 throw new IOException("closed before the echo");
               }
               a.got += n;
-              if (a.got >= PingPong.SIZE) {
+              if (a.got >= size) {
                 a.ch.close();
                 active--;
                 if (opened && now < end) {

@@ -46,7 +46,7 @@ public final class Engine {
   }
 
   final Settings settings;
-  final Counters counters = new Counters();
+  final Counters counters;
   final SafeListener listener;
   private final ConcurrentHashMap<InetAddress, Integer> perClient = new ConcurrentHashMap<>();
   private final Object drainLock = new Object();
@@ -68,6 +68,7 @@ public final class Engine {
   /** Makes an engine; nothing is opened until {@link #start}. */
   public Engine(Settings settings) {
     this.settings = settings;
+    this.counters = new Counters(settings.doors());
     this.listener = new SafeListener(settings.listener());
     this.usesPreface = settings.usesPreface();
   }
@@ -168,7 +169,7 @@ public final class Engine {
 
   /** A snapshot of the counters, with the buffers held for blocked peers. */
   public SpliceStats stats() {
-    return counters.snapshot(outstandingBuffers());
+    return counters.snapshot(outstandingBuffers(), prefaceBytes());
   }
 
   /** Buffers held by splices for blocked peers, over all loops. */

@@ -12,6 +12,7 @@ import io.github.apnsproxy.tcp.Preface;
 import io.github.apnsproxy.tcp.RejectReason;
 import io.github.apnsproxy.tcp.Route;
 import io.github.apnsproxy.tcp.Router;
+import io.github.apnsproxy.tcp.ServerNameKind;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
@@ -42,6 +43,9 @@ public final class PlanRouter implements Router {
   private final AddressPolicy policy;
   private final CourierPicker picker;
   private final AtomicInteger rotation = new AtomicInteger();
+  /** The kinds of names routed so far (a bounded cache: classifying parses the name). */
+  private final ConcurrentMap<String, ServerNameKind> kinds = new ConcurrentHashMap<>();
+  private static final int MAX_CACHED_KINDS = 4096;
   /** Upstream host names per plan host, formatted once: routing runs on every accepted connection. */
   private final ConcurrentMap<ApnsHost, List<String>> upstreamNames = new ConcurrentHashMap<>();
 
@@ -68,6 +72,31 @@ public final class PlanRouter implements Router {
       return done(Route.reject(RejectReason.NO_ROUTE, "no server name on the single address"));
     }
     return byAddress(connection.local());
+  }
+
+  /**
+   * A plan host name by its kind, an unnumbered courier name as such, anything else {@link ServerNameKind#OTHER}.
+   * Routed names only reach here, so the cache holds at most the plan's names.
+   */
+  @Override
+  public ServerNameKind nameKind(String name) {
+    ServerNameKind k = kinds.get(name);
+    if (k == null) {
+      Optional<ApnsHost> host = plan.hostNames().tryParse(name);
+      if (host.isPresent()) {
+        k = switch (host.get().kind()) {
+          case COURIER -> ServerNameKind.COURIER;
+          case INIT -> ServerNameKind.INIT;
+          case PROVIDER -> ServerNameKind.API;
+        };
+      } else {
+        k = picker.poolOf(name).isPresent() ? ServerNameKind.COURIER_UNNUMBERED : ServerNameKind.OTHER;
+      }
+      if (kinds.size() < MAX_CACHED_KINDS) {
+        kinds.put(name, k);
+      }
+    }
+    return k;
   }
 
   private static CompletionStage<Route> done(Route r) {

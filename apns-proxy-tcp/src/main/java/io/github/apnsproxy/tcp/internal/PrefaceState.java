@@ -3,6 +3,7 @@ package io.github.apnsproxy.tcp.internal;
 
 import io.github.apnsproxy.tcp.CloseReason;
 import io.github.apnsproxy.tcp.FrontDoor;
+import io.github.apnsproxy.tcp.PrefaceDecision;
 import io.github.apnsproxy.tcp.PrefaceParser;
 import io.github.apnsproxy.tcp.UpstreamFailure;
 import io.github.apnsproxy.tcp.UpstreamReplies;
@@ -28,6 +29,8 @@ final class PrefaceState {
   private byte @Nullable [] buf;
   private int start;
   private int end;
+  /** A deferred parser decision not yet applied (the client is not read meanwhile); null when none. */
+  PrefaceDecision.@Nullable Later pending;
   /** Bytes going to the client now (a parser's reply or an upstream outcome reply); null when none. */
   @Nullable ByteBuffer reply;
   /** Answers the client after the upstream outcome; null for transparent doors. */

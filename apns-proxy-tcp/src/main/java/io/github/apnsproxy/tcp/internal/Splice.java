@@ -11,6 +11,7 @@ import io.github.apnsproxy.tcp.PrefaceDecision;
 import io.github.apnsproxy.tcp.PrefaceParser;
 import io.github.apnsproxy.tcp.RejectReason;
 import io.github.apnsproxy.tcp.Route;
+import io.github.apnsproxy.tcp.ServerNameKind;
 import io.github.apnsproxy.tcp.UpstreamFailure;
 import io.github.apnsproxy.tcp.UpstreamReplies;
 import java.io.IOException;
@@ -158,11 +159,40 @@ final class Splice implements KeyHandler {
           rejection == RejectReason.REFUSED_TARGET ? CloseReason.TARGET_REFUSED : CloseReason.ROUTE_REJECTED);
       return;
     }
+    countRouted();
     loop.listener.routed(connection, route);
     candidates = route.candidates();
     feedback = route.feedback();
     nextCandidate = 0;
     connectNext();
+  }
+
+  /** Counts a routed connection by front door and name kind; no preface costs one adder increment. */
+  private void countRouted() {
+    Preface found = connection.preface();
+    String name = found.serverName();
+    InetSocketAddress target = found.target();
+    if (name == null && target != null) {
+      name = target.getHostString();
+    }
+    if (name == null && Preface.ADDRESS.equals(found.frontDoor())) {
+      loop.counters.routedByAddress();
+      return;
+    }
+    ServerNameKind kind = ServerNameKind.NONE;
+    if (name != null) {
+      try {
+        kind = loop.settings.router().nameKind(name);
+      } catch (RuntimeException | Error e) {
+        Errors.rethrowFatal(e);
+        LOG.debug("{}: Router.nameKind failed", connection, e);
+        kind = ServerNameKind.OTHER;
+      }
+      if (kind == null) {
+        kind = ServerNameKind.OTHER;
+      }
+    }
+    loop.counters.routed(found.frontDoor(), kind);
   }
 
   private void connectNext() {
@@ -577,14 +607,15 @@ final class Splice implements KeyHandler {
       flushReply(p);
     }
     if ((ops & SelectionKey.OP_READ) != 0 && preface == p && p.reply == null) {
-      if (state == PREFACE) {
+      if (state == PREFACE && p.pending == null) {
         readPreface(p);
       } else if (state == REPLYING && p.lingering) {
         discardInput(p);
       }
     }
     if (preface == p && (state == PREFACE || state == REPLYING)) {
-      setInterest(clientKey, p.reply != null ? SelectionKey.OP_WRITE : SelectionKey.OP_READ);
+      setInterest(clientKey, p.reply != null ? SelectionKey.OP_WRITE
+          : p.pending != null ? 0 : SelectionKey.OP_READ);
     }
   }
 
@@ -626,7 +657,7 @@ final class Splice implements KeyHandler {
 
   /** Runs the PROXY header and the door's parser over the buffered bytes until they need more or decide. */
   private void advancePreface(PrefaceState p) {
-    while (state == PREFACE && preface == p && p.reply == null) {
+    while (state == PREFACE && preface == p && p.reply == null && p.pending == null) {
       if (p.proxyPending) {
         if (!proxyHeader(p)) {
           return;
@@ -650,33 +681,71 @@ final class Splice implements KeyHandler {
         refusePreface(RejectReason.PREFACE_REFUSED, "parser failed: " + e, null);
         return;
       }
-      if (d == null) {
-        refusePreface(RejectReason.PREFACE_REFUSED, "parser returned null", null);
+      if (!apply(p, d)) {
         return;
       }
-      if (d instanceof PrefaceDecision.NeedMore) {
-        if (p.room() <= 0) {
-          refusePreface(RejectReason.PREFACE_REFUSED, "preface over " + p.cap + " bytes", null);
-        }
-        return;
-      } else if (d instanceof PrefaceDecision.Reply r) {
-        p.consume(r.consumed());
-        if (r.bytes().hasRemaining()) {
-          p.reply = r.bytes().duplicate();
-          flushReply(p);
-        }
-      } else if (d instanceof PrefaceDecision.Proceed r) {
-        proceed(p, r.found(), r.skip(), r.replies());
-        return;
-      } else if (d instanceof PrefaceDecision.Close c) {
-        if (c.refused()) {
-          refusePreface(RejectReason.PREFACE_REFUSED, c.detail(), c.reply());
-        } else {
-          LOG.debug("{}: answered by the front door: {}", connection, c.detail());
-          replyThenClose(p, c.reply().duplicate(), CloseReason.ANSWERED);
-        }
-        return;
+    }
+  }
+
+  /** Applies a parser's decision; true when the parser is to be called again with the remaining bytes. */
+  private boolean apply(PrefaceState p, @Nullable PrefaceDecision d) {
+    if (d == null) {
+      refusePreface(RejectReason.PREFACE_REFUSED, "parser returned null", null);
+      return false;
+    }
+    if (d instanceof PrefaceDecision.NeedMore) {
+      if (p.room() <= 0) {
+        refusePreface(RejectReason.PREFACE_REFUSED, "preface over " + p.cap + " bytes", null);
       }
+      return false;
+    } else if (d instanceof PrefaceDecision.Reply r) {
+      p.consume(r.consumed());
+      if (r.bytes().hasRemaining()) {
+        p.reply = r.bytes().duplicate();
+        flushReply(p);
+      }
+      return true;
+    } else if (d instanceof PrefaceDecision.Proceed r) {
+      proceed(p, r.found(), r.skip(), r.replies());
+    } else if (d instanceof PrefaceDecision.Close c) {
+      if (c.refused()) {
+        refusePreface(RejectReason.PREFACE_REFUSED, c.detail(), c.reply());
+      } else {
+        LOG.debug("{}: answered by the front door: {}", connection, c.detail());
+        replyThenClose(p, c.reply().duplicate(), CloseReason.ANSWERED);
+      }
+    } else if (d instanceof PrefaceDecision.Later l) {
+      p.pending = l;
+      setInterest(clientKey, 0); // the client waits in its socket buffer until the decision is there
+      try {
+        // always through the task queue, also when already complete: the parser is never re-entered
+        l.decision().whenComplete((r, e) -> loop.execute(() -> decided(p, l, r, e)));
+      } catch (RuntimeException e) {
+        p.pending = null;
+        refusePreface(RejectReason.PREFACE_REFUSED, "deferred decision failed: " + e, null);
+      }
+    }
+    return false;
+  }
+
+  /** A {@link PrefaceDecision.Later} completed; runs on the loop thread. Ignored when the connection moved on. */
+  @SuppressWarnings("ReferenceEquality") // this very decision must still be the pending one, not an equal one
+  private void decided(PrefaceState p, PrefaceDecision.Later l, @Nullable PrefaceDecision d, @Nullable Throwable e) {
+    if (state != PREFACE || preface != p || p.pending != l) {
+      return; // timed out or closed meanwhile
+    }
+    p.pending = null;
+    if (e != null) {
+      LOG.debug("{}: deferred preface decision failed", connection, e);
+      refusePreface(RejectReason.PREFACE_REFUSED, "deferred decision failed: " + e, null);
+      return;
+    }
+    if (apply(p, d)) {
+      advancePreface(p);
+    }
+    if (state == PREFACE && preface == p) {
+      setInterest(clientKey, p.reply != null ? SelectionKey.OP_WRITE
+          : p.pending != null ? 0 : SelectionKey.OP_READ);
     }
   }
 
