@@ -251,7 +251,8 @@ log "$(haproxy -v | head -1); $(nginx -v 2>&1); $(dnsmasq --version | head -1); 
 
 # ------------------------------------------------------------------------------------------------ 4. the bench
 # shellcheck disable=SC2086
-$BENCH_CMD \
+# --proxy-cpu: the bench counts every target's CPU as the busy share of this core, where the daemons run
+$BENCH_CMD --proxy-cpu "$PROXY_CPU" \
   --peer "haproxy,pid=$haproxy_pid,subnet=$haproxy_subnet" \
   --peer "nginx,pid=$nginx_worker,subnet=$nginx_subnet" \
   --dns-peer "dnsmasq,pid=$dnsmasq_pid,addr=127.0.0.1:$dnsmasq_port" \

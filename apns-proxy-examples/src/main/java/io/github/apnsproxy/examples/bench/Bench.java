@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.jspecify.annotations.Nullable;
 
 /**
  * {@code apns-proxy bench}: measures the proxy, run as a separate JVM from a generated config, against a direct
@@ -46,6 +47,7 @@ public final class Bench {
   private final List<Child> children = new ArrayList<>();
   private Path work;
   private Child proxy;
+  private @Nullable Child echo;
 
   private Bench(Options o, PrintStream out) {
     this.o = o;
@@ -93,7 +95,9 @@ public final class Bench {
 
     startEchoServers();
     if (o.targets.contains(Options.DIRECT)) {
-      targets.add(new Target(Options.DIRECT, plan.upstreams(), List.of(), null, false));
+      // direct's server end (the upstream servers) moves to the proxy CPU while direct is measured, so direct too
+      // has one core per end and its CPU is that core's busy time
+      targets.add(new Target(Options.DIRECT, plan.upstreams(), List.of(), null, false, targetCore(), loadCore()));
     }
     Target proxyTarget = null;
     if (o.targets.contains(Options.PROXY)) {
@@ -115,12 +119,12 @@ public final class Bench {
     }
     for (Options.Peer p : o.peers) {
       if (o.targets.contains(p.name())) {
-        targets.add(new Target(p.name(), plan.fronts(p.subnet()), p.pids(), null, false));
+        targets.add(new Target(p.name(), plan.fronts(p.subnet()), p.pids(), null, false, targetCore(), loadCore()));
       }
     }
     for (Options.DnsPeer p : o.dnsPeers) {
       if (o.targets.contains(p.name())) {
-        targets.add(new Target(p.name(), List.of(), p.pids(), p.address(), false));
+        targets.add(new Target(p.name(), List.of(), p.pids(), p.address(), false, targetCore(), loadCore()));
       }
     }
     List<Target> tcp = targets.stream().filter(Target::tcp).toList();
@@ -138,7 +142,7 @@ public final class Bench {
     Instant started = Instant.now();
 
     for (int r = 1; r <= o.repeats; r++) {
-      double w = warmup(r);
+      double w = o.warmup; // unmeasured, before every measured run (3 s; --quick 0.3 s)
       if (o.only.contains("bulk")) {
         for (Target t : tcp) {
           measure(report, t, "bulk.up.", r, List.of("bulk.up.gbps", "bulk.up.cpu_s_per_gb", "bulk.up.cpu_pct"),
@@ -149,7 +153,7 @@ public final class Bench {
       }
     }
     for (int r = 1; r <= o.repeats; r++) {
-      double w = warmup(r);
+      double w = o.warmup; // unmeasured, before every measured run (3 s; --quick 0.3 s)
       if (o.only.contains("pingpong")) {
         for (Target t : tcp) {
           measure(report, t, "pingpong1.", r, List.of("pingpong1.p50_us", "pingpong1.p99_us", "pingpong1.rtps"),
@@ -160,7 +164,7 @@ public final class Bench {
       }
     }
     for (int r = 1; r <= o.repeats; r++) {
-      double w = warmup(r);
+      double w = o.warmup; // unmeasured, before every measured run (3 s; --quick 0.3 s)
       if (o.only.contains("setup")) {
         for (Target t : tcp) {
           measure(report, t, "setup.", r, List.of("setup.per_s", "setup.p99_ms", "setup.cpu_us_per_conn"),
@@ -190,7 +194,7 @@ public final class Bench {
       }
     }
     for (int r = 1; r <= o.repeats; r++) {
-      double w = warmup(r);
+      double w = o.warmup;
       if (sniTarget != null) {
         Target a = proxyTarget;
         Target sn = sniTarget;
@@ -218,7 +222,7 @@ public final class Bench {
       report.putExtra("idle_heap_left_after_close_per_conn_top_classes", left);
     }
     for (int r = 1; r <= o.repeats; r++) {
-      double w = warmup(r);
+      double w = o.warmup; // unmeasured, before every measured run (3 s; --quick 0.3 s)
       if (o.only.contains("dns")) {
         for (Target t : dns) {
           measure(report, t, "dns.", r, List.of("dns.qps", "dns.cpu_us_per_q", "dns.lost"),
@@ -279,6 +283,7 @@ public final class Bench {
           + proxy.tail(30));
     }
     Map<String, Double> figures;
+    boolean moved = t.isDirect() && pinning() && echo != null && pin(echo.pid(), o.proxyCpu);
     try {
       figures = m.run();
     } catch (IOException | RuntimeException e) {
@@ -287,6 +292,10 @@ public final class Bench {
       out.flush();
       report.addFailure(t.name(), figure, keysOf(prefix), why);
       return;
+    } finally {
+      if (moved && echo != null) {
+        pin(echo.pid(), o.loadCpu);
+      }
     }
     report.add(t.name(), figures);
     StringBuilder sb = new StringBuilder();
@@ -307,6 +316,32 @@ public final class Bench {
 
   // ---------------------------------------------------------------------------------------------------- processes
 
+  /** Pins every thread of process {@code pid} to {@code cpu}; false (with a warning) when that failed. */
+  private boolean pin(long pid, int cpu) throws InterruptedException {
+    try {
+      Process p = new ProcessBuilder("taskset", "-a", "-p", "-c", Integer.toString(cpu), Long.toString(pid))
+          .redirectErrorStream(true).start();
+      String s = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      if (p.waitFor() != 0) {
+        out.println("warning: could not pin " + pid + " to CPU " + cpu + ": " + s.strip());
+        return false;
+      }
+      return true;
+    } catch (IOException e) {
+      out.println("warning: taskset not usable (" + e.getMessage() + ")");
+      return false;
+    }
+  }
+
+  /** The CPU whose busy time is a target's CPU: the proxy CPU when pinning, else -1 (process CPU time). */
+  private int targetCore() {
+    return pinning() ? o.proxyCpu : -1;
+  }
+
+  private int loadCore() {
+    return pinning() ? o.loadCpu : -1;
+  }
+
   /** Pins every thread of this JVM to the load CPU; returns the CPUs we may run on afterwards. */
   private String pinSelf() throws InterruptedException {
     if (o.pin && cpus >= 2) {
@@ -326,16 +361,6 @@ public final class Bench {
     return ProcStats.allowedCpus();
   }
 
-  /**
-   * The warm-up before a measured run: the first repeat of every figure warms each target for at least
-   * {@value #FIRST_WARMUP_S} s (not in {@code --quick}), so a JVM target (the proxy) is measured with that figure's
-   * code paths compiled, as it runs in production; later repeats use {@code --warmup}.
-   */
-  private double warmup(int repeat) {
-    return repeat == 1 && !o.quick ? Math.max(o.warmup, FIRST_WARMUP_S) : o.warmup;
-  }
-
-  private static final double FIRST_WARMUP_S = 2.0;
 
   private boolean pinning() {
     return o.pin && cpus >= 2;
@@ -349,6 +374,7 @@ public final class Bench {
     }
     Child c = Child.start("upstream-servers", cmd, work.resolve("upstream-servers.log"), ECHO_READY);
     children.add(c);
+    echo = c;
     c.awaitReady(Duration.ofSeconds(30));
   }
 
@@ -453,7 +479,7 @@ public final class Bench {
     if (pinning()) {
       cmd.addAll(List.of("taskset", "-c", Integer.toString(o.proxyCpu)));
     }
-    cmd.add(javaBinary());
+    cmd.add(o.proxyJava != null ? o.proxyJava : javaBinary());
     cmd.addAll(o.proxyJvmOpts);
     cmd.addAll(extraJvmOpts);
     cmd.addAll(List.of("-jar", jar().toString(), "run", "--config", config.toString()));
@@ -466,7 +492,7 @@ public final class Bench {
     List<InetSocketAddress> fronts = "single".equals(extra.get("plan.style"))
         ? List.of(new InetSocketAddress(Plan.address(subnet.substring(0, subnet.lastIndexOf('.')) + ".1"), o.port))
         : plan.fronts(subnet);
-    return new Target(name, fronts, List.of(c.pid()), dns, true);
+    return new Target(name, fronts, List.of(c.pid()), dns, true, targetCore(), loadCore());
   }
 
   private void stopAll() {
@@ -530,11 +556,13 @@ public final class Bench {
 
   private String header(String pinned) {
     return String.format("apns-proxy bench (%s: %d repeat%s, medians; %.1f s runs) - %s, %d CPUs (%s), %s %s;"
-        + " load on CPU %s, proxy on CPU %s, proxy JVM options %s", o.quick ? "quick" : "full", o.repeats,
+        + " load on CPU %s, proxy on CPU %s, proxy %s, JVM options %s; CPU = busy share of the target's core",
+        o.quick ? "quick" : "full", o.repeats,
         o.repeats == 1 ? "" : "s",
         o.duration, System.getProperty("os.name") + " " + System.getProperty("os.version"),
         cpus, cpuModel(), System.getProperty("java.vm.name"),
         System.getProperty("java.runtime.version"), pinned, pinning() ? Integer.toString(o.proxyCpu) : "any",
+        o.proxyJava != null ? o.proxyJava : "same java",
         o.proxyJvmOpts.isEmpty() ? "none" : String.join(" ", o.proxyJvmOpts));
   }
 
@@ -574,6 +602,8 @@ public final class Bench {
     m.put("upstreams", plan.upstreams().stream().map(a -> a.getAddress().getHostAddress() + ":" + a.getPort())
         .toList());
     m.put("proxy_jvm_opts", o.proxyJvmOpts);
+    m.put("proxy_java", o.proxyJava != null ? o.proxyJava : javaBinary());
+    m.put("cpu_measure", pinning() ? "busy share of the target's core (/proc/stat)" : "process utime+stime");
     m.put("proxy_config_overrides", o.proxySet);
     m.put("peers", o.peers.stream().map(p -> p.name() + " pid " + p.pids() + " subnet " + p.subnet()).toList());
     m.put("dns_peers", o.dnsPeers.stream().map(p -> p.name() + " pid " + p.pids() + " at " + p.address()).toList());

@@ -109,6 +109,8 @@ final class Bulk {
     m.put(prefix + "gbps", bytes * 8 / 1e9 / win.seconds());
     m.put(prefix + "cpu_s_per_gb", win.cpuSeconds() / (bytes / 1e9));
     m.put(prefix + "cpu_pct", win.cpuPercent());
+    m.put(prefix + "proc_cpu_s_per_gb", win.processCpuSeconds() / (bytes / 1e9));
+    m.put(prefix + "load_cpu_pct", win.loadPercent());
     return m;
   }
 

@@ -172,6 +172,7 @@ final class DnsLoad {
       m.put("dns.qps", answered / win.seconds());
       m.put("dns.cpu_us_per_q", win.cpuMicrosPer(answered));
       m.put("dns.cpu_pct", win.cpuPercent());
+      m.put("dns.proc_cpu_us_per_q", win.processCpuMicrosPer(answered));
       m.put("dns.p99_us_saturated", lat.percentileMicros(99));
       m.put("dns.lost", (double) (lost + outstanding(socks) + sendFailures));
       m.put("dns.errors", (double) errors);

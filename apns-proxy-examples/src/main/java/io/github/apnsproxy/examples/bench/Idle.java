@@ -128,6 +128,7 @@ final class Idle {
       m.put("idle.fds_per_conn", fds < 0 || fdBase < 0 ? Double.NaN : (double) (fds - fdBase) / conns);
       m.put("idle.cpu_pct", win.cpuPercent());
       m.put("idle.cpu_us_per_keepalive", win.cpuMicrosPer(sent));
+      m.put("idle.proc_cpu_us_per_keepalive", win.processCpuMicrosPer(sent));
       m.put("idle.cpu_pct_quiet", q.cpuPercent());
       m.put("idle.open_per_s", conns / openSeconds);
       m.put("idle.keepalives", (double) sent);

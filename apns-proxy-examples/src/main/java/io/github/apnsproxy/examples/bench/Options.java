@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.github.apnsproxy.examples.bench;
 
+import io.github.apnsproxy.examples.JvmDefaults;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
@@ -45,7 +46,10 @@ final class Options {
         --upstream-base A.B.C    upstream servers at A.B.C.1..K (default 127.0.11)
         --port P                 courier port (default 5223)
         --jar FILE               the apns-proxy jar to run (default: this jar)
-        --proxy-jvm-opts "..."   JVM options of the proxy (default "-Xms256m -Xmx256m -XX:+AlwaysPreTouch")
+        --warmup S               unmeasured warm-up before every measured run (default 3; --quick 0.3)
+        --proxy-jvm-opts "..."   JVM options of the proxy (default: the runnable jar's documented options,
+                                 JvmDefaults.OPTIONS, as the README and the systemd unit run it)
+        --proxy-java FILE        the java launcher of the proxy (default: the bench's own)
         --proxy-set KEY=VALUE    override a generated proxy config key (repeatable)
         --proxy-cpu C            CPU the proxy is pinned to (default 0)
         --load-cpu C             CPU the bench and upstream servers are pinned to (default 1)
@@ -81,13 +85,11 @@ final class Options {
   String upstreamBase = "127.0.11";
   int port = 5223;
   Path jar;
-  /**
-   * A fixed, pre-touched heap: RSS deltas then show the native memory connections hold, the same whichever figures
-   * ran before, not the heap being first touched, grown or shrunk around a GC; the heap is measured on its own.
-   */
-  static final List<String> DEFAULT_PROXY_JVM_OPTS = List.of("-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch");
+  /** The proxy is run as users run it: with the options the README and the systemd unit give the jar. */
+  static final List<String> DEFAULT_PROXY_JVM_OPTS = JvmDefaults.OPTIONS;
 
   List<String> proxyJvmOpts = DEFAULT_PROXY_JVM_OPTS;
+  String proxyJava;
   Map<String, String> proxySet = new LinkedHashMap<>();
   int proxyCpu = 0;
   int loadCpu = 1;
@@ -166,6 +168,7 @@ final class Options {
       }
       case "--port" -> port = intValue(name, v, 1024, 65535);
       case "--jar" -> jar = Path.of(v);
+      case "--proxy-java" -> proxyJava = v;
       case "--proxy-jvm-opts" -> proxyJvmOpts = List.of(v.trim().isEmpty() ? new String[0] : v.trim().split("\\s+"));
       case "--proxy-set" -> {
         int eq = v.indexOf('=');
@@ -191,7 +194,7 @@ final class Options {
       duration = quick ? 1 : 3;
     }
     if (warmup < 0) {
-      warmup = quick ? 0.3 : 0.5;
+      warmup = quick ? 0.3 : 3;
     }
     if (conns < 0) {
       conns = quick ? 200 : 1_000;

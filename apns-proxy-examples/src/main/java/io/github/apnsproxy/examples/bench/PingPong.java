@@ -74,6 +74,7 @@ final class PingPong {
       m.put("pingpong1.rtps", lat.count() / win.seconds());
       m.put("pingpong1.cpu_pct", win.cpuPercent());
       m.put("pingpong1.cpu_us_per_rt", win.cpuMicrosPer(lat.count()));
+      m.put("pingpong1.proc_cpu_us_per_rt", win.processCpuMicrosPer(lat.count()));
       return m;
     }
   }
@@ -141,6 +142,8 @@ final class PingPong {
       m.put("pingpongN.rtps", rts / win.seconds());
       m.put("pingpongN.cpu_us_per_rt", win.cpuMicrosPer(rts));
       m.put("pingpongN.cpu_pct", win.cpuPercent());
+      m.put("pingpongN.proc_cpu_us_per_rt", win.processCpuMicrosPer(rts));
+      m.put("pingpongN.load_cpu_pct", win.loadPercent());
       m.put("pingpongN.p50_us", lat.percentileMicros(50));
       m.put("pingpongN.p99_us", lat.percentileMicros(99));
       return m;

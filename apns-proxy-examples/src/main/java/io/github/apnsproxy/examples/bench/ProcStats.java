@@ -9,9 +9,11 @@ import java.nio.file.Path;
 import java.util.List;
 
 /**
- * Reads what the benchmark reports about a measured process from Linux {@code /proc}: CPU time
- * ({@code /proc/PID/stat} utime + stime), resident memory ({@code /proc/PID/smaps_rollup}) and open descriptors.
- * A target may be several processes (nginx's workers); CPU and RSS are summed over them. Stateless.
+ * Reads what the benchmark reports from Linux {@code /proc}: the busy time of one CPU ({@code /proc/stat}: every
+ * state but idle and iowait, so the softirq and kernel work a process's sends cause on its core count), a
+ * process's CPU time ({@code /proc/PID/stat} utime + stime), resident memory ({@code /proc/PID/smaps_rollup}) and
+ * open descriptors. A target may be several processes (nginx's workers); CPU and RSS are summed over them.
+ * Stateless.
  */
 final class ProcStats {
   /** Clock ticks per second of utime/stime; {@code getconf CLK_TCK} is 100 on every Linux we run on. */
@@ -35,6 +37,35 @@ final class ProcStats {
       ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]);
     }
     return ticks / CLOCK_TICKS;
+  }
+
+  /**
+   * Busy seconds of CPU {@code cpu} since boot, from its {@code /proc/stat} line: user + nice + system + irq +
+   * softirq + steal (guest time is already part of user); idle and iowait are not busy. NaN when unreadable.
+   */
+  static double coreBusySeconds(int cpu) {
+    String s = read(Path.of("/proc/stat"));
+    return s == null ? Double.NaN : coreBusySeconds(s, cpu);
+  }
+
+  /** {@link #coreBusySeconds(int)} from the text of {@code /proc/stat}. */
+  static double coreBusySeconds(String procStat, int cpu) {
+    String prefix = "cpu" + cpu + " ";
+    for (String line : procStat.split("\n")) {
+      if (line.startsWith(prefix)) {
+        String[] f = line.substring(prefix.length()).trim().split(" +");
+        long busy = 0;
+        // user nice system idle iowait irq softirq steal [guest guest_nice]
+        int[] busyFields = {0, 1, 2, 5, 6, 7};
+        for (int i : busyFields) {
+          if (i < f.length) {
+            busy += Long.parseLong(f[i]);
+          }
+        }
+        return busy / CLOCK_TICKS;
+      }
+    }
+    return Double.NaN;
   }
 
   /** Resident set size in KiB, summed over the processes; NaN when unknown. */

@@ -138,6 +138,8 @@ final class Setups {
     m.put("setup.p99_ms", lat.percentileMillis(99));
     m.put("setup.cpu_us_per_conn", win.cpuMicrosPer(done));
     m.put("setup.cpu_pct", win.cpuPercent());
+    m.put("setup.proc_cpu_us_per_conn", win.processCpuMicrosPer(done));
+    m.put("setup.load_cpu_pct", win.loadPercent());
     m.put("setup.errors", (double) errors);
     if (firstError != null) {
       System.out.println("  " + t.name() + ": " + errors + " failed setups, first: " + firstError);

@@ -11,8 +11,12 @@ import java.util.List;
  *
  * @param fronts courier N's front address at index N; empty for a DNS-only target
  * @param dns the DNS server to query, or null when the target has none
+ * @param core the CPU the target is pinned to alone (its CPU is that core's busy time), or -1 when not pinned
+ *     (its CPU is then its processes' CPU time)
+ * @param loadCore the CPU of the load generators and upstream servers, or -1 when not pinned
  */
-record Target(String name, List<InetSocketAddress> fronts, List<Long> pids, InetSocketAddress dns, boolean jvm) {
+record Target(String name, List<InetSocketAddress> fronts, List<Long> pids, InetSocketAddress dns, boolean jvm,
+    int core, int loadCore) {
   boolean tcp() {
     return !fronts.isEmpty();
   }
@@ -25,9 +29,22 @@ record Target(String name, List<InetSocketAddress> fronts, List<Long> pids, Inet
     return name.equals(Options.DIRECT);
   }
 
-  /** The proxy's CPU seconds so far (NaN for direct). */
+  /**
+   * The target's CPU seconds so far: its core's busy time when pinned (what its work costs the machine, kernel
+   * work on its behalf included), else its processes' CPU time (NaN for direct).
+   */
   double cpu() {
+    return core >= 0 ? ProcStats.coreBusySeconds(core) : ProcStats.cpuSeconds(pids);
+  }
+
+  /** The target's processes' own CPU time (utime + stime) so far; NaN without a process. */
+  double processCpu() {
     return ProcStats.cpuSeconds(pids);
+  }
+
+  /** The load CPU's busy seconds so far; NaN when not pinned. */
+  double loadCpu() {
+    return loadCore >= 0 ? ProcStats.coreBusySeconds(loadCore) : Double.NaN;
   }
 
   InetSocketAddress front(int i) {

@@ -13,6 +13,20 @@ import org.junit.jupiter.api.Test;
 /** The bench's arithmetic, JSON, DNS packets, options and verdicts; in memory, no sockets, nothing timed. */
 class BenchMathTest {
   @Test
+  void coreBusyTimeCountsEveryStateButIdleAndIowait() {
+    String stat = """
+        cpu  900 0 900 9000 90 9 9 0 0 0
+        cpu0 100 2 30 5000 40 5 60 7 11 13
+        cpu1 800 0 870 4000 50 4 3 0 0 0
+        intr 1 2 3
+        """;
+    // cpu0: user 100 + nice 2 + system 30 + irq 5 + softirq 60 + steal 7 = 204 ticks; guest (11, 13) is in user
+    assertThat(ProcStats.coreBusySeconds(stat, 0)).isEqualTo(204 / ProcStats.CLOCK_TICKS);
+    assertThat(ProcStats.coreBusySeconds(stat, 1)).isEqualTo(1677 / ProcStats.CLOCK_TICKS);
+    assertThat(ProcStats.coreBusySeconds(stat, 2)).isNaN();
+  }
+
+  @Test
   void medianOfOddEvenAndNonFinite() {
     assertThat(Stats.median(List.of(3.0, 1.0, 2.0))).isEqualTo(2.0);
     assertThat(Stats.median(List.of(4.0, 1.0, 3.0, 2.0))).isEqualTo(2.5);

@@ -46,6 +46,9 @@ final class Splice implements KeyHandler {
   /** Sending a reply before closing (a refusal, an upstream failure), then discarding input until EOF. */
   static final int REPLYING = 5;
 
+  /** Reads per readiness event while each fills the buffer (see {@link #readClient}). */
+  static final int MAX_READS_PER_EVENT = 4;
+
   private static final int CLIENT_EOF = 1;
   private static final int UPSTREAM_EOF = 2;
   /** This connection counts in the per-client limit of {@code connection.client()}. */
@@ -392,60 +395,73 @@ final class Splice implements KeyHandler {
     }
   }
 
+  /**
+   * Moves client bytes upstream: one read per readiness event, and another only while the previous one filled the
+   * buffer (more is then most likely waiting, and reading it now saves a select), at most
+   * {@value #MAX_READS_PER_EVENT} reads so that one busy stream cannot hold up the loop's other connections. A read
+   * that returned less than the buffer is not followed by one that would find nothing.
+   */
   private void readClient() {
     SocketChannel up = upstream;
     if (up == null || toUpstream != null) {
       return;
     }
     ByteBuffer buf = loop.scratch;
-    buf.clear();
-    int n;
-    try {
-      n = client.read(buf);
-    } catch (IOException e) {
-      LOG.debug("{}: client read failed: {}", connection, e.toString());
-      close(bytesUp == 0 && bytesDown == 0 ? CloseReason.CLIENT_GONE : CloseReason.CLIENT_RESET, false, true);
-      return;
-    }
-    if (n < 0) {
-      if (bytesUp == 0 && bytesDown == 0) {
-        // A device always speaks first (TLS ClientHello): EOF before any byte means it gave up waiting.
-        close(CloseReason.CLIENT_GONE, false, false);
-        return;
-      }
-      flags |= CLIENT_EOF;
-      if ((flags & UPSTREAM_EOF) != 0) {
-        close(CloseReason.COMPLETED, false, false); // the close sends the upstream its FIN
-        return;
-      }
+    for (int reads = 1; ; reads++) {
+      buf.clear();
+      int n;
       try {
-        up.shutdownOutput();
+        n = client.read(buf);
       } catch (IOException e) {
-        close(CloseReason.UPSTREAM_RESET, true, false);
+        LOG.debug("{}: client read failed: {}", connection, e.toString());
+        close(bytesUp == 0 && bytesDown == 0 ? CloseReason.CLIENT_GONE : CloseReason.CLIENT_RESET, false, true);
+        return;
       }
-      return;
-    }
-    if (n == 0) {
-      return;
-    }
-    bytesUp += n;
-    loop.counters.bytesUp.add(n);
-    lastActive = loop.now;
-    buf.flip();
-    try {
-      up.write(buf);
-    } catch (IOException e) {
-      LOG.debug("{}: upstream write failed: {}", connection, e.toString());
-      close(CloseReason.UPSTREAM_RESET, true, false);
-      return;
-    }
-    if (buf.hasRemaining()) {
-      ByteBuffer b = loop.pool.acquire();
-      b.put(buf).flip();
-      toUpstream = b;
+      if (n < 0) {
+        if (bytesUp == 0 && bytesDown == 0) {
+          // A device always speaks first (TLS ClientHello): EOF before any byte means it gave up waiting.
+          close(CloseReason.CLIENT_GONE, false, false);
+          return;
+        }
+        flags |= CLIENT_EOF;
+        if ((flags & UPSTREAM_EOF) != 0) {
+          close(CloseReason.COMPLETED, false, false); // the close sends the upstream its FIN
+          return;
+        }
+        try {
+          up.shutdownOutput();
+        } catch (IOException e) {
+          close(CloseReason.UPSTREAM_RESET, true, false);
+        }
+        return;
+      }
+      if (n == 0) {
+        return;
+      }
+      bytesUp += n;
+      loop.counters.bytesUp.add(n);
+      lastActive = loop.now;
+      buf.flip();
+      try {
+        up.write(buf);
+      } catch (IOException e) {
+        LOG.debug("{}: upstream write failed: {}", connection, e.toString());
+        close(CloseReason.UPSTREAM_RESET, true, false);
+        return;
+      }
+      if (buf.hasRemaining()) {
+        ByteBuffer b = loop.pool.acquire();
+        b.put(buf).flip();
+        toUpstream = b;
+        return;
+      }
+      if (n < buf.capacity() || reads == MAX_READS_PER_EVENT) {
+        return;
+      }
     }
   }
 
+  /** Moves upstream bytes to the client; reads as {@link #readClient} does. */
   private void readUpstream() {
     if (toClient != null) {
       return;
@@ -455,46 +471,52 @@ final class Splice implements KeyHandler {
       return;
     }
     ByteBuffer buf = loop.scratch;
-    buf.clear();
-    int n;
-    try {
-      n = up.read(buf);
-    } catch (IOException e) {
-      LOG.debug("{}: upstream read failed: {}", connection, e.toString());
-      close(CloseReason.UPSTREAM_RESET, true, false);
-      return;
-    }
-    if (n < 0) {
-      flags |= UPSTREAM_EOF;
-      if ((flags & CLIENT_EOF) != 0) {
-        close(CloseReason.COMPLETED, false, false); // the close sends the client its FIN
+    for (int reads = 1; ; reads++) {
+      buf.clear();
+      int n;
+      try {
+        n = up.read(buf);
+      } catch (IOException e) {
+        LOG.debug("{}: upstream read failed: {}", connection, e.toString());
+        close(CloseReason.UPSTREAM_RESET, true, false);
         return;
       }
-      try {
-        client.shutdownOutput();
-      } catch (IOException e) {
-        close(CloseReason.CLIENT_RESET, false, true);
+      if (n < 0) {
+        flags |= UPSTREAM_EOF;
+        if ((flags & CLIENT_EOF) != 0) {
+          close(CloseReason.COMPLETED, false, false); // the close sends the client its FIN
+          return;
+        }
+        try {
+          client.shutdownOutput();
+        } catch (IOException e) {
+          close(CloseReason.CLIENT_RESET, false, true);
+        }
+        return;
       }
-      return;
-    }
-    if (n == 0) {
-      return;
-    }
-    bytesDown += n;
-    loop.counters.bytesDown.add(n);
-    lastActive = loop.now;
-    buf.flip();
-    try {
-      client.write(buf);
-    } catch (IOException e) {
-      LOG.debug("{}: client write failed: {}", connection, e.toString());
-      close(CloseReason.CLIENT_RESET, false, true);
-      return;
-    }
-    if (buf.hasRemaining()) {
-      ByteBuffer b = loop.pool.acquire();
-      b.put(buf).flip();
-      toClient = b;
+      if (n == 0) {
+        return;
+      }
+      bytesDown += n;
+      loop.counters.bytesDown.add(n);
+      lastActive = loop.now;
+      buf.flip();
+      try {
+        client.write(buf);
+      } catch (IOException e) {
+        LOG.debug("{}: client write failed: {}", connection, e.toString());
+        close(CloseReason.CLIENT_RESET, false, true);
+        return;
+      }
+      if (buf.hasRemaining()) {
+        ByteBuffer b = loop.pool.acquire();
+        b.put(buf).flip();
+        toClient = b;
+        return;
+      }
+      if (n < buf.capacity() || reads == MAX_READS_PER_EVENT) {
+        return;
+      }
     }
   }
 
