@@ -18,5 +18,10 @@ public enum RejectReason {
   /** The router did not answer within the route timeout. */
   ROUTE_TIMEOUT,
   /** The router threw or failed its stage with an unexpected exception. */
-  ROUTER_ERROR
+  ROUTER_ERROR,
+  /**
+   * Every upstream candidate was this proxy's own address (a plan or listen address): connecting would splice the
+   * proxy to itself. Typically a hosts line or an upstream DNS answer pointing an APNs name back at the proxy.
+   */
+  SELF_LOOP
 }

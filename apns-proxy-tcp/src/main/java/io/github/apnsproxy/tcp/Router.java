@@ -29,6 +29,17 @@ public interface Router {
    * the port the client dialled, as the ordered candidates.
    */
   static Router fromPlan(AddressPlan plan, UpstreamResolver resolver, AddressPolicy policy) {
-    return new PlanRouter(plan, resolver, policy);
+    return new PlanRouter(plan, resolver, policy, Egress.direct());
+  }
+
+  /**
+   * The stock router for a splicer whose {@link TcpSplicer.Builder#egress egress} is {@code egress}: as
+   * {@link #fromPlan(AddressPlan, UpstreamResolver, AddressPolicy)}, except that an upstream host the egress sends
+   * through a proxy is not resolved: the route names it ({@link Route#toHost}) and the proxy resolves it. The
+   * upstream allow-list then cannot be checked on addresses (the proxy alone sees them): only plan host names are
+   * ever requested.
+   */
+  static Router fromPlan(AddressPlan plan, UpstreamResolver resolver, AddressPolicy policy, Egress egress) {
+    return new PlanRouter(plan, resolver, policy, egress);
   }
 }

@@ -15,9 +15,16 @@ import java.util.Objects;
  * @param bytesClientToUpstream bytes read from clients
  * @param bytesUpstreamToClient bytes read from upstreams
  * @param closed closed connections by reason (every reason present)
+ * @param egressProxyFailures proxy handshakes that failed for a passing reason (5xx, SOCKS failure or unreachable,
+ *     no answer in time, connection closed); also counted in {@code upstreamConnectFailures}
+ * @param egressProxyRefusals proxy handshakes refused for a configuration reason (403, 407 and other 4xx, SOCKS
+ *     "not allowed" or authentication failed); also counted in {@code upstreamConnectFailures}
+ * @param selfLoopRefusals upstream candidates that were this proxy's own address (its plan or listen addresses), not
+ *     connected to
  */
 public record SpliceStats(long active, long accepted, Map<RejectReason, Long> rejected, long upstreamConnectFailures,
-    long bytesClientToUpstream, long bytesUpstreamToClient, Map<CloseReason, Long> closed) {
+    long bytesClientToUpstream, long bytesUpstreamToClient, Map<CloseReason, Long> closed, long egressProxyFailures,
+    long egressProxyRefusals, long selfLoopRefusals) {
 
   /** Copies the maps. */
   public SpliceStats {

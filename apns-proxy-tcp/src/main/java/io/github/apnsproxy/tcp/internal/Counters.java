@@ -17,6 +17,9 @@ final class Counters {
   final LongAdder connectFailures = new LongAdder();
   final LongAdder bytesUp = new LongAdder();
   final LongAdder bytesDown = new LongAdder();
+  final LongAdder proxyFailures = new LongAdder();
+  final LongAdder proxyRefusals = new LongAdder();
+  final LongAdder selfLoops = new LongAdder();
   private final AtomicLongArray rejected = new AtomicLongArray(RejectReason.values().length);
   private final AtomicLongArray closed = new AtomicLongArray(CloseReason.values().length);
 
@@ -38,6 +41,6 @@ final class Counters {
       clo.put(r, closed.get(r.ordinal()));
     }
     return new SpliceStats(active.get(), accepted.sum(), rej, connectFailures.sum(), bytesUp.sum(), bytesDown.sum(),
-        clo);
+        clo, proxyFailures.sum(), proxyRefusals.sum(), selfLoops.sum());
   }
 }

@@ -36,6 +36,8 @@ public final class Engine {
   final Settings settings;
   final Counters counters = new Counters();
   final SafeListener listener;
+  /** The connect stage's shared part: attempts, self-loop guard, failure memory, proxy addresses. */
+  final Connector connector;
   private final ConcurrentHashMap<InetAddress, Integer> perClient = new ConcurrentHashMap<>();
   private final Object drainLock = new Object();
   private Loop[] loops = new Loop[0];
@@ -51,6 +53,7 @@ public final class Engine {
   public Engine(Settings settings) {
     this.settings = settings;
     this.listener = new SafeListener(settings.listener());
+    this.connector = new Connector(settings);
   }
 
   /** Binds every listen address and starts the loops. */
@@ -113,6 +116,7 @@ public final class Engine {
     }
     loops = made;
     bound = List.copyOf(addresses);
+    connector.listening(bound);
     started = true;
     for (Loop l : loops) {
       l.thread.start();
@@ -281,6 +285,7 @@ public final class Engine {
         }
       }
       closed = true;
+      connector.close();
       if (!started) {
         return;
       }

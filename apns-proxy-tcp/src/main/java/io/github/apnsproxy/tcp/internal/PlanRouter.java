@@ -4,6 +4,8 @@ package io.github.apnsproxy.tcp.internal;
 import io.github.apnsproxy.core.AddressPlan;
 import io.github.apnsproxy.core.AddressPolicy;
 import io.github.apnsproxy.core.ApnsHost;
+import io.github.apnsproxy.core.Cidr;
+import io.github.apnsproxy.tcp.Egress;
 import io.github.apnsproxy.core.UpstreamResolver;
 import io.github.apnsproxy.tcp.InboundConnection;
 import io.github.apnsproxy.tcp.RejectReason;
@@ -26,16 +28,31 @@ public final class PlanRouter implements Router {
   private final AddressPlan plan;
   private final UpstreamResolver resolver;
   private final AddressPolicy policy;
+  private final Egress egress;
   private final AtomicInteger rotation = new AtomicInteger();
   /** Upstream host names per plan host, formatted once: routing runs on every accepted connection. */
   private final java.util.concurrent.ConcurrentMap<ApnsHost, List<String>> upstreamNames =
       new java.util.concurrent.ConcurrentHashMap<>();
 
   /** Makes the router. */
-  public PlanRouter(AddressPlan plan, UpstreamResolver resolver, AddressPolicy policy) {
+  public PlanRouter(AddressPlan plan, UpstreamResolver resolver, AddressPolicy policy, Egress egress) {
     this.plan = Objects.requireNonNull(plan, "plan");
     this.resolver = Objects.requireNonNull(resolver, "resolver");
     this.policy = Objects.requireNonNull(policy, "policy");
+    this.egress = Objects.requireNonNull(egress, "egress");
+  }
+
+  /** The plan's virtual networks (every site, IPv4 and IPv6): addresses the splicer must never connect to. */
+  public List<Cidr> planNetworks() {
+    List<Cidr> out = new ArrayList<>();
+    for (AddressPlan.Site s : plan.sites()) {
+      out.add(s.ipv4());
+      Cidr v6 = s.ipv6();
+      if (v6 != null) {
+        out.add(v6);
+      }
+    }
+    return out;
   }
 
   @Override
@@ -54,6 +71,10 @@ public final class PlanRouter implements Router {
     String name = members.size() == 1
         ? members.get(0) : members.get(Math.floorMod(rotation.getAndIncrement(), members.size()));
     int port = local.getPort();
+    if (!egress.isDirect() && egress.isProxied(name, port)) {
+      // the proxy resolves the name: internal networks often cannot, and it must be asked by name anyway
+      return CompletableFuture.completedFuture(Route.toHost(name, port));
+    }
     CompletionStage<List<InetAddress>> resolved;
     try {
       resolved = resolver.resolve(name);

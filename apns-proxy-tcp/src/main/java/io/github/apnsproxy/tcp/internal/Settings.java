@@ -2,6 +2,9 @@
 package io.github.apnsproxy.tcp.internal;
 
 import io.github.apnsproxy.core.AddressPolicy;
+import io.github.apnsproxy.core.CidrSet;
+import io.github.apnsproxy.tcp.AddressFamily;
+import io.github.apnsproxy.tcp.Egress;
 import io.github.apnsproxy.tcp.Router;
 import io.github.apnsproxy.tcp.SpliceListener;
 import java.net.InetSocketAddress;
@@ -14,7 +17,8 @@ import java.util.List;
 public record Settings(List<InetSocketAddress> listen, Router router, AddressPolicy policy, int loops,
     long connectTimeoutNanos, long idleTimeoutNanos, long routeTimeoutNanos, int maxConnections,
     int maxConnectionsPerClient, int bufferSize, int keepAliveIdleSeconds, int keepAliveIntervalSeconds,
-    boolean reusePort, SpliceListener listener) {
+    boolean reusePort, SpliceListener listener, Egress egress, AddressFamily family, CidrSet neverConnectTo,
+    long failedAddressMemoryNanos) {
   /** Copies the list. */
   public Settings {
     listen = List.copyOf(listen);

@@ -2,6 +2,7 @@
 package io.github.apnsproxy.tcp.internal;
 
 import io.github.apnsproxy.tcp.CloseReason;
+import io.github.apnsproxy.tcp.EgressProxy;
 import io.github.apnsproxy.tcp.InboundConnection;
 import io.github.apnsproxy.tcp.RejectReason;
 import io.github.apnsproxy.tcp.Route;
@@ -30,8 +31,10 @@ final class Splice {
 
   static final int ROUTING = 0;
   static final int CONNECTING = 1;
-  static final int SPLICING = 2;
-  static final int CLOSED = 3;
+  /** Connected to an egress proxy, waiting for its CONNECT (or SOCKS5) answer; the connect deadline still runs. */
+  static final int TUNNELING = 2;
+  static final int SPLICING = 3;
+  static final int CLOSED = 4;
 
   private static final int CLIENT_EOF = 1;
   private static final int UPSTREAM_EOF = 2;
@@ -43,7 +46,10 @@ final class Splice {
   private @Nullable SocketChannel upstream;
   private @Nullable SelectionKey clientKey;
   private @Nullable SelectionKey upstreamKey;
-  private @Nullable List<InetSocketAddress> candidates;
+  private @Nullable List<Connector.Attempt> attempts;
+  private Connector.@Nullable Attempt attempt;
+  private @Nullable Tunnel tunnel;
+  private int selfLoops;
   private @Nullable StringBuilder failures;
   private @Nullable InetSocketAddress upstreamAddress;
   private @Nullable ByteBuffer toUpstream;
@@ -71,7 +77,7 @@ final class Splice {
 
   /** When this splice's current timer fires ({@code Long.MAX_VALUE}: none). */
   long dueAt(long idleNanos) {
-    if (state == ROUTING || state == CONNECTING) {
+    if (state == ROUTING || state == CONNECTING || state == TUNNELING) {
       return deadline;
     }
     if (state == SPLICING && idleNanos > 0) {
@@ -119,49 +125,85 @@ final class Splice {
       return;
     }
     loop.listener.routed(connection, route);
-    candidates = route.candidates();
+    // ---- the connect stage (egress): direct addresses or tunnels through proxies, the same for every front door
+    StringBuilder why = new StringBuilder();
+    attempts = loop.engine.connector.attempts(route, loop.now, why);
+    if (why.length() > 0) {
+      failures = why;
+    }
     nextCandidate = 0;
     connectNext();
   }
 
   private void connectNext() {
-    List<InetSocketAddress> list = candidates;
+    List<Connector.Attempt> list = attempts;
     while (list != null && nextCandidate < list.size()) {
-      InetSocketAddress a = list.get(nextCandidate++);
+      Connector.Attempt at = list.get(nextCandidate++);
+      InetSocketAddress a = at.connectTo();
+      if (loop.engine.connector.isSelf(a)) {
+        selfLoop(at);
+        continue;
+      }
+      attempt = at;
       SocketChannel ch = null;
       try {
         // an IPv4 socket for an IPv4 target: the JDK's default dual-stack socket costs an IPV6_V6ONLY call more
         ch = SocketChannel.open(a.getAddress() instanceof Inet4Address ? StandardProtocolFamily.INET
             : StandardProtocolFamily.INET6);
         upstream = ch; // from here on connectFailed closes it
-        upstreamAddress = a;
         ch.configureBlocking(false);
         loop.configure(ch);
+        // one budget per attempt: the TCP connect and, through a proxy, its answer
+        deadline = loop.now + loop.settings.connectTimeoutNanos();
         if (ch.connect(a)) {
           connected();
           return;
         }
         upstreamKey = ch.register(loop.selector, SelectionKey.OP_CONNECT, this);
         state = CONNECTING;
-        deadline = loop.now + loop.settings.connectTimeoutNanos();
         loop.schedule(deadline);
         return;
       } catch (IOException | RuntimeException e) {
-        connectFailed(a, e.toString());
+        connectFailed(at, e.toString());
       }
+    }
+    if (list != null && selfLoops > 0 && selfLoops == list.size()) {
+      loop.counters.rejected(RejectReason.SELF_LOOP);
+      close(CloseReason.TARGET_REFUSED, false, false);
+      return;
     }
     LOG.debug("{}: every upstream candidate failed: {}", connection, failures);
     close(CloseReason.CONNECT_FAILED, false, false);
   }
 
-  private void connectFailed(InetSocketAddress a, String why) {
-    loop.counters.connectFailures.increment();
+  /** A candidate that is this proxy itself (its plan, its listeners): never connected to, counted and logged. */
+  private void selfLoop(Connector.Attempt at) {
+    selfLoops++;
+    loop.counters.selfLoops.increment();
+    String msg = at.connectTo() + " is this proxy's own address (a plan or listen address): refusing to connect to "
+        + "itself; check upstream.hosts and what upstream.dns answers for " + at.host();
+    if (loop.engine.connector.warnDue("self " + at.connectTo(), loop.now)) {
+      LOG.warn("{}: {} (logged once a minute per address)", connection, msg);
+    } else {
+      LOG.debug("{}: {}", connection, msg);
+    }
+    appendFailure(at + ": self-loop refused");
+  }
+
+  private void appendFailure(String text) {
     if (failures == null) {
       failures = new StringBuilder();
     } else {
       failures.append("; ");
     }
-    failures.append(a).append(": ").append(why);
+    failures.append(text);
+  }
+
+  private void connectFailed(Connector.Attempt at, String why) {
+    loop.counters.connectFailures.increment();
+    loop.engine.connector.failed(at.connectTo(), loop.now);
+    appendFailure(at + ": " + why);
+    tunnel = null;
     SocketChannel ch = upstream;
     upstream = null;
     upstreamKey = null;
@@ -172,8 +214,8 @@ final class Splice {
 
   private void finishConnect() {
     SocketChannel ch = upstream;
-    InetSocketAddress a = upstreamAddress;
-    if (ch == null || a == null) {
+    Connector.Attempt at = attempt;
+    if (ch == null || at == null) {
       return;
     }
     try {
@@ -181,21 +223,117 @@ final class Splice {
         return;
       }
     } catch (IOException e) {
-      connectFailed(a, e.toString());
+      connectFailed(at, e.toString());
       connectNext();
       return;
     }
     connected();
   }
 
+  /** The TCP connection is up: through a proxy the tunnel handshake starts, else the splice. */
   private void connected() {
+    Connector.Attempt at = attempt;
     SocketChannel up = upstream;
-    InetSocketAddress a = upstreamAddress;
+    if (at == null || up == null) {
+      return;
+    }
+    EgressProxy proxy = at.proxy();
+    if (proxy == null) {
+      loop.engine.connector.succeeded(at.connectTo());
+      startSplicing(null);
+      return;
+    }
+    state = TUNNELING;
+    loop.schedule(deadline);
+    Tunnel t = new Tunnel(proxy, at.host(), at.port(), Math.min(4096, loop.settings.bufferSize()));
+    tunnel = t;
+    try {
+      if (upstreamKey == null) {
+        upstreamKey = up.register(loop.selector, SelectionKey.OP_WRITE, this);
+      }
+    } catch (IOException e) {
+      connectFailed(at, e.toString());
+      connectNext();
+      return;
+    }
+    tunnelIo(SelectionKey.OP_WRITE);
+  }
+
+  /** One step of the proxy handshake: write what is due, read the answer; never blocks. Loop thread. */
+  private void tunnelIo(int ops) {
+    Tunnel t = tunnel;
+    SocketChannel up = upstream;
+    Connector.Attempt at = attempt;
+    if (t == null || up == null || at == null) {
+      return;
+    }
+    try {
+      if ((ops & SelectionKey.OP_READ) != 0) {
+        int n = up.read(t.input());
+        if (n < 0) {
+          tunnelFailed(at, t, false, "closed the connection during the handshake");
+          return;
+        }
+        if (n > 0 || !t.input().hasRemaining()) {
+          int r = t.advance();
+          if (r == Tunnel.FAILED) {
+            tunnelFailed(at, t, t.isConfigProblem(), t.failure());
+            return;
+          }
+          if (r == Tunnel.ESTABLISHED) {
+            tunnel = null;
+            loop.engine.connector.succeeded(at.connectTo());
+            LOG.debug("{}: tunnel to {} open", connection, at);
+            startSplicing(t.leftover());
+            return;
+          }
+        }
+      }
+      ByteBuffer out = t.output();
+      if (out.hasRemaining()) {
+        up.write(out);
+      }
+    } catch (IOException e) {
+      tunnelFailed(at, t, false, e.toString());
+      return;
+    }
+    SelectionKey k = upstreamKey;
+    if (k != null) {
+      setInterest(k, t.output().hasRemaining() ? SelectionKey.OP_WRITE : SelectionKey.OP_READ);
+    }
+  }
+
+  private void tunnelFailed(Connector.Attempt at, Tunnel t, boolean configProblem, String why) {
+    String msg = "egress proxy " + t.proxy + " " + why;
+    if (configProblem) {
+      loop.counters.proxyRefusals.increment();
+      if (loop.engine.connector.warnDue("proxy " + t.proxy + " " + why, loop.now)) {
+        LOG.warn("{} (a configuration problem; logged once a minute)", msg);
+      }
+    } else {
+      loop.counters.proxyFailures.increment();
+    }
+    LOG.debug("{}: {}", connection, msg);
+    connectFailed(at, msg);
+    connectNext();
+  }
+
+  /**
+   * Starts splicing once the upstream leg is ready (directly connected, or the tunnel open). The one place where
+   * bytes held before the splice are handed to it: {@code firstToClient} are upstream bytes that came with the
+   * proxy's answer; bytes the client sent meanwhile are still in its socket (the client is read only from here on).
+   */
+  private void startSplicing(@Nullable ByteBuffer firstToClient) {
+    SocketChannel up = upstream;
+    Connector.Attempt at = attempt;
+    InetSocketAddress a = at == null ? null : at.connectTo();
     if (up == null || a == null) {
       return;
     }
+    upstreamAddress = a;
     state = SPLICING;
-    candidates = null;
+    attempts = null;
+    attempt = null;
     failures = null;
     deadline = Long.MAX_VALUE;
     lastActive = loop.now;
@@ -212,8 +350,18 @@ final class Splice {
       close(CloseReason.CLIENT_GONE, false, false);
       return;
     }
+    if (firstToClient != null && firstToClient.hasRemaining()) {
+      // at most the tunnel's answer buffer (4 KiB or less), so it fits one pooled buffer
+      ByteBuffer b = loop.pool.acquire();
+      int n = firstToClient.remaining();
+      b.put(firstToClient).flip();
+      toClient = b;
+      bytesDown += n;
+      loop.counters.bytesDown.add(n);
+    }
     loop.listener.connected(connection, a);
-    LOG.debug("{}: connected to {}", connection, a);
+    LOG.debug("{}: connected to {}", connection, at);
+    updateInterest();
     if (loop.settings.idleTimeoutNanos() > 0) {
       loop.schedule(lastActive + loop.settings.idleTimeoutNanos());
     }
@@ -224,10 +372,17 @@ final class Splice {
       loop.counters.rejected(RejectReason.ROUTE_TIMEOUT);
       LOG.debug("{}: route timed out", connection);
       close(CloseReason.ROUTE_TIMEOUT, false, false);
-    } else if (state == CONNECTING) {
-      InetSocketAddress a = upstreamAddress;
-      connectFailed(a == null ? connection.local() : a, "connect timed out");
-      connectNext();
+    } else if (state == CONNECTING || state == TUNNELING) {
+      Connector.Attempt at = attempt;
+      Tunnel t = tunnel;
+      if (at == null) {
+        close(CloseReason.CONNECT_FAILED, false, false);
+      } else if (state == TUNNELING && t != null) {
+        tunnelFailed(at, t, false, "did not answer within the connect timeout");
+      } else {
+        connectFailed(at, "connect timed out");
+        connectNext();
+      }
     } else if (state == SPLICING) {
       LOG.debug("{}: idle timeout", connection);
       close(CloseReason.IDLE_TIMEOUT, false, false);
@@ -242,6 +397,10 @@ final class Splice {
         if ((ops & SelectionKey.OP_CONNECT) != 0) {
           finishConnect();
         }
+        return;
+      }
+      if (state == TUNNELING) {
+        tunnelIo(ops);
         return;
       }
       if ((ops & SelectionKey.OP_WRITE) != 0) {
@@ -450,7 +609,9 @@ final class Splice {
     if (!wasConnected) {
       upstreamAddress = null;
     }
-    candidates = null;
+    attempts = null;
+    attempt = null;
+    tunnel = null;
     failures = null;
     ByteBuffer b = toUpstream;
     if (b != null) {
