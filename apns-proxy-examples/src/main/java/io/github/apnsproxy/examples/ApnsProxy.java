@@ -4,6 +4,7 @@ package io.github.apnsproxy.examples;
 import io.github.apnsproxy.core.ConfigException;
 import io.github.apnsproxy.core.ProxyConfig;
 import io.github.apnsproxy.examples.demo.Demo;
+import io.github.apnsproxy.tcp.Egress;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -36,6 +37,11 @@ public final class ApnsProxy {
               Run the proxy from a properties file. SIGTERM drains live connections (tcp.drain-timeout) and exits 0.
         check --config FILE
               Validate a config and print the resulting plan: every virtual address and what it maps to.
+        probe --config FILE [--trust-store FILE [--trust-store-password PW]]
+              From this host, through the configured egress, check each kind of upstream (a courier of each
+              variant and environment, init, api): DNS (or the proxy's CONNECT), TCP connect, TLS handshake with
+              the server name a device sends, certificate checked against the JDK trust store (or FILE). Prints a
+              table with the failed step and its cause per host; exit 0 only if every host passed.
         bench [--quick] [--targets direct,apns-proxy,haproxy,nginx] [--only ...]
               Benchmarks: the proxy (a separate JVM) against a direct loopback connection.
         keys  Print every config key with its default and meaning.
@@ -64,6 +70,7 @@ public final class ApnsProxy {
         case "demo" -> Demo.run(rest, out, err);
         case "run" -> runProxy(rest, out, err);
         case "check" -> check(rest, out, err);
+        case "probe" -> ProbeCommand.run(rest, out, err, Egress.direct());
         case "keys" -> {
           for (ProxyConfig.Key k : ProxyConfig.keys()) {
             out.printf("%-26s default %-22s %s%n", k.name(), k.defaultText(), k.meaning());
@@ -72,7 +79,7 @@ public final class ApnsProxy {
         }
         case "bench" -> io.github.apnsproxy.examples.bench.Bench.run(rest);
         default -> {
-          err.println("apns-proxy: unknown command '" + args[0] + "' (expected demo, run, check, bench or keys)");
+          err.println("apns-proxy: unknown command '" + args[0] + "' (expected demo, run, check, probe, bench or keys)");
           yield 2;
         }
       };
@@ -122,7 +129,7 @@ public final class ApnsProxy {
   }
 
   /** Loads a config; a file that is not properties text (not UTF-8, a bad escape) is bad usage too: exit 2. */
-  private static ProxyConfig loadConfig(Path file) {
+  static ProxyConfig loadConfig(Path file) {
     try {
       return ProxyConfig.load(file);
     } catch (IOException e) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.github.apnsproxy.tcp;
 
+import java.io.IOException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
@@ -68,6 +69,19 @@ public record EgressProxy(Scheme scheme, String host, int port, @Nullable String
   /** Whether credentials are set. */
   public boolean hasCredentials() {
     return username != null;
+  }
+
+  /**
+   * Opens a tunnel through this proxy to {@code host:port} with blocking I/O, the same handshake the splicer makes
+   * (for tools such as {@code probe}; the splicer itself never blocks): connects within {@code timeout}, asks for
+   * {@code host} by name and waits at most {@code timeout} for the answer. Returns the connected socket, its read
+   * timeout set to {@code timeout}.
+   *
+   * @throws EgressProxyException when the proxy refuses or fails the tunnel
+   * @throws IOException when the proxy cannot be reached (the message names it)
+   */
+  public java.net.Socket connect(String host, int port, java.time.Duration timeout) throws IOException {
+    return io.github.apnsproxy.tcp.internal.BlockingTunnel.open(this, host, port, timeout);
   }
 
   /** {@code host:port}, with brackets around an IPv6 literal. */
