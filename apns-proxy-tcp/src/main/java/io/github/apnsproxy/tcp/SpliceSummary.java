@@ -13,7 +13,8 @@ import org.jspecify.annotations.Nullable;
  * @param bytesUpstreamToClient bytes read from the upstream
  * @param duration time from accept to close
  * @param reason why it ended
- * @param upstream the upstream address it was connected to, or {@code null} if it never connected
+ * @param upstream the upstream address it was connected to (through an egress proxy: the proxy's address), or
+ *     {@code null} if it never connected
  */
 public record SpliceSummary(long bytesClientToUpstream, long bytesUpstreamToClient, Duration duration,
     CloseReason reason, @Nullable InetSocketAddress upstream) {
