@@ -172,7 +172,8 @@ public final class AddressPlan {
 
   /** The TCP ports served for hosts of {@code kind}. */
   public List<Integer> ports(Kind kind) {
-    return ports.get(kind);
+    // the builder starts with an entry for every kind and only replaces entries
+    return Objects.requireNonNull(ports.get(Objects.requireNonNull(kind, "kind")), "ports");
   }
 
   /** Every plan host, in address order: one per courier (exact) or per pool (pooled), then the reserved hosts. */
@@ -269,7 +270,7 @@ public final class AddressPlan {
    */
   public Optional<ApnsHost> hostFor(InetAddress local, int port) {
     Optional<ApnsHost> host = hostFor(local);
-    return host.filter(h -> ports.get(h.kind()).contains(port));
+    return host.filter(h -> ports(h.kind()).contains(port));
   }
 
   /** {@link #hostFor(InetAddress, int)} for a socket address. */
@@ -314,7 +315,7 @@ public final class AddressPlan {
   public List<InetSocketAddress> listenAddresses() {
     List<InetSocketAddress> out = new ArrayList<>();
     for (Entry e : entries()) {
-      for (int port : ports.get(e.host().kind())) {
+      for (int port : ports(e.host().kind())) {
         out.add(new InetSocketAddress(e.address(), port));
       }
     }
@@ -328,6 +329,8 @@ public final class AddressPlan {
     return all.stream().sorted().toList();
   }
 
+  // the address layout follows Environment's declaration order (addresses are pinned by AddressPlanTest)
+  @SuppressWarnings("EnumOrdinal")
   private long offsetOf(ApnsHost planHost) {
     if (planHost.isCourier()) {
       int env = planHost.environment().ordinal();
@@ -337,6 +340,7 @@ public final class AddressPlan {
     return subnetSize - 2 - reserved.indexOf(planHost);
   }
 
+  @SuppressWarnings("EnumOrdinal") // the inverse of offsetOf
   private @Nullable ApnsHost hostAt(long offset) {
     long perBlock = style == Style.EXACT ? count + 1 : 1;
     long courierEnd = 1 + blocks * perBlock;

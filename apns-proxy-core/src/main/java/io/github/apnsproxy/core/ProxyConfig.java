@@ -372,7 +372,8 @@ public final class ProxyConfig {
     p.putAll(read);
     String hosts = p.getProperty("upstream.hosts");
     if (hosts != null && !hosts.isBlank()) {
-      Path dir = file.toAbsolutePath().getParent();
+      // an absolute path to a file that was just read has a parent directory
+      Path dir = Objects.requireNonNull(file.toAbsolutePath().getParent(), "parent of the configuration file");
       try {
         p.setProperty("upstream.hosts", dir.resolve(hosts.strip()).toString());
       } catch (InvalidPathException e) {
@@ -734,7 +735,7 @@ public final class ProxyConfig {
       if (siteNames.isEmpty()) {
         for (String siteName : siteValues.keySet()) {
           String k = firstSiteKey(siteName);
-          throw new ConfigException(k, texts.get(k), "site '" + siteName + "' is not in plan.sites, which is empty"
+          throw new ConfigException(k, text(k), "site '" + siteName + "' is not in plan.sites, which is empty"
               + " (expected plan.sites listing it, or plan.ipv4 for a single site)");
         }
         Cidr ipv4 = get("plan.ipv4");
@@ -744,14 +745,14 @@ public final class ProxyConfig {
       } else {
         for (String k : List.of("plan.ipv4", "plan.ipv6")) {
           if (explicit.contains(k) && values.get(k) != null) {
-            throw new ConfigException(k, texts.getOrDefault(k, ""), "set together with plan.sites = '"
+            throw new ConfigException(k, text(k), "set together with plan.sites = '"
                 + texts.get("plan.sites") + "' (expected one of them: each site has its own site.NAME.ipv4)");
           }
         }
         for (String siteName : siteValues.keySet()) {
           if (!siteNames.contains(siteName)) {
             String k = firstSiteKey(siteName);
-            throw new ConfigException(k, texts.get(k), "site '" + siteName + "' is not in plan.sites (expected one"
+            throw new ConfigException(k, text(k), "site '" + siteName + "' is not in plan.sites (expected one"
                 + " of " + siteNames + ")");
           }
         }
@@ -774,12 +775,12 @@ public final class ProxyConfig {
       Duration ttlMin = get("upstream.ttl-min");
       Duration ttlMax = get("upstream.ttl-max");
       if (ttlMin.compareTo(ttlMax) > 0) {
-        throw new ConfigException("upstream.ttl-min", texts.get("upstream.ttl-min"), "above upstream.ttl-max = '"
+        throw new ConfigException("upstream.ttl-min", text("upstream.ttl-min"), "above upstream.ttl-max = '"
             + texts.get("upstream.ttl-max") + "' (expected ttl-min <= ttl-max)");
       }
       List<InetSocketAddress> upstreamDns = get("upstream.dns");
       if (get("dns.zone-other") == ZoneOther.FORWARD && upstreamDns.isEmpty()) {
-        throw new ConfigException("dns.zone-other", texts.get("dns.zone-other"), "forwards to upstream.dns, which is"
+        throw new ConfigException("dns.zone-other", text("dns.zone-other"), "forwards to upstream.dns, which is"
             + " empty (expected upstream.dns servers, or dns.zone-other = nxdomain)");
       }
       if (requireUpstream && upstreamDns.isEmpty()) {
@@ -872,12 +873,18 @@ public final class ProxyConfig {
       throw new AssertionError("site " + siteName + " has no key");
     }
 
-    @SuppressWarnings("unchecked")
+    /** The text of a key as given (or its default), for error messages; empty for a key without one. */
+    private String text(String key) {
+      return texts.getOrDefault(key, "");
+    }
+
+    // the key table fixes each key's type; the caller names the type it reads
+    @SuppressWarnings({"unchecked", "TypeParameterUnusedInFormals"})
     private <T> T get(String key) {
       return (T) Objects.requireNonNull(values.get(key), key);
     }
 
-    @SuppressWarnings("unchecked")
+    @SuppressWarnings({"unchecked", "TypeParameterUnusedInFormals"})
     private <T> @Nullable T getOrNull(String key) {
       return (T) values.get(key);
     }
@@ -971,14 +978,14 @@ public final class ProxyConfig {
   private static Duration ttl(String v) {
     Duration d = Durations.parse(v);
     if (d.toMillisPart() != 0 || d.compareTo(MAX_TTL) > 0) {
-      throw new IllegalArgumentException("expected whole seconds up to " + MAX_TTL.getSeconds() + "s");
+      throw new IllegalArgumentException("expected whole seconds up to " + MAX_TTL.toSeconds() + "s");
     }
     return d;
   }
 
   private static Duration keepalive(String v) {
     Duration d = Durations.parse(v);
-    if (d.toMillisPart() != 0 || d.getSeconds() < 1 || d.getSeconds() > 32_767) {
+    if (d.toMillisPart() != 0 || d.toSeconds() < 1 || d.toSeconds() > 32_767) {
       throw new IllegalArgumentException("expected whole seconds 1s..32767s");
     }
     return d;

@@ -8,7 +8,6 @@ import io.github.apnsproxy.core.AddressPlan.Site;
 import io.github.apnsproxy.core.AddressPlan.Style;
 import io.github.apnsproxy.core.ApnsHost.Kind;
 import io.github.apnsproxy.core.ProxyConfig.DeniedClients;
-import io.github.apnsproxy.core.ProxyConfig.Key;
 import io.github.apnsproxy.core.ProxyConfig.ZoneOther;
 import io.github.apnsproxy.core.internal.Literals;
 import java.io.IOException;
@@ -130,8 +129,8 @@ class ProxyConfigTest {
 
   @Test
   void keysDescribeEveryKeyOnce() {
-    List<Key> keys = ProxyConfig.keys();
-    List<String> names = keys.stream().map(Key::name).toList();
+    List<ProxyConfig.Key> keys = ProxyConfig.keys();
+    List<String> names = keys.stream().map(ProxyConfig.Key::name).toList();
 
     assertThat(names).doesNotHaveDuplicates().contains("plan.ipv4", "plan.ipv6", "plan.style", "plan.sites",
         "site.NAME.ipv4", "site.NAME.ipv6", "site.NAME.clients", "courier.count", "courier.variants", "dns.listen",
@@ -148,7 +147,7 @@ class ProxyConfigTest {
       assertThat(k.meaning()).isNotBlank().endsWith(".");
       assertThat(k.defaultText()).isNotBlank();
     });
-    assertThat(keys.stream().filter(Key::isSiteKey).map(Key::name))
+    assertThat(keys.stream().filter(ProxyConfig.Key::isSiteKey).map(ProxyConfig.Key::name))
         .containsExactly("site.NAME.ipv4", "site.NAME.ipv6", "site.NAME.clients");
     assertThat(ProxyConfig.keysAsMarkdown().lines()).hasSize(2 + 47)
         .contains("| `dns.ttl` | `30s` | TTL of synthesized answers (whole seconds). |")
@@ -161,7 +160,7 @@ class ProxyConfigTest {
   void everyLiteralDefaultTextIsTheEffectiveDefault() {
     Map<String, String> effective = ProxyConfig.defaults().effectiveValues();
     int literal = 0;
-    for (Key k : ProxyConfig.keys()) {
+    for (ProxyConfig.Key k : ProxyConfig.keys()) {
       String shown = k.defaultText();
       if (k.isSiteKey() || Set.of("none", "empty").contains(shown) || k.name().equals("dns.txt-count")
           || k.name().equals("upstream.dns")) {
@@ -576,7 +575,7 @@ class ProxyConfigTest {
     assertThat(e).hasMessage("k = 'v': line one line two").isInstanceOf(IllegalArgumentException.class);
     assertThat(e.key()).isEqualTo("k");
     assertThat(e.value()).isEqualTo("v");
-    assertThat(ProxyConfig.keys().stream().map(Key::name).collect(Collectors.toSet())).contains("dns.ttl");
+    assertThat(ProxyConfig.keys().stream().map(ProxyConfig.Key::name).collect(Collectors.toSet())).contains("dns.ttl");
   }
 
   @Test

@@ -10,7 +10,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
-import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -24,6 +23,7 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xbill.DNS.AAAARecord;
@@ -55,18 +55,31 @@ import org.xbill.DNS.Type;
  *   <li><b>Serve-stale</b> (RFC 8767): when every upstream fails, an entry expired less than the serve-stale age ago
  *       answers instead (logged once per name at WARN until a fresh answer arrives). When such an entry exists, a
  *       lookup also stops waiting after the stale-answer timeout (RFC 8767's client response timer, default 1.8 s)
- *       and gets the expired answer, while the resolution goes on and refreshes the cache when it completes.
+ *       and gets the expired answer, while the resolution goes on and refreshes the cache when it completes. Once an
+ *       expired answer has stood in, further lookups of the name get it at once, without asking upstream, for the
+ *       next 30 s (RFC 8767's failure recheck timer), so a hanging upstream does not delay every connection; a fresh
+ *       answer ends that at once.
  * </ul>
- * A cache hit completes at once on the calling thread; other lookups complete on dnsjava's I/O thread, or on the
- * resolver's timer thread ({@code apns-proxy-dns-stale-timer}, started on first use) when the stale-answer timeout
- * answers them. Thread-safe.
+ * Times are measured with a monotonic ticker ({@link System#nanoTime()} unless {@linkplain Builder#ticker given}),
+ * so changes of the wall clock do not expire or extend entries.
+ *
+ * <p>Threads: a cache hit (and a stale answer within the failure recheck time) completes at once on the calling
+ * thread. Every other lookup completes on the resolver's own thread {@code apns-proxy-dns-resolver} (started on
+ * first use), which parses upstream answers, takes over upstream failures from dnsjava's I/O thread and runs the
+ * stale-answer timer: never on the JVM-wide common pool. Stages chained to a lookup without an executor run on that
+ * thread and must not block. After {@link #close()}, lookups still in flight complete on dnsjava's I/O thread.
+ * Thread-safe.
  * Addresses are not filtered: the caller (the TCP router) applies its policy.
  */
 public final class CachingResolver implements UpstreamResolver, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(CachingResolver.class);
   private static final int MAX_CNAME_LINKS = 8;
   /** How long an answer is kept when one of its two types (A, AAAA) failed, unless the TTL floor is longer. */
-  private static final long PARTIAL_TTL_MILLIS = 5_000;
+  private static final long PARTIAL_TTL_NANOS = TimeUnit.SECONDS.toNanos(5);
+  /** RFC 8767 section 4: after a failed refresh, stale data is used at once for this long before asking again. */
+  private static final long FAILURE_RECHECK_NANOS = TimeUnit.SECONDS.toNanos(30);
+  /** Durations are capped here (about 73 years), so that sums of a time and two durations cannot overflow. */
+  private static final long MAX_NANOS = 1L << 61;
 
   /**
    * The result of a lookup.
@@ -87,18 +100,18 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
   }
 
   private final UpstreamClient client;
-  private final long floorMillis;
-  private final long ceilingMillis;
-  private final long staleMillis;
-  private final long staleAnswerMillis;
+  private final long floorNanos;
+  private final long ceilingNanos;
+  private final long staleNanos;
+  private final long staleAnswerNanos;
   private final boolean prefetch;
   private final int maxEntries;
-  private final InstantSource clock;
+  private final LongSupplier ticker;
   private final Map<String, Entry> cache = new ConcurrentHashMap<>();
   private final Map<String, CompletableFuture<Entry>> inFlight = new ConcurrentHashMap<>();
   private final AtomicBoolean closed = new AtomicBoolean();
-  /** The stale-answer timer; its one thread starts with the first task. */
-  private final ScheduledThreadPoolExecutor timer;
+  /** The resolver's thread: upstream completions and the stale-answer timer; its one thread starts on first use. */
+  private final ScheduledThreadPoolExecutor executor;
 
   private final LongAdder hits = new LongAdder();
   private final LongAdder misses = new LongAdder();
@@ -107,7 +120,10 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
   private final LongAdder negativeHits = new LongAdder();
   private final LongAdder prefetches = new LongAdder();
 
-  /** A cached answer; immutable except for the once-per-name stale log flag. */
+  /**
+   * A cached answer; immutable except for the once-per-name stale log flag, the prefetch flag and the failure recheck
+   * time. Times are ticker values: compare them by their difference only (the ticker may wrap).
+   */
   private static final class Entry {
     final List<InetAddress> addresses;
     final boolean exists;
@@ -115,6 +131,9 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
     final long expiresAt;
     final AtomicBoolean staleLogged = new AtomicBoolean();
     final AtomicBoolean prefetching = new AtomicBoolean();
+    /** Set when this entry stood in for a failed or slow refresh: until {@link #recheckAt}, it stands in at once. */
+    volatile boolean failing;
+    volatile long recheckAt;
 
     Entry(List<InetAddress> addresses, boolean exists, long storedAt, long expiresAt) {
       this.addresses = List.copyOf(addresses);
@@ -123,29 +142,35 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
       this.expiresAt = expiresAt;
     }
 
+    boolean fresh(long now) {
+      return now - expiresAt < 0;
+    }
+
+    boolean rechecking(long now) {
+      return failing && now - recheckAt < 0;
+    }
+
     boolean negative() {
       return addresses.isEmpty();
     }
   }
 
-  private CachingResolver(Builder b) {
-    this.client = new UpstreamClient(b.servers, b.timeout);
-    this.floorMillis = b.ttlFloor.toMillis();
-    this.ceilingMillis = b.ttlCeiling.toMillis();
-    this.staleMillis = b.serveStale.toMillis();
-    this.staleAnswerMillis = b.staleAnswerTimeout.toMillis();
-    this.timer = new ScheduledThreadPoolExecutor(1, r -> {
-      Thread t = new Thread(r, "apns-proxy-dns-stale-timer");
-      t.setDaemon(true);
-      return t;
-    });
-    this.timer.setRemoveOnCancelPolicy(true);
+  /** Called by {@link Builder#build()} after every check: nothing here throws, and the executor comes last. */
+  private CachingResolver(Builder b, ScheduledThreadPoolExecutor executor) {
+    this.floorNanos = nanos(b.ttlFloor);
+    this.ceilingNanos = nanos(b.ttlCeiling);
+    this.staleNanos = nanos(b.serveStale);
+    this.staleAnswerNanos = nanos(b.staleAnswerTimeout);
     this.prefetch = b.prefetch;
     this.maxEntries = b.maxEntries;
-    this.clock = b.clock;
-    if (floorMillis > ceilingMillis) {
-      throw new IllegalArgumentException("ttlFloor " + b.ttlFloor + " is above ttlCeiling " + b.ttlCeiling);
-    }
+    this.ticker = b.ticker;
+    this.executor = executor;
+    this.client = new UpstreamClient(b.servers, b.timeout, UpstreamClient.orInline(executor));
+  }
+
+  /** {@code d} in nanoseconds, at most {@link #MAX_NANOS}. */
+  private static long nanos(Duration d) {
+    return d.compareTo(Duration.ofNanos(MAX_NANOS)) >= 0 ? MAX_NANOS : d.toNanos();
   }
 
   /** A builder; {@link Builder#servers} is required. */
@@ -169,6 +194,8 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
    * no stale entry can stand in ({@link IOException} naming the servers), or the name is not a valid host name
    * ({@link UnknownHostException}).
    */
+  // the futures that whenComplete returns are dropped: each callback settles a future of this class itself
+  @SuppressWarnings("FutureReturnValueIgnored")
   public CompletionStage<Answer> lookup(String host) {
     Objects.requireNonNull(host, "host");
     if (closed.get()) {
@@ -178,19 +205,24 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
     if (name == null) {
       return CompletableFuture.failedFuture(new UnknownHostException("'" + host + "' is not a host name"));
     }
-    long now = clock.millis();
+    long now = ticker.getAsLong();
     Entry e = cache.get(name);
-    if (e != null && now < e.expiresAt) {
+    if (e != null && e.fresh(now)) {
       hits.increment();
       if (e.negative()) {
         negativeHits.increment();
       }
-      if (prefetch && !e.negative() && now >= e.expiresAt - (e.expiresAt - e.storedAt) / 10
+      if (prefetch && !e.negative() && e.expiresAt - now <= (e.expiresAt - e.storedAt) / 10
           && e.prefetching.compareAndSet(false, true)) {
         prefetches.increment();
         resolveShared(name); // refreshes the entry in the background; failures keep the current one
       }
       return CompletableFuture.completedFuture(answer(name, e, now, false, true));
+    }
+    if (e != null && e.rechecking(now) && now - e.expiresAt <= staleNanos) {
+      // RFC 8767 section 4: a refresh failed (or hung) a moment ago; do not make this caller wait for another one
+      staleServed.increment();
+      return CompletableFuture.completedFuture(answer(name, e, now, true, true));
     }
     misses.increment();
     CompletableFuture<Answer> result = new CompletableFuture<>();
@@ -199,21 +231,21 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
     resolveShared(name).whenComplete((fresh, failure) -> {
       if (failure == null) {
         if (settled.compareAndSet(false, true)) {
-          result.complete(answer(name, fresh, clock.millis(), false, false));
+          result.complete(answer(name, fresh, ticker.getAsLong(), false, false));
         }
-      } else if (!serveStale(result, settled, name, Responses.unwrap(failure).getMessage())
+      } else if (!serveStale(result, settled, name, String.valueOf(Responses.unwrap(failure).getMessage()))
           && settled.compareAndSet(false, true)) {
         result.completeExceptionally(Responses.unwrap(failure));
       }
     });
-    if (staleAnswerMillis > 0 && !settled.get() && e != null && !e.negative() && now - e.expiresAt <= staleMillis) {
+    if (staleAnswerNanos > 0 && !settled.get() && e != null && !e.negative() && now - e.expiresAt <= staleNanos) {
       // RFC 8767's client response timer: do not keep the caller waiting on slow upstreams when expired addresses
       // can stand in (an expired NXDOMAIN or NODATA waits for the servers); the resolution goes on and refreshes
       // the entry. The timer goes as soon as the lookup is settled.
       try {
-        ScheduledFuture<?> task = timer.schedule(
-            () -> serveStale(result, settled, name, "no answer within " + staleAnswerMillis + " ms"),
-            staleAnswerMillis, TimeUnit.MILLISECONDS);
+        ScheduledFuture<?> task = executor.schedule(
+            () -> serveStale(result, settled, name, "no answer within " + staleAnswerNanos / 1_000_000 + " ms"),
+            staleAnswerNanos, TimeUnit.NANOSECONDS);
         result.whenComplete((a, f) -> task.cancel(false));
       } catch (RejectedExecutionException closedMeanwhile) {
         // the resolver was closed: the lookup waits for the servers like any other
@@ -227,18 +259,20 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
    * not settled yet (counted, and logged once per entry). False when there is no such entry.
    */
   private boolean serveStale(CompletableFuture<Answer> result, AtomicBoolean settled, String name, String why) {
-    long t = clock.millis();
+    long t = ticker.getAsLong();
     Entry old = cache.get(name);
-    if (old == null || t - old.expiresAt > staleMillis) {
+    if (old == null || t - old.expiresAt > staleNanos) {
       return false;
     }
     if (!settled.compareAndSet(false, true)) {
       return true;
     }
-    if (t < old.expiresAt) {
+    if (old.fresh(t)) {
       result.complete(answer(name, old, t, false, false)); // refreshed meanwhile: a fresh answer after all
       return true;
     }
+    old.recheckAt = t + FAILURE_RECHECK_NANOS;
+    old.failing = true;
     staleServed.increment();
     if (old.staleLogged.compareAndSet(false, true)) {
       LOG.warn("no fresh upstream DNS answer for {}; serving the answer that expired {} s ago ({})", name,
@@ -249,11 +283,12 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
   }
 
   private static Answer answer(String name, Entry e, long now, boolean stale, boolean fromCache) {
-    Duration ttl = stale ? Duration.ZERO : Duration.ofMillis(Math.max(0, e.expiresAt - now));
+    Duration ttl = stale ? Duration.ZERO : Duration.ofNanos(Math.max(0, e.expiresAt - now));
     return new Answer(name, e.addresses, ttl, e.exists, stale, fromCache);
   }
 
   /** Starts, or joins, the one resolution of {@code name}; a joined one counts as coalesced. */
+  @SuppressWarnings("FutureReturnValueIgnored") // the callback settles mine, which is returned
   private CompletableFuture<Entry> resolveShared(String name) {
     CompletableFuture<Entry> mine = new CompletableFuture<>();
     CompletableFuture<Entry> running = inFlight.putIfAbsent(name, mine);
@@ -277,8 +312,8 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
 
   private void store(String name, Entry entry) {
     if (cache.size() >= maxEntries && !cache.containsKey(name)) {
-      long now = clock.millis();
-      cache.entrySet().removeIf(x -> now - x.getValue().expiresAt > staleMillis);
+      long now = ticker.getAsLong();
+      cache.entrySet().removeIf(x -> now - x.getValue().expiresAt > staleNanos);
       if (cache.size() >= maxEntries) {
         LOG.debug("resolver cache full ({} names); {} not cached", maxEntries, name);
         return;
@@ -326,12 +361,12 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
           }
           // a NODATA for one type (no AAAA, say) must not shorten the life of the other type's addresses
           long ttlSeconds = addresses.isEmpty() ? negativeTtl : positiveTtl;
-          long now = clock.millis();
-          long ttl = Math.max(floorMillis, Math.min(ceilingMillis,
-              ttlSeconds == Long.MAX_VALUE ? floorMillis : ttlSeconds * 1000));
+          long now = ticker.getAsLong();
+          long ttl = Math.max(floorNanos, Math.min(ceilingNanos,
+              ttlSeconds == Long.MAX_VALUE ? floorNanos : TimeUnit.SECONDS.toNanos(ttlSeconds)));
           if (partial) {
             // addresses of one type only because the other type's query failed: keep them briefly, ask again soon
-            ttl = Math.min(ttl, Math.max(floorMillis, PARTIAL_TTL_MILLIS));
+            ttl = Math.min(ttl, Math.max(floorNanos, PARTIAL_TTL_NANOS));
           }
           boolean exists = !(nxdomain && addresses.isEmpty());
           return new Entry(addresses, exists, now, now + ttl);
@@ -404,7 +439,7 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
         return Math.min(soa.getTTL(), soa.getMinimum());
       }
     }
-    return floorMillis / 1000;
+    return TimeUnit.NANOSECONDS.toSeconds(floorNanos);
   }
 
   /** The counters. */
@@ -423,7 +458,7 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
   public void close() {
     if (closed.compareAndSet(false, true)) {
       cache.clear();
-      timer.shutdownNow();
+      executor.shutdownNow();
     }
   }
 
@@ -437,7 +472,7 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
     private Duration staleAnswerTimeout = Duration.ofMillis(1800);
     private boolean prefetch = true;
     private int maxEntries = 10_000;
-    private InstantSource clock = InstantSource.system();
+    private LongSupplier ticker = System::nanoTime;
 
     private Builder() {}
 
@@ -496,20 +531,36 @@ public final class CachingResolver implements UpstreamResolver, AutoCloseable {
       return this;
     }
 
-    /** The clock for TTLs (tests use a manual one); default the system clock. */
-    public Builder clock(InstantSource clock) {
-      this.clock = Objects.requireNonNull(clock, "clock");
+    /**
+     * The monotonic time source for TTLs and serve-stale ages, in nanoseconds with an arbitrary origin, like
+     * {@link System#nanoTime()} (the default; tests use a manual one). Only differences of its values are used.
+     */
+    public Builder ticker(LongSupplier nanoTime) {
+      this.ticker = Objects.requireNonNull(nanoTime, "nanoTime");
       return this;
     }
 
     /**
-     * The resolver.
+     * The resolver. Every check comes before anything is started, so a refused build leaves no thread behind.
      *
      * @throws IllegalArgumentException when no server is given, the timeout is not positive or the floor is above
      *     the ceiling
      */
     public CachingResolver build() {
-      return new CachingResolver(this);
+      Responses.positive(timeout, "timeout");
+      if (servers.isEmpty()) {
+        throw new IllegalArgumentException("no upstream DNS servers (expected at least one)");
+      }
+      if (ttlFloor.compareTo(ttlCeiling) > 0) {
+        throw new IllegalArgumentException("ttlFloor " + ttlFloor + " is above ttlCeiling " + ttlCeiling);
+      }
+      ScheduledThreadPoolExecutor executor = new ScheduledThreadPoolExecutor(1, r -> {
+        Thread t = new Thread(r, "apns-proxy-dns-resolver");
+        t.setDaemon(true);
+        return t;
+      });
+      executor.setRemoveOnCancelPolicy(true);
+      return new CachingResolver(this, executor);
     }
   }
 }

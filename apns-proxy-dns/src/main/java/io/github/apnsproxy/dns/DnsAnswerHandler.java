@@ -1,14 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.github.apnsproxy.dns;
 
-import io.github.apnsproxy.dns.internal.Responses;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.xbill.DNS.Message;
-import org.xbill.DNS.Rcode;
 
 /**
  * Answers a DNS query, or passes it on.
@@ -46,29 +43,11 @@ public interface DnsAnswerHandler {
   static DnsAnswerHandler firstOf(List<? extends DnsAnswerHandler> handlers) {
     List<DnsAnswerHandler> chain = List.copyOf(handlers);
     chain.forEach(h -> Objects.requireNonNull(h, "handler"));
-    return query -> next(chain, 0, query);
-  }
-
-  private static CompletionStage<Optional<Message>> next(List<DnsAnswerHandler> chain, int index, DnsQuery query) {
-    for (int i = index; i < chain.size(); i++) {
-      CompletionStage<Optional<Message>> stage = chain.get(i).answer(query);
-      CompletableFuture<Optional<Message>> f = Responses.future(stage);
-      if (f.isDone() && !f.isCompletedExceptionally()) {
-        Optional<Message> answer = f.join();
-        if (answer.isPresent()) {
-          return f;
-        }
-        continue; // answered "pass" at once: no need to chain stages
-      }
-      int following = i + 1;
-      return f.thenCompose(answer -> answer.isPresent()
-          ? CompletableFuture.completedFuture(answer) : next(chain, following, query));
-    }
-    return CompletableFuture.completedFuture(Optional.empty());
+    return new FastAnswer.Chain(chain);
   }
 
   /** Answers every query with REFUSED: the end of a chain for names the proxy does not serve. */
   static DnsAnswerHandler refusing() {
-    return query -> CompletableFuture.completedFuture(Optional.of(Responses.error(Rcode.REFUSED)));
+    return new FastAnswer.Refusing();
   }
 }

@@ -4,10 +4,13 @@ package io.github.apnsproxy.dns;
 import io.github.apnsproxy.core.AddressPolicy;
 import io.github.apnsproxy.core.ProxyConfig.DeniedClients;
 import io.github.apnsproxy.dns.internal.Responses;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -17,10 +20,12 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.xbill.DNS.DClass;
 import org.xbill.DNS.ExtendedFlags;
 import org.xbill.DNS.Flags;
 import org.xbill.DNS.Header;
@@ -50,6 +55,13 @@ import org.xbill.DNS.Type;
  *       handler answering: REFUSED.
  * </ul>
  * Thread-safe. A query whose handlers answer at once (the plan handlers) is answered on the calling thread.
+ *
+ * <p><b>Fast path.</b> When the handler is a {@link DnsAnswerHandler#firstOf chain} of stock handlers, the common
+ * query (one question of type A, AAAA, HTTPS, SVCB, TXT, SOA or NS, class IN, a name of letters, digits, '-' and '_',
+ * at most an OPT without options, nothing else) whose answer the handlers can decide from the name, type and client
+ * alone is answered from the bytes the full path gave the first time, with the ID, the question's letter case and the
+ * rotation of the addresses patched in: the same bytes the full path would give, without parsing or building
+ * messages. Every other query, and any chain with a handler of its own before the deciding one, takes the full path.
  */
 public final class DnsResponder {
   private static final Logger LOG = LoggerFactory.getLogger(DnsResponder.class);
@@ -63,6 +75,11 @@ public final class DnsResponder {
   private final @Nullable AddressPolicy policy;
   private final DeniedClients denied;
   private final long handlerTimeoutNanos;
+  private final boolean fastPath;
+  /** Answer bytes of the fast path, by question and decision; bounded by {@link #MAX_TEMPLATES}. */
+  private final Map<FastKey, Template> templates = new ConcurrentHashMap<>();
+  private static final int MAX_TEMPLATES = 4096;
+  private final LongAdder fastAnswers = new LongAdder();
 
   private final LongAdder udpQueries = new LongAdder();
   private final LongAdder tcpQueries = new LongAdder();
@@ -77,6 +94,7 @@ public final class DnsResponder {
     this.policy = b.policy;
     this.denied = b.denied;
     this.handlerTimeoutNanos = b.handlerTimeout.toNanos();
+    this.fastPath = b.fastPath;
   }
 
   /** A builder for a responder running {@code handler} (usually a {@link DnsAnswerHandler#firstOf} chain). */
@@ -103,6 +121,28 @@ public final class DnsResponder {
     Objects.requireNonNull(transport, "transport");
     Objects.checkFromIndexSize(0, length, query.length);
     (transport == DnsTransport.UDP ? udpQueries : tcpQueries).increment();
+    FastKey capture = null;
+    if (fastPath) {
+      Object fast;
+      try {
+        fast = fast(query, length, client, transport, maxSize);
+      } catch (RuntimeException e) {
+        fast = null; // the full path decides, and reports a handler's failure
+      }
+      if (fast instanceof byte[] wire) {
+        return done(Optional.of(wire));
+      }
+      capture = (FastKey) fast;
+    }
+    CompletionStage<Optional<byte[]>> full = fullPath(query, length, client, transport, maxSize);
+    if (capture != null) {
+      capture(capture, query, full);
+    }
+    return full;
+  }
+
+  private CompletionStage<Optional<byte[]>> fullPath(byte[] query, int length, InetSocketAddress client,
+      DnsTransport transport, int maxSize) {
     if (length < Header.LENGTH) {
       return drop();
     }
@@ -119,26 +159,26 @@ public final class DnsResponder {
       if (denied == DeniedClients.DROP) {
         return drop();
       }
-      return done(encode(headerOnly(header, Rcode.REFUSED), null, transport, maxSize, header));
+      return done(encode(headerOnly(header, Rcode.REFUSED), null, transport, maxSize));
     }
     Message message;
     try {
       message = new Message(ByteBuffer.wrap(query, 0, length));
     } catch (Exception e) { // WireParseException, and dnsjava's runtime exceptions on odd records
       int rcode = header.getOpcode() == Opcode.QUERY ? Rcode.FORMERR : Rcode.NOTIMP;
-      return done(encode(headerOnly(header, rcode), null, transport, maxSize, header));
+      return done(encode(headerOnly(header, rcode), null, transport, maxSize));
     }
     if (header.getOpcode() != Opcode.QUERY) {
-      return done(encode(echo(message, Responses.error(Rcode.NOTIMP)), null, transport, maxSize, header));
+      return done(encode(echo(message, Responses.error(Rcode.NOTIMP)), null, transport, maxSize));
     }
     // dnsjava accepts a cut-short message when TC is set, so check the parsed section as well as the count
     if (header.getCount(Section.QUESTION) != 1 || message.getSection(Section.QUESTION).size() != 1) {
-      return done(encode(echo(message, Responses.error(Rcode.FORMERR)), null, transport, maxSize, header));
+      return done(encode(echo(message, Responses.error(Rcode.FORMERR)), null, transport, maxSize));
     }
     OPTRecord opt = message.getOPT();
     if (opt != null && opt.getVersion() > 0) {
       Message badvers = echo(message, Responses.error(0));
-      return done(encode(badvers, new OPTRecord(EDNS_PAYLOAD, Rcode.BADVERS >>> 4, 0), transport, maxSize, header));
+      return done(encode(badvers, new OPTRecord(EDNS_PAYLOAD, Rcode.BADVERS >>> 4, 0), transport, maxSize));
     }
     int limit = transport == DnsTransport.TCP ? Math.min(maxSize, 65535)
         : Math.min(maxSize, opt == null ? CLASSIC_UDP
@@ -155,14 +195,14 @@ public final class DnsResponder {
       answer = CompletableFuture.failedFuture(e);
     }
     if (answer.isDone()) {
-      return done(finish(q, header, answer, replyOpt, limit));
+      return done(finish(q, answer, replyOpt, limit));
     }
     CompletableFuture<Optional<Message>> bounded = answer.copy().orTimeout(handlerTimeoutNanos,
         TimeUnit.NANOSECONDS);
-    return bounded.handle((m, t) -> finish(q, header, bounded, replyOpt, limit));
+    return bounded.handle((m, t) -> finish(q, bounded, replyOpt, limit));
   }
 
-  private Optional<byte[]> finish(DnsQuery q, Header header, CompletableFuture<Optional<Message>> answer,
+  private Optional<byte[]> finish(DnsQuery q, CompletableFuture<Optional<Message>> answer,
       @Nullable OPTRecord opt, int limit) {
     Message response;
     try {
@@ -180,11 +220,11 @@ public final class DnsResponder {
       response = Responses.error(Rcode.SERVFAIL);
     }
     try {
-      return encode(echo(q.message(), response), opt, q.transport(), limit, header);
+      return encode(echo(q.message(), response), opt, q.transport(), limit);
     } catch (RuntimeException e) {
       handlerErrors.increment();
       LOG.warn("DNS response to {} from {} could not be encoded: SERVFAIL", describe(q), q.client(), e);
-      return encode(echo(q.message(), Responses.error(Rcode.SERVFAIL)), opt, q.transport(), limit, header);
+      return encode(echo(q.message(), Responses.error(Rcode.SERVFAIL)), opt, q.transport(), limit);
     }
   }
 
@@ -231,8 +271,7 @@ public final class DnsResponder {
     return m;
   }
 
-  private Optional<byte[]> encode(Message response, @Nullable OPTRecord opt, DnsTransport transport, int limit,
-      Header query) {
+  private Optional<byte[]> encode(Message response, @Nullable OPTRecord opt, DnsTransport transport, int limit) {
     if (opt != null) {
       response.addRecord(opt, Section.ADDITIONAL);
     }
@@ -254,6 +293,175 @@ public final class DnsResponder {
     return CompletableFuture.completedFuture(wire);
   }
 
+  // ---- the fast path
+
+  /** What the fast path answers for: the question (lower case), RD, the EDNS shape and the handlers' decision. */
+  private record FastKey(String name, int type, boolean rd, int edns, Object decision, int rotating) {}
+
+  /** The full path's answer for a key; {@code slots} are the offsets of the rotating addresses. */
+  @SuppressWarnings("ArrayRecordComponent") // never compared or hashed: a value holder, identity is enough
+  private record Template(byte[] wire, int questionEnd, int[] slots) {}
+
+  /** The EDNS shapes of a query: no OPT, OPT, OPT with the DO bit (copied into the answer's OPT). */
+  private static final int NO_EDNS = 0;
+  private static final int EDNS = 1;
+  private static final int EDNS_DO = 2;
+
+  /**
+   * The answer bytes from a template (counted), or the key under which the full path's answer is to be kept, or null
+   * when this query must take the full path. Never answers what the full path would answer differently: every
+   * condition it does not check sends the query to the full path.
+   */
+  private @Nullable Object fast(byte[] q, int length, InetSocketAddress client, DnsTransport transport,
+      int maxSize) {
+    if (length < Header.LENGTH + 5 || length > 512) {
+      return null;
+    }
+    // header: QR clear, opcode QUERY; one question, no answer or authority records, at most one additional (OPT)
+    if ((q[2] & 0xF8) != 0 || q[4] != 0 || q[5] != 1 || q[6] != 0 || q[7] != 0 || q[8] != 0 || q[9] != 0
+        || q[10] != 0 || (q[11] & 0xFE) != 0) {
+      return null;
+    }
+    InetAddress address = client.getAddress();
+    if (address == null || (policy != null && !policy.allowsClient(address))) {
+      return null;
+    }
+    // the name: plain labels of letters, digits, '-' and '_' (no compression, nothing that text would escape)
+    char[] text = new char[255];
+    int n = 0;
+    int pos = Header.LENGTH;
+    while (true) {
+      int len = q[pos++] & 0xFF;
+      if (len == 0) {
+        break;
+      }
+      if (len > 63 || pos + len >= length || n + len + 1 > text.length) {
+        return null;
+      }
+      if (n > 0) {
+        text[n++] = '.';
+      }
+      for (int i = 0; i < len; i++) {
+        int c = q[pos++];
+        if (c >= 'A' && c <= 'Z') {
+          c += 'a' - 'A';
+        } else if (!(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_')) {
+          return null;
+        }
+        text[n++] = (char) c;
+      }
+    }
+    if (n == 0 || pos - Header.LENGTH > 255 || pos + 4 > length) {
+      return null;
+    }
+    int type = (q[pos] & 0xFF) << 8 | q[pos + 1] & 0xFF;
+    if (q[pos + 2] != 0 || q[pos + 3] != DClass.IN || !fastType(type)) {
+      return null;
+    }
+    pos += 4;
+    int questionEnd = pos;
+    int edns = NO_EDNS;
+    int udpLimit = CLASSIC_UDP;
+    if (q[11] == 1) {
+      // OPT: root owner, type 41, class = payload size, extended rcode 0, version 0, flags, no options
+      if (pos + 11 != length || q[pos] != 0 || q[pos + 1] != 0 || q[pos + 2] != Type.OPT || q[pos + 5] != 0
+          || q[pos + 6] != 0 || q[pos + 9] != 0 || q[pos + 10] != 0) {
+        return null;
+      }
+      int payload = (q[pos + 3] & 0xFF) << 8 | q[pos + 4] & 0xFF;
+      udpLimit = Math.max(CLASSIC_UDP, Math.min(payload, EDNS_PAYLOAD));
+      edns = (q[pos + 7] & 0x80) != 0 ? EDNS_DO : EDNS;
+    } else if (pos != length) {
+      return null;
+    }
+    int limit = transport == DnsTransport.TCP ? Math.min(maxSize, 65535) : Math.min(maxSize, udpLimit);
+    String name = new String(text, 0, n);
+    FastAnswer decision = FastAnswer.decide(handler, name, type, address);
+    if (decision == null) {
+      return null;
+    }
+    boolean rd = (q[2] & 0x01) != 0;
+    FastKey key = new FastKey(name, type, rd, edns, decision.key(), decision.rotated().size());
+    Template t = templates.get(key);
+    if (t == null) {
+      return templates.size() < MAX_TEMPLATES ? key : null;
+    }
+    if (t.wire.length > limit || t.questionEnd != questionEnd) {
+      return null; // the full path truncates
+    }
+    byte[] out = t.wire.clone();
+    out[0] = q[0];
+    out[1] = q[1];
+    System.arraycopy(q, Header.LENGTH, out, Header.LENGTH, questionEnd - Header.LENGTH); // the client's letter case
+    int[] slots = t.slots;
+    if (slots.length > 1) {
+      List<byte[]> rdata = decision.rotated();
+      AtomicInteger rotation = Objects.requireNonNull(decision.rotation(), "rotation");
+      int count = slots.length;
+      int start = Math.floorMod(rotation.getAndIncrement(), count);
+      for (int i = 0; i < count; i++) {
+        byte[] a = rdata.get((start + i) % count);
+        System.arraycopy(a, 0, out, slots[i], a.length);
+      }
+    }
+    answers.computeIfAbsent(out[3] & 0x0F, k -> new LongAdder()).increment();
+    fastAnswers.increment();
+    return out;
+  }
+
+  private static boolean fastType(int type) {
+    return type == Type.A || type == Type.AAAA || type == Type.HTTPS || type == Type.SVCB || type == Type.TXT
+        || type == Type.SOA || type == Type.NS;
+  }
+
+  /**
+   * Keeps the full path's answer to a fast-path query as the template of its key, when it came at once, whole and
+   * in the expected shape (the question as asked; for rotating addresses, one compressed A or AAAA record each).
+   */
+  private void capture(FastKey key, byte[] query, CompletionStage<Optional<byte[]>> full) {
+    CompletableFuture<Optional<byte[]>> f = full.toCompletableFuture();
+    if (!f.isDone() || f.isCompletedExceptionally()) {
+      return;
+    }
+    Optional<byte[]> answer = f.join();
+    if (answer.isEmpty()) {
+      return;
+    }
+    byte[] wire = answer.get();
+    int questionEnd = Header.LENGTH + key.name().length() + 2 + 4;
+    if (wire.length < questionEnd || (wire[2] & 0x02) != 0 || wire[4] != 0 || wire[5] != 1
+        || !Arrays.equals(wire, Header.LENGTH, questionEnd, query, Header.LENGTH, questionEnd)) {
+      return;
+    }
+    int count = key.rotating();
+    int[] slots = new int[count];
+    if (count > 1) {
+      int rdlength = key.type() == Type.A ? 4 : 16;
+      if (wire[6] != 0 || (wire[7] & 0xFF) != count) {
+        return;
+      }
+      int pos = questionEnd;
+      for (int i = 0; i < count; i++) {
+        // a compressed owner (pointer to the question), the type, class IN, TTL, RDLENGTH, the address
+        if (pos + 12 + rdlength > wire.length || (wire[pos] & 0xFF) != 0xC0 || wire[pos + 1] != Header.LENGTH
+            || ((wire[pos + 2] & 0xFF) << 8 | wire[pos + 3] & 0xFF) != key.type() || wire[pos + 4] != 0
+            || wire[pos + 5] != DClass.IN || wire[pos + 10] != 0 || wire[pos + 11] != rdlength) {
+          return;
+        }
+        slots[i] = pos + 12;
+        pos += 12 + rdlength;
+      }
+    }
+    if (templates.size() < MAX_TEMPLATES) {
+      templates.putIfAbsent(key, new Template(wire.clone(), questionEnd, slots));
+    }
+  }
+
+  /** Queries answered by the fast path (tests check that it is used). */
+  long fastAnswers() {
+    return fastAnswers.sum();
+  }
+
   /** Counts one query dropped outside the responder (e.g. a TCP connection over the server's limit). */
   void countDropped() {
     dropped.increment();
@@ -273,6 +481,7 @@ public final class DnsResponder {
     private @Nullable AddressPolicy policy;
     private DeniedClients denied = DeniedClients.REFUSE;
     private Duration handlerTimeout = Duration.ofSeconds(5);
+    private boolean fastPath = true;
 
     private Builder(DnsAnswerHandler handler) {
       this.handler = Objects.requireNonNull(handler, "handler");
@@ -293,6 +502,15 @@ public final class DnsResponder {
     /** How long a handler may take before the client gets SERVFAIL; default 5 s. */
     public Builder handlerTimeout(Duration timeout) {
       this.handlerTimeout = Responses.positive(timeout, "handlerTimeout");
+      return this;
+    }
+
+    /**
+     * Answer the common queries of stock handler chains from the bytes of an earlier identical answer (see the class
+     * description); default on. Off, every query takes the full path (the answers are the same bytes).
+     */
+    public Builder fastPath(boolean on) {
+      this.fastPath = on;
       return this;
     }
 

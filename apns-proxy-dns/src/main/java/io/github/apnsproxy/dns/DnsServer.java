@@ -76,7 +76,8 @@ public final class DnsServer implements AutoCloseable {
     this.udpRequested = List.copyOf(b.udp);
     this.tcpRequested = List.copyOf(b.tcp);
     this.sharedPort = List.copyOf(b.both);
-    DnsResponder.Builder rb = DnsResponder.builder(b.handler).policy(b.policy).deniedClients(b.denied);
+    DnsResponder.Builder rb = DnsResponder.builder(Objects.requireNonNull(b.handler, "handler"))
+        .policy(b.policy).deniedClients(b.denied);
     if (b.handlerTimeout != null) {
       rb.handlerTimeout(b.handlerTimeout);
     }
@@ -133,7 +134,7 @@ public final class DnsServer implements AutoCloseable {
       int n = 0;
       for (DatagramChannel ch : udpChannels) {
         for (int i = 0; i < receiversPer(ch); i++) {
-          Thread t = new Thread(() -> receive(ch), "apns-proxy-dns-udp-" + (n++) + suffix());
+          Thread t = new Thread(() -> receive(ch), "apns-proxy-dns-udp-" + n++ + suffix());
           t.setDaemon(true);
           udpThreads.add(t);
           t.start();

@@ -11,6 +11,9 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xbill.DNS.Flags;
@@ -27,6 +30,11 @@ import org.xbill.DNS.Type;
  *
  * <p>Off by default in the proxy: a proxy that forwards every name is an open resolver. Use it for the names of the
  * APNs zones that the plan does not know, or, deliberately, for everything else.
+ *
+ * <p>Threads: a forwarded query's stage completes on the handler's own thread {@code apns-proxy-dns-forward} (started
+ * on first use, ended after 30 s without work and by {@link #close()}), never on the JVM-wide common pool; after
+ * {@link #close()}, queries still in flight complete on dnsjava's I/O thread. Transfers and mailbox queries are
+ * answered at once on the calling thread.
  */
 public final class ForwardingHandler implements DnsAnswerHandler, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ForwardingHandler.class);
@@ -34,9 +42,20 @@ public final class ForwardingHandler implements DnsAnswerHandler, AutoCloseable 
   private static final Set<Integer> NOT_RELAYED = Set.of(Type.AXFR, Type.IXFR, Type.MAILA, Type.MAILB);
 
   private final UpstreamClient client;
+  private final ThreadPoolExecutor executor;
 
   private ForwardingHandler(Builder b) {
-    this.client = new UpstreamClient(b.servers, b.timeout);
+    Responses.positive(b.timeout, "timeout");
+    if (b.servers.isEmpty()) {
+      throw new IllegalArgumentException("no upstream DNS servers (expected at least one)");
+    }
+    this.executor = new ThreadPoolExecutor(1, 1, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+      Thread t = new Thread(r, "apns-proxy-dns-forward");
+      t.setDaemon(true);
+      return t;
+    });
+    executor.allowCoreThreadTimeOut(true);
+    this.client = new UpstreamClient(b.servers, b.timeout, UpstreamClient.orInline(executor));
   }
 
   /** A builder; {@link Builder#servers} is required. */
@@ -84,9 +103,14 @@ public final class ForwardingHandler implements DnsAnswerHandler, AutoCloseable 
     return client.queries();
   }
 
-  /** Nothing to release today (dnsjava's I/O thread is shared); here so hosts can manage it like a resource. */
+  /**
+   * Ends the handler's thread once the completions already queued have run; later queries still work, completing on
+   * dnsjava's I/O thread. Idempotent.
+   */
   @Override
-  public void close() {}
+  public void close() {
+    executor.shutdown();
+  }
 
   /** Builds a {@link ForwardingHandler}. */
   public static final class Builder {

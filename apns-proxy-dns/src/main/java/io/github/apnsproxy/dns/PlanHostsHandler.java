@@ -44,6 +44,7 @@ import org.xbill.DNS.Type;
  *   <li>Every other type (HTTPS, SVCB, TXT, MX, CNAME, ANY, ...): NODATA. Devices ask HTTPS (type 65) first; an
  *       immediate NODATA sends them on to A.
  *   <li>A courier number above the plan's count, or a variant the plan does not serve: NXDOMAIN.
+ *   <li>A zone transfer (AXFR, IXFR): NOTIMP, as {@link ForwardingHandler} answers transfers.
  * </ul>
  * NODATA and NXDOMAIN carry the zone's synthesized SOA in the authority section (RFC 2308), whose TTL and minimum are
  * the negative TTL.
@@ -91,6 +92,9 @@ public final class PlanHostsHandler implements DnsAnswerHandler {
     if (parsed.isEmpty()) {
       return pass();
     }
+    if (Responses.isTransfer(q.getType())) {
+      return answered(Responses.error(Rcode.NOTIMP));
+    }
     ApnsHost host = parsed.get();
     SOARecord zone = soa(text);
     if (!plan.serves(host)) {
@@ -115,6 +119,44 @@ public final class PlanHostsHandler implements DnsAnswerHandler {
       }
       return Optional.of(planAnswer(query, host, zone));
     });
+  }
+
+  /** Fast-path keys of the answers that carry no address. */
+  private enum Fixed { NXDOMAIN, NODATA }
+
+  /**
+   * What {@link #answer} does with {@code name} (lower case, no trailing dot) for {@code client}, for the responder's
+   * fast path: mirrors {@link #answer} and {@link #planAnswer} without building messages; null with an upstream check
+   * (its answer depends on the resolver) and for transfers.
+   */
+  @Nullable FastAnswer fast(String name, int type, InetAddress client) {
+    Optional<ApnsHost> parsed = anyNumber.tryParse(name);
+    if (parsed.isEmpty()) {
+      return FastAnswer.PASS;
+    }
+    if (Responses.isTransfer(type) || upstreamCheck != null) {
+      return null;
+    }
+    ApnsHost host = parsed.get();
+    if (!plan.serves(host)) {
+      return FastAnswer.fixed(Fixed.NXDOMAIN);
+    }
+    if (type == Type.A || type == Type.AAAA) {
+      List<InetAddress> wanted = new ArrayList<>(2);
+      for (InetAddress a : plan.addressesFor(host, client)) {
+        if (type == Type.A ? a instanceof Inet4Address : a instanceof Inet6Address) {
+          wanted.add(a);
+        }
+      }
+      if (!wanted.isEmpty()) {
+        List<byte[]> rdata = new ArrayList<>(wanted.size());
+        for (InetAddress a : wanted) {
+          rdata.add(a.getAddress());
+        }
+        return FastAnswer.rotating(wanted, rdata, rotation);
+      }
+    }
+    return FastAnswer.fixed(Fixed.NODATA);
   }
 
   /** The SOA of the zone {@code name} is in (a custom pattern outside every zone: one for the name itself). */

@@ -42,6 +42,8 @@ import org.xbill.DNS.Type;
  *   <li>A name that is only a parent of plan names (e.g. {@code courier.push.apple.com} of the dot form
  *       {@code 17.courier.push.apple.com}): NODATA, since it exists (RFC 8020).
  *   <li>Any other name inside a zone: NXDOMAIN with the SOA, or {@linkplain Builder#otherNames forwarded} upstream.
+ *   <li>A zone transfer (AXFR, IXFR) of any name inside the zones: NOTIMP, as {@link ForwardingHandler} answers
+ *       transfers (the zones are synthesized and never transferred).
  * </ul>
  * Place it after a {@link PlanHostsHandler} of the same plan, which answers the host names.
  */
@@ -89,10 +91,13 @@ public final class ZoneApexHandler implements DnsAnswerHandler {
     if (zoneText.isEmpty()) {
       return CompletableFuture.completedFuture(Optional.empty());
     }
-    SOARecord zone = soas.get(zoneText.get());
+    SOARecord zone = Objects.requireNonNull(soas.get(zoneText.get()), "soa"); // one SOA per zone of names
     if (!q.getName().subdomain(zone.getName())) {
       // only looks inside in text: a label with an escaped dot ("x\.push" under apple.com) is not in the zone
       return CompletableFuture.completedFuture(Optional.empty());
+    }
+    if (Responses.isTransfer(q.getType())) {
+      return done(Responses.error(Rcode.NOTIMP));
     }
     Message m = Responses.authoritative(query.message(), Rcode.NOERROR);
     if (text.equals(zoneText.get())) {
@@ -106,6 +111,34 @@ public final class ZoneApexHandler implements DnsAnswerHandler {
     }
     m.getHeader().setRcode(Rcode.NXDOMAIN);
     return done(Responses.withSoa(m, zone));
+  }
+
+  /** Fast-path keys. */
+  private enum Fixed { TRANSFER, APEX, PARENT, NXDOMAIN }
+
+  /**
+   * What {@link #answer} does with {@code name} (lower case, no trailing dot, letters, digits, '-' and '_' only), for
+   * the responder's fast path; null when the name would be forwarded. The answer's records depend only on the zone,
+   * the name and the type, which the responder's key holds.
+   */
+  @Nullable FastAnswer fast(String name, int type) {
+    Optional<String> zoneText = names.zoneOf(name);
+    if (zoneText.isEmpty()) {
+      return FastAnswer.PASS;
+    }
+    if (Responses.isTransfer(type)) {
+      return FastAnswer.fixed(Fixed.TRANSFER);
+    }
+    if (name.equals(zoneText.get())) {
+      return FastAnswer.fixed(Fixed.APEX);
+    }
+    if (parents.contains(name)) {
+      return FastAnswer.fixed(Fixed.PARENT);
+    }
+    if (other == ZoneOther.FORWARD && forwarder != null) {
+      return null;
+    }
+    return FastAnswer.fixed(Fixed.NXDOMAIN);
   }
 
   private Message apex(Message m, Record q, SOARecord zone) {

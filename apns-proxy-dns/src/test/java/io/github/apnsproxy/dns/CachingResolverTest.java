@@ -12,8 +12,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -36,24 +34,22 @@ class CachingResolverTest {
   private static final String COURIER = "17-courier.push.apple.com";
 
   private final List<AutoCloseable> closeables = new ArrayList<>();
-  private final ManualClock clock = new ManualClock();
+  private final ManualTicker clock = new ManualTicker();
 
-  /** An {@link InstantSource} the test moves by hand. */
-  static final class ManualClock implements InstantSource {
-    private final AtomicLong millis = new AtomicLong(Instant.parse("2025-01-01T00:00:00Z").toEpochMilli());
-
-    @Override
-    public Instant instant() {
-      return Instant.ofEpochMilli(millis.get());
-    }
+  /**
+   * A nanosecond ticker the test moves by hand. It starts five minutes before {@code long} wraps, as
+   * {@link System#nanoTime()} may: every test that moves it further checks that only differences are used.
+   */
+  static final class ManualTicker implements java.util.function.LongSupplier {
+    private final AtomicLong nanos = new AtomicLong(Long.MAX_VALUE - Duration.ofMinutes(5).toNanos());
 
     @Override
-    public long millis() {
-      return millis.get();
+    public long getAsLong() {
+      return nanos.get();
     }
 
     void advance(Duration d) {
-      millis.addAndGet(d.toMillis());
+      nanos.addAndGet(d.toNanos());
     }
   }
 
@@ -90,7 +86,7 @@ class CachingResolverTest {
 
   /** Manual clock, no TTL floor, 300 ms per try, the other settings at their defaults. */
   private CachingResolver.Builder builder(InetSocketAddress... servers) {
-    return CachingResolver.builder().servers(List.of(servers)).clock(clock).ttlFloor(Duration.ZERO)
+    return CachingResolver.builder().servers(List.of(servers)).ticker(clock).ttlFloor(Duration.ZERO)
         .timeout(Duration.ofMillis(300));
   }
 
@@ -262,10 +258,10 @@ class CachingResolverTest {
     assertThat(stale.stale()).isTrue();
     assertThat(text(stale.addresses())).containsExactly("127.0.2.1");
     assertThat(r.stats().staleServed()).isEqualTo(1);
-    // resolve() serves the stale addresses too
+    // resolve() serves the stale addresses too, at once: the refresh failed a moment ago (RFC 8767 failure recheck)
     assertThat(text(get(r.resolve(COURIER)))).containsExactly("127.0.2.1");
     assertThat(r.stats().staleServed()).isEqualTo(2);
-    assertThat(r.stats().upstreamFailures()).isEqualTo(4);
+    assertThat(r.stats().upstreamFailures()).isEqualTo(2);
   }
   @Test
   void aDeadFirstServerIsPassedOverForTheSecond() throws Exception {
@@ -551,10 +547,11 @@ class CachingResolverTest {
     assertThat(up.awaitQueries(4, Duration.ofSeconds(5))).as("the refresh is still asking").isTrue();
 
     up.release();
-    // lookups made before the late answer is stored join the refresh and may get the stale answer again
+    // lookups made before the late answer is stored get the stale answer again (at once: the refresh is known to
+    // be slow)
     int staleAgain = 0;
     CachingResolver.Answer a = get(r.lookup(COURIER));
-    for (int i = 0; i < 5_000 && !a.fromCache(); i++) {
+    for (int i = 0; i < 5_000 && (!a.fromCache() || a.stale()); i++) {
       staleAgain += a.stale() ? 1 : 0;
       java.util.concurrent.locks.LockSupport.parkNanos(1_000_000); // at most 5 s in all
       a = get(r.lookup(COURIER));
@@ -586,5 +583,99 @@ class CachingResolverTest {
     assertThat(a.stale()).isFalse();
     assertThat(text(a.addresses())).containsExactly("127.0.2.7");
     assertThat(r.stats().staleServed()).isZero();
+  }
+
+  // ---- issue 12 part 4 and issue 18: threads, build order, monotonic time, the stale timers
+
+  @Test
+  void lookupsCompleteOnTheResolversOwnThreadNeverOnTheCommonPool() throws Exception {
+    FakeUpstreamDns up = fake().a(COURIER, 60, "127.0.2.1").nodata(COURIER, 60);
+    CachingResolver r = build(builder(up.address(), deadServer()));
+    String upstreamThread = get(r.lookup(COURIER).thenApply(a -> Thread.currentThread().getName()));
+    assertThat(upstreamThread).as("an upstream answer").isEqualTo("apns-proxy-dns-resolver");
+    String hitThread = get(r.lookup(COURIER).thenApply(a -> Thread.currentThread().getName()));
+    assertThat(hitThread).as("a cache hit completes on the caller").isEqualTo(Thread.currentThread().getName());
+
+    CachingResolver dead = build(builder(deadServer()));
+    CompletableFuture<String> failed = dead.lookup("timeout.test").handle((a, t) -> {
+      assertThat(t).isNotNull();
+      return Thread.currentThread().getName();
+    }).toCompletableFuture();
+    assertThat(failed.get(5, SECONDS)).as("a timeout (dnsjava's I/O thread fails it)").isEqualTo(
+        "apns-proxy-dns-resolver");
+  }
+
+  @Test
+  void aRefusedBuildStartsNoThread() {
+    java.util.Set<String> before = DnsTestSupport.dnsThreads();
+    assertThatThrownBy(() -> CachingResolver.builder().servers(List.of(new InetSocketAddress(InetAddress.getLoopbackAddress(), 5353)))
+        .ttlFloor(Duration.ofMinutes(2)).ttlCeiling(Duration.ofMinutes(1)).build())
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ttlFloor");
+    assertThatThrownBy(() -> CachingResolver.builder().build()).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("no upstream DNS servers");
+    assertThat(DnsTestSupport.dnsThreads()).isEqualTo(before);
+  }
+
+  @Test
+  void entriesAgeByTheTickerNotTheWallClock() throws Exception {
+    FakeUpstreamDns up = fake().a(COURIER, 30, "127.0.2.1").nodata(COURIER, 30);
+    CachingResolver r = build(builder(up.address()));
+    get(r.lookup(COURIER));
+    // the ticker crosses Long.MAX_VALUE here (it started 5 minutes before): the entry is still 29 s fresh...
+    clock.advance(Duration.ofMinutes(5).minusSeconds(1));
+    assertThat(get(r.lookup(COURIER)).fromCache()).isFalse();
+    clock.advance(Duration.ofSeconds(29));
+    CachingResolver.Answer hit = get(r.lookup(COURIER));
+    assertThat(hit.fromCache()).isTrue();
+    assertThat(hit.ttl()).isEqualTo(Duration.ofSeconds(1));
+    clock.advance(Duration.ofSeconds(1));
+    assertThat(get(r.lookup(COURIER)).fromCache()).as("...and expires on time across the wrap").isFalse();
+  }
+
+  /**
+   * Issue 18: while the upstream hangs, a lookup waits the smaller of the stale-answer timeout and the upstream
+   * tries; once an expired answer has stood in, later lookups get it at once for the failure recheck time instead of
+   * each waiting again.
+   */
+  @Test
+  void whileTheUpstreamHangsLaterLookupsGetTheStaleAnswerAtOnce() throws Exception {
+    FakeUpstreamDns up = fake().a(COURIER, 30, "127.0.2.1").nodata(COURIER, 30);
+    // the stale-answer timeout is far beyond get()'s 5 s: the 300 ms upstream timeout is the smaller and must apply
+    CachingResolver r = build(builder(up.address()).staleAnswerTimeout(Duration.ofMinutes(1)));
+    get(r.lookup(COURIER));
+    up.silent(true);
+    clock.advance(Duration.ofSeconds(31));
+    CachingResolver.Answer first = get(r.lookup(COURIER));
+    assertThat(first.stale()).isTrue();
+    assertThat(up.totalQueries()).isEqualTo(4);
+
+    clock.advance(Duration.ofSeconds(10));
+    CompletableFuture<CachingResolver.Answer> next = r.lookup(COURIER).toCompletableFuture();
+    assertThat(next.isDone()).as("answered at once, without waiting for another timeout").isTrue();
+    assertThat(next.join().stale()).isTrue();
+    assertThat(text(next.join().addresses())).containsExactly("127.0.2.1");
+    assertThat(up.totalQueries()).as("no query within the 30 s failure recheck time").isEqualTo(4);
+
+    clock.advance(Duration.ofSeconds(21)); // 31 s after the failure: ask again
+    up.silent(false);
+    CachingResolver.Answer fresh = get(r.lookup(COURIER));
+    assertThat(fresh.stale()).isFalse();
+    assertThat(up.totalQueries()).isEqualTo(6);
+    assertThat(r.stats().staleServed()).isEqualTo(2);
+  }
+
+  @Test
+  void aSlowUpstreamMakesLaterLookupsTakeTheStaleAnswerAtOnceToo() throws Exception {
+    FakeUpstreamDns up = fake().a(COURIER, 30, "127.0.2.1").nodata(COURIER, 30);
+    CachingResolver r = build(builder(up.address()).timeout(Duration.ofSeconds(20))
+        .staleAnswerTimeout(Duration.ofMillis(100)));
+    get(r.lookup(COURIER));
+    up.hold();
+    clock.advance(Duration.ofSeconds(31));
+    assertThat(get(r.lookup(COURIER)).stale()).isTrue(); // after the 100 ms stale-answer timeout
+    CompletableFuture<CachingResolver.Answer> next = r.lookup(COURIER).toCompletableFuture();
+    assertThat(next.isDone()).as("the refresh is known to hang: no second wait").isTrue();
+    assertThat(next.join().stale()).isTrue();
+    up.release();
   }
 }

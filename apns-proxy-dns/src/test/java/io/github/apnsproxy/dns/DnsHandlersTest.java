@@ -118,6 +118,7 @@ class DnsHandlersTest {
   void zoneTransfersAndMailboxQueriesAreNotForwarded() throws Exception {
     AtomicInteger upstreamQueries = new AtomicInteger();
     ForwardingHandler forwarder = ForwardingHandler.builder().servers(List.of(upstream(upstreamQueries))).build();
+    resources.add(forwarder);
     InetSocketAddress dns = serve(forwarder);
     for (int type : new int[] {Type.AXFR, Type.IXFR, Type.MAILA, Type.MAILB}) {
       // raw UDP: dnsjava's resolver would run its own zone-transfer client for AXFR
@@ -145,6 +146,7 @@ class DnsHandlersTest {
   void forwardingWithEveryUpstreamDeadIsServfail() throws Exception {
     ForwardingHandler forwarder = ForwardingHandler.builder().servers(List.of(dead(), dead()))
         .timeout(Duration.ofMillis(200)).build();
+    resources.add(forwarder);
     InetSocketAddress dns = serve(forwarder);
     Message r = resolver(dns, false).send(query("www.example.org", Type.A));
     assertThat(r.getRcode()).isEqualTo(Rcode.SERVFAIL);
@@ -154,6 +156,7 @@ class DnsHandlersTest {
   void zoneNamesOutsideThePlanAreForwardedWhenConfigured() throws Exception {
     AtomicInteger upstreamQueries = new AtomicInteger();
     ForwardingHandler forwarder = ForwardingHandler.builder().servers(List.of(upstream(upstreamQueries))).build();
+    resources.add(forwarder);
     AddressPlan plan = plan();
     InetSocketAddress dns = serve(DnsAnswerHandler.firstOf(PlanHostsHandler.builder(plan).build(),
         ZoneApexHandler.builder(plan).otherNames(ZoneOther.FORWARD, forwarder).build(),
@@ -239,5 +242,24 @@ class DnsHandlersTest {
     assertThat(DnsAnswerHandler.firstOf().answer(q).toCompletableFuture().get()).isEmpty();
     Record question = q.question();
     assertThat(question.getType()).isEqualTo(Type.A);
+  }
+
+  @Test
+  void forwardedAnswersAndFailuresCompleteOnTheForwardersOwnThread() throws Exception {
+    AtomicInteger upstreamQueries = new AtomicInteger();
+    ForwardingHandler forwarder = ForwardingHandler.builder().servers(List.of(upstream(upstreamQueries))).build();
+    resources.add(forwarder);
+    InetSocketAddress client = new InetSocketAddress("127.0.0.1", 5353);
+    String answered = forwarder.answer(new DnsQuery(query("www.example.org", Type.A), client, DnsTransport.UDP))
+        .thenApply(m -> Thread.currentThread().getName()).toCompletableFuture().get(5, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(answered).isEqualTo("apns-proxy-dns-forward");
+
+    ForwardingHandler dead = ForwardingHandler.builder().servers(List.of(dead())).timeout(Duration.ofMillis(200))
+        .build();
+    resources.add(dead);
+    String failed = dead.answer(new DnsQuery(query("www.example.org", Type.A), client, DnsTransport.UDP))
+        .thenApply(m -> Thread.currentThread().getName()).toCompletableFuture().get(5, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(failed).as("a timeout, failed by dnsjava's I/O thread, is handed over").isEqualTo(
+        "apns-proxy-dns-forward");
   }
 }

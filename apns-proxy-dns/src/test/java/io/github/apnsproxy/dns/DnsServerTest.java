@@ -492,7 +492,7 @@ class DnsServerTest {
     try (TcpClient slow = new TcpClient(dns)) {
       slow.sendRaw(new byte[] {0, 100}); // promises 100 bytes, then one byte every 100 ms: each within the timeout
       ScheduledExecutorService trickle = Executors.newSingleThreadScheduledExecutor();
-      trickle.scheduleAtFixedRate(() -> {
+      var unused = trickle.scheduleAtFixedRate(() -> {
         try {
           slow.sendRaw(new byte[] {1});
         } catch (IOException e) {
@@ -660,5 +660,27 @@ class DnsServerTest {
     assertThatThrownBy(() -> DnsServer.builder().handler(DnsAnswerHandler.refusing()).build())
         .isInstanceOf(IllegalStateException.class).hasMessageContaining("address");
     assertThatThrownBy(() -> DnsServer.builder().threads(0)).hasMessageContaining("threads 0");
+  }
+
+  /** Issue 18: a zone transfer of the proxy's zones (or of a plan name) gets NOTIMP, as forwarded transfers do. */
+  @Test
+  void zoneTransfersOfTheZonesAreNotImplementedOverUdpAndTcp() throws Exception {
+    DnsServer server = start(chain(plan()));
+    InetSocketAddress udp = server.udpAddresses().get(0);
+    for (String name : List.of("push.apple.com", "sandbox.push.apple.com", "17-courier.push.apple.com",
+        "courier.push.apple.com", "nothing.push.apple.com")) {
+      for (int type : new int[] {Type.AXFR, Type.IXFR}) {
+        byte[] q = query(name, type).toWire();
+        Message overUdp = DnsTestSupport.udpExchange(udp, q);
+        assertThat(overUdp.getRcode()).as("%s %s over UDP", name, Type.string(type)).isEqualTo(Rcode.NOTIMP);
+        assertThat(overUdp.getSection(Section.ANSWER)).isEmpty();
+        try (DnsTestSupport.TcpClient tcp = new DnsTestSupport.TcpClient(server.tcpAddresses().get(0))) {
+          tcp.send(q);
+          Message overTcp = tcp.receive();
+          assertThat(overTcp.getRcode()).as("%s %s over TCP", name, Type.string(type)).isEqualTo(Rcode.NOTIMP);
+          assertThat(overTcp.getQuestion().getName()).isEqualTo(DnsTestSupport.name(name));
+        }
+      }
+    }
   }
 }

@@ -61,6 +61,7 @@ final class FakeUpstreamDns implements AutoCloseable {
     volatile long negativeTtl = DEFAULT_NEGATIVE_TTL;
   }
 
+  @SuppressWarnings("ArrayRecordComponent") // a held datagram, never compared or hashed
   private record Pending(byte[] wire, SocketAddress from) {}
 
   private final DatagramChannel udp;

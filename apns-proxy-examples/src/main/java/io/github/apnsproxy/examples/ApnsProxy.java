@@ -69,7 +69,7 @@ public final class ApnsProxy {
       return switch (args[0]) {
         case "demo" -> Demo.run(rest, out, err);
         case "run" -> runProxy(rest, out, err);
-        case "check" -> check(rest, out, err);
+        case "check" -> check(rest, out);
         case "probe" -> ProbeCommand.run(rest, out, err, Egress.direct());
         case "keys" -> {
           for (ProxyConfig.Key k : ProxyConfig.keys()) {
@@ -137,7 +137,7 @@ public final class ApnsProxy {
     }
   }
 
-  private static int check(String[] args, PrintStream out, PrintStream err) throws IOException {
+  private static int check(String[] args, PrintStream out) throws IOException {
     ProxyConfig config = loadConfig(configOption(args, "check"));
     out.print(PlanReport.describe(config));
     return 0;

@@ -61,7 +61,7 @@ final class ProbeCommand {
     }
     List<AutoCloseable> opened = new ArrayList<>();
     try {
-      UpstreamResolver resolver = resolver(cfg, egress, opened);
+      UpstreamResolver resolver = resolver(cfg, opened);
       Probe probe = new Probe(Probe.targetsFor(cfg.addressPlan()), egress, resolver, trust,
           cfg.tcpConnectTimeout());
       out.println("probing " + (egress.isDirect() ? "direct egress" : "egress through " + egress) + "...");
@@ -83,7 +83,7 @@ final class ProbeCommand {
   }
 
   /** The hosts file first, then upstream DNS; with a proxy for every host neither is needed. */
-  private static UpstreamResolver resolver(ProxyConfig cfg, Egress egress, List<AutoCloseable> opened) {
+  private static UpstreamResolver resolver(ProxyConfig cfg, List<AutoCloseable> opened) {
     @Nullable CachingResolver caching = null;
     if (!cfg.upstreamDns().isEmpty()) {
       caching = CachingResolver.builder().servers(cfg.upstreamDns()).timeout(cfg.upstreamTimeout()).build();

@@ -51,14 +51,14 @@ public final class ProxyNode implements AutoCloseable {
   private final DnsServer dns;
   private final TcpSplicer splicer;
   private final int splicerAddressCount;
-  private final @Nullable MetricsServer metrics;
+  private final ProxyMetrics metrics;
+  private final @Nullable MetricsEndpoint metricsEndpoint;
   private final @Nullable ScheduledExecutorService statsTimer;
-  private final AtomicBoolean closed = new AtomicBoolean();
-  private final long startedNanos = System.nanoTime();
+  private final AtomicBoolean closed;
 
   private ProxyNode(ProxyConfig config, List<AutoCloseable> resources, @Nullable CachingResolver cachingResolver,
-      DnsServer dns, TcpSplicer splicer, int splicerAddressCount, @Nullable MetricsServer metrics,
-      @Nullable ScheduledExecutorService statsTimer) {
+      DnsServer dns, TcpSplicer splicer, int splicerAddressCount, ProxyMetrics metrics,
+      @Nullable MetricsEndpoint metricsEndpoint, @Nullable ScheduledExecutorService statsTimer, AtomicBoolean closed) {
     this.config = config;
     this.resources = resources;
     this.cachingResolver = cachingResolver;
@@ -66,7 +66,9 @@ public final class ProxyNode implements AutoCloseable {
     this.splicer = splicer;
     this.splicerAddressCount = splicerAddressCount;
     this.metrics = metrics;
+    this.metricsEndpoint = metricsEndpoint;
     this.statsTimer = statsTimer;
+    this.closed = closed;
   }
 
   /**
@@ -86,6 +88,8 @@ public final class ProxyNode implements AutoCloseable {
 
   private static ProxyNode start(ProxyConfig config, List<AutoCloseable> started) throws IOException {
     AddressPlan plan = config.addressPlan();
+    ProxyMetrics metrics = new ProxyMetrics();
+    AtomicBoolean closed = new AtomicBoolean();
 
     CachingResolver caching = null;
     if (!config.upstreamDns().isEmpty()) {
@@ -104,7 +108,7 @@ public final class ProxyNode implements AutoCloseable {
     DnsAnswerHandler chain = handlerChain(config, resolver, started);
     DnsServer dns = DnsServer.builder()
         .listen(config.dnsListen().toArray(InetSocketAddress[]::new))
-        .handler(chain)
+        .handler(metrics.timed(chain))
         .policy(config.addressPolicy())
         .deniedClients(config.dnsDeniedClients())
         .threads(config.dnsThreads())
@@ -127,17 +131,25 @@ public final class ProxyNode implements AutoCloseable {
         .maxConnectionsPerClient(config.tcpMaxPerClient())
         .keepAlive(config.tcpKeepaliveIdle(), config.tcpKeepaliveInterval())
         .reusePort(config.tcpReusePort())
+        .listener(metrics.spliceListener())
         .build();
     started.add(splicer);
     splicer.start();
 
-    ProxyNode[] self = new ProxyNode[1];
-    MetricsServer metrics = null;
+    CachingResolver resolverForStats = caching;
+    metrics.watch(splicer::stats, splicer::outstandingBuffers, dns::stats, dns::tcpConnections,
+        () -> Optional.ofNullable(resolverForStats).map(CachingResolver::stats));
+    MetricsEndpoint endpoint = null;
     Optional<InetSocketAddress> metricsListen = config.metricsListen();
     if (metricsListen.isPresent()) {
-      metrics = MetricsServer.start(metricsListen.get(), () -> self[0].metricsText(),
-          () -> self[0] != null && !self[0].closed.get() && self[0].splicer.isServing());
-      started.add(metrics);
+      // clients.allow guards the endpoint too (issue 18.2): an address outside it is closed at accept
+      endpoint = MetricsEndpoint.builder()
+          .listen(metricsListen.get())
+          .registry(metrics.registry())
+          .allow(config.addressPolicy().clients())
+          .health(() -> !closed.get() && splicer.isServing())
+          .start();
+      started.add(endpoint);
     }
 
     ScheduledExecutorService timer = null;
@@ -150,9 +162,10 @@ public final class ProxyNode implements AutoCloseable {
       });
       ScheduledExecutorService statsTimer = timer;
       started.add(statsTimer::shutdownNow);
-      timer.scheduleAtFixedRate(() -> {
+      // runs until the timer is shut down; the task contains its own failures
+      var unused = timer.scheduleAtFixedRate(() -> {
         try {
-          LOG.info("{}", self[0].statsLine());
+          LOG.info("{}", metrics.statsLine());
         } catch (RuntimeException e) {
           LOG.warn("stats line failed", e);
         }
@@ -160,8 +173,7 @@ public final class ProxyNode implements AutoCloseable {
     }
 
     ProxyNode node = new ProxyNode(config, List.copyOf(started), caching, dns, splicer, listen.size(), metrics,
-        timer);
-    self[0] = node;
+        endpoint, timer, closed);
     LOG.info("apns-proxy started: DNS on {}, splicer on {} addresses ({} plan, {} virtual addresses)",
         dns.udpAddresses(), listen.size(), plan.style().name().toLowerCase(Locale.ROOT), plan.entries().size());
     return node;
@@ -265,7 +277,7 @@ public final class ProxyNode implements AutoCloseable {
 
   /** The metrics endpoint's bound address, when {@code metrics.listen} is set. */
   public Optional<InetSocketAddress> metricsAddress() {
-    return Optional.ofNullable(metrics).map(MetricsServer::address);
+    return Optional.ofNullable(metricsEndpoint).map(MetricsEndpoint::address);
   }
 
   /** The splicer's counters. */
@@ -309,130 +321,19 @@ public final class ProxyNode implements AutoCloseable {
     return true;
   }
 
-  /** The one-line stats summary logged every {@code stats.interval}. */
+  /** The node's metrics: the registry behind {@code /metrics}, the stats line and the stats text. */
+  public ProxyMetrics metrics() {
+    return metrics;
+  }
+
+  /** The one-line stats summary logged every {@code stats.interval} ({@link ProxyMetrics#statsLine()}). */
   public String statsLine() {
-    SpliceStats s = splicer.stats();
-    DnsStats d = dns.stats();
-    StringBuilder b = new StringBuilder(200);
-    b.append("splices active=").append(s.active())
-        .append(" accepted=").append(s.accepted())
-        .append(" rejected=").append(sum(s.rejected().values()))
-        .append(" upstream-connect-failures=").append(s.upstreamConnectFailures())
-        .append(" bytes-up=").append(s.bytesClientToUpstream())
-        .append(" bytes-down=").append(s.bytesUpstreamToClient())
-        .append(" | dns udp=").append(d.udpQueries())
-        .append(" tcp=").append(d.tcpQueries())
-        .append(" noerror=").append(d.answers("NOERROR"))
-        .append(" nxdomain=").append(d.answers("NXDOMAIN"))
-        .append(" servfail=").append(d.answers("SERVFAIL"))
-        .append(" refused=").append(d.answers("REFUSED"))
-        .append(" dropped=").append(d.dropped());
-    resolverStats().ifPresent(r -> b.append(" | resolver hits=").append(r.hits())
-        .append(" misses=").append(r.misses())
-        .append(" stale=").append(r.staleServed())
-        .append(" upstream-queries=").append(r.upstreamQueries())
-        .append(" upstream-dns-failures=").append(r.upstreamFailures()));
-    return b.toString();
+    return metrics.statsLine();
   }
 
-  /** A few lines of human-readable stats: splices, close reasons that occurred, DNS and resolver. */
+  /** A few lines of human-readable stats ({@link ProxyMetrics#statsText()}). */
   public String statsText() {
-    SpliceStats s = splicer.stats();
-    StringBuilder b = new StringBuilder(512);
-    b.append("  splices:  ").append(s.accepted()).append(" accepted, ").append(s.active()).append(" active, ")
-        .append(sum(s.rejected().values())).append(" rejected, ").append(s.upstreamConnectFailures())
-        .append(" upstream connect failures; ").append(s.bytesClientToUpstream()).append(" bytes up, ")
-        .append(s.bytesUpstreamToClient()).append(" bytes down\n");
-    StringBuilder reasons = new StringBuilder();
-    for (CloseReason r : CloseReason.values()) {
-      if (s.closed(r) > 0) {
-        reasons.append(reasons.length() == 0 ? "" : ", ").append(r.name().toLowerCase(Locale.ROOT)).append(' ')
-            .append(s.closed(r));
-      }
-    }
-    for (RejectReason r : RejectReason.values()) {
-      if (s.rejected(r) > 0) {
-        reasons.append(reasons.length() == 0 ? "" : ", ").append("rejected ").append(r.name().toLowerCase(Locale.ROOT))
-            .append(' ').append(s.rejected(r));
-      }
-    }
-    if (reasons.length() > 0) {
-      b.append("  closed:   ").append(reasons).append('\n');
-    }
-    DnsStats d = dns.stats();
-    b.append("  dns:      ").append(d.udpQueries()).append(" UDP + ").append(d.tcpQueries()).append(" TCP queries; ");
-    StringBuilder rcodes = new StringBuilder();
-    d.answersByRcode().entrySet().stream().sorted(java.util.Map.Entry.comparingByKey()).forEach(e -> {
-      if (e.getValue() > 0) {
-        rcodes.append(rcodes.length() == 0 ? "" : ", ").append(e.getKey()).append(' ').append(e.getValue());
-      }
-    });
-    b.append(rcodes.length() == 0 ? "no answers" : rcodes).append("; ").append(d.truncated()).append(" truncated, ")
-        .append(d.dropped()).append(" dropped\n");
-    resolverStats().ifPresent(r -> b.append("  resolver: ").append(r.hits()).append(" cache hits, ")
-        .append(r.misses()).append(" misses, ").append(r.coalesced()).append(" coalesced, ")
-        .append(r.upstreamQueries()).append(" upstream queries, ").append(r.staleServed()).append(" stale answers\n"));
-    return b.toString();
-  }
-
-  /** Every counter in the Prometheus text format (what {@code /metrics} serves). */
-  public String metricsText() {
-    SpliceStats s = splicer.stats();
-    DnsStats d = dns.stats();
-    PrometheusText p = new PrometheusText();
-    p.gauge("apns_proxy_up_seconds", "Seconds since this node started.", (System.nanoTime() - startedNanos) / 1e9);
-    p.gauge("apns_proxy_connections_active", "Splices currently open.", s.active());
-    p.counter("apns_proxy_connections_accepted_total", "Connections accepted by the splicer.", s.accepted());
-    for (RejectReason r : RejectReason.values()) {
-      p.counter("apns_proxy_connections_rejected_total", "Connections closed before splicing, by reason.",
-          s.rejected(r), "reason", r.name().toLowerCase(Locale.ROOT));
-    }
-    for (CloseReason r : CloseReason.values()) {
-      p.counter("apns_proxy_connections_closed_total", "Connections closed, by reason.", s.closed(r), "reason",
-          r.name().toLowerCase(Locale.ROOT));
-    }
-    p.counter("apns_proxy_upstream_connect_failures_total", "Upstream connection attempts that failed.",
-        s.upstreamConnectFailures());
-    p.counter("apns_proxy_bytes_total", "Bytes spliced, by direction.", s.bytesClientToUpstream(), "direction",
-        "client_to_upstream");
-    p.counter("apns_proxy_bytes_total", "Bytes spliced, by direction.", s.bytesUpstreamToClient(), "direction",
-        "upstream_to_client");
-    p.gauge("apns_proxy_buffers_outstanding", "Pooled buffers held by backed-up splices.",
-        splicer.outstandingBuffers());
-    p.counter("apns_proxy_dns_queries_total", "DNS queries received, by transport.", d.udpQueries(), "transport",
-        "udp");
-    p.counter("apns_proxy_dns_queries_total", "DNS queries received, by transport.", d.tcpQueries(), "transport",
-        "tcp");
-    d.answersByRcode().entrySet().stream().sorted(java.util.Map.Entry.comparingByKey()).forEach(e ->
-        p.counter("apns_proxy_dns_answers_total", "DNS answers sent, by rcode.", e.getValue(), "rcode",
-            e.getKey().toLowerCase(Locale.ROOT)));
-    p.counter("apns_proxy_dns_truncated_total", "UDP answers truncated (TC set).", d.truncated());
-    p.counter("apns_proxy_dns_dropped_total", "DNS queries dropped without an answer.", d.dropped());
-    p.counter("apns_proxy_dns_handler_errors_total", "DNS handler failures answered with SERVFAIL.",
-        d.handlerErrors());
-    resolverStats().ifPresent(r -> {
-      p.counter("apns_proxy_resolver_cache_total", "Upstream resolutions, by cache outcome.", r.hits(), "result",
-          "hit");
-      p.counter("apns_proxy_resolver_cache_total", "Upstream resolutions, by cache outcome.", r.misses(), "result",
-          "miss");
-      p.counter("apns_proxy_resolver_cache_total", "Upstream resolutions, by cache outcome.", r.staleServed(),
-          "result", "stale");
-      p.counter("apns_proxy_resolver_coalesced_total", "Resolutions that joined an in-flight upstream query.",
-          r.coalesced());
-      p.counter("apns_proxy_resolver_upstream_queries_total", "Queries sent to the upstream DNS servers.",
-          r.upstreamQueries());
-      p.counter("apns_proxy_resolver_upstream_failures_total", "Upstream DNS queries that failed.",
-          r.upstreamFailures());
-    });
-    return p.toString();
-  }
-
-  private static long sum(Iterable<Long> values) {
-    long total = 0;
-    for (long v : values) {
-      total += v;
-    }
-    return total;
+    return metrics.statsText();
   }
 
   /** Closes at once (no drain). */

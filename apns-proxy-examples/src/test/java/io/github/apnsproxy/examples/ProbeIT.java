@@ -102,7 +102,7 @@ class ProbeIT {
         }
         head.write(c);
       }
-      String target = head.toString(StandardCharsets.ISO_8859_1).split(" ")[1];
+      String target = head.toString(StandardCharsets.ISO_8859_1).split(" ", -1)[1];
       String host = target.substring(0, target.lastIndexOf(':'));
       int port = Integer.parseInt(target.substring(target.lastIndexOf(':') + 1));
       if (!ports.contains(port)) {

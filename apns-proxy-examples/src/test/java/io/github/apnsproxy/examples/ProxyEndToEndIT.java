@@ -26,8 +26,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.xbill.DNS.ARecord;
@@ -235,8 +233,8 @@ class ProxyEndToEndIT {
     SpliceStats after = world.node().spliceStats();
     assertThat(after.upstreamConnectFailures() - before.upstreamConnectFailures()).isEqualTo(1);
     assertThat(after.closed(CloseReason.COMPLETED) - before.closed(CloseReason.COMPLETED)).isEqualTo(1);
-    assertThat(scrape("/metrics")).contains("apns_proxy_upstream_connect_failures_total "
-        + after.upstreamConnectFailures());
+    assertThat(metric(scrape("/metrics"), "apns_proxy_upstream_connect_failures_total"))
+        .isEqualTo(after.upstreamConnectFailures());
   }
 
   private String scrape(String path) throws Exception {
@@ -249,9 +247,22 @@ class ProxyEndToEndIT {
     return response.body();
   }
 
+  /** The value of {@code sample} (as written: name and labels in order) in a scrape parsed by the format's rules. */
   private static long metric(String text, String sample) {
-    Matcher m = Pattern.compile("^" + Pattern.quote(sample) + " (\\d+)$", Pattern.MULTILINE).matcher(text);
-    assertThat(m.find()).as("metric %s in%n%s", sample, text).isTrue();
-    return Long.parseLong(m.group(1));
+    Map<String, Double> samples = new HashMap<>();
+    for (ExpositionParser.Family f : ExpositionParser.parse(text).values()) {
+      for (ExpositionParser.Sample s : f.samples()) {
+        StringBuilder key = new StringBuilder(s.name());
+        if (!s.labels().isEmpty()) {
+          key.append('{');
+          s.labels().forEach((k, v) -> key.append(k).append("=\"").append(v).append("\","));
+          key.setLength(key.length() - 1);
+          key.append('}');
+        }
+        samples.put(key.toString(), s.value());
+      }
+    }
+    assertThat(samples).as("metric %s in%n%s", sample, text).containsKey(sample);
+    return (long) (double) samples.get(sample);
   }
 }

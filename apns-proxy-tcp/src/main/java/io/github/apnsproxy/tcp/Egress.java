@@ -105,7 +105,7 @@ public final class Egress {
     }
     List<String> entries = new ArrayList<>();
     if (no != null) {
-      for (String e : no.split("[,\\s]+")) {
+      for (String e : no.split("[,\\s]+", -1)) {
         String t = e.strip().toLowerCase(Locale.ROOT);
         if (!t.isEmpty()) {
           entries.add(t);
@@ -136,7 +136,7 @@ public final class Egress {
     if (bytes.length > MAX_CREDENTIALS_FILE) {
       throw new IOException("proxy credentials file " + file + " is larger than 64 KiB");
     }
-    String[] lines = new String(bytes, StandardCharsets.UTF_8).split("\r?\n");
+    String[] lines = new String(bytes, StandardCharsets.UTF_8).split("\r?\n", -1);
     String[] all = null;
     Map<String, String[]> byAuthority = new java.util.HashMap<>();
     for (int i = 0; i < lines.length; i++) {

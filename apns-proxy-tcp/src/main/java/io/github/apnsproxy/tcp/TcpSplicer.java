@@ -290,8 +290,8 @@ public final class TcpSplicer implements AutoCloseable {
       }
       return new TcpSplicer(new Settings(listen, r, policy, loops, connectTimeout.toNanos(), idleTimeout.toNanos(),
           routeTimeout.toNanos(), maxConnections, maxConnectionsPerClient, bufferSize,
-          (int) Math.min(Integer.MAX_VALUE, keepAliveIdle.getSeconds()),
-          (int) Math.min(Integer.MAX_VALUE, keepAliveInterval.getSeconds()), reusePort, listener, egress, family,
+          (int) Math.min(Integer.MAX_VALUE, keepAliveIdle.toSeconds()),
+          (int) Math.min(Integer.MAX_VALUE, keepAliveInterval.toSeconds()), reusePort, listener, egress, family,
           neverConnectTo, saturatedNanos(failedUpstreamMemory)));
     }
 

@@ -17,6 +17,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -95,7 +96,7 @@ class EndToEndIT extends SplicerTestSupport {
       InetSocketAddress v = new InetSocketAddress(virtual(n), splicer.boundAddresses().get(0).getPort());
       assertThat(v.getAddress().getHostAddress()).startsWith("127.100.100.");
       try (Socket s = connect(v)) {
-        byte[] msg = ("courier " + n).getBytes();
+        byte[] msg = ("courier " + n).getBytes(StandardCharsets.US_ASCII);
         s.getOutputStream().write(msg);
         assertThat(readN(s.getInputStream(), msg.length)).isEqualTo(msg);
         InetSocketAddress up = connectedTo.get((InetSocketAddress) s.getLocalSocketAddress());

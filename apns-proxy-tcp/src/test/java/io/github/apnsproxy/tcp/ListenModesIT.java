@@ -184,7 +184,7 @@ class ListenModesIT extends SplicerTestSupport {
     java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(4096);
     statFile.read(buf, 0); // procfs regenerates the content when read from offset 0
     String stat = new String(buf.array(), 0, buf.position(), StandardCharsets.US_ASCII);
-    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ", -1);
     return Long.parseLong(f[11]) + Long.parseLong(f[12]); // fields 14 and 15 of proc(5)
   }
 }

@@ -336,9 +336,9 @@ class SpliceBehaviourIT extends SplicerTestSupport {
     }
     Map<String, long[]> timers = new HashMap<>();
     for (String line : lines) {
-      String[] f = line.trim().split("\\s+");
+      String[] f = line.trim().split("\\s+", -1);
       if (f.length > 5 && f[0].endsWith(":")) {
-        String[] timer = f[5].split(":");
+        String[] timer = f[5].split(":", -1);
         timers.put(socketAddress(f[1]) + " " + socketAddress(f[2]),
             new long[] {Long.parseLong(timer[0], 16), Long.parseLong(timer[1], 16)});
       }
@@ -351,7 +351,7 @@ class SpliceBehaviourIT extends SplicerTestSupport {
    * address as 32-bit words, each in host byte order; a v4-mapped IPv6 address comes back as IPv4.
    */
   private static InetSocketAddress socketAddress(String hex) throws IOException {
-    String[] p = hex.split(":");
+    String[] p = hex.split(":", -1);
     byte[] b = new byte[p[0].length() / 2];
     for (int w = 0; w < b.length / 4; w++) {
       int a = Integer.parseUnsignedInt(p[0].substring(w * 8, w * 8 + 8), 16);

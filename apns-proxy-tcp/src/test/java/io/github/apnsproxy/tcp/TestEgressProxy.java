@@ -126,8 +126,8 @@ final class TestEgressProxy implements AutoCloseable {
       head.write(c);
       match = (c == '\r' && (match == 0 || match == 2)) || (c == '\n' && (match == 1 || match == 3)) ? match + 1 : 0;
     }
-    String[] lines = head.toString(StandardCharsets.ISO_8859_1).split("\r\n");
-    String[] first = lines[0].split(" ");
+    String[] lines = head.toString(StandardCharsets.ISO_8859_1).split("\r\n", -1);
+    String[] first = lines[0].split(" ", -1);
     if (first.length != 3 || !first[0].equals("CONNECT")) {
       out.write("HTTP/1.1 400 Bad Request\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
       return null;

@@ -54,7 +54,7 @@ public final class Durations {
     if (d.toMillisPart() != 0) {
       return d.toMillis() + "ms";
     }
-    long s = d.getSeconds();
+    long s = d.toSeconds();
     if (s % 86_400 == 0) {
       return s / 86_400 + "d";
     }

@@ -42,7 +42,7 @@ public final class HostsFile {
       if (hash >= 0) {
         line = line.substring(0, hash);
       }
-      String[] fields = line.strip().split("\\s+");
+      String[] fields = line.strip().split("\\s+", -1);
       if (fields.length == 1 && fields[0].isEmpty()) {
         continue;
       }

@@ -21,6 +21,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -96,7 +97,6 @@ public final class DnsTcpLoop implements Runnable {
   public void run() {
     try {
       while (!closed) {
-        long now = System.nanoTime();
         long timeout = 250;
         selector.select(this::ready, timeout);
         wakeupPending.set(false);
@@ -104,7 +104,7 @@ public final class DnsTcpLoop implements Runnable {
         while ((t = tasks.poll()) != null) {
           t.run();
         }
-        now = System.nanoTime();
+        long now = System.nanoTime();
         if (acceptPaused && now - acceptPausedUntil >= 0) {
           setAccepting(true);
         }
@@ -246,9 +246,9 @@ public final class DnsTcpLoop implements Runnable {
   private final class Conn {
     final SocketChannel ch;
     final InetSocketAddress remote;
-    SelectionKey key;
+    @Nullable SelectionKey key; // set once the channel is registered
     final ByteBuffer length = ByteBuffer.allocate(2);
-    ByteBuffer body;
+    @Nullable ByteBuffer body; // the message being read, once its length is known
     final ArrayDeque<ByteBuffer> out = new ArrayDeque<>();
     int inFlight;
     long lastActivity = System.nanoTime();
@@ -350,7 +350,7 @@ public final class DnsTcpLoop implements Runnable {
     }
 
     void updateInterest() {
-      if (closed || !key.isValid()) {
+      if (closed || key == null || !key.isValid()) {
         return;
       }
       int ops = 0;

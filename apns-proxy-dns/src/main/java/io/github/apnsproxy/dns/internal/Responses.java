@@ -22,6 +22,14 @@ public final class Responses {
 
   private Responses() {}
 
+  /**
+   * True for the zone transfer types (AXFR, IXFR): the proxy's zones are synthesized and never transferred, so every
+   * stock handler answers them NOTIMP, like a server that does not implement transfers.
+   */
+  public static boolean isTransfer(int type) {
+    return type == org.xbill.DNS.Type.AXFR || type == org.xbill.DNS.Type.IXFR;
+  }
+
   /** A response with {@code rcode} and nothing else: the responder fills in ID, question and flags. */
   public static Message error(int rcode) {
     Message m = new Message();
@@ -93,7 +101,7 @@ public final class Responses {
 
   /** Whole seconds of a TTL, at least 0 and at most 2^31 - 1 (RFC 2181). */
   public static long seconds(Duration ttl) {
-    long s = ttl.getSeconds();
+    long s = ttl.toSeconds();
     return Math.max(0, Math.min(s, Integer.MAX_VALUE));
   }
 

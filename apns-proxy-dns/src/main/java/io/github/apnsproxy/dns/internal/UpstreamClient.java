@@ -8,7 +8,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.LongAdder;
+import org.jspecify.annotations.Nullable;
 import org.xbill.DNS.DClass;
 import org.xbill.DNS.Flags;
 import org.xbill.DNS.Message;
@@ -20,7 +22,8 @@ import org.xbill.DNS.SimpleResolver;
 /**
  * Sends one question to a list of upstream DNS servers in order, moving on after a timeout, a network error or an
  * answer other than NOERROR/NXDOMAIN. Truncated UDP answers are retried over TCP (dnsjava's {@link SimpleResolver}
- * does that). Non-blocking: the stage completes on dnsjava's I/O thread or the common pool. Not API.
+ * does that). Non-blocking: every stage completes on the executor given to the constructor (dnsjava parses answers
+ * there, and failures are handed over to it from dnsjava's I/O thread), never on the JVM-wide common pool. Not API.
  */
 public final class UpstreamClient {
   /** The EDNS payload size offered upstream (the DNS flag day 2020 value). */
@@ -30,8 +33,16 @@ public final class UpstreamClient {
   private final List<SimpleResolver> resolvers;
   private final LongAdder queries = new LongAdder();
   private final LongAdder failures = new LongAdder();
+  private final Executor executor;
 
-  public UpstreamClient(List<InetSocketAddress> servers, Duration timeout) {
+  /**
+   * A client for {@code servers}.
+   *
+   * @param executor runs dnsjava's answer parsing and every completion; must not reject tasks (a closed owner runs
+   *     them inline instead)
+   */
+  public UpstreamClient(List<InetSocketAddress> servers, Duration timeout, Executor executor) {
+    this.executor = java.util.Objects.requireNonNull(executor, "executor");
     Responses.positive(timeout, "timeout");
     if (servers.isEmpty()) {
       throw new IllegalArgumentException("no upstream DNS servers (expected at least one)");
@@ -45,6 +56,21 @@ public final class UpstreamClient {
       r.add(sr);
     }
     this.resolvers = List.copyOf(r);
+  }
+
+  /**
+   * {@code executor}, or, once it rejects a task (its owner was closed), the calling thread: answers to queries sent
+   * before a close still complete.
+   */
+  public static Executor orInline(Executor executor) {
+    java.util.Objects.requireNonNull(executor, "executor");
+    return task -> {
+      try {
+        executor.execute(task);
+      } catch (java.util.concurrent.RejectedExecutionException closed) {
+        task.run();
+      }
+    };
   }
 
   /** The servers, in the order tried. */
@@ -74,7 +100,7 @@ public final class UpstreamClient {
     return result;
   }
 
-  private void attempt(Name name, int type, int index, List<String> errors, Message lastAnswer,
+  private void attempt(Name name, int type, int index, List<String> errors, @Nullable Message lastAnswer,
       CompletableFuture<Message> result) {
     if (index >= resolvers.size()) {
       if (lastAnswer != null) {
@@ -90,11 +116,13 @@ public final class UpstreamClient {
     queries.increment();
     CompletionStage<Message> stage;
     try {
-      stage = resolvers.get(index).sendAsync(q);
+      stage = resolvers.get(index).sendAsync(q, executor);
     } catch (RuntimeException e) {
       stage = CompletableFuture.failedFuture(e);
     }
-    stage.whenComplete((answer, failure) -> {
+    // a success arrives on the executor already (dnsjava parses there); a failure (timeout, network error) arrives on
+    // dnsjava's I/O thread: hand it over so that no caller code runs on that shared thread
+    stage.whenCompleteAsync((answer, failure) -> {
       if (failure != null) {
         failures.increment();
         Throwable t = Responses.unwrap(failure);
@@ -111,6 +139,6 @@ public final class UpstreamClient {
       failures.increment();
       errors.add(servers.get(index) + " " + Rcode.string(rcode));
       attempt(name, type, index + 1, errors, answer, result);
-    });
+    }, executor);
   }
 }

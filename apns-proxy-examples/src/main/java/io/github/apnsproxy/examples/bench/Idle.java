@@ -37,7 +37,7 @@ final class Idle {
 
     byte[] msg = PingPong.message(KEEPALIVE);
     long openStart = System.nanoTime();
-    List<SocketChannel> chans = Connector.openEcho(t, conns, 64, msg, Duration.ofSeconds(180));
+    List<SocketChannel> chans = Connector.openEcho(t, conns, 64, msg, Duration.ofMinutes(3));
     double openSeconds = (System.nanoTime() - openStart) / 1e9;
     Thread.sleep(1000); // let the target finish with the opening burst before its idle CPU is measured
     Map<String, Double> m = new LinkedHashMap<>();

@@ -20,7 +20,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * {@code apns-proxy demo}: the whole chain on loopback with no setup and no internet. Starts a simulated upstream DNS
@@ -131,7 +130,7 @@ public final class Demo {
       return t;
     });
     CountDownLatch go = new CountDownLatch(1);
-    AtomicInteger failed = new AtomicInteger();
+    int failed = 0;
     List<Future<SimulatedDevice.Result>> futures = new ArrayList<>();
     long start = System.nanoTime();
     for (int i = 0; i < devices; i++) {
@@ -149,7 +148,7 @@ public final class Demo {
       try {
         totals.add(f.get(120, TimeUnit.SECONDS).total().toNanos());
       } catch (Exception e) {
-        failed.incrementAndGet();
+        failed++;
         Throwable c = e.getCause() == null ? e : e.getCause();
         errors.merge(c.getClass().getSimpleName() + ": " + c.getMessage(), 1, Integer::sum);
       }
@@ -157,7 +156,7 @@ public final class Demo {
     long wall = System.nanoTime() - start;
     pool.shutdownNow();
     Collections.sort(totals);
-    out.println("    succeeded " + totals.size() + ", failed " + failed.get() + " in " + ms(Duration.ofNanos(wall)));
+    out.println("    succeeded " + totals.size() + ", failed " + failed + " in " + ms(Duration.ofNanos(wall)));
     if (!totals.isEmpty()) {
       out.println("    per device (DNS x4 + TCP + TLS + " + messages + " messages + close): p50 "
           + ms(Duration.ofNanos(totals.get(totals.size() / 2))) + ", p99 "
@@ -171,9 +170,9 @@ public final class Demo {
     world.awaitSplicesClosed(Duration.ofSeconds(10));
     out.print(indent(world.node().statsText()));
     out.println();
-    out.println(failed.get() == 0 ? "demo OK: all " + devices + " devices reached their couriers through the proxy."
-        : "demo FAILED: " + failed.get() + " of " + devices + " devices failed.");
-    return failed.get() == 0 ? 0 : 1;
+    out.println(failed == 0 ? "demo OK: all " + devices + " devices reached their couriers through the proxy."
+        : "demo FAILED: " + failed + " of " + devices + " devices failed.");
+    return failed == 0 ? 0 : 1;
   }
 
   static String ms(Duration d) {

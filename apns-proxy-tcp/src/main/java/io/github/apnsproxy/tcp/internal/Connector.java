@@ -146,11 +146,11 @@ final class Connector {
       for (EgressProxy p : proxies) {
         boolean duplicate = false;
         for (Attempt seen : out) {
-          duplicate |= seen.proxy == p && seen.host.equals(name) && seen.port == c.getPort();
+          duplicate |= p.equals(seen.proxy) && seen.host.equals(name) && seen.port == c.getPort();
         }
         if (failedLast != null) {
           for (Attempt seen : failedLast) {
-            duplicate |= seen.proxy == p && seen.host.equals(name) && seen.port == c.getPort();
+            duplicate |= p.equals(seen.proxy) && seen.host.equals(name) && seen.port == c.getPort();
           }
         }
         if (duplicate) {

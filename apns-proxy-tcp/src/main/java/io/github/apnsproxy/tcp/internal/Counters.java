@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.LongAdder;
 
 /** The splicer's counters, updated by all loops. Thread-safe. */
+@SuppressWarnings("EnumOrdinal") // ordinals index the per-reason arrays only; snapshots name each reason
 final class Counters {
   final AtomicInteger active = new AtomicInteger();
   final LongAdder accepted = new LongAdder();

@@ -471,6 +471,7 @@ final class Loop implements Runnable {
     }
   }
 
+  @SuppressWarnings("NonAtomicVolatileUpdate") // spliceCount: the loop thread writes, others only read
   private void link(Splice s) {
     Splice h = head;
     s.next = h;
@@ -481,6 +482,7 @@ final class Loop implements Runnable {
     spliceCount++;
   }
 
+  @SuppressWarnings("NonAtomicVolatileUpdate") // spliceCount: the loop thread writes, others only read
   private void unlink(Splice s) {
     Splice p = s.prev;
     Splice n = s.next;
