@@ -32,6 +32,9 @@ import org.jspecify.annotations.Nullable;
  *   <li>{@link Style#POOLED}: couriers are interchangeable, so one address per environment: production couriers at
  *       offset 1, sandbox at offset 2. The address stands for its pool; {@link #hostFor} returns the pool's
  *       representative (courier 0 of the first variant) and {@link #upstreamsFor} every member.
+ *   <li>{@link Style#SINGLE}: one address per site (offset 1, and the same offset of the IPv6 prefix) for every name
+ *       of the zone: couriers of every number, variant and environment, init and provider hosts. The splicer routes
+ *       by the TLS server name, so {@link #hostFor} finds no host there; {@link #singleAddresses()} lists them.
  * </ul>
  * The init and provider hosts ({@link HostNames#fixedHosts()}) are reserved at the top of the IPv4 subnet, just below
  * the broadcast address, in pattern order ({@code init.push.apple.com} at broadcast - 1), so they keep their
@@ -49,7 +52,9 @@ public final class AddressPlan {
     /** One address per courier name (the classic iRule's mapping). */
     EXACT,
     /** One address per environment; the splicer picks an upstream courier. */
-    POOLED
+    POOLED,
+    /** One address per site for every name; the splicer routes by the TLS server name (SNI). */
+    SINGLE
   }
 
   /**
@@ -120,10 +125,10 @@ public final class AddressPlan {
     this.ports = new EnumMap<>(b.ports);
     this.reserved = names.fixedHosts();
     this.count = b.courierCount;
-    this.blocks = style == Style.EXACT ? Environment.values().length * variants.size() : Environment.values().length;
+    this.blocks = style == Style.POOLED ? Environment.values().length : Environment.values().length * variants.size();
     this.subnetSize = 1L << sites.get(0).ipv4().hostBits();
     List<ApnsHost> h = new ArrayList<>();
-    if (style == Style.EXACT) {
+    if (style != Style.POOLED) {
       for (Environment e : Environment.values()) {
         for (String v : variants) {
           for (int n = 0; n <= count; n++) {
@@ -211,7 +216,7 @@ public final class AddressPlan {
     if (!hosts.contains(planHost)) {
       return List.of();
     }
-    if (!planHost.isCourier() || style == Style.EXACT) {
+    if (!planHost.isCourier() || style != Style.POOLED) {
       return List.of(planHost);
     }
     List<ApnsHost> members = new ArrayList<>();
@@ -279,9 +284,12 @@ public final class AddressPlan {
     return a == null ? Optional.empty() : hostFor(a, local.getPort());
   }
 
-  /** The plan host whose virtual address is {@code local}, whatever the port. */
+  /** The plan host whose virtual address is {@code local}, whatever the port; always empty in the single style. */
   public Optional<ApnsHost> hostFor(InetAddress local) {
     Objects.requireNonNull(local, "local");
+    if (style == Style.SINGLE) {
+      return Optional.empty();
+    }
     for (Site s : sites) {
       Cidr net = local instanceof Inet4Address ? s.ipv4() : s.ipv6();
       if (net == null) {
@@ -311,9 +319,43 @@ public final class AddressPlan {
     return out;
   }
 
-  /** Every virtual address on every port its host's kind is served on: what the splicer listens on. */
+  /**
+   * The single style's virtual addresses: each site's IPv4 address, then its IPv6 address if it has a prefix. Empty
+   * in the other styles.
+   */
+  public List<InetAddress> singleAddresses() {
+    if (style != Style.SINGLE) {
+      return List.of();
+    }
+    List<InetAddress> out = new ArrayList<>();
+    for (Site s : sites) {
+      out.add(s.ipv4().addressAt(1));
+      if (s.ipv6() != null) {
+        out.add(s.ipv6().addressAt(1));
+      }
+    }
+    return out;
+  }
+
+  /** True when {@code local} is one of the single style's addresses. */
+  public boolean isSingleAddress(InetAddress local) {
+    return style == Style.SINGLE && singleAddresses().contains(local);
+  }
+
+  /**
+   * Every virtual address on every port its host's kind is served on: what the splicer listens on. In the single
+   * style, each single address on every port of any kind.
+   */
   public List<InetSocketAddress> listenAddresses() {
     List<InetSocketAddress> out = new ArrayList<>();
+    if (style == Style.SINGLE) {
+      for (InetAddress a : singleAddresses()) {
+        for (int port : allPorts()) {
+          out.add(new InetSocketAddress(a, port));
+        }
+      }
+      return out;
+    }
     for (Entry e : entries()) {
       for (int port : ports(e.host().kind())) {
         out.add(new InetSocketAddress(e.address(), port));
@@ -332,6 +374,9 @@ public final class AddressPlan {
   // the address layout follows Environment's declaration order (addresses are pinned by AddressPlanTest)
   @SuppressWarnings("EnumOrdinal")
   private long offsetOf(ApnsHost planHost) {
+    if (style == Style.SINGLE) {
+      return 1;
+    }
     if (planHost.isCourier()) {
       int env = planHost.environment().ordinal();
       int block = style == Style.EXACT ? env * variants.size() + variants.indexOf(planHost.variant()) : env;
@@ -487,7 +532,7 @@ public final class AddressPlan {
       int reserved = names.fixedHosts().size();
       long perBlock = style == Style.EXACT ? courierCount + 1L : 1L;
       long blockCount = style == Style.EXACT ? (long) envs * variants.size() : envs;
-      long needed = blockCount * perBlock + reserved;
+      long needed = style == Style.SINGLE ? 1 : blockCount * perBlock + reserved;
       long usable = (1L << hostBits) - 2;
       if (needed > usable) {
         int prefix = 32;

@@ -120,7 +120,8 @@ public final class ProxyConfig {
         "Optional virtual IPv6 prefix of the single site, with at least as many host bits as plan.ipv4.",
         v -> optional(v, ProxyConfig::ipv6Prefix));
     spec("plan.style", "exact", "exact",
-        "exact: one virtual address per courier name; pooled: one per environment, any courier upstream.",
+        "exact: one virtual address per courier name; pooled: one per environment, any courier upstream;"
+            + " single: one address per site for every name, routed by the TLS server name (SNI).",
         v -> enumValue(v, AddressPlan.Style.class));
     spec("plan.sites", "empty", "",
         "Optional comma list of site names; then site.NAME.* replace plan.ipv4 and plan.ipv6.",

@@ -117,12 +117,35 @@ class AddressPlanTest {
     assertThat(plan.hostFor(ip("fd00:a::1:12"))).isEmpty();
   }
 
+  @Test
+  void singleStyleAnswersOneAddressPerSiteForEveryNameAndListensThereOnEveryPort() {
+    AddressPlan plan = single(Style.SINGLE);
+    List<InetAddress> one = List.of(ip("10.100.100.1"), ip("fd00:a::1"));
+    assertThat(plan.singleAddresses()).isEqualTo(one);
+    for (ApnsHost h : plan.hosts()) {
+      assertThat(plan.addressesFor(h, CLIENT)).as("%s", h).isEqualTo(one);
+    }
+    assertThat(plan.hosts()).contains(ApnsHost.courier(SANDBOX, "courier2", 50), ApnsHost.courier(0),
+        ApnsHost.init(PRODUCTION), ApnsHost.provider(SANDBOX));
+    assertThat(plan.hosts()).hasSize(4 * 51 + 5);
+    assertThat(plan.addressesFor(ApnsHost.courier(51), CLIENT)).as("beyond the count").isEmpty();
+    assertThat(plan.hostFor(ip("10.100.100.1"))).as("SNI decides, not the address").isEmpty();
+    assertThat(plan.isSingleAddress(ip("fd00:a::1"))).isTrue();
+    assertThat(plan.isSingleAddress(ip("10.100.100.2"))).isFalse();
+    assertThat(plan.listenAddresses()).containsExactly(new InetSocketAddress(ip("10.100.100.1"), 443),
+        new InetSocketAddress(ip("10.100.100.1"), 2197), new InetSocketAddress(ip("10.100.100.1"), 5223),
+        new InetSocketAddress(ip("fd00:a::1"), 443), new InetSocketAddress(ip("fd00:a::1"), 2197),
+        new InetSocketAddress(ip("fd00:a::1"), 5223));
+    assertThat(AddressPlan.builder().style(Style.SINGLE).courierCount(100_000).site(Cidr.parse("10.0.0.0/30"))
+        .build().singleAddresses()).containsExactly(ip("10.0.0.1"));
+  }
+
   private static InetAddress addressOf(AddressPlan plan, ApnsHost host) {
     return plan.addressesFor(host, CLIENT).get(0);
   }
 
   @ParameterizedTest
-  @EnumSource(Style.class)
+  @EnumSource(value = Style.class, names = {"EXACT", "POOLED"})
   void rangesOfEnvironmentsVariantsAndReservedHostsAreDisjoint(Style style) {
     AddressPlan plan = single(style);
     Set<InetAddress> all = new HashSet<>();

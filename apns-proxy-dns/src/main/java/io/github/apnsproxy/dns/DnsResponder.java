@@ -293,6 +293,12 @@ public final class DnsResponder {
     return CompletableFuture.completedFuture(wire);
   }
 
+  /** Whether the policy (if any) lets {@code client} use this responder; a server checks it at TCP accept. */
+  boolean allowsClient(@Nullable InetAddress client) {
+    AddressPolicy p = policy;
+    return p == null || client == null || p.allowsClient(client);
+  }
+
   // ---- the fast path
 
   /** What the fast path answers for: the question (lower case), RD, the EDNS shape and the handlers' decision. */

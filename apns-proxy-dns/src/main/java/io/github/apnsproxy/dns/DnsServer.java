@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.github.apnsproxy.dns;
 
-import io.github.apnsproxy.core.AddressPolicy;
-import io.github.apnsproxy.core.ProxyConfig.DeniedClients;
 import io.github.apnsproxy.dns.internal.DnsTcpLoop;
 import io.github.apnsproxy.dns.internal.Responses;
 import java.io.IOException;
@@ -21,6 +19,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
@@ -44,7 +43,9 @@ import org.slf4j.LoggerFactory;
  * <p>UDP: for each address, {@link Builder#threads} receiver threads, each with its own socket bound with
  * SO_REUSEPORT so the kernel spreads queries over them (one shared socket where the option is missing). Receive
  * buffers take 65535 bytes; only the received length is parsed. TCP: one selector thread for every TCP address and
- * connection (see {@link Builder#tcpIdleTimeout}, {@link Builder#maxTcpConnections}). An address given to
+ * connection (see {@link Builder#tcpIdleTimeout}, {@link Builder#maxTcpConnections},
+ * {@link Builder#maxTcpConnectionsPerClient}); clients outside the responder's policy are closed at accept. An
+ * address given to
  * {@link Builder#listen} with port 0 gets the same free port for UDP and TCP, so a truncated answer can be retried
  * over TCP on the port the client knows. Threads are named {@code apns-proxy-dns-udp-N} and
  * {@code apns-proxy-dns-tcp}.
@@ -61,33 +62,30 @@ public final class DnsServer implements AutoCloseable {
   private final int threads;
   private final Duration tcpIdleTimeout;
   private final int maxTcpConnections;
+  private final int maxTcpConnectionsPerClient;
   private final int id = SERVERS.incrementAndGet();
 
   private final AtomicBoolean started = new AtomicBoolean();
   private final AtomicBoolean closed = new AtomicBoolean();
   private final List<DatagramChannel> udpChannels = new ArrayList<>();
   private final List<ServerSocketChannel> tcpChannels = new ArrayList<>();
-  private final List<Thread> udpThreads = new ArrayList<>();
+  private final List<Thread> udpThreads = new CopyOnWriteArrayList<>();
   private volatile List<InetSocketAddress> udpBound = List.of();
   private volatile List<InetSocketAddress> tcpBound = List.of();
   private volatile @Nullable DnsTcpLoop tcpLoop;
 
-  private DnsServer(Builder b) {
+  private DnsServer(Builder b, DnsResponder responder) {
     this.udpRequested = List.copyOf(b.udp);
     this.tcpRequested = List.copyOf(b.tcp);
     this.sharedPort = List.copyOf(b.both);
-    DnsResponder.Builder rb = DnsResponder.builder(Objects.requireNonNull(b.handler, "handler"))
-        .policy(b.policy).deniedClients(b.denied);
-    if (b.handlerTimeout != null) {
-      rb.handlerTimeout(b.handlerTimeout);
-    }
-    this.responder = rb.build();
+    this.responder = responder;
     this.threads = b.threads;
     this.tcpIdleTimeout = b.tcpIdleTimeout;
     this.maxTcpConnections = b.maxTcpConnections;
+    this.maxTcpConnectionsPerClient = b.maxTcpConnectionsPerClient;
   }
 
-  /** A builder; {@link Builder#handler} and at least one address are required. */
+  /** A builder; a {@link Builder#responder} (or a {@link Builder#handler}) and at least one address are required. */
   public static Builder builder() {
     return new Builder();
   }
@@ -127,7 +125,8 @@ public final class DnsServer implements AutoCloseable {
       tcpBound = List.copyOf(tcp);
       if (!tcpChannels.isEmpty()) {
         DnsTcpLoop loop = new DnsTcpLoop(tcpChannels, responder, tcpIdleTimeout, maxTcpConnections,
-            responder::countDropped, "apns-proxy-dns-tcp" + suffix());
+            maxTcpConnectionsPerClient, responder::allowsClient, responder::countDropped,
+            "apns-proxy-dns-tcp" + suffix());
         tcpLoop = loop;
         loop.start();
       }
@@ -286,7 +285,7 @@ public final class DnsServer implements AutoCloseable {
     return tcpBound;
   }
 
-  /** The responder's counters, plus TCP connections refused over the limit as dropped. */
+  /** The responder's counters, plus TCP connections refused at accept as dropped. */
   public DnsStats stats() {
     return responder.stats();
   }
@@ -294,6 +293,41 @@ public final class DnsServer implements AutoCloseable {
   /** The wire-level responder this server runs. */
   public DnsResponder responder() {
     return responder;
+  }
+
+  /**
+   * Whether the server is serving: started, not closed, the TCP loop running (it survives a failing
+   * {@code select()} by rebuilding its selector and every failure of one connection; it stops only when the JVM fails
+   * under it) and every UDP receiver running. For health checks; any thread.
+   */
+  public boolean isServing() {
+    if (!started.get() || closed.get()) {
+      return false;
+    }
+    DnsTcpLoop loop = tcpLoop;
+    if (!tcpChannels.isEmpty() && (loop == null || !loop.isRunning())) {
+      return false;
+    }
+    for (Thread t : udpThreads) {
+      if (!t.isAlive()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** For tests: the TCP loop's next {@code select()} fails, as a broken selector would. */
+  void failNextTcpSelect() {
+    DnsTcpLoop loop = tcpLoop;
+    if (loop != null) {
+      loop.failNextSelect();
+    }
+  }
+
+  /** Selector rebuilds of the TCP loop since start; for tests. */
+  int tcpSelectorRebuilds() {
+    DnsTcpLoop loop = tcpLoop;
+    return loop == null ? 0 : loop.selectorRebuilds();
   }
 
   /** Open DNS-over-TCP connections. */
@@ -345,13 +379,11 @@ public final class DnsServer implements AutoCloseable {
     private final Set<InetSocketAddress> udp = new LinkedHashSet<>();
     private final Set<InetSocketAddress> tcp = new LinkedHashSet<>();
     private final Set<InetSocketAddress> both = new LinkedHashSet<>();
-    private @Nullable DnsAnswerHandler handler;
-    private @Nullable AddressPolicy policy;
-    private DeniedClients denied = DeniedClients.REFUSE;
-    private @Nullable Duration handlerTimeout;
+    private @Nullable DnsResponder responder;
     private int threads = 2;
     private Duration tcpIdleTimeout = Duration.ofSeconds(10);
     private int maxTcpConnections = 256;
+    private int maxTcpConnectionsPerClient = 64;
 
     private Builder() {}
 
@@ -379,28 +411,21 @@ public final class DnsServer implements AutoCloseable {
       return this;
     }
 
-    /** The handler chain; required. */
+    /**
+     * The responder answering every query (with its handler chain, client policy, denied-client behaviour and
+     * handler timeout); required, or {@link #handler}. Its policy's client list is also checked at TCP accept.
+     */
+    public Builder responder(DnsResponder responder) {
+      this.responder = Objects.requireNonNull(responder, "responder");
+      return this;
+    }
+
+    /**
+     * Shorthand for {@code responder(DnsResponder.builder(handler).build())}: a responder with its defaults (every
+     * client answered, 5 s handler timeout).
+     */
     public Builder handler(DnsAnswerHandler handler) {
-      this.handler = Objects.requireNonNull(handler, "handler");
-      return this;
-    }
-
-    /** Answer only the policy's clients; default none set: every client is answered. */
-    public Builder policy(@Nullable AddressPolicy policy) {
-      this.policy = policy;
-      return this;
-    }
-
-    /** What clients outside the policy get: REFUSED (the default) or nothing. */
-    public Builder deniedClients(DeniedClients denied) {
-      this.denied = Objects.requireNonNull(denied, "denied");
-      return this;
-    }
-
-    /** How long a handler may take before the client gets SERVFAIL; default 5 s. */
-    public Builder handlerTimeout(Duration timeout) {
-      this.handlerTimeout = Responses.positive(timeout, "handlerTimeout");
-      return this;
+      return responder(DnsResponder.builder(Objects.requireNonNull(handler, "handler")).build());
     }
 
     /** UDP receiver threads per address; default 2. */
@@ -418,7 +443,11 @@ public final class DnsServer implements AutoCloseable {
       return this;
     }
 
-    /** The most TCP connections at once; more are accepted and closed at once, counted as dropped. Default 256. */
+    /**
+     * The most TCP connections at once; default 256. When the table is full, a newcomer makes room by closing the
+     * longest-idle connection (RFC 7766 section 6.2.3); only when every connection has a query being answered is the
+     * newcomer closed at once, counted as dropped.
+     */
     public Builder maxTcpConnections(int max) {
       if (max < 1) {
         throw new IllegalArgumentException("maxTcpConnections " + max + " (expected 1 or more)");
@@ -428,18 +457,33 @@ public final class DnsServer implements AutoCloseable {
     }
 
     /**
+     * The most TCP connections one client address may hold at once; default 64 (a quarter of the default table, and
+     * room for a resolver or a NAT with many devices behind it); 0 for no limit. A newcomer over it closes that
+     * client's longest-idle connection; when all of them have a query being answered, the newcomer is closed at once,
+     * counted as dropped.
+     */
+    public Builder maxTcpConnectionsPerClient(int max) {
+      if (max < 0) {
+        throw new IllegalArgumentException("maxTcpConnectionsPerClient " + max + " (expected 0 or more)");
+      }
+      this.maxTcpConnectionsPerClient = max;
+      return this;
+    }
+
+    /**
      * The server, not yet listening.
      *
-     * @throws IllegalStateException when the handler or every address is missing
+     * @throws IllegalStateException when the responder or every address is missing
      */
     public DnsServer build() {
-      if (handler == null) {
-        throw new IllegalStateException("DNS server without a handler (call handler(...))");
+      DnsResponder r = responder;
+      if (r == null) {
+        throw new IllegalStateException("DNS server without a responder (call responder(...) or handler(...))");
       }
       if (udp.isEmpty() && tcp.isEmpty()) {
         throw new IllegalStateException("DNS server without an address (call listen, udp or tcp)");
       }
-      return new DnsServer(this);
+      return new DnsServer(this, r);
     }
   }
 

@@ -11,7 +11,8 @@ import java.util.Map;
  * @param answersByRcode responses sent, by rcode name ({@code NOERROR}, {@code NXDOMAIN}, {@code SERVFAIL}, ...)
  * @param truncated UDP responses sent truncated (TC set)
  * @param dropped queries not answered: shorter than a header, responses (QR set), denied clients when configured to
- *     drop, and (server only) TCP connections refused over the limit
+ *     drop, and (server only) TCP connections closed at accept: clients outside the policy, over the per-client
+ *     limit, or with every connection of a full table busy
  * @param handlerErrors handlers that threw or failed (answered SERVFAIL)
  * @param handlerTimeouts handlers that did not complete in time (answered SERVFAIL)
  */

@@ -377,19 +377,22 @@ class DnsServerTest {
   @Test
   void clientsOutsideThePolicyAreRefusedOrDropped() throws Exception {
     AddressPolicy onlyTen = new AddressPolicy(CidrSet.parse("10.0.0.0/8"), AddressPolicy.APPLE_APNS);
-    InetSocketAddress refusing = start(chain(plan()), b -> b.policy(onlyTen)).udpAddresses().get(0);
+    InetSocketAddress refusing = start(chain(plan()),
+        b -> b.responder(DnsResponder.builder(chain(plan())).policy(onlyTen).build())).udpAddresses().get(0);
     Message r = udpExchange(refusing, query("1-courier.push.apple.com", Type.A).toWire());
     assertThat(r.getRcode()).isEqualTo(Rcode.REFUSED);
     assertThat(r.getSection(Section.ANSWER)).isEmpty();
 
-    InetSocketAddress dropping = start(chain(plan()), b -> b.policy(onlyTen).deniedClients(DeniedClients.DROP))
-        .udpAddresses().get(0);
+    InetSocketAddress dropping = start(chain(plan()),
+        b -> b.responder(DnsResponder.builder(chain(plan())).policy(onlyTen)
+            .deniedClients(DeniedClients.DROP).build())).udpAddresses().get(0);
     assertThat(udp(dropping, query("1-courier.push.apple.com", Type.A).toWire(), Duration.ofMillis(300)))
         .isEmpty();
     assertThat(servers.get(1).stats().dropped()).isEqualTo(1);
 
     AddressPolicy loopback = new AddressPolicy(CidrSet.parse("127.0.0.0/8"), AddressPolicy.APPLE_APNS);
-    InetSocketAddress allowed = start(chain(plan()), b -> b.policy(loopback)).udpAddresses().get(0);
+    InetSocketAddress allowed = start(chain(plan()),
+        b -> b.responder(DnsResponder.builder(chain(plan())).policy(loopback).build())).udpAddresses().get(0);
     assertThat(udpExchange(allowed, query("1-courier.push.apple.com", Type.A).toWire()).getRcode())
         .isEqualTo(Rcode.NOERROR);
   }
@@ -412,7 +415,8 @@ class DnsServerTest {
       }
       return chain(plan()).answer(q);
     };
-    DnsServer server = start(handler, b -> b.handlerTimeout(Duration.ofMillis(200)));
+    DnsServer server = start(handler,
+        b -> b.responder(DnsResponder.builder(handler).handlerTimeout(Duration.ofMillis(200)).build()));
     InetSocketAddress dns = server.udpAddresses().get(0);
     for (String n : new String[] {"throw.example", "fail.example", "never.example", "error.example"}) {
       for (boolean tcp : new boolean[] {false, true}) {
@@ -566,24 +570,6 @@ class DnsServerTest {
       assertThat(answers).isEqualTo(expected);
       assertThat(nxOrError).isZero();
     }
-  }
-
-  @Test
-  void tcpConnectionsOverTheLimitAreClosedAndCounted() throws Exception {
-    DnsServer server = start(chain(plan()), b -> b.maxTcpConnections(2));
-    InetSocketAddress dns = server.tcpAddresses().get(0);
-    try (TcpClient a = new TcpClient(dns); TcpClient b = new TcpClient(dns)) {
-      a.send(query("1-courier.push.apple.com", Type.A).toWire());
-      b.send(query("1-courier.push.apple.com", Type.A).toWire());
-      a.receive();
-      b.receive();
-      try (TcpClient third = new TcpClient(dns)) {
-        assertThat(third.closedByServer()).isTrue();
-      }
-      a.send(query("2-courier.push.apple.com", Type.A).toWire());
-      assertThat(addresses(a.receive())).containsExactly("127.100.100.3");
-    }
-    assertThat(server.stats().dropped()).isEqualTo(1);
   }
 
   @Test

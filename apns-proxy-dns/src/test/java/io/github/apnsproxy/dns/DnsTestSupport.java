@@ -99,9 +99,17 @@ final class DnsTestSupport {
     private final OutputStream out;
 
     TcpClient(InetSocketAddress server) throws IOException {
+      this(server, null, Duration.ofSeconds(3));
+    }
+
+    /** A client bound to {@code local} (any port; null for the default), reads waiting at most {@code timeout}. */
+    TcpClient(InetSocketAddress server, InetAddress local, Duration timeout) throws IOException {
       socket = new Socket();
+      if (local != null) {
+        socket.bind(new InetSocketAddress(local, 0));
+      }
       socket.connect(server, 3000);
-      socket.setSoTimeout(3000);
+      socket.setSoTimeout((int) timeout.toMillis());
       in = new DataInputStream(socket.getInputStream());
       out = socket.getOutputStream();
     }

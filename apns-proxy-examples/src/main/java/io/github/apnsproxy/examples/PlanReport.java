@@ -35,6 +35,20 @@ final class PlanReport {
     out.append("upstream: DNS ").append(config.upstreamDns()).append(config.upstreamHosts()
         .map(p -> ", hosts file " + p).orElse("")).append('\n');
     out.append('\n').append(String.format("%-40s %-6s %s%n", "virtual address", "site", "answers for / splices to"));
+    if (plan.style() == AddressPlan.Style.SINGLE) {
+      for (InetAddress a : plan.singleAddresses()) {
+        out.append(String.format("%-40s %-6s %s  ports %s%n", literal(a), siteOf(plan, a),
+            "every name of the zone (" + plan.hosts().size() + " hosts); the TLS server name decides",
+            ports(plan.allPorts())));
+      }
+      out.append('\n').append(plan.singleAddresses().size()).append(" virtual addresses, ")
+          .append(plan.listenAddresses().size()).append(" listening sockets")
+          .append(config.tcpListen().isEmpty() ? "" : " (the splicer listens on " + config.tcpListen()
+              + " instead)").append('\n');
+      out.append("\neffective configuration (every key, defaults included):\n");
+      config.effectiveValues().forEach((k, v) -> out.append(k).append(" = ").append(v).append('\n'));
+      return out.toString();
+    }
     for (AddressPlan.Entry e : plan.entries()) {
       List<ApnsHost> upstreams = plan.upstreamsFor(e.host());
       String target = upstreams.size() == 1 ? upstreams.get(0).name()
@@ -50,6 +64,15 @@ final class PlanReport {
     out.append("\neffective configuration (every key, defaults included):\n");
     config.effectiveValues().forEach((k, v) -> out.append(k).append(" = ").append(v).append('\n'));
     return out.toString();
+  }
+
+  private static String siteOf(AddressPlan plan, InetAddress a) {
+    for (AddressPlan.Site s : plan.sites()) {
+      if (s.ipv4().contains(a) || (s.ipv6() != null && s.ipv6().contains(a))) {
+        return s.name();
+      }
+    }
+    return "?";
   }
 
   private static String ports(List<Integer> ports) {

@@ -6,6 +6,7 @@ import io.github.apnsproxy.core.ProxyConfig;
 import io.github.apnsproxy.core.UpstreamResolver;
 import io.github.apnsproxy.dns.CachingResolver;
 import io.github.apnsproxy.dns.DnsAnswerHandler;
+import io.github.apnsproxy.dns.DnsResponder;
 import io.github.apnsproxy.dns.DnsServer;
 import io.github.apnsproxy.dns.DnsStats;
 import io.github.apnsproxy.dns.ForwardingHandler;
@@ -14,6 +15,7 @@ import io.github.apnsproxy.dns.ResolverStats;
 import io.github.apnsproxy.dns.ZoneApexHandler;
 import io.github.apnsproxy.tcp.CloseReason;
 import io.github.apnsproxy.tcp.RejectReason;
+import io.github.apnsproxy.tcp.FrontDoor;
 import io.github.apnsproxy.tcp.Router;
 import io.github.apnsproxy.tcp.SpliceStats;
 import io.github.apnsproxy.tcp.TcpSplicer;
@@ -108,9 +110,10 @@ public final class ProxyNode implements AutoCloseable {
     DnsAnswerHandler chain = handlerChain(config, resolver, started);
     DnsServer dns = DnsServer.builder()
         .listen(config.dnsListen().toArray(InetSocketAddress[]::new))
-        .handler(metrics.timed(chain))
-        .policy(config.addressPolicy())
-        .deniedClients(config.dnsDeniedClients())
+        .responder(DnsResponder.builder(metrics.timed(chain))
+            .policy(config.addressPolicy())
+            .deniedClients(config.dnsDeniedClients())
+            .build())
         .threads(config.dnsThreads())
         .tcpIdleTimeout(config.dnsTcpIdleTimeout())
         .maxTcpConnections(config.dnsTcpMaxConnections())
@@ -119,8 +122,13 @@ public final class ProxyNode implements AutoCloseable {
     dns.start();
 
     List<InetSocketAddress> listen = splicerListen(config);
-    TcpSplicer splicer = TcpSplicer.builder()
-        .listen(listen)
+    TcpSplicer.Builder splicerBuilder = TcpSplicer.builder();
+    if (plan.style() == AddressPlan.Style.SINGLE) {
+      splicerBuilder.listen(listen, FrontDoor.tlsServerName()); // one address for every name: the SNI decides
+    } else {
+      splicerBuilder.listen(listen);
+    }
+    TcpSplicer splicer = splicerBuilder
         .router(Router.fromPlan(plan, resolver, config.addressPolicy()))
         .policy(config.addressPolicy())
         .loops(config.tcpThreads() == 0 ? Runtime.getRuntime().availableProcessors() : config.tcpThreads())
@@ -137,7 +145,7 @@ public final class ProxyNode implements AutoCloseable {
     splicer.start();
 
     CachingResolver resolverForStats = caching;
-    metrics.watch(splicer::stats, splicer::outstandingBuffers, dns::stats, dns::tcpConnections,
+    metrics.watch(splicer::stats, () -> splicer.stats().outstandingBuffers(), dns::stats, dns::tcpConnections,
         () -> Optional.ofNullable(resolverForStats).map(CachingResolver::stats));
     MetricsEndpoint endpoint = null;
     Optional<InetSocketAddress> metricsListen = config.metricsListen();
@@ -147,7 +155,7 @@ public final class ProxyNode implements AutoCloseable {
           .listen(metricsListen.get())
           .registry(metrics.registry())
           .allow(config.addressPolicy().clients())
-          .health(() -> !closed.get() && splicer.isServing())
+          .health(() -> !closed.get() && splicer.isServing() && dns.isServing())
           .start();
       started.add(endpoint);
     }
@@ -297,7 +305,7 @@ public final class ProxyNode implements AutoCloseable {
 
   /** The splicer's outstanding pooled buffers (zero when no splice is backed up). */
   public int outstandingBuffers() {
-    return splicer.outstandingBuffers();
+    return splicer.stats().outstandingBuffers();
   }
 
   /**

@@ -28,5 +28,17 @@ public enum CloseReason {
   /** The splicer was closed while the splice was live. */
   SHUTDOWN,
   /** An unexpected error on this connection (logged at WARN). */
-  ERROR
+  ERROR,
+  /**
+   * Closed during the preface stage: the front door refused the preface, it was too large or over the aggregate
+   * budget, or a required PROXY protocol header was missing or untrusted ({@link SpliceStats#rejected} says which).
+   */
+  PREFACE_REFUSED,
+  /** The preface was not complete within the preface timeout. */
+  PREFACE_TIMEOUT,
+  /**
+   * The front door answered the connection itself and closed it, nothing wrong (a PROXY protocol v2 LOCAL health
+   * check, a PAC file).
+   */
+  ANSWERED
 }

@@ -20,6 +20,19 @@ public enum RejectReason {
   /** The router threw or failed its stage with an unexpected exception. */
   ROUTER_ERROR,
   /**
+   * The front door refused the preface: not its protocol (non-TLS bytes on a TLS door), malformed, larger than the
+   * door's cap, or a request it does not allow.
+   */
+  PREFACE_REFUSED,
+  /** The preface was not complete within the preface timeout. */
+  PREFACE_TIMEOUT,
+  /** Buffering the preface would have taken the splicer past its aggregate preface budget. */
+  PREFACE_BUDGET,
+  /**
+   * PROXY protocol: the header was missing or malformed, or came from a peer outside the trusted balancers.
+   */
+  PROXY_HEADER,
+  /**
    * Every upstream candidate was this proxy's own address (a plan or listen address): connecting would splice the
    * proxy to itself. Typically a hosts line or an upstream DNS answer pointing an APNs name back at the proxy.
    */

@@ -18,9 +18,10 @@ import org.jspecify.annotations.Nullable;
  * @param candidates the addresses to try in order (empty for a rejection)
  * @param rejection why the connection is refused, or {@code null} for a route
  * @param detail a human-readable detail for logs (empty when there is none)
+ * @param feedback told how each candidate fared; {@code null} for none
  */
 public record Route(String host, List<InetSocketAddress> candidates, @Nullable RejectReason rejection,
-    String detail) {
+    String detail, @Nullable ConnectFeedback feedback) {
 
   /** Checks the arguments: a route has at least one candidate, a rejection none. */
   public Route {
@@ -35,9 +36,19 @@ public record Route(String host, List<InetSocketAddress> candidates, @Nullable R
     }
   }
 
+  /** A route or rejection without feedback. */
+  public Route(String host, List<InetSocketAddress> candidates, @Nullable RejectReason rejection, String detail) {
+    this(host, candidates, rejection, detail, null);
+  }
+
   /** A route to {@code host} trying {@code candidates} in order (at least one). */
   public static Route to(String host, List<InetSocketAddress> candidates) {
     return new Route(host, candidates, null, "");
+  }
+
+  /** A route to {@code host} trying {@code candidates} in order, telling {@code feedback} how each fared. */
+  public static Route to(String host, List<InetSocketAddress> candidates, ConnectFeedback feedback) {
+    return new Route(host, candidates, null, "", Objects.requireNonNull(feedback, "feedback"));
   }
 
   /**

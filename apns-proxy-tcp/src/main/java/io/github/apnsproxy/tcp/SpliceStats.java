@@ -15,6 +15,8 @@ import java.util.Objects;
  * @param bytesClientToUpstream bytes read from clients
  * @param bytesUpstreamToClient bytes read from upstreams
  * @param closed closed connections by reason (every reason present)
+ * @param outstandingBuffers buffers held for peers that cannot take bytes yet, over all loops (0 when every
+ *     connection is idle or closed: an idle splice holds no buffer)
  * @param egressProxyFailures proxy handshakes that failed for a passing reason (5xx, SOCKS failure or unreachable,
  *     no answer in time, connection closed); also counted in {@code upstreamConnectFailures}
  * @param egressProxyRefusals proxy handshakes refused for a configuration reason (403, 407 and other 4xx, SOCKS
@@ -23,8 +25,8 @@ import java.util.Objects;
  *     connected to
  */
 public record SpliceStats(long active, long accepted, Map<RejectReason, Long> rejected, long upstreamConnectFailures,
-    long bytesClientToUpstream, long bytesUpstreamToClient, Map<CloseReason, Long> closed, long egressProxyFailures,
-    long egressProxyRefusals, long selfLoopRefusals) {
+    long bytesClientToUpstream, long bytesUpstreamToClient, Map<CloseReason, Long> closed,
+    int outstandingBuffers, long egressProxyFailures, long egressProxyRefusals, long selfLoopRefusals) {
 
   /** Copies the maps. */
   public SpliceStats {

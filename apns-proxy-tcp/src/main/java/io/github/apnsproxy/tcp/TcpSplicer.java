@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -22,8 +23,8 @@ import org.jspecify.annotations.Nullable;
  * {@link #close(Duration)}. Threading: the splicer runs {@code loops} selector threads named
  * {@code apns-proxy-tcp-loop-N} (daemon threads); both channels of a connection live on one loop and only that
  * thread touches them. All public methods are thread-safe, but {@code close} must not be called from a listener or
- * router callback (it waits for the loop threads). Memory: a connection holds a buffer only while a peer cannot
- * take bytes; at most one buffer ({@code bufferSize}) per direction.
+ * router callback (it waits for the loop threads; use {@link #closeAsync} there). Memory: a connection holds a
+ * buffer only while a peer cannot take bytes; at most one buffer ({@code bufferSize}) per direction.
  */
 public final class TcpSplicer implements AutoCloseable {
   private final Engine engine;
@@ -53,8 +54,10 @@ public final class TcpSplicer implements AutoCloseable {
   }
 
   /**
-   * Whether the splicer is serving: started, not closed, and every selector loop running (a loop stops only when
-   * the JVM fails under it; the others go on, but the splicer is then degraded). For health checks; any thread.
+   * Whether the splicer is serving: started, not closed, and every selector loop running. A loop survives a failing
+   * {@code select()} (it rebuilds its selector) and every failure of one connection; it stops only when the JVM
+   * fails under it (out of memory, an internal error), and the splicer is then degraded. For health checks; any
+   * thread.
    */
   public boolean isServing() {
     return engine.isServing();
@@ -65,9 +68,22 @@ public final class TcpSplicer implements AutoCloseable {
     return engine.stats();
   }
 
-  /** Buffers currently held for blocked peers over all loops (0 when every connection is idle or closed). */
-  public int outstandingBuffers() {
-    return engine.outstandingBuffers();
+  /** For tests: the next {@code select()} of every loop fails, as a broken selector would. */
+  void failNextSelect() {
+    engine.failNextSelect();
+  }
+
+  /** Selector rebuilds over all loops since start; for tests. */
+  int selectorRebuilds() {
+    return engine.selectorRebuilds();
+  }
+
+  /**
+   * Bytes held by connections waiting for their preface (front doors, PROXY protocol), over all loops; at most the
+   * {@code prefaceBudget}. 0 when no connection is in its preface stage.
+   */
+  public long prefaceBytes() {
+    return engine.prefaceBytes();
   }
 
   /** Valid selector keys over all loops, listeners included; for tests. */
@@ -84,14 +100,33 @@ public final class TcpSplicer implements AutoCloseable {
   /**
    * Closes gracefully: stops accepting, lets live connections finish for up to {@code drain}, then closes the rest
    * ({@link CloseReason#SHUTDOWN}) and stops the loops. Idempotent; returns within {@code drain} plus a few seconds.
+   * An interrupt while waiting cuts the drain short (the interrupt status is kept).
+   *
+   * @throws IllegalStateException when called on a loop thread (from a listener or router callback): use
+   *     {@link #closeAsync} there
    */
   public void close(Duration drain) {
     engine.close(Objects.requireNonNull(drain, "drain"));
   }
 
+  /**
+   * Closes gracefully like {@link #close(Duration)}, without waiting: the work runs on a thread named
+   * {@code apns-proxy-tcp-close}, and the future completes (on that thread) once every loop has stopped. Callable
+   * from any thread, a listener or router callback included. Idempotent: later calls return the same future, whatever
+   * their {@code drain}.
+   */
+  public CompletableFuture<Void> closeAsync(Duration drain) {
+    return engine.closeAsync(Objects.requireNonNull(drain, "drain"));
+  }
+
   /** Builds a {@link TcpSplicer}; each option is checked when set, the whole in {@link #build()}. Not thread-safe. */
   public static final class Builder {
     private final List<InetSocketAddress> listen = new ArrayList<>();
+    private final List<@Nullable FrontDoor> doors = new ArrayList<>();
+    private Duration prefaceTimeout = Duration.ofSeconds(10);
+    private long prefaceBudget = 64L * 1024 * 1024;
+    private ProxyProtocol proxyProtocol = ProxyProtocol.OFF;
+    private CidrSet proxyProtocolFrom = CidrSet.none();
     private @Nullable Router router;
     private AddressPolicy policy = new AddressPolicy(CidrSet.any(), CidrSet.any());
     private int loops = Runtime.getRuntime().availableProcessors();
@@ -112,15 +147,82 @@ public final class TcpSplicer implements AutoCloseable {
 
     private Builder() {}
 
-    /** Adds listen addresses (a virtual address each, or one wildcard address); port 0 picks a free port. */
+    /**
+     * Adds listen addresses (a virtual address each, or one wildcard address); port 0 picks a free port. Their
+     * connections are routed by the dialled address, with no preface stage (unless PROXY protocol is on).
+     */
     public Builder listen(List<InetSocketAddress> addresses) {
+      return add(addresses, null);
+    }
+
+    /**
+     * Adds listen addresses whose connections first go through {@code door}'s preface stage (a TLS ClientHello,
+     * an HTTP CONNECT or SOCKS5 request) and are then routed with what it found in
+     * {@link InboundConnection#preface()}.
+     */
+    public Builder listen(List<InetSocketAddress> addresses, FrontDoor door) {
+      return add(addresses, Objects.requireNonNull(door, "door"));
+    }
+
+    private Builder add(List<InetSocketAddress> addresses, @Nullable FrontDoor door) {
       for (InetSocketAddress a : Objects.requireNonNull(addresses, "addresses")) {
         Objects.requireNonNull(a, "address");
         if (a.isUnresolved()) {
           throw new IllegalArgumentException("listen address " + a + " is unresolved (expected an IP address)");
         }
         listen.add(a);
+        doors.add(door);
       }
+      return this;
+    }
+
+    /**
+     * How long a connection may take to complete its preface (a ClientHello, a proxy request, a PROXY protocol
+     * header) on listeners that read one; default 10 s (config key {@code tcp.preface-timeout}).
+     */
+    public Builder prefaceTimeout(Duration timeout) {
+      this.prefaceTimeout = positive(timeout, "preface timeout");
+      return this;
+    }
+
+    /**
+     * The most bytes all connections waiting for their preface may hold together, over all loops (split evenly
+     * between them); default 64 MiB. A connection whose next read would take its loop past its share is closed
+     * ({@link RejectReason#PREFACE_BUDGET}): under a flood of slow prefaces newcomers are refused, memory stays
+     * bounded. Connections without a preface stage never count.
+     */
+    public Builder prefaceBudget(long bytes) {
+      if (bytes < 64 * 1024) {
+        throw new IllegalArgumentException("preface budget " + bytes + " bytes (expected at least 65536)");
+      }
+      this.prefaceBudget = bytes;
+      return this;
+    }
+
+    /**
+     * Requires a PROXY protocol header on every listener, accepted only from peers in {@code from} (the trusted
+     * balancers); its source address then stands for the client (policy, per-client limit, listener, logs) and its
+     * destination for the dialled address. A connection from elsewhere, or with a missing or malformed header, is
+     * closed ({@link RejectReason#PROXY_HEADER}); a v2 LOCAL header (a health check) is closed as
+     * {@link CloseReason#ANSWERED}. Default {@link ProxyProtocol#OFF} (config keys {@code tcp.proxy-protocol} and
+     * {@code tcp.proxy-protocol-from}, set together).
+     *
+     * @throws IllegalArgumentException when {@code mode} is not OFF and {@code from} is empty, or OFF with a
+     *     non-empty {@code from}
+     */
+    public Builder proxyProtocol(ProxyProtocol mode, CidrSet from) {
+      Objects.requireNonNull(mode, "mode");
+      Objects.requireNonNull(from, "from");
+      if (mode != ProxyProtocol.OFF && from.isEmpty()) {
+        throw new IllegalArgumentException("proxy protocol " + mode + " without trusted balancers (expected the"
+            + " balancers' CIDRs in tcp.proxy-protocol-from)");
+      }
+      if (mode == ProxyProtocol.OFF && !from.isEmpty()) {
+        throw new IllegalArgumentException("trusted balancers " + from + " with proxy protocol off (expected"
+            + " tcp.proxy-protocol=v1, v2 or any)");
+      }
+      this.proxyProtocol = mode;
+      this.proxyProtocolFrom = from;
       return this;
     }
 
@@ -204,14 +306,17 @@ public final class TcpSplicer implements AutoCloseable {
      * limits); default 5 min idle, 30 s interval. SO_KEEPALIVE itself is always on.
      */
     public Builder keepAlive(Duration idle, Duration interval) {
-      this.keepAliveIdle = positive(idle, "keepalive idle");
-      this.keepAliveInterval = positive(interval, "keepalive interval");
+      positive(idle, "keepalive idle");
+      positive(interval, "keepalive interval");
       for (Duration d : new Duration[] {idle, interval}) {
         if (d.getSeconds() < 1 || d.getSeconds() > 32_767 || d.getNano() != 0) {
           throw new IllegalArgumentException("keepalive " + idle + "/" + interval
               + " (expected whole seconds from 1 s to 32767 s)");
         }
       }
+      // stored only once both are valid: a refused call leaves the builder as it was
+      this.keepAliveIdle = idle;
+      this.keepAliveInterval = interval;
       return this;
     }
 
@@ -288,11 +393,18 @@ public final class TcpSplicer implements AutoCloseable {
       if (r == null) {
         throw new IllegalStateException("no router (expected router(...), e.g. Router.fromPlan(...))");
       }
+      for (FrontDoor d : doors) {
+        if (d != null && (d.maxPrefaceBytes() < 1 || d.maxPrefaceBytes() > bufferSize)) {
+          throw new IllegalStateException("front door " + d.name() + " takes prefaces of up to "
+              + d.maxPrefaceBytes() + " bytes (expected 1.." + bufferSize + ", the buffer size)");
+        }
+      }
       return new TcpSplicer(new Settings(listen, r, policy, loops, connectTimeout.toNanos(), idleTimeout.toNanos(),
           routeTimeout.toNanos(), maxConnections, maxConnectionsPerClient, bufferSize,
           (int) Math.min(Integer.MAX_VALUE, keepAliveIdle.toSeconds()),
-          (int) Math.min(Integer.MAX_VALUE, keepAliveInterval.toSeconds()), reusePort, listener, egress, family,
-          neverConnectTo, saturatedNanos(failedUpstreamMemory)));
+          (int) Math.min(Integer.MAX_VALUE, keepAliveInterval.toSeconds()), reusePort, listener, doors,
+          prefaceTimeout.toNanos(), prefaceBudget, proxyProtocol, proxyProtocolFrom, egress, family, neverConnectTo,
+          saturatedNanos(failedUpstreamMemory)));
     }
 
     private static long saturatedNanos(Duration d) {

@@ -66,7 +66,7 @@ class BackpressureIT extends SplicerTestSupport {
       }
     });
     // Wait until the writer is stuck: the proxy holds a leftover and the byte count stops moving.
-    await("the proxy to hold back bytes", () -> sp.outstandingBuffers() > 0);
+    await("the proxy to hold back bytes", () -> sp.stats().outstandingBuffers() > 0);
     long[] last = {-1};
     await("the client to stall", () -> {
       long now = sp.stats().bytesClientToUpstream();
@@ -78,7 +78,7 @@ class BackpressureIT extends SplicerTestSupport {
       return still;
     });
     assertThat(written.get()).isLessThan(TOTAL);
-    assertThat(sp.outstandingBuffers()).isLessThanOrEqualTo(1); // one buffer for the blocked direction, no more
+    assertThat(sp.stats().outstandingBuffers()).isLessThanOrEqualTo(1); // one buffer for the blocked direction, no more
     assertThat(sp.stats().bytesClientToUpstream()).isLessThan(TOTAL);
     release.countDown();
     long expected = sent.get(90, TimeUnit.SECONDS);

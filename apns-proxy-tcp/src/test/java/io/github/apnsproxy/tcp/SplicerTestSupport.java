@@ -72,7 +72,7 @@ abstract class SplicerTestSupport {
   /** Waits until no connection is live, then checks nothing is held: no buffers, only the listeners' keys. */
   static void assertQuiet(TcpSplicer s) {
     await("no live connection", () -> s.stats().active() == 0);
-    assertThat(s.outstandingBuffers()).isZero();
+    assertThat(s.stats().outstandingBuffers()).isZero();
     await("only listener keys", () -> s.registeredKeys() == s.boundAddresses().size());
   }
 
@@ -83,7 +83,7 @@ abstract class SplicerTestSupport {
     }
     for (TcpSplicer s : splicers) {
       s.close(Duration.ofSeconds(1));
-      assertThat(s.outstandingBuffers()).isZero();
+      assertThat(s.stats().outstandingBuffers()).isZero();
       assertThat(s.registeredKeys()).isZero();
       s.close(); // idempotent
     }

@@ -166,7 +166,19 @@ public final class SimulatedDevice {
     } catch (TextParseException e) {
       throw new IOException(e);
     }
-    Message r = dns.send(q);
+    // Like a device's stub resolver (glibc's attempts:3): a query that fails on the wire is asked again; a busy host
+    // may drop a UDP datagram, and a device would not give up on the first loss.
+    Message r;
+    for (int attempt = 1; ; attempt++) {
+      try {
+        r = dns.send(q);
+        break;
+      } catch (IOException e) { // timed out (or the datagram was refused): ask again
+        if (attempt == 3) {
+          throw e;
+        }
+      }
+    }
     if (r.getRcode() != Rcode.NOERROR) {
       throw new IOException(Type.string(type) + " " + name + " -> " + Rcode.string(r.getRcode()));
     }

@@ -32,7 +32,7 @@ final class Counters {
     closed.incrementAndGet(r.ordinal());
   }
 
-  SpliceStats snapshot() {
+  SpliceStats snapshot(int outstandingBuffers) {
     Map<RejectReason, Long> rej = new EnumMap<>(RejectReason.class);
     for (RejectReason r : RejectReason.values()) {
       rej.put(r, rejected.get(r.ordinal()));
@@ -42,6 +42,6 @@ final class Counters {
       clo.put(r, closed.get(r.ordinal()));
     }
     return new SpliceStats(active.get(), accepted.sum(), rej, connectFailures.sum(), bytesUp.sum(), bytesDown.sum(),
-        clo, proxyFailures.sum(), proxyRefusals.sum(), selfLoops.sum());
+        clo, outstandingBuffers, proxyFailures.sum(), proxyRefusals.sum(), selfLoops.sum());
   }
 }

@@ -2,6 +2,7 @@
 package io.github.apnsproxy.tcp.internal;
 
 import io.github.apnsproxy.tcp.CloseReason;
+import io.github.apnsproxy.tcp.FrontDoor;
 import io.github.apnsproxy.tcp.SpliceStats;
 import java.io.IOException;
 import java.net.Inet4Address;
@@ -22,6 +23,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import jdk.net.ExtendedSocketOptions;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,6 +34,16 @@ import org.slf4j.LoggerFactory;
 public final class Engine {
   private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
   private static final long STOP_WAIT_MS = 5_000;
+  private static final InetAddress ANY4 = wildcard(new byte[4]);
+  private static final InetAddress ANY6 = wildcard(new byte[16]);
+
+  private static InetAddress wildcard(byte[] zeros) {
+    try {
+      return InetAddress.getByAddress(zeros);
+    } catch (java.net.UnknownHostException e) {
+      throw new AssertionError(e); // cannot happen for 4 or 16 bytes
+    }
+  }
 
   final Settings settings;
   final Counters counters = new Counters();
@@ -42,10 +54,16 @@ public final class Engine {
   private final Object drainLock = new Object();
   private Loop[] loops = new Loop[0];
   private List<InetSocketAddress> bound = List.of();
+  /** The front door of each bound listener that has one; written before the loops start, read-only after. */
+  private final java.util.HashMap<InetSocketAddress, FrontDoor> doors = new java.util.HashMap<>();
+  /** Whether any connection may need the preface stage; false keeps the address-routed path free of it. */
+  final boolean usesPreface;
   private int nextLoop; // acceptor loop thread only
   private boolean started;
   private boolean closed;
   private volatile boolean draining;
+  private volatile boolean drainCut;
+  private @Nullable CompletableFuture<Void> closing;
   /** False when a listener refused the keepalive times: accepted sockets then always get them set. */
   volatile boolean listenersKeepAlive = true;
 
@@ -54,6 +72,23 @@ public final class Engine {
     this.settings = settings;
     this.listener = new SafeListener(settings.listener());
     this.connector = new Connector(settings);
+    this.usesPreface = settings.usesPreface();
+  }
+
+  /**
+   * The front door of the listener that accepted a connection dialling {@code local} (an exact listen address, else
+   * a wildcard one on that port); null for none. Loop threads, after start.
+   */
+  @Nullable FrontDoor doorFor(InetSocketAddress local) {
+    if (doors.isEmpty()) {
+      return null;
+    }
+    FrontDoor d = doors.get(local);
+    if (d == null) {
+      InetAddress any = local.getAddress() instanceof Inet4Address ? ANY4 : ANY6;
+      d = doors.get(new InetSocketAddress(any, local.getPort()));
+    }
+    return d;
   }
 
   /** Binds every listen address and starts the loops. */
@@ -89,6 +124,12 @@ public final class Engine {
         }
         addresses.add((InetSocketAddress) s.getLocalAddress());
       }
+      for (int i = 0; i < addresses.size(); i++) {
+        FrontDoor d = settings.doors().get(i);
+        if (d != null) {
+          doors.put(addresses.get(i), d);
+        }
+      }
       for (int i = 0; i < made.length; i++) {
         made[i] = new Loop(this, i);
       }
@@ -106,7 +147,7 @@ public final class Engine {
       for (Loop l : made) {
         if (l != null) {
           try {
-            l.selector.close();
+            l.kernel.discard();
           } catch (IOException suppressed) {
             e.addSuppressed(suppressed);
           }
@@ -119,7 +160,7 @@ public final class Engine {
     connector.listening(bound);
     started = true;
     for (Loop l : loops) {
-      l.thread.start();
+      l.kernel.start();
     }
     LOG.info("TCP splicer listening on {} with {} loops", summary(bound), loops.length);
   }
@@ -129,16 +170,41 @@ public final class Engine {
     return bound;
   }
 
-  /** A snapshot of the counters. */
+  /** A snapshot of the counters, with the buffers held for blocked peers. */
   public SpliceStats stats() {
-    return counters.snapshot();
+    return counters.snapshot(outstandingBuffers());
   }
 
   /** Buffers held by splices for blocked peers, over all loops. */
-  public int outstandingBuffers() {
+  private int outstandingBuffers() {
     int n = 0;
     for (Loop l : currentLoops()) {
       n += l.outstandingBuffers();
+    }
+    return n;
+  }
+
+  /** Bytes held by connections waiting for their preface, over all loops. */
+  public long prefaceBytes() {
+    long n = 0;
+    for (Loop l : currentLoops()) {
+      n += l.prefaceBytes();
+    }
+    return n;
+  }
+
+  /** For tests: the next {@code select()} of every loop fails as a broken selector would. */
+  public void failNextSelect() {
+    for (Loop l : currentLoops()) {
+      l.kernel.failNextSelect(new IOException("injected select failure"));
+    }
+  }
+
+  /** Selector rebuilds over all loops. */
+  public int selectorRebuilds() {
+    int n = 0;
+    for (Loop l : currentLoops()) {
+      n += l.kernel.selectorRebuilds();
     }
     return n;
   }
@@ -269,27 +335,83 @@ public final class Engine {
 
   /**
    * Stops accepting, waits up to {@code drain} for live splices to finish, then closes the rest and stops the
-   * loops. Idempotent; bounded by {@code drain} plus a few seconds.
+   * loops, on a thread of its own ({@code apns-proxy-tcp-close}); the future completes when the loops have stopped.
+   * Callable from any thread, a loop thread included. Idempotent: later calls return the same future.
    */
-  public void close(Duration drain) {
+  public CompletableFuture<Void> closeAsync(Duration drain) {
     Loop[] ls;
+    CompletableFuture<Void> done;
     synchronized (this) {
-      if (closed) {
-        return;
+      CompletableFuture<Void> f = closing;
+      if (f != null) {
+        return f;
       }
-      ls = loops;
-      for (Loop l : ls) {
-        if (l != null && Thread.currentThread() == l.thread) {
-          // checked before anything changes, so a later close() from another thread still works
-          throw new IllegalStateException("close() called on a loop thread (expected another thread)");
-        }
-      }
+      done = new CompletableFuture<>();
+      closing = done;
       closed = true;
       connector.close();
+      ls = loops;
       if (!started) {
-        return;
+        done.complete(null);
+        return done;
       }
     }
+    Thread t = new Thread(() -> {
+      try {
+        shutdown(ls, drain);
+        done.complete(null);
+      } catch (RuntimeException e) {
+        LOG.warn("closing the TCP splicer failed", e);
+        done.completeExceptionally(e);
+      } catch (Error e) {
+        done.completeExceptionally(e);
+        throw e;
+      }
+    }, "apns-proxy-tcp-close");
+    t.start();
+    return done;
+  }
+
+  /**
+   * {@link #closeAsync} and waits for it; refused on a loop thread (it would wait for itself). An interrupt cuts the
+   * drain short; the loops are stopped either way and the interrupt is kept.
+   */
+  public void close(Duration drain) {
+    synchronized (this) {
+      for (Loop l : loops) {
+        if (l != null && Thread.currentThread() == l.thread) {
+          // checked before anything changes, so a later close() from another thread still works
+          throw new IllegalStateException("close() called on a loop thread (expected another thread, or closeAsync)");
+        }
+      }
+    }
+    CompletableFuture<Void> f = closeAsync(drain);
+    boolean interrupted = false;
+    while (true) {
+      try {
+        f.get();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+        cutDrain();
+      } catch (ExecutionException e) {
+        LOG.warn("closing the TCP splicer failed", e.getCause());
+        break;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private void cutDrain() {
+    drainCut = true;
+    synchronized (drainLock) {
+      drainLock.notifyAll();
+    }
+  }
+
+  private void shutdown(Loop[] ls, Duration drain) {
     CompletableFuture<Void> stopped = new CompletableFuture<>();
     ls[0].execute(() -> {
       ls[0].closeServers();
@@ -304,11 +426,11 @@ public final class Engine {
       LOG.warn("stopping the listeners did not finish in time", e);
     }
     if (!drain.isZero() && !drain.isNegative() && !interrupted) {
-      long deadline = System.nanoTime() + drain.toNanos();
+      long deadline = System.nanoTime() + saturatedNanos(drain);
       draining = true;
       synchronized (drainLock) {
         long left;
-        while (counters.active.get() > 0 && (left = deadline - System.nanoTime()) > 0) {
+        while (counters.active.get() > 0 && !drainCut && (left = deadline - System.nanoTime()) > 0) {
           try {
             TimeUnit.NANOSECONDS.timedWait(drainLock, left);
           } catch (InterruptedException e) {
@@ -335,6 +457,14 @@ public final class Engine {
     LOG.info("TCP splicer on {} closed ({} live connections closed)", summary(bound), live);
     if (interrupted) {
       Thread.currentThread().interrupt();
+    }
+  }
+
+  private static long saturatedNanos(Duration d) {
+    try {
+      return d.toNanos();
+    } catch (ArithmeticException e) {
+      return Long.MAX_VALUE / 2; // longer than any process lives
     }
   }
 

@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.github.apnsproxy.tcp.internal;
 
+import io.github.apnsproxy.core.internal.loop.Droppable;
+import io.github.apnsproxy.core.internal.loop.LoopHandler;
+import io.github.apnsproxy.core.internal.loop.SelectorLoop;
 import io.github.apnsproxy.tcp.CloseReason;
+import io.github.apnsproxy.tcp.FrontDoor;
 import io.github.apnsproxy.tcp.InboundConnection;
+import io.github.apnsproxy.tcp.ProxyProtocol;
 import io.github.apnsproxy.tcp.RejectReason;
 import io.github.apnsproxy.tcp.Route;
 import io.github.apnsproxy.tcp.SpliceListener;
@@ -17,113 +22,97 @@ import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.List;
 import java.util.Set;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.atomic.AtomicBoolean;
 import jdk.net.ExtendedSocketOptions;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One selector loop: one thread ({@code apns-proxy-tcp-loop-N}) that owns a selector, the splices registered on it,
- * a shared scratch read buffer, a buffer pool and a coarse timer (the intrusive splice list, scanned when the
- * earliest known deadline passes). Other threads hand work in with {@link #execute}, which wakes the selector only
- * when the loop may be blocked in {@code select} (the Netty/Jetty guarded wakeup).
+ * The splicer's side of one selector loop: a {@link SelectorLoop} kernel (thread {@code apns-proxy-tcp-loop-N},
+ * selector, task queue, accepting, selector rebuilds) plus the splices registered on it, a shared scratch read
+ * buffer, a buffer pool and a coarse timer: the intrusive splice list, scanned when the earliest known deadline
+ * passes (no per-connection scheduled task). Other threads hand work in with {@link #execute}.
  */
-final class Loop implements Runnable {
+final class Loop implements LoopHandler {
   private static final Logger LOG = LoggerFactory.getLogger(Loop.class);
-  private static final long MIN_BACKOFF = 10_000_000L;
-  private static final long MAX_BACKOFF = 1_000_000_000L;
-  private static final int ACCEPT_BATCH = 64;
 
   final Engine engine;
   final Settings settings;
   final Counters counters;
   final SpliceListener listener;
-  final Selector selector;
+  final SelectorLoop kernel;
   final Thread thread;
   final ByteBuffer scratch;
   final BufferPool pool;
-  private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
-  /** True while the loop is awake (or a wakeup is pending): producers then skip the wakeup system call. */
-  private final AtomicBoolean awake = new AtomicBoolean(true);
-  private final List<ServerSocketChannel> servers = new ArrayList<>();
   private final boolean keepIdleSupported;
   private final boolean keepIntervalSupported;
   /** Whether accepted sockets inherit the listener's keepalive times: 0 not known yet, 1 yes, -1 no. Loop only. */
   private int keepAliveInherited;
-  /**
-   * Channels whose keys were cancelled, closed right after the next select has deregistered them: closing a channel
-   * that is still registered costs a getsockopt and a shutdown more in the JDK. Loop thread only.
-   */
-  private final ArrayList<SocketChannel> toClose = new ArrayList<>();
-  private volatile boolean stopping;
-  /** False once the loop has stopped, normally or because the JVM failed under it: it adopts nothing more. */
-  private volatile boolean running = true;
   private volatile int spliceCount;
+  /** This loop's share of the splicer's preface budget, in bytes. */
+  private final long prefaceBudget;
+  /** Bytes held by this loop's connections waiting for their preface; written by the loop thread only. */
+  private volatile long prefaceBytes;
 
   /** The time of the last wakeup; what the splices use as "now". Loop thread only. */
   long now = System.nanoTime();
-  private long nextScan = Long.MAX_VALUE;
   private @Nullable Splice head;
-  private long acceptResumeAt = Long.MAX_VALUE;
-  private long acceptBackoff;
 
   Loop(Engine engine, int index) throws IOException {
     this.engine = engine;
     this.settings = engine.settings;
     this.counters = engine.counters;
     this.listener = engine.listener;
-    this.selector = Selector.open();
+    this.kernel = new SelectorLoop("apns-proxy-tcp-loop-" + index, this);
+    this.thread = kernel.thread();
     this.scratch = ByteBuffer.allocateDirect(settings.bufferSize());
     this.pool = new BufferPool(settings.bufferSize());
-    this.thread = new Thread(this, "apns-proxy-tcp-loop-" + index);
-    this.thread.setDaemon(true);
+    this.prefaceBudget = (settings.prefaceBudgetBytes() + settings.loops() - 1) / settings.loops();
     boolean idle = false;
     boolean interval = false;
     try (SocketChannel probe = SocketChannel.open()) {
       Set<SocketOption<?>> supported = probe.supportedOptions();
       idle = supported.contains(ExtendedSocketOptions.TCP_KEEPIDLE);
       interval = supported.contains(ExtendedSocketOptions.TCP_KEEPINTERVAL);
+    } catch (IOException | RuntimeException e) {
+      try {
+        kernel.discard();
+      } catch (IOException suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
     }
     this.keepIdleSupported = idle;
     this.keepIntervalSupported = interval;
   }
 
+  /** The loop's current selector (a new one after a rebuild); loop thread. */
+  Selector selector() {
+    return kernel.selector();
+  }
+
   /** Registers a listening channel for accepting; before the thread starts only. */
   void addServer(ServerSocketChannel server) throws IOException {
-    server.register(selector, SelectionKey.OP_ACCEPT, server);
-    servers.add(server);
+    kernel.addServer(server, ch -> engine.dispatch(ch, this));
   }
 
   /** Runs {@code task} on this loop's thread; callable from any thread. */
   void execute(Runnable task) {
-    tasks.add(task);
-    // The loop sets awake=false before its last look at the queue; if we win the CAS it may be selecting, so wake
-    // it. A wakeup before select() is remembered, so the race costs at most one spurious wakeup.
-    if (Thread.currentThread() != thread && awake.compareAndSet(false, true)) {
-      selector.wakeup();
-    }
+    kernel.execute(task);
   }
 
   boolean isRunning() {
-    return running;
+    return kernel.isRunning();
   }
 
-  /** Hands an accepted channel to this loop from the acceptor's thread. */
+  /** Hands an accepted channel to this loop from the acceptor's thread; closed if the loop stops first. */
   void adoptLater(SocketChannel ch) {
-    execute(new Adopt(ch));
-    if (!running) {
-      dropAdoptions(); // stopped meanwhile: nobody will run it
-    }
+    kernel.execute(new Adopt(ch));
   }
 
   /** An accepted channel on its way to this loop; closed if the loop stops first. */
-  private final class Adopt implements Runnable {
+  private final class Adopt implements Droppable {
     final SocketChannel ch;
 
     Adopt(SocketChannel ch) {
@@ -134,22 +123,16 @@ final class Loop implements Runnable {
     public void run() {
       adopt(ch);
     }
-  }
 
-  /** Drops the queued tasks of a stopped loop, closing the accepted channels among them; any thread. */
-  private void dropAdoptions() {
-    Runnable r;
-    while ((r = tasks.poll()) != null) {
-      if (r instanceof Adopt a) {
-        counters.closed(CloseReason.SHUTDOWN);
-        Splice.closeChannel(a.ch, false);
-      }
+    @Override
+    public void dropped() {
+      counters.closed(CloseReason.SHUTDOWN);
+      Splice.closeChannel(ch, false);
     }
   }
 
   void stop() {
-    stopping = true;
-    execute(() -> { });
+    kernel.stop();
   }
 
   int spliceCount() {
@@ -160,104 +143,43 @@ final class Loop implements Runnable {
     return pool.outstanding();
   }
 
+  long prefaceBytes() {
+    return prefaceBytes;
+  }
+
+  /** Takes {@code n} bytes of this loop's preface budget; false (nothing taken) when they do not fit. Loop thread. */
+  boolean reservePreface(long n) {
+    long now = prefaceBytes;
+    if (now + n > prefaceBudget) {
+      return false;
+    }
+    prefaceBytes = now + n; // single writer: the loop thread
+    return true;
+  }
+
+  /** Gives {@code n} bytes back to this loop's preface budget. Loop thread. */
+  @SuppressWarnings("NonAtomicVolatileUpdate") // single writer (the loop thread); volatile only for stats readers
+  void releasePreface(long n) {
+    prefaceBytes = prefaceBytes - n;
+  }
+
   /** Valid registered keys; loop thread only. */
   int validKeys() {
-    int n = 0;
-    for (SelectionKey k : selector.keys()) {
-      if (k.isValid()) {
-        n++;
-      }
-    }
-    return n;
+    return kernel.validKeys();
   }
 
   void schedule(long deadline) {
-    if (deadline < nextScan) {
-      nextScan = deadline;
-    }
+    kernel.schedule(deadline);
   }
 
   @Override
-  public void run() {
-    LOG.debug("{} started", thread.getName());
-    try {
-      while (!stopping) {
-        awake.set(false);
-        long wake = Math.min(nextScan, acceptResumeAt);
-        if (!tasks.isEmpty() || !toClose.isEmpty()) {
-          selector.selectNow(); // channels waiting to be closed must not wait for traffic
-        } else if (wake == Long.MAX_VALUE) {
-          selector.select();
-        } else {
-          long ms = (wake - System.nanoTime() + 999_999L) / 1_000_000L;
-          if (ms <= 0) {
-            selector.selectNow();
-          } else {
-            selector.select(ms);
-          }
-        }
-        awake.set(true);
-        now = System.nanoTime();
-        closeDeregistered();
-        processKeys();
-        runTasks();
-        if (acceptResumeAt != Long.MAX_VALUE && now - acceptResumeAt >= 0) {
-          acceptResumeAt = Long.MAX_VALUE;
-          setAcceptInterest(SelectionKey.OP_ACCEPT);
-        }
-        if (now - nextScan >= 0) {
-          scan();
-        }
-      }
-    } catch (Throwable t) {
-      LOG.warn("{} failed; closing its connections", thread.getName(), t);
-    } finally {
-      shutdownNow();
-    }
-  }
-
-  private void processKeys() {
-    Set<SelectionKey> selected = selector.selectedKeys();
-    if (selected.isEmpty()) {
-      return;
-    }
-    Iterator<SelectionKey> it = selected.iterator();
-    while (it.hasNext()) {
-      SelectionKey k = it.next();
-      it.remove();
-      if (!k.isValid()) {
-        continue;
-      }
-      Object a = k.attachment();
-      if (a instanceof Splice s) {
-        try {
-          s.onReady(k);
-        } catch (RuntimeException | Error e) {
-          Errors.rethrowFatal(e);
-          LOG.warn("{}: unexpected error; closing this connection", s.connection, e);
-          s.close(CloseReason.ERROR, true, true);
-        }
-      } else if (a instanceof ServerSocketChannel server) {
-        accept(server);
-      }
-    }
-  }
-
-  private void runTasks() {
-    Runnable r;
-    // bounded: tasks added while we run wait for the next turn, so I/O is never starved
-    for (int i = tasks.size(); i > 0 && (r = tasks.poll()) != null; i--) {
-      try {
-        r.run();
-      } catch (RuntimeException | Error e) {
-        Errors.rethrowFatal(e);
-        LOG.warn("{}: task failed", thread.getName(), e);
-      }
-    }
+  public void awoke(long time) {
+    now = time;
   }
 
   /** Fires due timers and finds the next deadline. Runs when the earliest known deadline has passed. */
-  private void scan() {
+  @Override
+  public long timersDue(long time) {
     long idle = settings.idleTimeoutNanos();
     long min = Long.MAX_VALUE;
     Splice s = head;
@@ -279,58 +201,16 @@ final class Loop implements Runnable {
       }
       s = next;
     }
-    nextScan = min;
-  }
-
-  private void accept(ServerSocketChannel server) {
-    for (int i = 0; i < ACCEPT_BATCH && acceptResumeAt == Long.MAX_VALUE; i++) {
-      SocketChannel ch;
-      try {
-        ch = server.accept();
-      } catch (IOException e) {
-        // EMFILE/ENFILE/ENOBUFS: stop accepting for a while instead of spinning on a ready listener
-        acceptBackoff = acceptBackoff == 0 ? MIN_BACKOFF : Math.min(acceptBackoff * 2, MAX_BACKOFF);
-        LOG.warn("accept on {} failed ({}); pausing accepts for {} ms", server, e.toString(),
-            acceptBackoff / 1_000_000);
-        setAcceptInterest(0);
-        acceptResumeAt = now + acceptBackoff;
-        return;
-      }
-      if (ch == null) {
-        return;
-      }
-      acceptBackoff = 0;
-      engine.dispatch(ch, this);
-    }
+    return min;
   }
 
   /** At the connection limit: accepting stops for {@code nanos} (unless already paused); this loop's thread. */
   void pauseAccepting(long nanos) {
-    if (servers.isEmpty() || acceptResumeAt != Long.MAX_VALUE) {
-      return;
-    }
-    setAcceptInterest(0);
-    acceptResumeAt = System.nanoTime() + nanos;
-  }
-
-  private void setAcceptInterest(int ops) {
-    for (ServerSocketChannel s : servers) {
-      SelectionKey k = s.keyFor(selector);
-      if (k != null && k.isValid()) {
-        k.interestOps(ops);
-      }
-    }
+    kernel.pauseAccepting(nanos);
   }
 
   void closeServers() {
-    for (ServerSocketChannel s : servers) {
-      try {
-        s.close();
-      } catch (IOException e) {
-        LOG.debug("closing {} failed", s, e);
-      }
-    }
-    servers.clear();
+    kernel.closeServers();
   }
 
   /** Takes over an accepted channel: checks the policy and limits, then starts routing. Loop thread. */
@@ -350,6 +230,10 @@ final class Loop implements Runnable {
     }
     now = System.nanoTime();
     InboundConnection conn = new InboundConnection(remote, local);
+    if (settings.proxyProtocol() != ProxyProtocol.OFF) {
+      adoptProxied(ch, conn);
+      return;
+    }
     listener.accepted(conn);
     if (!settings.policy().allowsClient(remote.getAddress())) {
       refuse(ch, conn, RejectReason.CLIENT_DENIED, CloseReason.CLIENT_DENIED);
@@ -378,8 +262,48 @@ final class Loop implements Runnable {
       return;
     }
     Splice s = new Splice(this, ch, conn, now);
+    s.holdClient();
     link(s);
-    s.route();
+    FrontDoor door = engine.usesPreface ? engine.doorFor(local) : null;
+    if (door != null) {
+      s.startPreface(door, false);
+    } else {
+      s.route();
+    }
+  }
+
+  /**
+   * Takes over a connection from a balancer that must send a PROXY protocol header: only the connection limit and
+   * the trusted-balancer list are checked now; the client allow-list, the per-client limit and the listener's
+   * {@code accepted} apply to the header's source, once it is read.
+   */
+  private void adoptProxied(SocketChannel ch, InboundConnection conn) {
+    if (!settings.proxyProtocolFrom().contains(conn.client().getAddress())) {
+      listener.accepted(conn);
+      refuse(ch, conn, RejectReason.PROXY_HEADER, CloseReason.PREFACE_REFUSED);
+      return;
+    }
+    if (counters.active.incrementAndGet() > settings.maxConnections()) {
+      engine.decrementActive();
+      listener.accepted(conn);
+      refuse(ch, conn, RejectReason.MAX_CONNECTIONS, CloseReason.LIMIT);
+      engine.pauseAccepting();
+      return;
+    }
+    try {
+      ch.configureBlocking(false);
+      configureAccepted(ch);
+    } catch (IOException e) {
+      engine.decrementActive();
+      Splice.closeChannel(ch, false);
+      counters.closed(CloseReason.CLIENT_GONE);
+      listener.accepted(conn);
+      listener.closed(conn, new SpliceSummary(0, 0, Duration.ZERO, CloseReason.CLIENT_GONE, null));
+      return;
+    }
+    Splice s = new Splice(this, ch, conn, now);
+    link(s);
+    s.startPreface(engine.doorFor(conn.local()), true);
   }
 
   private void refuse(SocketChannel ch, InboundConnection conn, RejectReason why, CloseReason reason) {
@@ -443,24 +367,7 @@ final class Loop implements Runnable {
     if (reset) {
       Splice.setLingerZero(ch);
     }
-    if (key != null && key.isValid() && !stopping) {
-      key.cancel();
-      toClose.add(ch);
-    } else {
-      Splice.closeChannel(ch, false);
-    }
-  }
-
-  private void closeDeregistered() {
-    ArrayList<SocketChannel> list = toClose;
-    int n = list.size();
-    if (n == 0) {
-      return;
-    }
-    for (int i = 0; i < n; i++) {
-      Splice.closeChannel(list.get(i), false);
-    }
-    list.clear();
+    kernel.close(ch, key);
   }
 
   void routeCompleted(Splice s, @Nullable Route route, @Nullable Throwable failure) {
@@ -502,7 +409,9 @@ final class Loop implements Runnable {
   /** Called by a splice as it closes, before its channels are closed, so the stats are current when peers see it. */
   void closing(Splice s, CloseReason reason) {
     unlink(s);
-    engine.releaseClient(s.connection.client().getAddress());
+    if (s.holdsClient()) {
+      engine.releaseClient(s.connection.client().getAddress());
+    }
     counters.closed(reason);
     engine.decrementActive();
   }
@@ -513,6 +422,9 @@ final class Loop implements Runnable {
    */
   void closed(Splice s, CloseReason reason) {
     long end = System.nanoTime();
+    if (s.takeAcceptPending()) {
+      listener.accepted(s.connection); // a PROXY protocol connection that closed before its header named the client
+    }
     InetSocketAddress up = s.upstreamAddress();
     if (LOG.isDebugEnabled()) {
       LOG.debug("{}: closed {} via {}, {} bytes up, {} down, {} ms", s.connection, reason, up, s.bytesUp,
@@ -522,34 +434,27 @@ final class Loop implements Runnable {
         new SpliceSummary(s.bytesUp, s.bytesDown, Duration.ofNanos(end - s.start), reason, up));
   }
 
-  private void shutdownNow() {
-    running = false;
-    closeServers();
-    try {
-      runTasks(); // adopts channels dispatched before the stop, so the loop below closes them too
-    } catch (RuntimeException | Error e) {
-      LOG.warn("{}: a task failed while stopping", thread.getName(), e);
-    }
+  @Override
+  public void selectorLost() {
+    closeSplices(CloseReason.ERROR);
+  }
+
+  @Override
+  public void stopping() {
+    closeSplices(CloseReason.SHUTDOWN);
+    pool.clear();
+  }
+
+  private void closeSplices(CloseReason reason) {
     Splice s = head;
     while (s != null) {
       Splice next = s.next;
       try {
-        s.close(CloseReason.SHUTDOWN, false, false);
+        s.close(reason, false, false);
       } catch (RuntimeException e) {
         LOG.warn("{}: error while closing", s.connection, e);
       }
       s = next;
     }
-    head = null;
-    // Tasks handed in after the stop: late route completions only touch closed splices; accepted channels are closed.
-    dropAdoptions();
-    try {
-      selector.close();
-    } catch (IOException e) {
-      LOG.debug("closing the selector of {} failed", thread.getName(), e);
-    }
-    closeDeregistered();
-    pool.clear();
-    LOG.debug("{} stopped", thread.getName());
   }
 }

@@ -1,11 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.github.apnsproxy.tcp.internal;
 
+import io.github.apnsproxy.core.internal.loop.KeyHandler;
 import io.github.apnsproxy.tcp.CloseReason;
 import io.github.apnsproxy.tcp.EgressProxy;
+import io.github.apnsproxy.tcp.ConnectFeedback;
+import io.github.apnsproxy.tcp.FrontDoor;
 import io.github.apnsproxy.tcp.InboundConnection;
+import io.github.apnsproxy.tcp.Preface;
+import io.github.apnsproxy.tcp.PrefaceDecision;
+import io.github.apnsproxy.tcp.PrefaceParser;
 import io.github.apnsproxy.tcp.RejectReason;
 import io.github.apnsproxy.tcp.Route;
+import io.github.apnsproxy.tcp.UpstreamFailure;
+import io.github.apnsproxy.tcp.UpstreamReplies;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
@@ -26,22 +34,33 @@ import org.slf4j.LoggerFactory;
  * only set while a peer is blocked. It sits in its loop's intrusive list (prev/next), which is also the timer
  * structure: the loop scans deadlines coarsely instead of scheduling a task per connection.
  */
-final class Splice {
+final class Splice implements KeyHandler {
   private static final Logger LOG = LoggerFactory.getLogger(Splice.class);
 
   static final int ROUTING = 0;
   static final int CONNECTING = 1;
+  static final int SPLICING = 2;
+  static final int CLOSED = 3;
+  /** Reading the preface (front door, PROXY protocol header). */
+  static final int PREFACE = 4;
+  /** Sending a reply before closing (a refusal, an upstream failure), then discarding input until EOF. */
+  static final int REPLYING = 5;
   /** Connected to an egress proxy, waiting for its CONNECT (or SOCKS5) answer; the connect deadline still runs. */
-  static final int TUNNELING = 2;
-  static final int SPLICING = 3;
-  static final int CLOSED = 4;
+  static final int TUNNELING = 6;
 
   private static final int CLIENT_EOF = 1;
   private static final int UPSTREAM_EOF = 2;
+  /** This connection counts in the per-client limit of {@code connection.client()}. */
+  private static final int CLIENT_HELD = 4;
+  /** The listener's {@code accepted} is still to be called (PROXY protocol: once the header named the client). */
+  private static final int ACCEPT_PENDING = 8;
 
   final Loop loop;
   final SocketChannel client;
-  final InboundConnection connection;
+  /** Replaced during the preface stage (PROXY protocol addresses, what the front door found); loop thread only. */
+  InboundConnection connection;
+  /** The preface stage's state; null without one, and again once connected or closed. */
+  private @Nullable PrefaceState preface;
   final long start;
   private @Nullable SocketChannel upstream;
   private @Nullable SelectionKey clientKey;
@@ -50,6 +69,7 @@ final class Splice {
   private Connector.@Nullable Attempt attempt;
   private @Nullable Tunnel tunnel;
   private int selfLoops;
+  private @Nullable ConnectFeedback feedback;
   private @Nullable StringBuilder failures;
   private @Nullable InetSocketAddress upstreamAddress;
   private @Nullable ByteBuffer toUpstream;
@@ -75,9 +95,25 @@ final class Splice {
     return state == SPLICING || state == CLOSED ? upstreamAddress : null;
   }
 
+  /** Marks this connection as counted in its client's per-client limit (released on close). */
+  void holdClient() {
+    flags |= CLIENT_HELD;
+  }
+
+  boolean holdsClient() {
+    return (flags & CLIENT_HELD) != 0;
+  }
+
+  /** Whether the listener's {@code accepted} has not been called yet; clears the mark. */
+  boolean takeAcceptPending() {
+    boolean pending = (flags & ACCEPT_PENDING) != 0;
+    flags &= ~ACCEPT_PENDING;
+    return pending;
+  }
+
   /** When this splice's current timer fires ({@code Long.MAX_VALUE}: none). */
   long dueAt(long idleNanos) {
-    if (state == ROUTING || state == CONNECTING || state == TUNNELING) {
+    if (state == ROUTING || state == CONNECTING || state == TUNNELING || state == PREFACE || state == REPLYING) {
       return deadline;
     }
     if (state == SPLICING && idleNanos > 0) {
@@ -113,15 +149,16 @@ final class Splice {
     if (failure != null || route == null) {
       loop.counters.rejected(RejectReason.ROUTER_ERROR);
       LOG.debug("{}: router failed", connection, failure);
-      close(CloseReason.ROUTE_REJECTED, false, false);
+      failOrClose(new UpstreamFailure(UpstreamFailure.Kind.ERROR, RejectReason.ROUTER_ERROR, String.valueOf(failure)),
+          CloseReason.ROUTE_REJECTED);
       return;
     }
     RejectReason rejection = route.rejection();
     if (rejection != null) {
       loop.counters.rejected(rejection);
       LOG.debug("{}: rejected {} {}", connection, rejection, route.detail());
-      close(rejection == RejectReason.REFUSED_TARGET ? CloseReason.TARGET_REFUSED : CloseReason.ROUTE_REJECTED,
-          false, false);
+      failOrClose(new UpstreamFailure(failureKind(rejection), rejection, route.detail()),
+          rejection == RejectReason.REFUSED_TARGET ? CloseReason.TARGET_REFUSED : CloseReason.ROUTE_REJECTED);
       return;
     }
     loop.listener.routed(connection, route);
@@ -131,6 +168,7 @@ final class Splice {
     if (why.length() > 0) {
       failures = why;
     }
+    feedback = route.feedback();
     nextCandidate = 0;
     connectNext();
   }
@@ -159,7 +197,7 @@ final class Splice {
           connected();
           return;
         }
-        upstreamKey = ch.register(loop.selector, SelectionKey.OP_CONNECT, this);
+        upstreamKey = ch.register(loop.selector(), SelectionKey.OP_CONNECT, this);
         state = CONNECTING;
         loop.schedule(deadline);
         return;
@@ -169,11 +207,14 @@ final class Splice {
     }
     if (list != null && selfLoops > 0 && selfLoops == list.size()) {
       loop.counters.rejected(RejectReason.SELF_LOOP);
-      close(CloseReason.TARGET_REFUSED, false, false);
+      failOrClose(new UpstreamFailure(UpstreamFailure.Kind.NOT_ALLOWED, RejectReason.SELF_LOOP,
+          String.valueOf(failures)), CloseReason.TARGET_REFUSED);
       return;
     }
     LOG.debug("{}: every upstream candidate failed: {}", connection, failures);
-    close(CloseReason.CONNECT_FAILED, false, false);
+    PrefaceState p = preface;
+    failOrClose(new UpstreamFailure(p == null ? UpstreamFailure.Kind.ERROR : p.lastFailure, null,
+        String.valueOf(failures)), CloseReason.CONNECT_FAILED);
   }
 
   /** A candidate that is this proxy itself (its plan, its listeners): never connected to, counted and logged. */
@@ -202,6 +243,19 @@ final class Splice {
   private void connectFailed(Connector.Attempt at, String why) {
     loop.counters.connectFailures.increment();
     loop.engine.connector.failed(at.connectTo(), loop.now);
+    ConnectFeedback f = feedback;
+    if (f != null && at.proxy() == null) {
+      try {
+        f.failed(at.connectTo(), why);
+      } catch (RuntimeException | Error e) {
+        Errors.rethrowFatal(e);
+        LOG.warn("{}: ConnectFeedback.failed threw", connection, e);
+      }
+    }
+    PrefaceState p = preface;
+    if (p != null) {
+      p.lastFailure = PrefaceState.classify(why);
+    }
     appendFailure(at + ": " + why);
     tunnel = null;
     SocketChannel ch = upstream;
@@ -245,11 +299,11 @@ final class Splice {
     }
     state = TUNNELING;
     loop.schedule(deadline);
-    Tunnel t = new Tunnel(proxy, at.host(), at.port(), Math.min(4096, loop.settings.bufferSize()));
+    Tunnel t = new Tunnel(proxy, at.host(), at.port(), Math.min(4096, loop.settings.bufferSize() / 2));
     tunnel = t;
     try {
       if (upstreamKey == null) {
-        upstreamKey = up.register(loop.selector, SelectionKey.OP_WRITE, this);
+        upstreamKey = up.register(loop.selector(), SelectionKey.OP_WRITE, this);
       }
     } catch (IOException e) {
       connectFailed(at, e.toString());
@@ -335,13 +389,23 @@ final class Splice {
     attempts = null;
     attempt = null;
     failures = null;
+    ConnectFeedback f = feedback;
+    feedback = null;
+    if (f != null) {
+      try {
+        f.connected(a);
+      } catch (RuntimeException | Error e) {
+        Errors.rethrowFatal(e);
+        LOG.warn("{}: ConnectFeedback.connected threw", connection, e);
+      }
+    }
     deadline = Long.MAX_VALUE;
     lastActive = loop.now;
     try {
       // The client is registered, and so read, only now that the upstream is connected.
-      clientKey = client.register(loop.selector, SelectionKey.OP_READ, this);
+      clientKey = client.register(loop.selector(), SelectionKey.OP_READ, this);
       if (upstreamKey == null) {
-        upstreamKey = up.register(loop.selector, SelectionKey.OP_READ, this);
+        upstreamKey = up.register(loop.selector(), SelectionKey.OP_READ, this);
       } else {
         upstreamKey.interestOps(SelectionKey.OP_READ);
       }
@@ -350,28 +414,61 @@ final class Splice {
       close(CloseReason.CLIENT_GONE, false, false);
       return;
     }
-    if (firstToClient != null && firstToClient.hasRemaining()) {
-      // at most the tunnel's answer buffer (4 KiB or less), so it fits one pooled buffer
-      ByteBuffer b = loop.pool.acquire();
-      int n = firstToClient.remaining();
-      b.put(firstToClient).flip();
-      toClient = b;
-      bytesDown += n;
-      loop.counters.bytesDown.add(n);
-    }
     loop.listener.connected(connection, a);
     LOG.debug("{}: connected to {}", connection, at);
-    updateInterest();
     if (loop.settings.idleTimeoutNanos() > 0) {
       loop.schedule(lastActive + loop.settings.idleTimeoutNanos());
     }
+    if (preface != null) {
+      // the front door's reply goes to the client first, its buffered bytes to the upstream first
+      handOverPreface(up, a);
+    }
+    if (firstToClient != null && firstToClient.hasRemaining() && state == SPLICING) {
+      queueToClient(firstToClient);
+    }
+    updateInterest();
+  }
+
+  /**
+   * Queues upstream bytes that arrived with the proxy's answer for the client, after anything already queued (a
+   * front door's reply). Both are small (the answer buffer is at most half a pooled buffer); should they not fit
+   * together, the connection is closed rather than a byte lost.
+   */
+  private void queueToClient(ByteBuffer bytes) {
+    int n = bytes.remaining();
+    ByteBuffer b = toClient;
+    if (b == null) {
+      b = loop.pool.acquire();
+      b.put(bytes).flip();
+      toClient = b;
+    } else {
+      b.compact();
+      if (b.remaining() < n) {
+        b.flip();
+        LOG.warn("{}: {} bytes from the egress proxy do not fit after the front door's reply", connection, n);
+        close(CloseReason.ERROR, false, false);
+        return;
+      }
+      b.put(bytes).flip();
+    }
+    bytesDown += n;
+    loop.counters.bytesDown.add(n);
+    flushToClient();
   }
 
   void onTimeout() {
-    if (state == ROUTING) {
+    if (state == PREFACE) {
+      loop.counters.rejected(RejectReason.PREFACE_TIMEOUT);
+      LOG.debug("{}: preface timed out", connection);
+      close(CloseReason.PREFACE_TIMEOUT, false, false);
+    } else if (state == REPLYING) {
+      PrefaceState p = preface;
+      close(p == null ? CloseReason.ERROR : p.closeReason, false, false);
+    } else if (state == ROUTING) {
       loop.counters.rejected(RejectReason.ROUTE_TIMEOUT);
       LOG.debug("{}: route timed out", connection);
-      close(CloseReason.ROUTE_TIMEOUT, false, false);
+      failOrClose(new UpstreamFailure(UpstreamFailure.Kind.TIMED_OUT, RejectReason.ROUTE_TIMEOUT, "route timed out"),
+          CloseReason.ROUTE_TIMEOUT);
     } else if (state == CONNECTING || state == TUNNELING) {
       Connector.Attempt at = attempt;
       Tunnel t = tunnel;
@@ -390,8 +487,13 @@ final class Splice {
   }
 
   /** Handles readiness of one of this splice's keys; runs on the loop thread. */
-  void onReady(SelectionKey key) {
+  @Override
+  public void onReady(SelectionKey key) {
     int ops = key.readyOps();
+    if (state == PREFACE || state == REPLYING) {
+      onPrefaceReady(ops);
+      return;
+    }
     if (key == upstreamKey) {
       if (state == CONNECTING) {
         if ((ops & SelectionKey.OP_CONNECT) != 0) {
@@ -418,6 +520,23 @@ final class Splice {
       }
     }
     updateInterest();
+  }
+
+  /** {@link #onReady} threw: this splice is closed, with resets both ways; the loop goes on. */
+  @Override
+  public void onFailure(SelectionKey key, Throwable failure) {
+    LOG.warn("{}: unexpected error; closing this connection", connection, failure);
+    close(CloseReason.ERROR, true, true);
+  }
+
+  /** The loop rebuilt its selector: the key of the same channel on the new selector. */
+  @Override
+  public void keyReplaced(SelectionKey old, SelectionKey replacement) {
+    if (old == clientKey) {
+      clientKey = replacement;
+    } else if (old == upstreamKey) {
+      upstreamKey = replacement;
+    }
   }
 
   private void readClient() {
@@ -561,6 +680,403 @@ final class Splice {
     }
   }
 
+
+  // ---- The preface stage: accept -> [PROXY header] -> [front door] -> route. Only for listeners that read one. ----
+
+  /**
+   * Starts the preface stage: reads the PROXY protocol header first when {@code proxy}, then {@code door}'s preface,
+   * within the preface timeout. The client is registered for reading now (without a preface it is registered only
+   * once the upstream is connected).
+   */
+  void startPreface(@Nullable FrontDoor door, boolean proxy) {
+    PrefaceState p = new PrefaceState(door,
+        proxy ? ProxyHeader.maxLength(loop.settings.proxyProtocol()) : door == null ? 0 : door.maxPrefaceBytes());
+    preface = p;
+    p.proxyPending = proxy;
+    if (proxy) {
+      flags |= ACCEPT_PENDING;
+    }
+    state = PREFACE;
+    deadline = loop.now + loop.settings.prefaceTimeoutNanos();
+    loop.schedule(deadline);
+    if (!proxy && door != null && !openParser(p, door)) {
+      return;
+    }
+    try {
+      clientKey = client.register(loop.selector(), SelectionKey.OP_READ, this);
+    } catch (IOException e) {
+      close(CloseReason.CLIENT_GONE, false, false);
+    }
+  }
+
+  private boolean openParser(PrefaceState p, FrontDoor door) {
+    PrefaceParser parser;
+    try {
+      parser = door.open(connection);
+    } catch (RuntimeException | Error e) {
+      Errors.rethrowFatal(e);
+      LOG.warn("{}: front door {} failed to open a parser", connection, door.name(), e);
+      close(CloseReason.ERROR, false, false);
+      return false;
+    }
+    if (parser == null) {
+      LOG.warn("{}: front door {} returned no parser", connection, door.name());
+      close(CloseReason.ERROR, false, false);
+      return false;
+    }
+    p.parser = parser;
+    return true;
+  }
+
+  private void onPrefaceReady(int ops) {
+    PrefaceState p = preface;
+    if (p == null) {
+      return;
+    }
+    if ((ops & SelectionKey.OP_WRITE) != 0 && p.reply != null) {
+      flushReply(p);
+    }
+    if ((ops & SelectionKey.OP_READ) != 0 && preface == p && p.reply == null) {
+      if (state == PREFACE) {
+        readPreface(p);
+      } else if (state == REPLYING && p.lingering) {
+        discardInput(p);
+      }
+    }
+    if (preface == p && (state == PREFACE || state == REPLYING)) {
+      setInterest(clientKey, p.reply != null ? SelectionKey.OP_WRITE : SelectionKey.OP_READ);
+    }
+  }
+
+  private void readPreface(PrefaceState p) {
+    int room = p.room();
+    if (room <= 0) {
+      refusePreface(RejectReason.PREFACE_REFUSED, "preface over " + p.cap + " bytes", null);
+      return;
+    }
+    ByteBuffer buf = loop.scratch;
+    buf.clear();
+    if (room < buf.capacity()) {
+      buf.limit(room); // never read more than the cap: the rest stays in the socket
+    }
+    int n;
+    try {
+      n = client.read(buf);
+    } catch (IOException e) {
+      LOG.debug("{}: client read failed during the preface: {}", connection, e.toString());
+      close(CloseReason.CLIENT_GONE, false, false);
+      return;
+    }
+    if (n < 0) {
+      LOG.debug("{}: client closed during the preface ({} bytes buffered)", connection, p.size());
+      close(CloseReason.CLIENT_GONE, false, false);
+      return;
+    }
+    if (n == 0) {
+      return;
+    }
+    buf.flip();
+    if (!p.append(loop, buf)) {
+      refusePreface(RejectReason.PREFACE_BUDGET, "preface budget exhausted", null);
+      return;
+    }
+    lastActive = loop.now;
+    advancePreface(p);
+  }
+
+  /** Runs the PROXY header and the door's parser over the buffered bytes until they need more or decide. */
+  private void advancePreface(PrefaceState p) {
+    while (state == PREFACE && preface == p && p.reply == null) {
+      if (p.proxyPending) {
+        if (!proxyHeader(p)) {
+          return;
+        }
+        continue;
+      }
+      PrefaceParser parser = p.parser;
+      if (parser == null) {
+        proceed(p, Preface.NONE, 0, null); // PROXY protocol only: route by the header's destination
+        return;
+      }
+      if (p.size() == 0) {
+        return;
+      }
+      PrefaceDecision d;
+      try {
+        d = parser.parse(p.view());
+      } catch (RuntimeException | Error e) {
+        Errors.rethrowFatal(e);
+        LOG.debug("{}: preface parser failed", connection, e);
+        refusePreface(RejectReason.PREFACE_REFUSED, "parser failed: " + e, null);
+        return;
+      }
+      if (d == null) {
+        refusePreface(RejectReason.PREFACE_REFUSED, "parser returned null", null);
+        return;
+      }
+      if (d instanceof PrefaceDecision.NeedMore) {
+        if (p.room() <= 0) {
+          refusePreface(RejectReason.PREFACE_REFUSED, "preface over " + p.cap + " bytes", null);
+        }
+        return;
+      } else if (d instanceof PrefaceDecision.Reply r) {
+        p.consume(r.consumed());
+        if (r.bytes().hasRemaining()) {
+          p.reply = r.bytes().duplicate();
+          flushReply(p);
+        }
+      } else if (d instanceof PrefaceDecision.Proceed r) {
+        proceed(p, r.found(), r.skip(), r.replies());
+        return;
+      } else if (d instanceof PrefaceDecision.Close c) {
+        if (c.refused()) {
+          refusePreface(RejectReason.PREFACE_REFUSED, c.detail(), c.reply());
+        } else {
+          LOG.debug("{}: answered by the front door: {}", connection, c.detail());
+          replyThenClose(p, c.reply().duplicate(), CloseReason.ANSWERED);
+        }
+        return;
+      }
+    }
+  }
+
+  /** Parses the PROXY header; true when it is done and the door's stage follows, false to wait or when closed. */
+  private boolean proxyHeader(PrefaceState p) {
+    ProxyHeader.Result r = ProxyHeader.parse(p.view(), loop.settings.proxyProtocol());
+    switch (r.status()) {
+      case NEED_MORE:
+        if (p.room() <= 0) {
+          refusePreface(RejectReason.PROXY_HEADER, "PROXY header over " + p.cap + " bytes", null);
+        }
+        return false;
+      case INVALID:
+        refusePreface(RejectReason.PROXY_HEADER, r.detail(), null);
+        return false;
+      case LOCAL:
+        LOG.debug("{}: PROXY protocol LOCAL (health check)", connection);
+        close(CloseReason.ANSWERED, false, false);
+        return false;
+      default:
+        break;
+    }
+    p.consume(r.length());
+    InetSocketAddress balancer = connection.client();
+    InetSocketAddress src = r.source();
+    InetSocketAddress dst = r.destination();
+    connection = src == null || dst == null
+        ? new InboundConnection(connection.client(), connection.local(), Preface.NONE, balancer)
+        : new InboundConnection(src, dst, Preface.NONE, balancer);
+    p.proxyPending = false;
+    flags &= ~ACCEPT_PENDING;
+    loop.listener.accepted(connection);
+    if (!loop.settings.policy().allowsClient(connection.client().getAddress())) {
+      refusePreface(RejectReason.CLIENT_DENIED, "client outside the allow-list", null, CloseReason.CLIENT_DENIED);
+      return false;
+    }
+    if (!loop.engine.acquireClient(connection.client().getAddress())) {
+      refusePreface(RejectReason.MAX_PER_CLIENT, "per-client limit", null, CloseReason.LIMIT);
+      return false;
+    }
+    flags |= CLIENT_HELD;
+    FrontDoor door = p.door;
+    if (door != null) {
+      p.cap = door.maxPrefaceBytes();
+      return openParser(p, door);
+    }
+    return true;
+  }
+
+  /** The preface is complete: stop reading the client, keep the bytes to forward, and route. */
+  private void proceed(PrefaceState p, Preface found, int skip, @Nullable UpstreamReplies replies) {
+    connection = connection.withPreface(found);
+    p.consume(skip);
+    p.parser = null;
+    p.replies = replies;
+    if (p.size() == 0) {
+      p.release(loop); // nothing to forward: hold no buffer while routing and connecting
+    }
+    setInterest(clientKey, 0); // the client is read again only once the upstream is connected
+    route();
+  }
+
+  /**
+   * Connected: the bytes the preface read go to the upstream first, an explicit-proxy door's reply to the client
+   * first; both through the splice's ordinary pending buffers, so reading waits until they drained. The preface
+   * state is dropped.
+   */
+  private void handOverPreface(SocketChannel up, InetSocketAddress a) {
+    PrefaceState p = preface;
+    if (p == null) {
+      return;
+    }
+    preface = null;
+    int n = p.size();
+    if (n > 0) {
+      ByteBuffer b = loop.pool.acquire();
+      p.copyTo(b);
+      b.flip();
+      toUpstream = b;
+      bytesUp += n;
+      loop.counters.bytesUp.add(n);
+    }
+    p.release(loop);
+    UpstreamReplies replies = p.replies;
+    if (replies != null) {
+      ByteBuffer r;
+      try {
+        r = replies.connected(a, (InetSocketAddress) up.getLocalAddress());
+      } catch (IOException | RuntimeException | Error e) {
+        Errors.rethrowFatal(e);
+        LOG.warn("{}: front door reply for connected failed", connection, e);
+        close(CloseReason.ERROR, false, false);
+        return;
+      }
+      if (r != null && r.hasRemaining()) {
+        if (r.remaining() > loop.settings.bufferSize()) {
+          LOG.warn("{}: front door reply of {} bytes over the buffer size", connection, r.remaining());
+          close(CloseReason.ERROR, false, false);
+          return;
+        }
+        ByteBuffer b = loop.pool.acquire();
+        b.put(r.duplicate()).flip();
+        toClient = b;
+      }
+    }
+    flushToClient();
+    if (state == SPLICING) {
+      flushToUpstream();
+    }
+    updateInterest();
+  }
+
+  /**
+   * A routed connection failed: with an explicit-proxy door, its failure reply goes to the client before the close;
+   * otherwise the connection closes at once.
+   */
+  private void failOrClose(UpstreamFailure failure, CloseReason reason) {
+    PrefaceState p = preface;
+    UpstreamReplies replies = p == null ? null : p.replies;
+    if (p == null || replies == null) {
+      close(reason, false, false);
+      return;
+    }
+    ByteBuffer r;
+    try {
+      r = replies.failed(failure);
+    } catch (RuntimeException | Error e) {
+      Errors.rethrowFatal(e);
+      LOG.warn("{}: front door reply for a failure failed", connection, e);
+      close(reason, false, false);
+      return;
+    }
+    replyThenClose(p, r == null ? ByteBuffer.allocate(0) : r.duplicate(), reason);
+  }
+
+  private static UpstreamFailure.Kind failureKind(RejectReason r) {
+    switch (r) {
+      case RESOLVE_FAILED:
+        return UpstreamFailure.Kind.UNRESOLVABLE;
+      case ROUTE_TIMEOUT:
+        return UpstreamFailure.Kind.TIMED_OUT;
+      case ROUTER_ERROR:
+        return UpstreamFailure.Kind.ERROR;
+      default:
+        return UpstreamFailure.Kind.NOT_ALLOWED;
+    }
+  }
+
+  private void refusePreface(RejectReason why, String detail, @Nullable ByteBuffer reply) {
+    refusePreface(why, detail, reply, CloseReason.PREFACE_REFUSED);
+  }
+
+  private void refusePreface(RejectReason why, String detail, @Nullable ByteBuffer reply, CloseReason reason) {
+    loop.counters.rejected(why);
+    LOG.debug("{}: preface refused ({}): {}", connection, why, detail);
+    PrefaceState p = preface;
+    if (p == null || reply == null || !reply.hasRemaining()) {
+      close(reason, false, false);
+      return;
+    }
+    replyThenClose(p, reply.duplicate(), reason);
+  }
+
+  /** Sends {@code reply} to the client, then shuts output down and closes on EOF or at the deadline. */
+  private void replyThenClose(PrefaceState p, ByteBuffer reply, CloseReason reason) {
+    if (!reply.hasRemaining() || clientKey == null) {
+      close(reason, false, false);
+      return;
+    }
+    SocketChannel up = upstream;
+    if (up != null) {
+      // a failed connect attempt's channel is closed already; anything else goes now, the client is answered alone
+      upstream = null;
+      loop.close(up, upstreamKey, false);
+      upstreamKey = null;
+    }
+    state = REPLYING;
+    p.closeReason = reason;
+    p.reply = reply;
+    p.release(loop);
+    deadline = loop.now + loop.settings.prefaceTimeoutNanos();
+    loop.schedule(deadline);
+    flushReply(p);
+    if (state == REPLYING) {
+      setInterest(clientKey, p.reply != null ? SelectionKey.OP_WRITE : SelectionKey.OP_READ);
+    }
+  }
+
+  /** Writes the pending reply; once it is out, reads on (PREFACE) or shuts output down and lingers (REPLYING). */
+  private void flushReply(PrefaceState p) {
+    ByteBuffer r = p.reply;
+    if (r == null) {
+      return;
+    }
+    try {
+      client.write(r);
+    } catch (IOException e) {
+      LOG.debug("{}: reply write failed: {}", connection, e.toString());
+      close(state == REPLYING ? p.closeReason : CloseReason.CLIENT_GONE, false, false);
+      return;
+    }
+    if (r.hasRemaining()) {
+      return;
+    }
+    p.reply = null;
+    if (state == REPLYING) {
+      try {
+        client.shutdownOutput(); // the FIN follows the reply; input is drained so the close sends no reset
+      } catch (IOException e) {
+        close(p.closeReason, false, false);
+        return;
+      }
+      p.lingering = true;
+    } else if (state == PREFACE) {
+      advancePreface(p); // bytes sent with the request may be buffered already
+    }
+  }
+
+  /** Reads and drops what a refused client still sends, until its EOF; bounded by the deadline. */
+  private void discardInput(PrefaceState p) {
+    ByteBuffer buf = loop.scratch;
+    for (int i = 0; i < 4; i++) {
+      buf.clear();
+      int n;
+      try {
+        n = client.read(buf);
+      } catch (IOException e) {
+        close(p.closeReason, false, false);
+        return;
+      }
+      if (n < 0) {
+        close(p.closeReason, false, false);
+        return;
+      }
+      if (n == 0) {
+        return;
+      }
+    }
+  }
+
   /** Derives both keys' interest ops from the state; sets them only when they change. */
   private void updateInterest() {
     if (state != SPLICING) {
@@ -612,6 +1128,7 @@ final class Splice {
     attempts = null;
     attempt = null;
     tunnel = null;
+    feedback = null;
     failures = null;
     ByteBuffer b = toUpstream;
     if (b != null) {
@@ -631,6 +1148,11 @@ final class Splice {
     }
     clientKey = null;
     upstreamKey = null;
+    PrefaceState p = preface;
+    if (p != null) {
+      preface = null;
+      p.release(loop);
+    }
     loop.closed(this, reason);
   }
 
