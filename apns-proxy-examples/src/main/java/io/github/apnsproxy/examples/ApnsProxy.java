@@ -3,6 +3,7 @@ package io.github.apnsproxy.examples;
 
 import io.github.apnsproxy.core.config.ConfigException;
 import io.github.apnsproxy.examples.demo.Demo;
+import io.github.apnsproxy.tcp.Egress;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.reflect.Proxy;
@@ -41,6 +42,11 @@ public final class ApnsProxy {
               Run the proxy from a properties file. SIGTERM drains live connections (tcp.drain-timeout) and exits 0.
         check --config FILE
               Validate a config and print the resulting plan: every virtual address and what it maps to.
+        probe --config FILE [--trust-store FILE [--trust-store-password PW]]
+              From this host, through the configured egress, check each kind of upstream (a courier of each
+              variant and environment, init, api): DNS (or the proxy's CONNECT), TCP connect, TLS handshake with
+              the server name a device sends, certificate checked against the JDK trust store (or FILE). Prints a
+              table with the failed step and its cause per host; exit 0 only if every host passed.
         bench [--quick] [--targets direct,apns-proxy,haproxy,nginx] [--only ...]
               Benchmarks: the proxy (a separate JVM) against a direct loopback connection.
         keys  Print every config key with its default and meaning.
@@ -72,6 +78,7 @@ public final class ApnsProxy {
         case "demo" -> Demo.run(rest, out, err);
         case "run" -> runProxy(rest, out, err);
         case "check" -> check(rest, out);
+        case "probe" -> ProbeCommand.run(rest, out, err, Egress.direct());
         case "keys" -> {
           ProxySetup defaults = ProxySetup.defaults();
           for (ProxyKey<?> k : ProxyKeys.all()) {
@@ -82,7 +89,8 @@ public final class ApnsProxy {
         case "bench" -> io.github.apnsproxy.examples.bench.Bench.run(rest);
         case "passwd" -> Passwd.run(rest, System.in, out, err);
         default -> {
-          err.println("apns-proxy: unknown command '" + args[0] + "' (expected demo, run, check, bench, keys or passwd)");
+          err.println("apns-proxy: unknown command '" + args[0]
+              + "' (expected demo, run, check, probe, bench, keys or passwd)");
           yield 2;
         }
       };
@@ -162,7 +170,7 @@ public final class ApnsProxy {
    * Loads a config and maps it onto the builders; a file that cannot be read as properties text (not a regular file,
    * too large, not UTF-8, a bad escape) is bad usage too: exit 2.
    */
-  private static ProxySetup loadConfig(Path file) {
+  static ProxySetup loadConfig(Path file) {
     try {
       return ProxySetup.load(file);
     } catch (IOException e) {

@@ -89,6 +89,27 @@ class ApnsProxyCliTest {
   }
 
   @Test
+  void probeWithoutConfigOrWithABadOptionIsAUsageError() {
+    assertThat(run("probe")).isEqualTo(2);
+    assertThat(err()).contains("probe: --config FILE is required");
+    assertThat(run("probe", "--fast")).isEqualTo(2);
+    assertThat(err()).contains("probe: unknown option '--fast'");
+  }
+
+  @Test
+  void probeReportsEveryUnresolvableHostAndExitsOne() throws IOException {
+    int closedPort;
+    try (java.net.DatagramSocket s = new java.net.DatagramSocket(0, java.net.InetAddress.getLoopbackAddress())) {
+      closedPort = s.getLocalPort(); // closed again: the DNS queries get nothing (port unreachable)
+    }
+    Path cfg = config("plan.ipv4=10.100.100.0/24\nupstream.dns=127.0.0.1:" + closedPort
+        + "\nupstream.timeout=300ms\n");
+    assertThat(run("probe", "--config", cfg.toString())).as(err()).isEqualTo(1);
+    assertThat(out()).contains("courier courier", "init", "api", "dns: DNS does not resolve 1-courier.push.apple.com",
+        "hosts failed");
+  }
+
+  @Test
   void runWithoutConfigIsAUsageError() {
     assertThat(run("run")).isEqualTo(2);
     assertThat(err()).contains("--config FILE is required");

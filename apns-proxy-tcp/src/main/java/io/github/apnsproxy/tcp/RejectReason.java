@@ -31,5 +31,10 @@ public enum RejectReason {
   /**
    * PROXY protocol: the header was missing or malformed, or came from a peer outside the trusted balancers.
    */
-  PROXY_HEADER
+  PROXY_HEADER,
+  /**
+   * Every upstream candidate was this proxy's own address (a plan or listen address): connecting would splice the
+   * proxy to itself. Typically a hosts line or an upstream DNS answer pointing an APNs name back at the proxy.
+   */
+  SELF_LOOP
 }

@@ -8,7 +8,11 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Where a connection goes: an upstream host name (for logs) and the ordered candidate addresses to try, or a
- * rejection. Immutable; made with {@link #to} or {@link #reject}.
+ * rejection. Immutable; made with {@link #to}, {@link #toHost} or {@link #reject}.
+ *
+ * <p>A candidate may be unresolved ({@link InetSocketAddress#createUnresolved}): a host name and port that only an
+ * {@link Egress egress proxy} can reach (the proxy resolves it). With direct egress an unresolved candidate fails
+ * its connect attempt; through a proxy, resolved candidates are asked for by {@link #host()} when it is set.
  *
  * @param host the upstream host name, for logs (empty for a rejection)
  * @param candidates the addresses to try in order (empty for a rejection)
@@ -45,6 +49,18 @@ public record Route(String host, List<InetSocketAddress> candidates, @Nullable R
   /** A route to {@code host} trying {@code candidates} in order, telling {@code feedback} how each fared. */
   public static Route to(String host, List<InetSocketAddress> candidates, ConnectFeedback feedback) {
     return new Route(host, candidates, null, "", Objects.requireNonNull(feedback, "feedback"));
+  }
+
+  /**
+   * A route to {@code host:port} by name, not resolved here: for egress through a proxy, which resolves the name
+   * itself (internal networks often cannot resolve external names).
+   */
+  public static Route toHost(String host, int port) {
+    Objects.requireNonNull(host, "host");
+    if (host.isEmpty()) {
+      throw new IllegalArgumentException("route to an empty host name (expected a name)");
+    }
+    return new Route(host, List.of(InetSocketAddress.createUnresolved(host, port)), null, "");
   }
 
   /** A rejection for {@code reason}. */

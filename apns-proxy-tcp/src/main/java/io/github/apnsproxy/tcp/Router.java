@@ -46,7 +46,7 @@ public interface Router {
    * the port the client dialled, as the ordered candidates.
    */
   static Router fromPlan(AddressPlan plan, UpstreamResolver resolver, AddressPolicy policy) {
-    return new PlanRouter(plan, resolver, policy, CourierPicker.of(plan));
+    return new PlanRouter(plan, resolver, policy, CourierPicker.of(plan), Egress.direct());
   }
 
   /**
@@ -54,6 +54,23 @@ public interface Router {
    * couriers for unnumbered names (share one picker between splicers so they skip the same failed couriers).
    */
   static Router fromPlan(AddressPlan plan, UpstreamResolver resolver, AddressPolicy policy, CourierPicker picker) {
-    return new PlanRouter(plan, resolver, policy, picker);
+    return new PlanRouter(plan, resolver, policy, picker, Egress.direct());
+  }
+
+  /**
+   * The stock router for a splicer whose {@link TcpSplicer.Builder#egress egress} is {@code egress}: as
+   * {@link #fromPlan(AddressPlan, UpstreamResolver, AddressPolicy, CourierPicker)}, except that an upstream host the
+   * egress sends through a proxy is not resolved: the route names it ({@link Route#toHost}) and the proxy resolves
+   * it. The upstream allow-list then cannot be checked on addresses (the proxy alone sees them): only plan host
+   * names are ever requested.
+   */
+  static Router fromPlan(AddressPlan plan, UpstreamResolver resolver, AddressPolicy policy, CourierPicker picker,
+      Egress egress) {
+    return new PlanRouter(plan, resolver, policy, picker, egress);
+  }
+
+  /** {@link #fromPlan(AddressPlan, UpstreamResolver, AddressPolicy, CourierPicker, Egress)} with the plan's picker. */
+  static Router fromPlan(AddressPlan plan, UpstreamResolver resolver, AddressPolicy policy, Egress egress) {
+    return new PlanRouter(plan, resolver, policy, CourierPicker.of(plan), egress);
   }
 }

@@ -24,7 +24,10 @@ public interface SpliceListener {
   /** The router chose where the connection goes. */
   default void routed(InboundConnection connection, Route route) {}
 
-  /** The upstream connection to {@code upstream} is established; bytes start flowing. */
+  /**
+   * The upstream connection to {@code upstream} is established (through an {@link Egress egress proxy}: the tunnel
+   * is open, and {@code upstream} is the proxy's address); bytes start flowing.
+   */
   default void connected(InboundConnection connection, InetSocketAddress upstream) {}
 
   /**

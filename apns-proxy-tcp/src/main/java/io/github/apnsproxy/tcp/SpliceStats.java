@@ -23,10 +23,17 @@ import java.util.Objects;
  *     {@code address} for listeners without one) and then by the kind of name they were routed by; every door of
  *     the splicer's listeners and {@code address} present, each with every kind
  * @param prefaceBytes bytes held now by connections waiting for their preface ({@link TcpSplicer#prefaceBytes()})
+ * @param egressProxyFailures proxy handshakes that failed for a passing reason (5xx, SOCKS failure or unreachable,
+ *     no answer in time, connection closed); also counted in {@code upstreamConnectFailures}
+ * @param egressProxyRefusals proxy handshakes refused for a configuration reason (403, 407 and other 4xx, SOCKS
+ *     "not allowed" or authentication failed); also counted in {@code upstreamConnectFailures}
+ * @param selfLoopRefusals upstream candidates that were this proxy's own address (its plan or listen addresses), not
+ *     connected to
  */
 public record SpliceStats(long active, long accepted, Map<RejectReason, Long> rejected, long upstreamConnectFailures,
     long bytesClientToUpstream, long bytesUpstreamToClient, Map<CloseReason, Long> closed,
-    int outstandingBuffers, Map<String, Map<ServerNameKind, Long>> routed, long prefaceBytes) {
+    int outstandingBuffers, Map<String, Map<ServerNameKind, Long>> routed, long prefaceBytes,
+    long egressProxyFailures, long egressProxyRefusals, long selfLoopRefusals) {
 
   /** Copies the maps. */
   public SpliceStats {
@@ -42,7 +49,7 @@ public record SpliceStats(long active, long accepted, Map<RejectReason, Long> re
       long bytesClientToUpstream, long bytesUpstreamToClient, Map<CloseReason, Long> closed,
       int outstandingBuffers) {
     this(active, accepted, rejected, upstreamConnectFailures, bytesClientToUpstream, bytesUpstreamToClient, closed,
-        outstandingBuffers, Map.of(), 0);
+        outstandingBuffers, Map.of(), 0, 0, 0, 0);
   }
 
   /** The number of connections routed through front door {@code door} by a name of {@code kind}. */

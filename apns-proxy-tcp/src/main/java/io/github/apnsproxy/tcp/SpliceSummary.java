@@ -13,7 +13,8 @@ import org.jspecify.annotations.Nullable;
  * @param bytesUpstreamToClient bytes read from the upstream
  * @param duration time from accept to close
  * @param reason why it ended
- * @param upstream the upstream address it was connected to, or {@code null} if it never connected
+ * @param upstream the upstream address it was connected to (through an egress proxy: the proxy's address), or
+ *     {@code null} if it never connected
  * @param upstreamHost the upstream host name the router chose ({@link Route#host()}); empty when it was refused or
  *     closed before a route
  * @param rejection why it was refused ({@link SpliceStats#rejected} counts the same reason); {@code null} when it

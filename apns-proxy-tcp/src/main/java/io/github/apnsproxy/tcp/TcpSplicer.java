@@ -233,6 +233,10 @@ public final class TcpSplicer implements AutoCloseable {
     private Duration keepAliveInterval = Duration.ofSeconds(30);
     private boolean reusePort;
     private SpliceListener listener = new SpliceListener() { };
+    private Egress egress = Egress.direct();
+    private AddressFamily family = AddressFamily.ANY;
+    private CidrSet neverConnectTo = CidrSet.none();
+    private Duration failedUpstreamMemory = Duration.ofSeconds(30);
 
     private Builder() {}
 
@@ -506,6 +510,54 @@ public final class TcpSplicer implements AutoCloseable {
     }
 
     /**
+     * How upstream hosts are reached; default {@link Egress#direct()}. Through proxies, each connection's upstream
+     * leg connects to the first proxy, asks it for the route's host name and port ({@code CONNECT host:port} or
+     * SOCKS5 with a domain name), waits for its answer within the {@link #connectTimeout connect timeout} (one budget
+     * for connect and answer, per proxy), then splices; a proxy that refuses the connection, times out, answers 5xx
+     * or a SOCKS failure is skipped for the next one, and so is one that refuses on configuration grounds (403, 407,
+     * SOCKS "not allowed" or authentication), which is also logged at WARN once a minute and counted
+     * ({@link SpliceStats#egressProxyRefusals()}). Applies to every route whatever the router: use
+     * {@link Router#fromPlan(io.github.apnsproxy.core.AddressPlan, io.github.apnsproxy.core.UpstreamResolver,
+     * AddressPolicy, Egress)} with the same egress so that names the proxy resolves are not resolved here.
+     */
+    public Builder egress(Egress egress) {
+      this.egress = Objects.requireNonNull(egress, "egress");
+      return this;
+    }
+
+    /** Which resolved addresses direct egress tries, in which order; default {@link AddressFamily#ANY}. */
+    public Builder family(AddressFamily family) {
+      this.family = Objects.requireNonNull(family, "family");
+      return this;
+    }
+
+    /**
+     * Networks the splicer never connects to, because they are this proxy itself (e.g. every site of every node in
+     * the same configuration): a candidate there is refused and counted ({@link SpliceStats#selfLoopRefusals()},
+     * {@link RejectReason#SELF_LOOP}) instead of splicing the proxy to itself. Always refused as well, without this
+     * option: the splicer's own listen addresses and, with the stock {@link Router#fromPlan router}, every
+     * network of its plan. Default none.
+     */
+    public Builder neverConnectTo(CidrSet networks) {
+      this.neverConnectTo = Objects.requireNonNull(networks, "networks");
+      return this;
+    }
+
+    /**
+     * How long an upstream address (or proxy) whose connect failed is tried after the other candidates, so a dead
+     * first address does not cost the connect timeout on every connection; default 30 s, {@link Duration#ZERO} =
+     * remember nothing.
+     */
+    public Builder failedUpstreamMemory(Duration memory) {
+      Objects.requireNonNull(memory, "memory");
+      if (memory.isNegative()) {
+        throw new IllegalArgumentException("failed upstream memory " + memory + " (expected zero or positive)");
+      }
+      this.failedUpstreamMemory = memory;
+      return this;
+    }
+
+    /**
      * Builds the splicer (not started).
      *
      * @throws IllegalStateException when no listen address or no router was set
@@ -531,7 +583,12 @@ public final class TcpSplicer implements AutoCloseable {
           routeTimeout.toNanos(), maxConnections, maxConnectionsPerClient, bufferSize,
           (int) Math.min(Integer.MAX_VALUE, keepAliveIdle.toSeconds()),
           (int) Math.min(Integer.MAX_VALUE, keepAliveInterval.toSeconds()), reusePort, listener, doors,
-          prefaceTimeout.toNanos(), prefaceBudget, proxyProtocol, proxyProtocolFrom));
+          prefaceTimeout.toNanos(), prefaceBudget, proxyProtocol, proxyProtocolFrom, egress, family, neverConnectTo,
+          saturatedNanos(failedUpstreamMemory)));
+    }
+
+    private static long saturatedNanos(Duration d) {
+      return d.compareTo(Duration.ofDays(365)) > 0 ? Duration.ofDays(365).toNanos() : d.toNanos();
     }
 
     private static Duration positive(Duration d, String what) {

@@ -18,15 +18,21 @@ import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLServerSocket;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManagerFactory;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /** TLS end to end through the splicer: the client verifies the upstream's certificate and name; the proxy only relays. */
 class TlsThroughSplicerIT extends SplicerTestSupport {
   private static final String NAME = "courier.push.apple.com";
 
-  @Test
-  void tlsHandshakeAndDataPassThroughUntouched(@TempDir Path dir) throws Exception {
+  /**
+   * Device -> splicer (address-routed) -> upstream, directly or through a corporate proxy (HTTP CONNECT, SOCKS5)
+   * asked for the route's host name: bytes exact, the certificate verified by the client.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"direct", "HTTP", "SOCKS5"})
+  void tlsHandshakeAndDataPassThroughUntouched(String egressKind, @TempDir Path dir) throws Exception {
     Path ks = dir.resolve("courier.p12");
     char[] pw = "changeit".toCharArray();
     Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "keytool").toString(),
@@ -69,7 +75,16 @@ class TlsThroughSplicerIT extends SplicerTestSupport {
     t.setDaemon(true);
     t.start();
 
-    TcpSplicer sp = start(builder(fixed((java.net.InetSocketAddress) server.getLocalSocketAddress())));
+    java.net.InetSocketAddress courier = (java.net.InetSocketAddress) server.getLocalSocketAddress();
+    Router router = c -> java.util.concurrent.CompletableFuture.completedFuture(
+        Route.to("1-courier.push.apple.com", List.of(courier)));
+    TcpSplicer.Builder b = builder(router);
+    TestEgressProxy proxy = null;
+    if (!egressKind.equals("direct")) {
+      proxy = track(TestEgressProxy.to(TestEgressProxy.Kind.valueOf(egressKind), courier));
+      b.egress(Egress.through(proxy.egress(null, null)));
+    }
+    TcpSplicer sp = start(b);
     Socket raw = connect(entry(sp));
     try (SSLSocket tls = (SSLSocket) clientCtx.getSocketFactory().createSocket(raw, NAME, raw.getPort(), true)) {
       SSLParameters params = tls.getSSLParameters();
@@ -85,5 +100,8 @@ class TlsThroughSplicerIT extends SplicerTestSupport {
     }
     assertQuiet(sp);
     assertThat(sp.stats().bytesClientToUpstream()).isGreaterThan(200); // handshake bytes were relayed
+    if (proxy != null) {
+      assertThat(proxy.requested).containsExactly("1-courier.push.apple.com:" + courier.getPort());
+    }
   }
 }

@@ -391,7 +391,7 @@ public final class Bench {
     double off = 0;
     int pairs = 0;
     for (int r = 1; r <= o.repeats; r++) {
-      double w = warmup(r);
+      double w = o.warmup;
       Map<String, Double> got = new LinkedHashMap<>();
       for (boolean logOn : new boolean[] {true, false}) {
         Target t = restartProxy(logOn ? List.of() : List.of(ACCESS_LOG_OFF));

@@ -28,10 +28,12 @@ public final class DemoCertificates {
 
   private final SSLContext server;
   private final SSLContext client;
+  private final KeyStore trust;
 
-  private DemoCertificates(SSLContext server, SSLContext client) {
+  private DemoCertificates(SSLContext server, SSLContext client, KeyStore trust) {
     this.server = server;
     this.client = client;
+    this.trust = trust;
   }
 
   /**
@@ -75,7 +77,7 @@ public final class DemoCertificates {
       tmf.init(trust);
       SSLContext client = SSLContext.getInstance("TLSv1.3");
       client.init(null, tmf.getTrustManagers(), null);
-      return new DemoCertificates(server, client);
+      return new DemoCertificates(server, client, trust);
     } catch (GeneralSecurityException e) {
       throw new IOException("could not build the demo TLS contexts", e);
     } catch (InterruptedException e) {
@@ -93,6 +95,11 @@ public final class DemoCertificates {
   /** The couriers' TLS context (holds the private key). */
   public SSLContext server() {
     return server;
+  }
+
+  /** A trust store holding only the demo certificate (for {@code probe --trust-store} in tests). */
+  public KeyStore trustStore() {
+    return trust;
   }
 
   /** The devices' TLS context: trusts only the demo certificate. */

@@ -25,6 +25,9 @@ final class Counters {
   final LongAdder connectFailures = new LongAdder();
   final LongAdder bytesUp = new LongAdder();
   final LongAdder bytesDown = new LongAdder();
+  final LongAdder proxyFailures = new LongAdder();
+  final LongAdder proxyRefusals = new LongAdder();
+  final LongAdder selfLoops = new LongAdder();
   private final AtomicLongArray rejected = new AtomicLongArray(RejectReason.values().length);
   private final AtomicLongArray closed = new AtomicLongArray(CloseReason.values().length);
   /** Connections routed by their dialled address without a preface: the common path, one adder of its own. */
@@ -85,6 +88,6 @@ final class Counters {
       byDoor.put(door, byKind);
     });
     return new SpliceStats(active.get(), accepted.sum(), rej, connectFailures.sum(), bytesUp.sum(), bytesDown.sum(),
-        clo, outstandingBuffers, byDoor, prefaceBytes);
+        clo, outstandingBuffers, byDoor, prefaceBytes, proxyFailures.sum(), proxyRefusals.sum(), selfLoops.sum());
   }
 }

@@ -53,6 +53,8 @@ public final class Engine {
   final Settings settings;
   final Counters counters;
   final SafeListener listener;
+  /** The connect stage's shared part: attempts, self-loop guard, failure memory, proxy addresses. */
+  final Connector connector;
   private final ConcurrentHashMap<InetAddress, Integer> perClient = new ConcurrentHashMap<>();
   private final Object drainLock = new Object();
   private Loop[] loops = new Loop[0];
@@ -99,6 +101,7 @@ public final class Engine {
     this.settings = settings;
     this.counters = new Counters(settings.doors());
     this.listener = new SafeListener(settings.listener());
+    this.connector = new Connector(settings);
     this.usesPreface = settings.usesPreface();
     this.live = new Live(settings.router(), settings.policy(), settings.maxConnections(),
         settings.maxConnectionsPerClient());
@@ -184,6 +187,7 @@ public final class Engine {
     for (int i = 0; i < addresses.size(); i++) {
       listening.put(addresses.get(i), servers.get(i));
     }
+    connector.listening(bound);
     started = true;
     for (Loop l : loops) {
       l.kernel.start();
@@ -266,6 +270,7 @@ public final class Engine {
       listening.put(added.get(i), opened.get(i));
     }
     bound = List.copyOf(listening.keySet());
+    connector.listening(bound); // the self-loop guard follows the listeners
     LOG.info("TCP splicer now also listening on {}", summary(added));
     return List.copyOf(added);
   }
@@ -299,6 +304,7 @@ public final class Engine {
     }
     doors = Map.copyOf(ds);
     bound = List.copyOf(listening.keySet());
+    connector.listening(bound); // the self-loop guard follows the listeners
     LOG.info("TCP splicer stopped listening on {}", summary(addresses));
   }
 
@@ -508,6 +514,7 @@ public final class Engine {
       done = new CompletableFuture<>();
       closing = done;
       closed = true;
+      connector.close();
       ls = loops;
       if (!started) {
         done.complete(null);

@@ -4,6 +4,8 @@ package io.github.apnsproxy.tcp.internal;
 import io.github.apnsproxy.core.AddressPlan;
 import io.github.apnsproxy.core.AddressPolicy;
 import io.github.apnsproxy.core.ApnsHost;
+import io.github.apnsproxy.core.Cidr;
+import io.github.apnsproxy.tcp.Egress;
 import io.github.apnsproxy.core.UpstreamResolver;
 import io.github.apnsproxy.tcp.ConnectFeedback;
 import io.github.apnsproxy.tcp.CourierPicker;
@@ -41,6 +43,7 @@ public final class PlanRouter implements Router {
   private final AddressPlan plan;
   private final UpstreamResolver resolver;
   private final AddressPolicy policy;
+  private final Egress egress;
   private final CourierPicker picker;
   private final AtomicInteger rotation = new AtomicInteger();
   /** The kinds of names routed so far (a bounded cache: classifying parses the name). */
@@ -50,11 +53,26 @@ public final class PlanRouter implements Router {
   private final ConcurrentMap<ApnsHost, List<String>> upstreamNames = new ConcurrentHashMap<>();
 
   /** Makes the router. */
-  public PlanRouter(AddressPlan plan, UpstreamResolver resolver, AddressPolicy policy, CourierPicker picker) {
+  public PlanRouter(AddressPlan plan, UpstreamResolver resolver, AddressPolicy policy, CourierPicker picker,
+      Egress egress) {
     this.plan = Objects.requireNonNull(plan, "plan");
     this.resolver = Objects.requireNonNull(resolver, "resolver");
     this.policy = Objects.requireNonNull(policy, "policy");
     this.picker = Objects.requireNonNull(picker, "picker");
+    this.egress = Objects.requireNonNull(egress, "egress");
+  }
+
+  /** The plan's virtual networks (every site, IPv4 and IPv6): addresses the splicer must never connect to. */
+  public List<Cidr> planNetworks() {
+    List<Cidr> out = new ArrayList<>();
+    for (AddressPlan.Site s : plan.sites()) {
+      out.add(s.ipv4());
+      Cidr v6 = s.ipv6();
+      if (v6 != null) {
+        out.add(v6);
+      }
+    }
+    return out;
   }
 
   @Override
@@ -148,6 +166,10 @@ public final class PlanRouter implements Router {
   }
 
   private CompletionStage<Route> resolveOne(String name, int port) {
+    if (!egress.isDirect() && egress.isProxied(name, port)) {
+      // the proxy resolves the name: internal networks often cannot, and it must be asked by name anyway
+      return done(Route.toHost(name, port));
+    }
     CompletionStage<List<InetAddress>> resolved;
     try {
       resolved = resolver.resolve(name);
@@ -173,6 +195,9 @@ public final class PlanRouter implements Router {
    */
   private CompletionStage<Route> pickCouriers(CourierPicker.Pool pool, int port) {
     List<ApnsHost> couriers = picker.pick(pool, COURIERS_PER_ROUTE);
+    if (!couriers.isEmpty() && !egress.isDirect() && egress.isProxied(couriers.get(0).name(), port)) {
+      return done(Route.toHost(couriers.get(0).name(), port)); // the proxy resolves the picked courier's name
+    }
     List<CompletableFuture<List<InetAddress>>> stages = new ArrayList<>(couriers.size());
     for (ApnsHost c : couriers) {
       CompletableFuture<List<InetAddress>> f;

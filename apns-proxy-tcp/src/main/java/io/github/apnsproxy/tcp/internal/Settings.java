@@ -3,6 +3,8 @@ package io.github.apnsproxy.tcp.internal;
 
 import io.github.apnsproxy.core.AddressPolicy;
 import io.github.apnsproxy.core.CidrSet;
+import io.github.apnsproxy.tcp.AddressFamily;
+import io.github.apnsproxy.tcp.Egress;
 import io.github.apnsproxy.tcp.FrontDoor;
 import io.github.apnsproxy.tcp.ProxyProtocol;
 import io.github.apnsproxy.tcp.Router;
@@ -22,7 +24,8 @@ public record Settings(List<InetSocketAddress> listen, Router router, AddressPol
     long connectTimeoutNanos, long idleTimeoutNanos, long routeTimeoutNanos, int maxConnections,
     int maxConnectionsPerClient, int bufferSize, int keepAliveIdleSeconds, int keepAliveIntervalSeconds,
     boolean reusePort, SpliceListener listener, List<@Nullable FrontDoor> doors, long prefaceTimeoutNanos,
-    long prefaceBudgetBytes, ProxyProtocol proxyProtocol, CidrSet proxyProtocolFrom) {
+    long prefaceBudgetBytes, ProxyProtocol proxyProtocol, CidrSet proxyProtocolFrom, Egress egress,
+    AddressFamily family, CidrSet neverConnectTo, long failedAddressMemoryNanos) {
   /** Copies the lists. */
   public Settings {
     listen = List.copyOf(listen);

@@ -3,6 +3,7 @@ package io.github.apnsproxy.tcp.internal;
 
 import io.github.apnsproxy.core.internal.loop.KeyHandler;
 import io.github.apnsproxy.tcp.CloseReason;
+import io.github.apnsproxy.tcp.EgressProxy;
 import io.github.apnsproxy.tcp.ConnectFeedback;
 import io.github.apnsproxy.tcp.FrontDoor;
 import io.github.apnsproxy.tcp.InboundConnection;
@@ -45,6 +46,8 @@ final class Splice implements KeyHandler {
   static final int PREFACE = 4;
   /** Sending a reply before closing (a refusal, an upstream failure), then discarding input until EOF. */
   static final int REPLYING = 5;
+  /** Connected to an egress proxy, waiting for its CONNECT (or SOCKS5) answer; the connect deadline still runs. */
+  static final int TUNNELING = 6;
 
   /** Reads per readiness event while each fills the buffer (see {@link #readClient}). */
   static final int MAX_READS_PER_EVENT = 4;
@@ -66,7 +69,10 @@ final class Splice implements KeyHandler {
   private @Nullable SocketChannel upstream;
   private @Nullable SelectionKey clientKey;
   private @Nullable SelectionKey upstreamKey;
-  private @Nullable List<InetSocketAddress> candidates;
+  private @Nullable List<Connector.Attempt> attempts;
+  private Connector.@Nullable Attempt attempt;
+  private @Nullable Tunnel tunnel;
+  private int selfLoops;
   private @Nullable ConnectFeedback feedback;
   private @Nullable StringBuilder failures;
   private @Nullable InetSocketAddress upstreamAddress;
@@ -115,7 +121,7 @@ final class Splice implements KeyHandler {
 
   /** When this splice's current timer fires ({@code Long.MAX_VALUE}: none). */
   long dueAt(long idleNanos) {
-    if (state == ROUTING || state == CONNECTING || state == PREFACE || state == REPLYING) {
+    if (state == ROUTING || state == CONNECTING || state == TUNNELING || state == PREFACE || state == REPLYING) {
       return deadline;
     }
     if (state == SPLICING && idleNanos > 0) {
@@ -166,7 +172,12 @@ final class Splice implements KeyHandler {
     countRouted();
     upstreamHost = route.host();
     loop.listener.routed(connection, route);
-    candidates = route.candidates();
+    // ---- the connect stage (egress): direct addresses or tunnels through proxies, the same for every front door
+    StringBuilder why = new StringBuilder();
+    attempts = loop.engine.connector.attempts(route, loop.now, why);
+    if (why.length() > 0) {
+      failures = why;
+    }
     feedback = route.feedback();
     nextCandidate = 0;
     connectNext();
@@ -201,30 +212,42 @@ final class Splice implements KeyHandler {
   }
 
   private void connectNext() {
-    List<InetSocketAddress> list = candidates;
+    List<Connector.Attempt> list = attempts;
     while (list != null && nextCandidate < list.size()) {
-      InetSocketAddress a = list.get(nextCandidate++);
+      Connector.Attempt at = list.get(nextCandidate++);
+      InetSocketAddress a = at.connectTo();
+      if (loop.engine.connector.isSelf(a)) {
+        selfLoop(at);
+        continue;
+      }
+      attempt = at;
       SocketChannel ch = null;
       try {
         // an IPv4 socket for an IPv4 target: the JDK's default dual-stack socket costs an IPV6_V6ONLY call more
         ch = SocketChannel.open(a.getAddress() instanceof Inet4Address ? StandardProtocolFamily.INET
             : StandardProtocolFamily.INET6);
         upstream = ch; // from here on connectFailed closes it
-        upstreamAddress = a;
         ch.configureBlocking(false);
         loop.configure(ch);
+        // one budget per attempt: the TCP connect and, through a proxy, its answer
+        deadline = loop.now + loop.settings.connectTimeoutNanos();
         if (ch.connect(a)) {
           connected();
           return;
         }
         upstreamKey = ch.register(loop.selector(), SelectionKey.OP_CONNECT, this);
         state = CONNECTING;
-        deadline = loop.now + loop.settings.connectTimeoutNanos();
         loop.schedule(deadline);
         return;
       } catch (IOException | RuntimeException e) {
-        connectFailed(a, e.toString());
+        connectFailed(at, e.toString());
       }
+    }
+    if (list != null && selfLoops > 0 && selfLoops == list.size()) {
+      loop.counters.rejected(RejectReason.SELF_LOOP);
+      failOrClose(new UpstreamFailure(UpstreamFailure.Kind.NOT_ALLOWED, RejectReason.SELF_LOOP,
+          String.valueOf(failures)), CloseReason.TARGET_REFUSED);
+      return;
     }
     LOG.debug("{}: every upstream candidate failed: {}", connection, failures);
     PrefaceState p = preface;
@@ -232,12 +255,36 @@ final class Splice implements KeyHandler {
         String.valueOf(failures)), CloseReason.CONNECT_FAILED);
   }
 
-  private void connectFailed(InetSocketAddress a, String why) {
+  /** A candidate that is this proxy itself (its plan, its listeners): never connected to, counted and logged. */
+  private void selfLoop(Connector.Attempt at) {
+    selfLoops++;
+    loop.counters.selfLoops.increment();
+    String msg = at.connectTo() + " is this proxy's own address (a plan or listen address): refusing to connect to "
+        + "itself; check upstream.hosts and what upstream.dns answers for " + at.host();
+    if (loop.engine.connector.warnDue("self " + at.connectTo(), loop.now)) {
+      LOG.warn("{}: {} (logged once a minute per address)", connection, msg);
+    } else {
+      LOG.debug("{}: {}", connection, msg);
+    }
+    appendFailure(at + ": self-loop refused");
+  }
+
+  private void appendFailure(String text) {
+    if (failures == null) {
+      failures = new StringBuilder();
+    } else {
+      failures.append("; ");
+    }
+    failures.append(text);
+  }
+
+  private void connectFailed(Connector.Attempt at, String why) {
     loop.counters.connectFailures.increment();
+    loop.engine.connector.failed(at.connectTo(), loop.now);
     ConnectFeedback f = feedback;
-    if (f != null) {
+    if (f != null && at.proxy() == null) {
       try {
-        f.failed(a, why);
+        f.failed(at.connectTo(), why);
       } catch (RuntimeException | Error e) {
         Errors.rethrowFatal(e);
         LOG.warn("{}: ConnectFeedback.failed threw", connection, e);
@@ -247,12 +294,8 @@ final class Splice implements KeyHandler {
     if (p != null) {
       p.lastFailure = PrefaceState.classify(why);
     }
-    if (failures == null) {
-      failures = new StringBuilder();
-    } else {
-      failures.append("; ");
-    }
-    failures.append(a).append(": ").append(why);
+    appendFailure(at + ": " + why);
+    tunnel = null;
     SocketChannel ch = upstream;
     upstream = null;
     upstreamKey = null;
@@ -263,8 +306,8 @@ final class Splice implements KeyHandler {
 
   private void finishConnect() {
     SocketChannel ch = upstream;
-    InetSocketAddress a = upstreamAddress;
-    if (ch == null || a == null) {
+    Connector.Attempt at = attempt;
+    if (ch == null || at == null) {
       return;
     }
     try {
@@ -272,21 +315,117 @@ final class Splice implements KeyHandler {
         return;
       }
     } catch (IOException e) {
-      connectFailed(a, e.toString());
+      connectFailed(at, e.toString());
       connectNext();
       return;
     }
     connected();
   }
 
+  /** The TCP connection is up: through a proxy the tunnel handshake starts, else the splice. */
   private void connected() {
+    Connector.Attempt at = attempt;
     SocketChannel up = upstream;
-    InetSocketAddress a = upstreamAddress;
+    if (at == null || up == null) {
+      return;
+    }
+    EgressProxy proxy = at.proxy();
+    if (proxy == null) {
+      loop.engine.connector.succeeded(at.connectTo());
+      startSplicing(null);
+      return;
+    }
+    state = TUNNELING;
+    loop.schedule(deadline);
+    Tunnel t = new Tunnel(proxy, at.host(), at.port(), Math.min(4096, loop.settings.bufferSize() / 2));
+    tunnel = t;
+    try {
+      if (upstreamKey == null) {
+        upstreamKey = up.register(loop.selector(), SelectionKey.OP_WRITE, this);
+      }
+    } catch (IOException e) {
+      connectFailed(at, e.toString());
+      connectNext();
+      return;
+    }
+    tunnelIo(SelectionKey.OP_WRITE);
+  }
+
+  /** One step of the proxy handshake: write what is due, read the answer; never blocks. Loop thread. */
+  private void tunnelIo(int ops) {
+    Tunnel t = tunnel;
+    SocketChannel up = upstream;
+    Connector.Attempt at = attempt;
+    if (t == null || up == null || at == null) {
+      return;
+    }
+    try {
+      if ((ops & SelectionKey.OP_READ) != 0) {
+        int n = up.read(t.input());
+        if (n < 0) {
+          tunnelFailed(at, t, false, "closed the connection during the handshake");
+          return;
+        }
+        if (n > 0 || !t.input().hasRemaining()) {
+          int r = t.advance();
+          if (r == Tunnel.FAILED) {
+            tunnelFailed(at, t, t.isConfigProblem(), t.failure());
+            return;
+          }
+          if (r == Tunnel.ESTABLISHED) {
+            tunnel = null;
+            loop.engine.connector.succeeded(at.connectTo());
+            LOG.debug("{}: tunnel to {} open", connection, at);
+            startSplicing(t.leftover());
+            return;
+          }
+        }
+      }
+      ByteBuffer out = t.output();
+      if (out.hasRemaining()) {
+        up.write(out);
+      }
+    } catch (IOException e) {
+      tunnelFailed(at, t, false, e.toString());
+      return;
+    }
+    SelectionKey k = upstreamKey;
+    if (k != null) {
+      setInterest(k, t.output().hasRemaining() ? SelectionKey.OP_WRITE : SelectionKey.OP_READ);
+    }
+  }
+
+  private void tunnelFailed(Connector.Attempt at, Tunnel t, boolean configProblem, String why) {
+    String msg = "egress proxy " + t.proxy + " " + why;
+    if (configProblem) {
+      loop.counters.proxyRefusals.increment();
+      if (loop.engine.connector.warnDue("proxy " + t.proxy + " " + why, loop.now)) {
+        LOG.warn("{} (a configuration problem; logged once a minute)", msg);
+      }
+    } else {
+      loop.counters.proxyFailures.increment();
+    }
+    LOG.debug("{}: {}", connection, msg);
+    connectFailed(at, msg);
+    connectNext();
+  }
+
+  /**
+   * Starts splicing once the upstream leg is ready (directly connected, or the tunnel open). The one place where
+   * bytes held before the splice are handed to it: {@code firstToClient} are upstream bytes that came with the
+   * proxy's answer; bytes the client sent meanwhile are still in its socket (the client is read only from here on).
+   */
+  private void startSplicing(@Nullable ByteBuffer firstToClient) {
+    SocketChannel up = upstream;
+    Connector.Attempt at = attempt;
+    InetSocketAddress a = at == null ? null : at.connectTo();
     if (up == null || a == null) {
       return;
     }
+    upstreamAddress = a;
     state = SPLICING;
-    candidates = null;
+    attempts = null;
+    attempt = null;
     failures = null;
     ConnectFeedback f = feedback;
     feedback = null;
@@ -314,13 +453,45 @@ final class Splice implements KeyHandler {
       return;
     }
     loop.listener.connected(connection, a);
-    LOG.debug("{}: connected to {}", connection, a);
+    LOG.debug("{}: connected to {}", connection, at);
     if (loop.settings.idleTimeoutNanos() > 0) {
       loop.schedule(lastActive + loop.settings.idleTimeoutNanos());
     }
     if (preface != null) {
+      // the front door's reply goes to the client first, its buffered bytes to the upstream first
       handOverPreface(up, a);
     }
+    if (firstToClient != null && firstToClient.hasRemaining() && state == SPLICING) {
+      queueToClient(firstToClient);
+    }
+    updateInterest();
+  }
+
+  /**
+   * Queues upstream bytes that arrived with the proxy's answer for the client, after anything already queued (a
+   * front door's reply). Both are small (the answer buffer is at most half a pooled buffer); should they not fit
+   * together, the connection is closed rather than a byte lost.
+   */
+  private void queueToClient(ByteBuffer bytes) {
+    int n = bytes.remaining();
+    ByteBuffer b = toClient;
+    if (b == null) {
+      b = loop.pool.acquire();
+      b.put(bytes).flip();
+      toClient = b;
+    } else {
+      b.compact();
+      if (b.remaining() < n) {
+        b.flip();
+        LOG.warn("{}: {} bytes from the egress proxy do not fit after the front door's reply", connection, n);
+        close(CloseReason.ERROR, false, false);
+        return;
+      }
+      b.put(bytes).flip();
+    }
+    bytesDown += n;
+    loop.counters.bytesDown.add(n);
+    flushToClient();
   }
 
   void onTimeout() {
@@ -336,10 +507,17 @@ final class Splice implements KeyHandler {
       LOG.debug("{}: route timed out", connection);
       failOrClose(new UpstreamFailure(UpstreamFailure.Kind.TIMED_OUT, RejectReason.ROUTE_TIMEOUT, "route timed out"),
           CloseReason.ROUTE_TIMEOUT);
-    } else if (state == CONNECTING) {
-      InetSocketAddress a = upstreamAddress;
-      connectFailed(a == null ? connection.local() : a, "connect timed out");
-      connectNext();
+    } else if (state == CONNECTING || state == TUNNELING) {
+      Connector.Attempt at = attempt;
+      Tunnel t = tunnel;
+      if (at == null) {
+        close(CloseReason.CONNECT_FAILED, false, false);
+      } else if (state == TUNNELING && t != null) {
+        tunnelFailed(at, t, false, "did not answer within the connect timeout");
+      } else {
+        connectFailed(at, "connect timed out");
+        connectNext();
+      }
     } else if (state == SPLICING) {
       LOG.debug("{}: idle timeout", connection);
       close(CloseReason.IDLE_TIMEOUT, false, false);
@@ -359,6 +537,10 @@ final class Splice implements KeyHandler {
         if ((ops & SelectionKey.OP_CONNECT) != 0) {
           finishConnect();
         }
+        return;
+      }
+      if (state == TUNNELING) {
+        tunnelIo(ops);
         return;
       }
       if ((ops & SelectionKey.OP_WRITE) != 0) {
@@ -1048,7 +1230,9 @@ final class Splice implements KeyHandler {
     if (!wasConnected) {
       upstreamAddress = null;
     }
-    candidates = null;
+    attempts = null;
+    attempt = null;
+    tunnel = null;
     feedback = null;
     failures = null;
     ByteBuffer b = toUpstream;
