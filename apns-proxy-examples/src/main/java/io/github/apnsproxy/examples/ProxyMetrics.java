@@ -12,6 +12,7 @@ import io.github.apnsproxy.tcp.Route;
 import io.github.apnsproxy.tcp.SpliceListener;
 import io.github.apnsproxy.tcp.SpliceStats;
 import io.github.apnsproxy.tcp.SpliceSummary;
+import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
@@ -68,6 +69,7 @@ public final class ProxyMetrics {
   private final Histogram routeTime;
   private final Histogram connectTime;
   private final Histogram dnsAnswerTime;
+  private final Counter reloads;
   private final SpliceListener listener = new TimingListener();
   private final Map<InboundConnection, long[]> setups = new ConcurrentHashMap<>();
 
@@ -94,6 +96,11 @@ public final class ProxyMetrics {
         .register(registry);
     dnsAnswerTime.labelValues("udp"); // both series exist from the start, before the first query
     dnsAnswerTime.labelValues("tcp");
+    reloads = Counter.builder().name(PREFIX + "config_reloads_total")
+        .help("Config reloads (SIGHUP) by result: success (applied) or failure (refused, the old config runs on).")
+        .labelNames("result").withoutExemplars().register(registry);
+    reloads.labelValues("success"); // both series exist before the first reload
+    reloads.labelValues("failure");
     registerSpliceMetrics();
     registerDnsMetrics();
     registerResolverMetrics();
@@ -118,6 +125,11 @@ public final class ProxyMetrics {
           .labelValues(query.transport() == DnsTransport.UDP ? "udp" : "tcp")
           .observe((System.nanoTime() - start) / 1e9));
     };
+  }
+
+  /** Counts one config reload into {@code apns_proxy_config_reloads_total{result="success"|"failure"}}. Any thread. */
+  public void reloaded(boolean success) {
+    reloads.labelValues(success ? "success" : "failure").inc();
   }
 
   /**

@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.github.apnsproxy.examples;
 
+import static io.github.apnsproxy.examples.ProxyKeys.*;
+
 import io.github.apnsproxy.core.AddressPlan;
+import io.github.apnsproxy.core.AddressPolicy;
+import io.github.apnsproxy.core.config.ConfigException;
+import io.github.apnsproxy.core.config.ValueTypes.Hosts;
 import io.github.apnsproxy.core.UpstreamResolver;
 import io.github.apnsproxy.dns.CachingResolver;
 import io.github.apnsproxy.dns.DnsAnswerHandler;
@@ -22,15 +27,25 @@ import io.github.apnsproxy.tcp.SpliceStats;
 import io.github.apnsproxy.tcp.TcpSplicer;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,26 +62,22 @@ import org.slf4j.LoggerFactory;
 public final class ProxyNode implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ProxyNode.class);
 
-  private final ProxySetup setup;
   private final List<AutoCloseable> resources;
-  private final @Nullable CachingResolver cachingResolver;
+  /** What {@link #reload} swaps: the setup, the caching resolver, the handler chain's forwarders, the listeners. */
+  private volatile Live live;
   private final DnsServer dns;
   private final TcpSplicer splicer;
-  private final int splicerAddressCount;
   private final ProxyMetrics metrics;
   private final @Nullable MetricsEndpoint metricsEndpoint;
   private final @Nullable ScheduledExecutorService statsTimer;
   private final AtomicBoolean closed;
 
-  private ProxyNode(ProxySetup setup, List<AutoCloseable> resources, @Nullable CachingResolver cachingResolver,
-      DnsServer dns, TcpSplicer splicer, int splicerAddressCount, ProxyMetrics metrics,
+  private ProxyNode(List<AutoCloseable> resources, Live live, DnsServer dns, TcpSplicer splicer, ProxyMetrics metrics,
       @Nullable MetricsEndpoint metricsEndpoint, @Nullable ScheduledExecutorService statsTimer, AtomicBoolean closed) {
-    this.setup = setup;
     this.resources = resources;
-    this.cachingResolver = cachingResolver;
+    this.live = live;
     this.dns = dns;
     this.splicer = splicer;
-    this.splicerAddressCount = splicerAddressCount;
     this.metrics = metrics;
     this.metricsEndpoint = metricsEndpoint;
     this.statsTimer = statsTimer;
@@ -111,7 +122,9 @@ public final class ProxyNode implements AutoCloseable {
     }
     UpstreamResolver resolver = resolver(setup, caching);
 
-    DnsAnswerHandler chain = handlerChain(setup, resolver, started);
+    List<AutoCloseable> chainResources = new ArrayList<>();
+    DnsAnswerHandler chain = handlerChain(setup, resolver, chainResources);
+    started.addAll(chainResources);
     DnsResponder.Builder options = setup.responder();
     DnsServer dns = setup.dnsServer()
         .responder(DnsResponder.builder(metrics.timed(chain))
@@ -131,9 +144,10 @@ public final class ProxyNode implements AutoCloseable {
     started.add(splicer);
     splicer.start();
 
-    CachingResolver resolverForStats = caching;
+    // the resolver a reload installs is read at each scrape
+    AtomicReference<@Nullable ProxyNode> self = new AtomicReference<>();
     metrics.watch(splicer::stats, () -> splicer.stats().outstandingBuffers(), dns::stats, dns::tcpConnections,
-        () -> Optional.ofNullable(resolverForStats).map(CachingResolver::stats));
+        () -> Optional.ofNullable(self.get()).flatMap(ProxyNode::resolverStats));
     MetricsEndpoint endpoint = null;
     Optional<InetSocketAddress> metricsListen = setup.app().metricsListen();
     if (metricsListen.isPresent()) {
@@ -167,8 +181,17 @@ public final class ProxyNode implements AutoCloseable {
       }, interval, interval, TimeUnit.MILLISECONDS);
     }
 
-    ProxyNode node = new ProxyNode(setup, List.copyOf(started), caching, dns, splicer, listenCount, metrics,
-        endpoint, timer, closed);
+    List<AutoCloseable> fixed = new ArrayList<>(started);
+    fixed.removeAll(chainResources);
+    fixed.remove(caching);
+    Map<InetSocketAddress, InetSocketAddress> listeners = new LinkedHashMap<>();
+    List<InetSocketAddress> bound = splicer.boundAddresses();
+    for (int i = 0; i < bound.size(); i++) {
+      listeners.put(sb.listen().get(i), bound.get(i));
+    }
+    ProxyNode node = new ProxyNode(List.copyOf(fixed), new Live(setup, caching, List.copyOf(chainResources),
+        Map.copyOf(listeners)), dns, splicer, metrics, endpoint, timer, closed);
+    self.set(node);
     LOG.info("apns-proxy started: DNS on {}, splicer on {} addresses ({} plan, {} virtual addresses, at most {}"
         + " connections)", dns.udpAddresses(), listenCount, plan.style().name().toLowerCase(Locale.ROOT),
         plan.entries().size(), sb.maxConnections());
@@ -220,9 +243,221 @@ public final class ProxyNode implements AutoCloseable {
     return DnsAnswerHandler.firstOf(chain);
   }
 
-  /** What this node was set up from: the plan, the policy, the effective values. */
+  /** What {@link #reload} swaps; replaced as a whole. */
+  private record Live(ProxySetup setup, @Nullable CachingResolver caching, List<AutoCloseable> chainResources,
+      Map<InetSocketAddress, InetSocketAddress> listeners) {}
+
+  /** A reload ready to apply: everything built and checked, nothing running touched yet. */
+  private record Prepared(ProxySetup setup, Set<String> changed, Set<String> keptForRestart,
+      @Nullable CachingResolver caching, boolean newResolver, UpstreamResolver resolver, DnsAnswerHandler chain,
+      List<AutoCloseable> chainResources, List<InetSocketAddress> adding, List<InetSocketAddress> removing) {}
+
+  /** The keys a reload applies (and every {@code site.NAME.*} key); a change to any other key needs a restart. */
+  static final Set<String> RELOADABLE = Set.of(PLAN_IPV4.name(), PLAN_IPV6.name(), PLAN_SITES.name(),
+      COURIER_COUNT.name(), COURIER_VARIANTS.name(), DNS_TTL.name(), DNS_NEGATIVE_TTL.name(), DNS_FORWARD.name(),
+      DNS_ZONE_OTHER.name(), DNS_NS_NAME.name(), DNS_NS_ADDRESS.name(), DNS_TXT_COUNT.name(),
+      DNS_UPSTREAM_CHECK.name(), UPSTREAM_DNS.name(), UPSTREAM_HOSTS.name(), UPSTREAM_TIMEOUT.name(),
+      UPSTREAM_TTL_MIN.name(), UPSTREAM_TTL_MAX.name(), UPSTREAM_SERVE_STALE.name(),
+      UPSTREAM_STALE_ANSWER_TIMEOUT.name(), UPSTREAM_ALLOW.name(), CLIENTS_ALLOW.name(), TCP_LISTEN.name(),
+      TCP_COURIER_PORTS.name(), TCP_INIT_PORTS.name(), TCP_API_PORTS.name(), TCP_DRAIN_TIMEOUT.name(),
+      TCP_MAX_CONNECTIONS.name(), TCP_MAX_PER_CLIENT.name());
+
+  /** The keys whose change makes a new caching resolver. */
+  private static final List<String> RESOLVER_KEYS = List.of(UPSTREAM_DNS.name(), UPSTREAM_TIMEOUT.name(),
+      UPSTREAM_TTL_MIN.name(), UPSTREAM_TTL_MAX.name(), UPSTREAM_SERVE_STALE.name(),
+      UPSTREAM_STALE_ANSWER_TIMEOUT.name());
+
+  /** Whether a reload applies a change to {@code key}; the others need a restart. */
+  static boolean isReloadable(String key) {
+    return key.startsWith("site.") || RELOADABLE.contains(key);
+  }
+
+  /**
+   * Re-reads the config file ({@link ProxySetup#load}) and applies it with {@link #reload(ProxySetup)}; a file that
+   * cannot be read or fails validation is refused the same way: the running config stays, one line names the
+   * problem, {@code apns_proxy_config_reloads_total{result="failure"}} counts it. What {@code run} does on SIGHUP.
+   * Any thread but a splicer or DNS callback.
+   *
+   * @return whether the new config was applied
+   */
+  public boolean reload(Path file) {
+    Objects.requireNonNull(file, "file");
+    ProxySetup next;
+    try {
+      next = ProxySetup.load(file);
+    } catch (IOException | RuntimeException e) { // ConfigException names the key
+      return refused("config: " + e.getMessage());
+    }
+    return reload(next);
+  }
+
+  /**
+   * Applies {@code next} to the running node with live splices untouched; uses up {@code next}. Everything is built
+   * and checked first (new virtual addresses bound, all or none); only then are the DNS handler chain, the splicer's
+   * router, policy and limits swapped, listeners of addresses that left the plan closed (their live splices go on
+   * until they end), and a caching resolver that was replaced (an {@code upstream.*} resolver key changed) closed.
+   * Keys that need a restart ({@link #isReloadable} false: listen addresses of DNS and metrics, threads, timeouts,
+   * {@code plan.style}, ...) keep their running values, with one warning naming them. When anything fails the
+   * running config stays as it was, with one line naming the problem; each outcome is counted in
+   * {@code apns_proxy_config_reloads_total}. One reload at a time; any thread but a splicer or DNS callback.
+   *
+   * @return whether {@code next} was applied
+   */
+  public synchronized boolean reload(ProxySetup next) {
+    Objects.requireNonNull(next, "next");
+    if (closed.get()) {
+      LOG.warn("config reload ignored: the proxy is stopping");
+      return false;
+    }
+    Live old = live;
+    Prepared p;
+    List<InetSocketAddress> addedBound;
+    List<AutoCloseable> made = new ArrayList<>();
+    try {
+      p = prepare(old, next, made);
+      // binds all or none; nobody is sent to a new address before the DNS swap below
+      addedBound = p.adding().isEmpty() ? List.of()
+          : p.setup().plan().style() == AddressPlan.Style.SINGLE
+              ? splicer.addListeners(p.adding(), FrontDoor.tlsServerName())
+              : splicer.addListeners(p.adding());
+    } catch (ConfigException e) {
+      closeAll(made);
+      return refused("config: " + e.getMessage());
+    } catch (IOException | RuntimeException e) {
+      closeAll(made);
+      return refused(e.getMessage() == null ? e.toString() : e.getMessage());
+    }
+
+    // nothing below fails
+    AddressPolicy policy = p.setup().policy();
+    splicer.update(Router.fromPlan(p.setup().plan(), p.resolver(), policy), policy);
+    splicer.limits(p.setup().splicer().maxConnections(), p.setup().splicer().maxConnectionsPerClient());
+    dns.update(metrics.timed(p.chain()), p.setup().responder().policy().orElse(null));
+    List<InetSocketAddress> gone = new ArrayList<>();
+    for (InetSocketAddress a : p.removing()) {
+      gone.add(Objects.requireNonNull(old.listeners().get(a), "bound address"));
+    }
+    if (!gone.isEmpty()) {
+      splicer.removeListeners(gone); // their live splices go on
+    }
+    Map<InetSocketAddress, InetSocketAddress> listeners = new LinkedHashMap<>(old.listeners());
+    p.removing().forEach(listeners::remove);
+    for (int i = 0; i < p.adding().size(); i++) {
+      listeners.put(p.adding().get(i), addedBound.get(i));
+    }
+    live = new Live(p.setup(), p.caching(), p.chainResources(), Collections.unmodifiableMap(listeners));
+    List<AutoCloseable> replaced = new ArrayList<>();
+    if (p.newResolver() && old.caching() != null) {
+      replaced.add(old.caching());
+    }
+    replaced.addAll(old.chainResources());
+    closeAll(replaced);
+    metrics.reloaded(true);
+    LOG.info("config reloaded: {}; listeners +{} -{}{}; {} live splices untouched",
+        p.changed().isEmpty() ? "no key changed" : "changed " + String.join(", ", p.changed()),
+        p.adding().size(), p.removing().size(), p.newResolver() ? "; new upstream resolver" : "",
+        splicer.stats().active());
+    return true;
+  }
+
+  private Prepared prepare(Live old, ProxySetup proposed, List<AutoCloseable> made) throws IOException {
+    ProxySetup next = proposed;
+    Map<String, String> before = old.setup().effectiveValues();
+    Set<String> kept = new TreeSet<>();
+    for (String k : changedKeys(before, next.effectiveValues())) {
+      if (!isReloadable(k)) {
+        kept.add(k);
+      }
+    }
+    if (!kept.isEmpty()) {
+      List<String> values = new ArrayList<>();
+      Map<String, String> after = next.effectiveValues();
+      for (String k : kept) {
+        values.add(k + " = '" + after.getOrDefault(k, "") + "' (running '" + before.getOrDefault(k, "") + "')");
+      }
+      LOG.warn("config reload: {} change only with a restart; keeping the running values", String.join(", ", values));
+      next = keepRunning(next, old.setup(), kept);
+    }
+    Set<String> changed = changedKeys(before, next.effectiveValues());
+    if (!next.hosts().map(Hosts::table).equals(old.setup().hosts().map(Hosts::table))
+        && !changed.contains(UPSTREAM_HOSTS.name())) {
+      changed.add(UPSTREAM_HOSTS.name() + " (file contents)");
+    }
+    next.warnings().forEach(w -> LOG.warn("{}", w));
+
+    CachingResolver caching = old.caching();
+    boolean newResolver = RESOLVER_KEYS.stream().anyMatch(changed::contains);
+    if (newResolver) {
+      caching = null;
+      if (!next.resolver().servers().isEmpty()) {
+        caching = next.resolver().build();
+        made.add(caching);
+      }
+    }
+    UpstreamResolver resolver = resolver(next, caching);
+    List<AutoCloseable> chainResources = new ArrayList<>();
+    DnsAnswerHandler chain;
+    try {
+      chain = handlerChain(next, resolver, chainResources);
+    } finally {
+      made.addAll(chainResources);
+    }
+
+    List<InetSocketAddress> wanted = next.splicer().listen();
+    Set<InetSocketAddress> wantedSet = new HashSet<>(wanted);
+    List<InetSocketAddress> adding = new ArrayList<>();
+    for (InetSocketAddress a : wanted) {
+      if (!old.listeners().containsKey(a)) {
+        adding.add(a);
+      }
+    }
+    List<InetSocketAddress> removing = new ArrayList<>();
+    for (InetSocketAddress a : old.listeners().keySet()) {
+      if (!wantedSet.contains(a)) {
+        removing.add(a);
+      }
+    }
+    return new Prepared(next, changed, kept, caching, newResolver, resolver, chain, List.copyOf(chainResources),
+        List.copyOf(adding), List.copyOf(removing));
+  }
+
+  /** {@code next} with {@code keys} set as {@code running} has them (or unset where it does not set them). */
+  private static ProxySetup keepRunning(ProxySetup next, ProxySetup running, Set<String> keys) {
+    Properties p = new Properties();
+    p.putAll(next.config().texts());
+    Map<String, String> runningTexts = running.config().texts();
+    for (String k : keys) {
+      String v = runningTexts.get(k);
+      if (v == null) {
+        p.remove(k);
+      } else {
+        p.setProperty(k, v);
+      }
+    }
+    return ProxySetup.of(ProxyConfig.fromProperties(p));
+  }
+
+  private static Set<String> changedKeys(Map<String, String> before, Map<String, String> after) {
+    Set<String> changed = new TreeSet<>();
+    Set<String> all = new HashSet<>(before.keySet());
+    all.addAll(after.keySet());
+    for (String k : all) {
+      if (!Objects.equals(before.get(k), after.get(k))) {
+        changed.add(k);
+      }
+    }
+    return changed;
+  }
+
+  private boolean refused(String why) {
+    metrics.reloaded(false);
+    LOG.error("config reload refused, the running config stays: {}", why);
+    return false;
+  }
+
+  /** What this node runs now (set up from at start, or by the last successful {@link #reload}). */
   public ProxySetup setup() {
-    return setup;
+    return live.setup();
   }
 
   /** The DNS server's bound UDP addresses (real ports). */
@@ -237,7 +472,7 @@ public final class ProxyNode implements AutoCloseable {
 
   /** The number of socket addresses the splicer listens on. */
   public int splicerAddressCount() {
-    return splicerAddressCount;
+    return live.listeners().size();
   }
 
   /** The splicer's bound addresses (real ports). */
@@ -262,7 +497,7 @@ public final class ProxyNode implements AutoCloseable {
 
   /** The caching resolver's counters, when {@code upstream.dns} is set. */
   public Optional<ResolverStats> resolverStats() {
-    return Optional.ofNullable(cachingResolver).map(CachingResolver::stats);
+    return Optional.ofNullable(live.caching()).map(CachingResolver::stats);
   }
 
   /** The splicer's outstanding pooled buffers (zero when no splice is backed up). */
@@ -327,6 +562,15 @@ public final class ProxyNode implements AutoCloseable {
     List<AutoCloseable> rest = new ArrayList<>(resources);
     rest.remove(dns);
     rest.remove(splicer);
+    synchronized (this) { // after a reload in progress, which closes what it replaced
+      Live l = live;
+      List<AutoCloseable> swapped = new ArrayList<>();
+      if (l.caching() != null) {
+        swapped.add(l.caching());
+      }
+      swapped.addAll(l.chainResources());
+      rest.addAll(0, swapped);
+    }
     closeAll(rest);
     if (statsTimer != null) {
       statsTimer.shutdownNow();
