@@ -9,9 +9,10 @@ import java.io.PrintStream;
 import java.lang.reflect.Proxy;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,7 +40,8 @@ public final class ApnsProxy {
               simulated devices that resolve a courier through the proxy, connect to its virtual address and talk
               TLS to the courier through the splicer. Prints each step and the stats.
         run --config FILE
-              Run the proxy from a properties file. SIGTERM drains live connections (tcp.drain-timeout) and exits 0.
+              Run the proxy from a properties file. SIGTERM drains live connections (tcp.drain-timeout) and exits 0;
+              SIGHUP re-reads FILE and applies it with live connections untouched (a bad file is refused).
         check --config FILE
               Validate a config and print the resulting plan: every virtual address and what it maps to.
         probe --config FILE [--trust-store FILE [--trust-store-password PW]]
@@ -111,11 +113,17 @@ public final class ApnsProxy {
   }
 
   /**
-   * Makes SIGHUP (a terminal hangup, or a reload attempt) log a line instead of stopping the proxy, until reload
-   * exists. {@code sun.misc.Signal} (module jdk.unsupported) is used by reflection, so a JDK without it only loses
-   * this: the proxy then logs that a hangup stops it.
+   * Makes SIGHUP (what {@code systemctl reload} sends) run {@code reload} instead of stopping the proxy. The signal
+   * thread only hands it to the thread {@code apns-proxy-reload}, which runs one reload after the other.
+   * {@code sun.misc.Signal} (module jdk.unsupported) is used by reflection, so a JDK without it only loses this: the
+   * proxy then logs that a hangup stops it.
    */
-  static void ignoreHangups() {
+  static void onHangup(Runnable reload) {
+    ExecutorService reloader = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "apns-proxy-reload");
+      t.setDaemon(true);
+      return t;
+    });
     try {
       Class<?> signal = Class.forName("sun.misc.Signal");
       Class<?> handlerType = Class.forName("sun.misc.SignalHandler");
@@ -123,8 +131,15 @@ public final class ApnsProxy {
       Object handler = Proxy.newProxyInstance(handlerType.getClassLoader(), new Class<?>[] {handlerType},
           (proxy, method, methodArgs) -> switch (method.getName()) {
             case "handle" -> {
-              // on the JVM's signal dispatch thread: log and return at once
-              LOG.info("reload not supported yet; ignoring SIGHUP");
+              // on the JVM's signal dispatch thread: hand over and return at once
+              LOG.info("SIGHUP: reloading the config");
+              reloader.execute(() -> {
+                try {
+                  reload.run();
+                } catch (RuntimeException e) {
+                  LOG.error("config reload failed", e);
+                }
+              });
               yield null;
             }
             case "hashCode" -> System.identityHashCode(proxy);
@@ -186,15 +201,15 @@ public final class ApnsProxy {
 
   private static int runProxy(String[] args, PrintStream out, PrintStream err)
       throws IOException, InterruptedException {
-    ProxySetup setup = loadConfig(configOption(args, "run"));
-    Duration drain = setup.app().drainTimeout();
+    Path configFile = configOption(args, "run");
+    ProxySetup setup = loadConfig(configFile);
     ProxyNode node = ProxyNode.start(setup);
-    ignoreHangups();
+    onHangup(() -> node.reload(configFile)); // re-reads the same file
     CountDownLatch stopped = new CountDownLatch(1);
     Thread hook = new Thread(() -> {
       int code = 0;
       try {
-        node.close(drain);
+        node.close(node.setup().app().drainTimeout()); // as the last reload set it
       } catch (RuntimeException | Error e) {
         err.println("apns-proxy: stopping failed: " + e);
         code = 1;
