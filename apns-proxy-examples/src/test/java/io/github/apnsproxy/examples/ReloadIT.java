@@ -127,8 +127,8 @@ class ReloadIT {
     write(config, v1, hosts);
 
     Path stderr = dir.resolve("stderr.txt");
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    proxy = new ProcessBuilder(List.of(java, "-Xss512k", "-cp", System.getProperty("java.class.path"),
+    String javaExe = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    proxy = new ProcessBuilder(List.of(javaExe, "-Xss512k", "-cp", System.getProperty("java.class.path"),
         ApnsProxy.class.getName(), "run", "--config", config.toString()))
         .redirectError(stderr.toFile()).start();
     BufferedReader out = new BufferedReader(new InputStreamReader(proxy.getInputStream(), StandardCharsets.UTF_8));
