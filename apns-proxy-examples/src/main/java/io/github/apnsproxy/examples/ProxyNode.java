@@ -27,6 +27,7 @@ import io.github.apnsproxy.tcp.SpliceStats;
 import io.github.apnsproxy.tcp.TcpSplicer;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -282,6 +283,9 @@ public final class ProxyNode implements AutoCloseable {
    */
   public boolean reload(Path file) {
     Objects.requireNonNull(file, "file");
+    if (!Files.isReadable(file)) {
+      return refused("cannot read config file " + file);
+    }
     ProxySetup next;
     try {
       next = ProxySetup.load(file);
