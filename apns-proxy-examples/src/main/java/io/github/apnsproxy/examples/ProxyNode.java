@@ -58,7 +58,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>This is what {@code run} and {@code demo} start; it is also the shortest way for a host application to run the
  * whole proxy from one config. Every piece it wires is public API of the library modules, so a host that needs a
- * different arrangement copies {@link #start} and changes what it needs.
+ * different arrangement copies {@link #start} and changes what it needs. {@link #reload} applies a new config to the
+ * running node (what {@code run} does on SIGHUP), with live splices untouched.
  */
 public final class ProxyNode implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ProxyNode.class);
@@ -249,7 +250,7 @@ public final class ProxyNode implements AutoCloseable {
       Map<InetSocketAddress, InetSocketAddress> listeners) {}
 
   /** A reload ready to apply: everything built and checked, nothing running touched yet. */
-  private record Prepared(ProxySetup setup, Set<String> changed, Set<String> keptForRestart,
+  private record Prepared(ProxySetup setup, Set<String> changed,
       @Nullable CachingResolver caching, boolean newResolver, UpstreamResolver resolver, DnsAnswerHandler chain,
       List<AutoCloseable> chainResources, List<InetSocketAddress> adding, List<InetSocketAddress> removing) {}
 
@@ -421,7 +422,7 @@ public final class ProxyNode implements AutoCloseable {
         removing.add(a);
       }
     }
-    return new Prepared(next, changed, kept, caching, newResolver, resolver, chain, List.copyOf(chainResources),
+    return new Prepared(next, changed, caching, newResolver, resolver, chain, List.copyOf(chainResources),
         List.copyOf(adding), List.copyOf(removing));
   }
 
@@ -560,21 +561,22 @@ public final class ProxyNode implements AutoCloseable {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
+    Live l;
+    synchronized (this) { // waits for a reload in progress; a later one sees closed and changes nothing
+      l = live;
+    }
     LOG.info("apns-proxy stopping: draining {} live splices for up to {}", splicer.stats().active(), drain);
     splicer.close(drain);
     dns.close();
     List<AutoCloseable> rest = new ArrayList<>(resources);
     rest.remove(dns);
     rest.remove(splicer);
-    synchronized (this) { // after a reload in progress, which closes what it replaced
-      Live l = live;
-      List<AutoCloseable> swapped = new ArrayList<>();
-      if (l.caching() != null) {
-        swapped.add(l.caching());
-      }
-      swapped.addAll(l.chainResources());
-      rest.addAll(0, swapped);
+    List<AutoCloseable> swapped = new ArrayList<>();
+    if (l.caching() != null) {
+      swapped.add(l.caching());
     }
+    swapped.addAll(l.chainResources());
+    rest.addAll(0, swapped);
     closeAll(rest);
     if (statsTimer != null) {
       statsTimer.shutdownNow();
