@@ -15,18 +15,20 @@ import io.github.apnsproxy.dns.ZoneApexHandler;
 import io.github.apnsproxy.dns.ZoneOther;
 import io.github.apnsproxy.tcp.CloseReason;
 import io.github.apnsproxy.tcp.RejectReason;
-import io.github.apnsproxy.tcp.FrontDoor;
+import io.github.apnsproxy.tcp.ExplicitProxy;
 import io.github.apnsproxy.tcp.Router;
 import io.github.apnsproxy.tcp.SpliceListener;
 import io.github.apnsproxy.tcp.SpliceStats;
 import io.github.apnsproxy.tcp.TcpSplicer;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -122,10 +124,22 @@ public final class ProxyNode implements AutoCloseable {
     started.add(dns);
     dns.start();
 
+    // the egress goes to the router too, so names a proxy resolves are not resolved here
     TcpSplicer.Builder sb = setup.splicer()
-        .router(Router.fromPlan(plan, resolver, setup.policy()))
-        // one access log line per finished or refused connection, on the logger io.github.apnsproxy.access
-        .listener(SpliceListener.all(List.of(metrics.spliceListener(), SpliceListener.accessLog())));
+        .router(Router.fromPlan(plan, resolver, setup.policy(), setup.splicer().egress()))
+        // log.access: one access log line per finished or refused connection, on the logger io.github.apnsproxy.access
+        .listener(SpliceListener.all(setup.accessLog()
+            ? List.of(metrics.spliceListener(), SpliceListener.accessLog()) : List.of(metrics.spliceListener())));
+    if (!setup.connectListen().isEmpty() || !setup.socksListen().isEmpty()) {
+      ExplicitProxy explicit = setup.explicitProxy(resolver);
+      if (!setup.connectListen().isEmpty()) {
+        sb.connectListen(setup.connectListen(), explicit);
+      }
+      if (!setup.socksListen().isEmpty()) {
+        sb.socksListen(setup.socksListen(), explicit);
+      }
+      metrics.watchExplicit(explicit);
+    }
     int listenCount = sb.listen().size();
     TcpSplicer splicer = sb.build();
     started.add(splicer);
@@ -186,6 +200,11 @@ public final class ProxyNode implements AutoCloseable {
     }
     if (caching != null) {
       return caching;
+    }
+    if (!setup.splicer().egress().isDirect()) {
+      // upstream.proxy resolves the plan's names; a name it does not take (no_proxy) cannot be resolved here
+      return host -> CompletableFuture.failedFuture(new UnknownHostException(host + ": neither upstream.dns nor"
+          + " upstream.hosts is set, and upstream.proxy does not take this name"));
     }
     throw new IllegalStateException("neither upstream.dns nor upstream.hosts is set");
   }
