@@ -7,6 +7,7 @@ import io.github.apnsproxy.core.AddressPlan;
 import io.github.apnsproxy.core.ApnsHost.Kind;
 import io.github.apnsproxy.core.Cidr;
 import io.github.apnsproxy.core.CidrSet;
+import io.github.apnsproxy.core.config.ConfigException;
 import io.github.apnsproxy.core.config.ValueType;
 import io.github.apnsproxy.core.config.ValueTypes;
 import io.github.apnsproxy.core.config.ValueTypes.Hosts;
@@ -22,6 +23,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.stream.Stream;
 
@@ -285,8 +287,20 @@ public final class ProxyKeys {
    * parsed), or proxy URLs; formatted with passwords masked ({@link Egress#toString()}), empty for direct.
    */
   private static ValueType<Egress> egress() {
-    return ValueTypes.of(v -> v.strip().equalsIgnoreCase("env") ? Egress.fromEnvironment(System.getenv())
-        : Egress.parse(v), e -> e.isDirect() ? "" : e.toString());
+    return ValueTypes.of(v -> {
+      try {
+        return v.strip().equalsIgnoreCase("env") ? Egress.fromEnvironment(System.getenv()) : Egress.parse(v);
+      } catch (IllegalArgumentException e) {
+        // the value is echoed with its passwords masked; the library's messages mask them too
+        throw new ConfigException("upstream.proxy", maskPasswords(v), Objects.requireNonNullElse(e.getMessage(),
+            "bad value"));
+      }
+    }, e -> e.isDirect() ? "" : e.toString());
+  }
+
+  /** {@code scheme://user:password@host} with {@code ***} for each password. */
+  static String maskPasswords(String text) {
+    return text.replaceAll("://([^:/@,\\s]*):[^@,\\s]*@", "://$1:***@");
   }
 
   /** {@code host:port} or {@code [v6]:port}: an address literal, or a host name kept unresolved. */

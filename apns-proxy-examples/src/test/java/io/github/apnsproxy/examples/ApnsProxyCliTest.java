@@ -154,6 +154,14 @@ class ApnsProxyCliTest {
   }
 
   @Test
+  void aBadUpstreamProxyValueIsEchoedWithoutItsPassword() throws IOException {
+    Path f = config("upstream.proxy=http://alice:urlSecret-1@192.0.2.8:3128,ftp://bob:otherSecret-2@192.0.2.9:21\n");
+    assertThat(run("check", "--config", f.toString())).isEqualTo(2);
+    assertThat(err()).contains("upstream.proxy = 'http://alice:***@192.0.2.8:3128,ftp://bob:***@192.0.2.9:21'")
+        .doesNotContain("urlSecret-1").doesNotContain("otherSecret-2");
+  }
+
+  @Test
   void checkOfAPooledPlanShowsThePools() throws IOException {
     Path f = config("upstream.dns=127.0.0.1:53\nplan.style=pooled\nplan.ipv4=10.9.0.0/28\n");
     assertThat(run("check", "--config", f.toString())).isZero();
