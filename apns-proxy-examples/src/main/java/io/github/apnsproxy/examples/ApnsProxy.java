@@ -3,7 +3,6 @@ package io.github.apnsproxy.examples;
 
 import io.github.apnsproxy.core.config.ConfigException;
 import io.github.apnsproxy.examples.demo.Demo;
-import io.github.apnsproxy.tcp.Egress;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.reflect.Proxy;
@@ -80,7 +79,7 @@ public final class ApnsProxy {
         case "demo" -> Demo.run(rest, out, err);
         case "run" -> runProxy(rest, out, err);
         case "check" -> check(rest, out);
-        case "probe" -> ProbeCommand.run(rest, out, err, Egress.direct());
+        case "probe" -> ProbeCommand.run(rest, out, err); // through the config's upstream.proxy
         case "keys" -> {
           ProxySetup defaults = ProxySetup.defaults();
           for (ProxyKey<?> k : ProxyKeys.all()) {

@@ -37,6 +37,9 @@ final class PlanReport {
         .append(forward.isEmpty() ? "REFUSED" : "forwarded to " + forward).append('\n');
     out.append("upstream: DNS ").append(effective.get(ProxyKeys.UPSTREAM_DNS.name())).append(setup.hosts()
         .map(h -> ", hosts file " + h.path()).orElse("")).append('\n');
+    // Egress.toString masks passwords
+    out.append("egress: ").append(setup.splicer().egress()).append(", address family ")
+        .append(setup.splicer().family().text()).append('\n');
     out.append("splicer: at most ").append(effective.get(ProxyKeys.TCP_MAX_CONNECTIONS.name()))
         .append(" connections at once").append(setup.configuredMaxConnections() > Integer.parseInt(
             effective.get(ProxyKeys.TCP_MAX_CONNECTIONS.name())) ? " (tcp.max-connections = "

@@ -22,8 +22,7 @@ import org.jspecify.annotations.Nullable;
 final class ProbeCommand {
   private ProbeCommand() {}
 
-  static int run(String[] args, PrintStream out, PrintStream err, Egress egress)
-      throws IOException, InterruptedException {
+  static int run(String[] args, PrintStream out, PrintStream err) throws IOException, InterruptedException {
     Path config = null;
     Path trustFile = null;
     String password = "changeit";
@@ -60,6 +59,7 @@ final class ProbeCommand {
     }
     List<AutoCloseable> opened = new ArrayList<>();
     try {
+      Egress egress = cfg.splicer().egress(); // upstream.proxy, as run uses it
       UpstreamResolver resolver = resolver(cfg, opened);
       Probe probe = new Probe(Probe.targetsFor(cfg.plan()), egress, resolver, trust,
           cfg.splicer().connectTimeout());

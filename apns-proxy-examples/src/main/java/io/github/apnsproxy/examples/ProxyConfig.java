@@ -94,14 +94,17 @@ public final class ProxyConfig {
     }
     Properties p = new Properties();
     p.putAll(read);
-    String hosts = p.getProperty(ProxyKeys.UPSTREAM_HOSTS.name());
-    if (hosts != null && !hosts.isBlank()) {
-      Path dir = file.toAbsolutePath().getParent();
-      try {
-        p.setProperty(ProxyKeys.UPSTREAM_HOSTS.name(), dir.resolve(hosts.strip()).toString());
-      } catch (InvalidPathException e) {
-        throw new ConfigException(ProxyKeys.UPSTREAM_HOSTS.name(), hosts, "not a file path (" + e.getMessage() + ")",
-            e);
+    // file keys: a relative path is relative to the config file
+    for (ProxyKey<?> k : List.of(ProxyKeys.UPSTREAM_HOSTS, ProxyKeys.UPSTREAM_PROXY_CREDENTIALS,
+        ProxyKeys.CONNECT_USERS)) {
+      String v = p.getProperty(k.name());
+      if (v != null && !v.isBlank()) {
+        Path dir = file.toAbsolutePath().getParent();
+        try {
+          p.setProperty(k.name(), dir.resolve(v.strip()).toString());
+        } catch (InvalidPathException e) {
+          throw new ConfigException(k.name(), v, "not a file path (" + e.getMessage() + ")", e);
+        }
       }
     }
     return fromProperties(p);

@@ -7,14 +7,23 @@ import io.github.apnsproxy.core.AddressPlan;
 import io.github.apnsproxy.core.ApnsHost.Kind;
 import io.github.apnsproxy.core.Cidr;
 import io.github.apnsproxy.core.CidrSet;
+import io.github.apnsproxy.core.config.ConfigException;
+import io.github.apnsproxy.core.config.ValueType;
 import io.github.apnsproxy.core.config.ValueTypes;
 import io.github.apnsproxy.core.config.ValueTypes.Hosts;
 import io.github.apnsproxy.dns.DeniedClients;
 import io.github.apnsproxy.dns.ZoneOther;
+import io.github.apnsproxy.tcp.AddressFamily;
+import io.github.apnsproxy.tcp.Egress;
+import io.github.apnsproxy.tcp.ProxyProtocol;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.stream.Stream;
 
@@ -125,6 +134,18 @@ public final class ProxyKeys {
       "How long a lookup waits for slow upstream servers before an expired answer (within upstream.serve-stale)"
           + " stands in while the refresh goes on (RFC 8767's client response timer); 0 = only once every"
           + " server failed.", s -> s.resolver().staleAnswerTimeout());
+  public static final ProxyKey<Egress> UPSTREAM_PROXY = ProxyKey.of("upstream.proxy", egress(), "empty (direct)",
+      "Reach Apple through proxies: a comma list of http://[user:pass@]host:port or socks5://... URLs, tried in"
+          + " order, or env (https_proxy, all_proxy, no_proxy as curl reads them); the proxy resolves the names,"
+          + " so upstream.dns is then not required. Passwords are never printed.", s -> s.splicer().egress());
+  public static final ProxyKey<Optional<Path>> UPSTREAM_PROXY_CREDENTIALS = ProxyKey.of(
+      "upstream.proxy-credentials", optional(path()), "none",
+      "Optional file of proxy credentials (host:port user:password, or user:password for every proxy, per line);"
+          + " a relative path is relative to the config file.", ProxySetup::proxyCredentials);
+  public static final ProxyKey<AddressFamily> UPSTREAM_FAMILY = ProxyKey.of("upstream.family",
+      ValueTypes.of(AddressFamily::parse, AddressFamily::text), null,
+      "Which resolved upstream addresses direct egress tries, in which order: any (resolver order), ipv4, ipv6,"
+          + " ipv4-first or ipv6-first.", s -> s.splicer().family());
   public static final ProxyKey<CidrSet> UPSTREAM_ALLOW = ProxyKey.of("upstream.allow", ValueTypes.cidrSet(), null,
       "Networks the proxy may connect to (CIDRs or any): Apple's APNs ranges by default; empty = none; must not"
           + " overlap the plan's virtual subnets.", s -> s.policy().upstreams());
@@ -174,6 +195,44 @@ public final class ProxyKeys {
       ValueTypes.keepalive(), null, "TCP keepalive probe interval on both legs (whole seconds).",
       s -> s.splicer().keepAliveInterval());
 
+  public static final ProxyKey<Boolean> TCP_SNI = ProxyKey.of("tcp.sni", onOff(), null,
+      "Route by the TLS server name (SNI) on every plan address, by the dialled address for a ClientHello without"
+          + " one (a connection that does not start with a ClientHello is refused); always on with plan.style ="
+          + " single.", ProxySetup::sni);
+  public static final ProxyKey<Duration> TCP_PREFACE_TIMEOUT = ProxyKey.of("tcp.preface-timeout",
+      ValueTypes.duration(Duration.ofMillis(1)), null,
+      "How long a client may take to send its preface (TLS ClientHello with tcp.sni, CONNECT or SOCKS5 request,"
+          + " PROXY header).", s -> s.splicer().prefaceTimeout());
+  public static final ProxyKey<ProxyProtocol> TCP_PROXY_PROTOCOL = ProxyKey.of("tcp.proxy-protocol",
+      ValueTypes.enumeration(ProxyProtocol.class), null,
+      "PROXY protocol header required on every listener from a balancer: off, v1, v2 or any; set together with"
+          + " tcp.proxy-protocol-from.", s -> s.splicer().proxyProtocol());
+  public static final ProxyKey<CidrSet> TCP_PROXY_PROTOCOL_FROM = ProxyKey.of("tcp.proxy-protocol-from",
+      ValueTypes.cidrSet(), "empty",
+      "The balancers (CIDRs) a PROXY header is accepted from; required with tcp.proxy-protocol.",
+      s -> s.splicer().proxyProtocolFrom());
+
+  // ---------------------------------------------------------------- explicit proxy
+
+  public static final ProxyKey<List<InetSocketAddress>> CONNECT_LISTEN = ProxyKey.of("connect.listen",
+      ValueTypes.socketAddresses(-1, true, true), "empty",
+      "HTTP CONNECT listeners (addr:port, comma list) for APNs names only, also serving GET /proxy.pac; empty ="
+          + " off.", ProxySetup::connectListen);
+  public static final ProxyKey<List<InetSocketAddress>> SOCKS_LISTEN = ProxyKey.of("socks.listen",
+      ValueTypes.socketAddresses(-1, true, true), "empty",
+      "SOCKS5 listeners (addr:port, comma list) for APNs names only; empty = off.", ProxySetup::socksListen);
+  public static final ProxyKey<Boolean> CONNECT_ALLOW_ADDRESSES = ProxyKey.of("connect.allow-addresses",
+      ValueTypes.bool(), null,
+      "Let CONNECT and SOCKS5 requests name an IP address (then only inside upstream.allow) instead of an APNs"
+          + " name.", ProxySetup::connectAllowAddresses);
+  public static final ProxyKey<Optional<Path>> CONNECT_USERS = ProxyKey.of("connect.users", optional(path()),
+      "none (no authentication)",
+      "Users file of the CONNECT and SOCKS5 listeners (lines from the passwd command); a relative path is relative"
+          + " to the config file.", ProxySetup::connectUsersFile);
+  public static final ProxyKey<Optional<InetSocketAddress>> CONNECT_PAC_ADDRESS = ProxyKey.of(
+      "connect.pac-address", optional(hostPort()), "none (the address the client reached)",
+      "host:port written into the PAC file as PROXY host:port.", ProxySetup::pacAddress);
+
   // ---------------------------------------------------------------- operations
 
   public static final ProxyKey<Optional<InetSocketAddress>> METRICS_LISTEN = ProxyKey.of("metrics.listen",
@@ -183,15 +242,85 @@ public final class ProxyKeys {
   public static final ProxyKey<Duration> STATS_INTERVAL = ProxyKey.of("stats.interval",
       ValueTypes.duration(Duration.ZERO), null, "Interval of the periodic stats log line; 0 = off.",
       s -> s.app().statsInterval());
+  public static final ProxyKey<Boolean> LOG_ACCESS = ProxyKey.of("log.access", onOff(), null,
+      "One access log line per finished or refused connection, on the logger io.github.apnsproxy.access.",
+      ProxySetup::accessLog);
 
   private static final List<ProxyKey<?>> ALL = List.of(PLAN_IPV4, PLAN_IPV6, PLAN_STYLE, PLAN_SITES, SITE_IPV4,
       SITE_IPV6, SITE_CLIENTS, COURIER_COUNT, COURIER_VARIANTS, DNS_LISTEN, DNS_TTL, DNS_NEGATIVE_TTL, DNS_FORWARD,
       DNS_ZONE_OTHER, DNS_NS_NAME, DNS_NS_ADDRESS, DNS_TXT_COUNT, DNS_UPSTREAM_CHECK, DNS_DENIED_CLIENTS,
       DNS_TCP_IDLE_TIMEOUT, DNS_TCP_MAX_CONNECTIONS, DNS_TCP_MAX_PER_CLIENT, DNS_THREADS, UPSTREAM_DNS, UPSTREAM_HOSTS, UPSTREAM_TIMEOUT,
-      UPSTREAM_TTL_MIN, UPSTREAM_TTL_MAX, UPSTREAM_SERVE_STALE, UPSTREAM_STALE_ANSWER_TIMEOUT, UPSTREAM_ALLOW,
-      CLIENTS_ALLOW, TCP_LISTEN, TCP_COURIER_PORTS, TCP_INIT_PORTS, TCP_API_PORTS, TCP_CONNECT_TIMEOUT,
-      TCP_IDLE_TIMEOUT, TCP_ROUTE_TIMEOUT, TCP_DRAIN_TIMEOUT, TCP_MAX_CONNECTIONS, TCP_MAX_PER_CLIENT, TCP_THREADS,
-      TCP_REUSE_PORT, TCP_KEEPALIVE_IDLE, TCP_KEEPALIVE_INTERVAL, METRICS_LISTEN, STATS_INTERVAL);
+      UPSTREAM_TTL_MIN, UPSTREAM_TTL_MAX, UPSTREAM_SERVE_STALE, UPSTREAM_STALE_ANSWER_TIMEOUT, UPSTREAM_PROXY,
+      UPSTREAM_PROXY_CREDENTIALS, UPSTREAM_FAMILY, UPSTREAM_ALLOW, CLIENTS_ALLOW, TCP_LISTEN, TCP_COURIER_PORTS,
+      TCP_INIT_PORTS, TCP_API_PORTS, TCP_CONNECT_TIMEOUT, TCP_IDLE_TIMEOUT, TCP_ROUTE_TIMEOUT, TCP_DRAIN_TIMEOUT,
+      TCP_MAX_CONNECTIONS, TCP_MAX_PER_CLIENT, TCP_THREADS, TCP_REUSE_PORT, TCP_KEEPALIVE_IDLE,
+      TCP_KEEPALIVE_INTERVAL, TCP_SNI, TCP_PREFACE_TIMEOUT, TCP_PROXY_PROTOCOL, TCP_PROXY_PROTOCOL_FROM,
+      CONNECT_LISTEN, SOCKS_LISTEN, CONNECT_ALLOW_ADDRESSES, CONNECT_USERS, CONNECT_PAC_ADDRESS, METRICS_LISTEN,
+      STATS_INTERVAL, LOG_ACCESS);
+
+  /** {@code on} or {@code off}, any case. */
+  private static ValueType<Boolean> onOff() {
+    return ValueTypes.of(v -> {
+      if (v.equalsIgnoreCase("on")) {
+        return true;
+      }
+      if (v.equalsIgnoreCase("off")) {
+        return false;
+      }
+      throw new IllegalArgumentException("expected on or off");
+    }, b -> b ? "on" : "off");
+  }
+
+  /** A file path (not read here). */
+  private static ValueType<Path> path() {
+    return ValueTypes.of(v -> {
+      try {
+        return Path.of(v);
+      } catch (InvalidPathException e) {
+        throw new IllegalArgumentException("not a file path (" + e.getMessage() + ")", e);
+      }
+    }, Path::toString);
+  }
+
+  /**
+   * {@code upstream.proxy}: empty for direct, {@code env} for the environment's proxy (read when the value is
+   * parsed), or proxy URLs; formatted with passwords masked ({@link Egress#toString()}), empty for direct.
+   */
+  private static ValueType<Egress> egress() {
+    return ValueTypes.of(v -> {
+      try {
+        return v.strip().equalsIgnoreCase("env") ? Egress.fromEnvironment(System.getenv()) : Egress.parse(v);
+      } catch (IllegalArgumentException e) {
+        // the value is echoed with its passwords masked; the library's messages mask them too
+        throw new ConfigException("upstream.proxy", maskPasswords(v), Objects.requireNonNullElse(e.getMessage(),
+            "bad value"));
+      }
+    }, e -> e.isDirect() ? "" : e.toString());
+  }
+
+  /** {@code scheme://user:password@host} with {@code ***} for each password. */
+  static String maskPasswords(String text) {
+    return text.replaceAll("://([^:/@,\\s]*):[^@,\\s]*@", "://$1:***@");
+  }
+
+  /** {@code host:port} or {@code [v6]:port}: an address literal, or a host name kept unresolved. */
+  private static ValueType<InetSocketAddress> hostPort() {
+    return ValueTypes.of(v -> {
+      int colon = v.lastIndexOf(':');
+      if (v.startsWith("[") || colon < 0 || v.indexOf(':') != colon
+          || v.substring(0, colon).chars().allMatch(c -> c == '.' || (c >= '0' && c <= '9'))) {
+        return ValueTypes.socketAddresses(-1, false, false).parse(v).get(0);
+      }
+      String host = ValueTypes.hostName().parse(v.substring(0, colon));
+      String port = v.substring(colon + 1);
+      if (port.isEmpty() || port.length() > 5 || !port.chars().allMatch(c -> c >= '0' && c <= '9')
+          || Integer.parseInt(port) < 1 || Integer.parseInt(port) > 65_535) {
+        throw new IllegalArgumentException("port '" + port + "' (expected 1..65535)");
+      }
+      return InetSocketAddress.createUnresolved(host, Integer.parseInt(port));
+    }, a -> a.isUnresolved() ? a.getHostString().toLowerCase(Locale.ROOT) + ":" + a.getPort()
+        : ValueTypes.format(a));
+  }
 
   /** Every key in documentation order. */
   public static List<ProxyKey<?>> all() {

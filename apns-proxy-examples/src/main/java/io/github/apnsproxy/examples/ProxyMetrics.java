@@ -6,6 +6,7 @@ import io.github.apnsproxy.dns.DnsStats;
 import io.github.apnsproxy.dns.DnsTransport;
 import io.github.apnsproxy.dns.ResolverStats;
 import io.github.apnsproxy.tcp.CloseReason;
+import io.github.apnsproxy.tcp.ExplicitProxy;
 import io.github.apnsproxy.tcp.InboundConnection;
 import io.github.apnsproxy.tcp.RejectReason;
 import io.github.apnsproxy.tcp.Route;
@@ -31,6 +32,7 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
@@ -74,6 +76,7 @@ public final class ProxyMetrics {
   private final Map<InboundConnection, long[]> setups = new ConcurrentHashMap<>();
 
   private volatile @Nullable Sources sources;
+  private volatile @Nullable ExplicitProxy explicit;
 
   /** What the callback metrics read at scrape time. */
   private record Sources(Supplier<SpliceStats> splices, IntSupplier outstandingBuffers, Supplier<DnsStats> dns,
@@ -104,6 +107,7 @@ public final class ProxyMetrics {
     registerSpliceMetrics();
     registerDnsMetrics();
     registerResolverMetrics();
+    registerExplicitMetrics();
   }
 
   /** The registry (for the HTTP endpoint and tests). */
@@ -142,6 +146,37 @@ public final class ProxyMetrics {
     this.sources = new Sources(splices, outstandingBuffers, dns, dnsTcpConnections, resolver);
   }
 
+  /** Sets the explicit proxy ({@code connect.listen}, {@code socks.listen}) whose counters are exported. */
+  public void watchExplicit(ExplicitProxy proxy) {
+    this.explicit = Objects.requireNonNull(proxy, "proxy");
+  }
+
+  private void registerExplicitMetrics() {
+    CounterWithCallback.builder().name(PREFIX + "explicit_requests_total")
+        .help("Explicit-proxy requests (HTTP CONNECT, SOCKS5) by front door, outcome (HTTP status, SOCKS5 reply"
+            + " code, auth-failed, auth-busy, pac) and target kind.")
+        .labelNames("door", "outcome", "kind")
+        .callback(cb -> {
+          ExplicitProxy p = explicit;
+          if (p != null) {
+            p.requests().forEach((key, n) -> {
+              String[] parts = key.split(" ", 3);
+              if (parts.length == 3) {
+                cb.call(n, parts[0], parts[1], parts[2]);
+              }
+            });
+          }
+        }).register(registry);
+    CounterWithCallback.builder().name(PREFIX + "explicit_failed_logins_total")
+        .help("Failed credential checks of the explicit proxy (wrong password, unknown user).")
+        .callback(cb -> {
+          ExplicitProxy p = explicit;
+          if (p != null) {
+            cb.call(p.failedLogins());
+          }
+        }).register(registry);
+  }
+
   private void registerSpliceMetrics() {
     gauge("connections_active", "Splices currently open (devices connected).",
         (s, cb) -> cb.call(s.splices().get().active()));
@@ -171,6 +206,14 @@ public final class ProxyMetrics {
         + " dialled address) and by the kind of name they were routed by (courier, courier-unnumbered, init, api,"
         + " other, none).", (s, cb) -> s.splices().get().routed().forEach((door, byKind) -> byKind.forEach(
             (kind, n) -> cb.call(n, door, kind.label()))), "front_door", "name_kind");
+    counter("egress_proxy_failures_total", "Egress proxy handshakes that failed for a passing reason (5xx, SOCKS"
+        + " failure, unreachable or timed out); the next proxy was tried.",
+        (s, cb) -> cb.call(s.splices().get().egressProxyFailures()));
+    counter("egress_proxy_refusals_total", "Egress proxy handshakes refused for a configuration reason (403, 407,"
+        + " SOCKS not allowed or failed authentication).",
+        (s, cb) -> cb.call(s.splices().get().egressProxyRefusals()));
+    counter("self_loop_refusals_total", "Upstream candidates refused because they were this proxy's own address.",
+        (s, cb) -> cb.call(s.splices().get().selfLoopRefusals()));
     gauge("preface_bytes", "Bytes held by connections waiting for their preface (TLS ClientHello, PROXY header).",
         (s, cb) -> cb.call(s.splices().get().prefaceBytes()));
     gauge("buffers_outstanding", "Pooled buffers held by backed-up splices.",

@@ -20,6 +20,7 @@ import io.github.apnsproxy.dns.ZoneApexHandler;
 import io.github.apnsproxy.dns.ZoneOther;
 import io.github.apnsproxy.tcp.CloseReason;
 import io.github.apnsproxy.tcp.RejectReason;
+import io.github.apnsproxy.tcp.ExplicitProxy;
 import io.github.apnsproxy.tcp.FrontDoor;
 import io.github.apnsproxy.tcp.Router;
 import io.github.apnsproxy.tcp.SpliceListener;
@@ -27,6 +28,7 @@ import io.github.apnsproxy.tcp.SpliceStats;
 import io.github.apnsproxy.tcp.TcpSplicer;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -42,6 +44,7 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -137,10 +140,22 @@ public final class ProxyNode implements AutoCloseable {
     started.add(dns);
     dns.start();
 
+    // the egress goes to the router too, so names a proxy resolves are not resolved here
     TcpSplicer.Builder sb = setup.splicer()
-        .router(Router.fromPlan(plan, resolver, setup.policy()))
-        // one access log line per finished or refused connection, on the logger io.github.apnsproxy.access
-        .listener(SpliceListener.all(List.of(metrics.spliceListener(), SpliceListener.accessLog())));
+        .router(Router.fromPlan(plan, resolver, setup.policy(), setup.splicer().egress()))
+        // log.access: one access log line per finished or refused connection, on the logger io.github.apnsproxy.access
+        .listener(SpliceListener.all(setup.accessLog()
+            ? List.of(metrics.spliceListener(), SpliceListener.accessLog()) : List.of(metrics.spliceListener())));
+    if (!setup.connectListen().isEmpty() || !setup.socksListen().isEmpty()) {
+      ExplicitProxy explicit = setup.explicitProxy(resolver);
+      if (!setup.connectListen().isEmpty()) {
+        sb.connectListen(setup.connectListen(), explicit);
+      }
+      if (!setup.socksListen().isEmpty()) {
+        sb.socksListen(setup.socksListen(), explicit);
+      }
+      metrics.watchExplicit(explicit);
+    }
     int listenCount = sb.listen().size();
     TcpSplicer splicer = sb.build();
     started.add(splicer);
@@ -211,6 +226,11 @@ public final class ProxyNode implements AutoCloseable {
     }
     if (caching != null) {
       return caching;
+    }
+    if (!setup.splicer().egress().isDirect()) {
+      // upstream.proxy resolves the plan's names; a name it does not take (no_proxy) cannot be resolved here
+      return host -> CompletableFuture.failedFuture(new UnknownHostException(host + ": neither upstream.dns nor"
+          + " upstream.hosts is set, and upstream.proxy does not take this name"));
     }
     throw new IllegalStateException("neither upstream.dns nor upstream.hosts is set");
   }
@@ -322,7 +342,7 @@ public final class ProxyNode implements AutoCloseable {
       p = prepare(old, next, made);
       // binds all or none; nobody is sent to a new address before the DNS swap below
       addedBound = p.adding().isEmpty() ? List.of()
-          : p.setup().plan().style() == AddressPlan.Style.SINGLE
+          : p.setup().plan().style() == AddressPlan.Style.SINGLE || p.setup().sni() // as ProxySetup listens
               ? splicer.addListeners(p.adding(), FrontDoor.tlsServerName())
               : splicer.addListeners(p.adding());
     } catch (ConfigException e) {
@@ -335,7 +355,7 @@ public final class ProxyNode implements AutoCloseable {
 
     // nothing below fails
     AddressPolicy policy = p.setup().policy();
-    splicer.update(Router.fromPlan(p.setup().plan(), p.resolver(), policy), policy);
+    splicer.update(Router.fromPlan(p.setup().plan(), p.resolver(), policy, p.setup().splicer().egress()), policy);
     splicer.limits(p.setup().splicer().maxConnections(), p.setup().splicer().maxConnectionsPerClient());
     dns.update(metrics.timed(p.chain()), p.setup().responder().policy().orElse(null));
     List<InetSocketAddress> gone = new ArrayList<>();
@@ -369,8 +389,10 @@ public final class ProxyNode implements AutoCloseable {
     ProxySetup next = proposed;
     Map<String, String> before = old.setup().effectiveValues();
     Set<String> kept = new TreeSet<>();
+    // the CONNECT/SOCKS doors hold the resolver they started with: it must stay open, so its keys stay too
+    boolean explicitDoors = !old.setup().connectListen().isEmpty() || !old.setup().socksListen().isEmpty();
     for (String k : changedKeys(before, next.effectiveValues())) {
-      if (!isReloadable(k)) {
+      if (!isReloadable(k) || (explicitDoors && RESOLVER_KEYS.contains(k))) {
         kept.add(k);
       }
     }

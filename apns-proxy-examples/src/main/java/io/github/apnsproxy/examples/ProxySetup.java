@@ -10,7 +10,6 @@ import io.github.apnsproxy.core.ApnsHost;
 import io.github.apnsproxy.core.ApnsHost.Kind;
 import io.github.apnsproxy.core.Cidr;
 import io.github.apnsproxy.core.CidrSet;
-import io.github.apnsproxy.core.UpstreamResolver;
 import io.github.apnsproxy.core.config.ConfigException;
 import io.github.apnsproxy.core.config.ValueTypes;
 import io.github.apnsproxy.core.config.ValueTypes.Hosts;
@@ -22,9 +21,15 @@ import io.github.apnsproxy.dns.ForwardingHandler;
 import io.github.apnsproxy.dns.PlanHostsHandler;
 import io.github.apnsproxy.dns.ZoneApexHandler;
 import io.github.apnsproxy.dns.ZoneOther;
+import io.github.apnsproxy.core.UpstreamResolver;
+import io.github.apnsproxy.tcp.Egress;
+import io.github.apnsproxy.tcp.ExplicitProxy;
 import io.github.apnsproxy.tcp.FrontDoor;
+import io.github.apnsproxy.tcp.ProxyProtocol;
+import io.github.apnsproxy.tcp.ProxyUsers;
 import io.github.apnsproxy.tcp.TcpSplicer;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -71,6 +76,15 @@ public final class ProxySetup {
   private final AppSettings app;
   private final List<String> warnings = new ArrayList<>();
   private final int configuredMaxConnections;
+  private final Optional<Path> proxyCredentials;
+  private final boolean sni;
+  private final List<InetSocketAddress> connectListen;
+  private final List<InetSocketAddress> socksListen;
+  private final boolean connectAllowAddresses;
+  private final Optional<Path> connectUsersFile;
+  private final ProxyUsers connectUsers;
+  private final Optional<InetSocketAddress> pacAddress;
+  private final boolean accessLog;
 
   private ProxySetup(ProxyConfig config, boolean requireUpstream, OptionalLong openFileLimit) {
     this.config = config;
@@ -122,7 +136,11 @@ public final class ProxySetup {
       throw new ConfigException(DNS_ZONE_OTHER.name(), config.text(DNS_ZONE_OTHER.name()), "forwards to upstream.dns,"
           + " which is empty (expected upstream.dns servers, or dns.zone-other = nxdomain)");
     }
-    if (requireUpstream && resolver.servers().isEmpty()) {
+    this.proxyCredentials = config.get(UPSTREAM_PROXY_CREDENTIALS).flatMap(p -> p);
+    splicer.egress(egress());
+    config.ifSet(UPSTREAM_FAMILY, splicer::family);
+    // through a proxy, the proxy resolves the plan's names: neither upstream.dns nor upstream.hosts is needed
+    if (requireUpstream && resolver.servers().isEmpty() && splicer.egress().isDirect()) {
       checkHostsCoverPlan();
     }
 
@@ -141,8 +159,10 @@ public final class ProxySetup {
     config.ifSet(DNS_TCP_MAX_CONNECTIONS, dnsServer::maxTcpConnections);
     config.ifSet(DNS_TCP_MAX_PER_CLIENT, dnsServer::maxTcpConnectionsPerClient);
 
-    if (plan.style() == AddressPlan.Style.SINGLE) {
-      splicer.listen(splicerListen(), FrontDoor.tlsServerName()); // one address for every name: the SNI decides
+    this.sni = config.get(TCP_SNI).orElse(false);
+    if (plan.style() == AddressPlan.Style.SINGLE || sni) {
+      // single: one address for every name, the SNI decides; tcp.sni: the SNI decides, the address when none
+      splicer.listen(splicerListen(), FrontDoor.tlsServerName());
     } else {
       splicer.listen(splicerListen());
     }
@@ -160,10 +180,20 @@ public final class ProxySetup {
     config.ifSet(TCP_REUSE_PORT, splicer::reusePort);
     config.ifSet(TCP_KEEPALIVE_IDLE, t -> splicer.keepAlive(t, splicer.keepAliveInterval()));
     config.ifSet(TCP_KEEPALIVE_INTERVAL, t -> splicer.keepAlive(splicer.keepAliveIdle(), t));
+    config.ifSet(TCP_PREFACE_TIMEOUT, splicer::prefaceTimeout);
+    proxyProtocol();
+
+    this.connectListen = config.get(CONNECT_LISTEN).orElse(List.of());
+    this.socksListen = config.get(SOCKS_LISTEN).orElse(List.of());
+    this.connectAllowAddresses = config.get(CONNECT_ALLOW_ADDRESSES).orElse(false);
+    this.connectUsersFile = config.get(CONNECT_USERS).flatMap(p -> p);
+    this.connectUsers = connectUsersFile.isPresent() ? loadUsers(connectUsersFile.get()) : ProxyUsers.none();
+    this.pacAddress = config.get(CONNECT_PAC_ADDRESS).flatMap(a -> a);
+    this.accessLog = config.get(LOG_ACCESS).orElse(true);
 
     this.configuredMaxConnections = splicer.maxConnections();
     if (openFileLimit.isPresent()) {
-      int listeners = splicer.listen().size() + 2 * app.dnsListen().size() + (app.metricsListen().isPresent() ? 1 : 0);
+      int listeners = splicer.listen().size() + connectListen.size() + socksListen.size() + 2 * app.dnsListen().size() + (app.metricsListen().isPresent() ? 1 : 0);
       int fits = Descriptors.maxSplices(openFileLimit.getAsLong(), listeners, dnsServer.maxTcpConnections());
       if (fits < configuredMaxConnections) {
         splicer.maxConnections(fits);
@@ -342,6 +372,57 @@ public final class ProxySetup {
         + " host)");
   }
 
+  /** {@code upstream.proxy} with the passwords of {@code upstream.proxy-credentials}. */
+  private Egress egress() {
+    Egress e = config.get(UPSTREAM_PROXY).orElse(Egress.direct());
+    if (proxyCredentials.isEmpty()) {
+      return e;
+    }
+    String key = UPSTREAM_PROXY_CREDENTIALS.name();
+    if (e.isDirect()) {
+      throw new ConfigException(key, config.text(key), "set, but upstream.proxy is empty (expected upstream.proxy"
+          + " naming the proxies the credentials are for)");
+    }
+    try {
+      return e.withCredentialsFile(proxyCredentials.get());
+    } catch (IOException | IllegalArgumentException ex) {
+      throw new ConfigException(key, config.text(key), "cannot be read (" + ex.getMessage() + ")", ex);
+    }
+  }
+
+  /** {@code tcp.proxy-protocol} and {@code tcp.proxy-protocol-from}: set together, or neither. */
+  private void proxyProtocol() {
+    Optional<ProxyProtocol> mode = config.get(TCP_PROXY_PROTOCOL);
+    Optional<CidrSet> from = config.get(TCP_PROXY_PROTOCOL_FROM);
+    String modeKey = TCP_PROXY_PROTOCOL.name();
+    String fromKey = TCP_PROXY_PROTOCOL_FROM.name();
+    if (mode.isPresent() && mode.get() != ProxyProtocol.OFF && from.map(CidrSet::isEmpty).orElse(true)) {
+      throw new ConfigException(fromKey, config.text(fromKey), "missing, but tcp.proxy-protocol = "
+          + config.text(modeKey) + " (expected the CIDRs of the balancers that send the PROXY header)");
+    }
+    if (from.isPresent() && !from.get().isEmpty() && mode.orElse(ProxyProtocol.OFF) == ProxyProtocol.OFF) {
+      throw new ConfigException(modeKey, config.text(modeKey), (mode.isPresent() ? "off" : "missing")
+          + ", but tcp.proxy-protocol-from = '" + config.text(fromKey) + "' is set (expected v1, v2 or any)");
+    }
+    if (mode.isPresent() || from.isPresent()) {
+      splicer.proxyProtocol(mode.orElse(ProxyProtocol.OFF), from.orElse(CidrSet.none()));
+    }
+  }
+
+  /** The {@code connect.users} file: a regular file of users lines. */
+  private ProxyUsers loadUsers(Path file) {
+    String key = CONNECT_USERS.name();
+    if (!Files.isRegularFile(file)) {
+      throw new ConfigException(key, config.text(key), "not a regular file (expected a users file made with the"
+          + " passwd command)");
+    }
+    try {
+      return ProxyUsers.load(file);
+    } catch (IOException | IllegalArgumentException e) {
+      throw new ConfigException(key, config.text(key), "cannot be read (" + e.getMessage() + ")", e);
+    }
+  }
+
   /** Every virtual address on its kind's ports, or each {@code tcp.listen} address on every plan port. */
   private List<InetSocketAddress> splicerListen() {
     if (tcpListen.isEmpty()) {
@@ -357,6 +438,58 @@ public final class ProxySetup {
   }
 
   // ---------------------------------------------------------------- what was set up
+
+  /** {@code upstream.proxy-credentials}, if set. */
+  public Optional<Path> proxyCredentials() {
+    return proxyCredentials;
+  }
+
+  /** {@code tcp.sni}: whether every plan address routes by the TLS server name ({@code plan.style=single} too). */
+  public boolean sni() {
+    return sni || plan.style() == AddressPlan.Style.SINGLE;
+  }
+
+  /** {@code connect.listen}: the HTTP CONNECT listeners; empty = off. */
+  public List<InetSocketAddress> connectListen() {
+    return connectListen;
+  }
+
+  /** {@code socks.listen}: the SOCKS5 listeners; empty = off. */
+  public List<InetSocketAddress> socksListen() {
+    return socksListen;
+  }
+
+  /** {@code connect.allow-addresses}. */
+  public boolean connectAllowAddresses() {
+    return connectAllowAddresses;
+  }
+
+  /** {@code connect.users}, if set. */
+  public Optional<Path> connectUsersFile() {
+    return connectUsersFile;
+  }
+
+  /** {@code connect.pac-address}, if set. */
+  public Optional<InetSocketAddress> pacAddress() {
+    return pacAddress;
+  }
+
+  /** {@code log.access}: whether every finished or refused connection is logged. */
+  public boolean accessLog() {
+    return accessLog;
+  }
+
+  /**
+   * The explicit proxy of {@code connect.listen} and {@code socks.listen}, with the same plan, {@code resolver} and
+   * policy as the splicer's router, and the {@code connect.*} options.
+   */
+  public ExplicitProxy explicitProxy(UpstreamResolver resolver) {
+    ExplicitProxy.Builder b = ExplicitProxy.builder(plan, resolver, policy)
+        .allowAddresses(connectAllowAddresses)
+        .users(connectUsers);
+    pacAddress.ifPresent(b::pacAddress);
+    return b.build();
+  }
 
   /** The parsed file. */
   public ProxyConfig config() {

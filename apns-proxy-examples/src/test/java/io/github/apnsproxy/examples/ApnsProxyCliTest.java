@@ -139,6 +139,29 @@ class ApnsProxyCliTest {
   }
 
   @Test
+  void checkPrintsTheEgressButNeverAPassword() throws IOException {
+    Files.writeString(dir.resolve("proxy-credentials"), "192.0.2.9:1080 bob:fileSecret-2\n", StandardCharsets.UTF_8);
+    // no upstream.dns, no upstream.hosts: the proxies resolve the names
+    Path f = config("upstream.proxy=http://alice:urlSecret-1@192.0.2.8:3128,socks5://192.0.2.9:1080\n"
+        + "upstream.proxy-credentials=proxy-credentials\nupstream.family=ipv4-first\n");
+    assertThat(run("check", "--config", f.toString())).as(err()).isZero();
+    assertThat(out())
+        .contains("egress: http://alice:***@192.0.2.8:3128,socks5://bob:***@192.0.2.9:1080, address family ipv4-first")
+        .contains("upstream.proxy = http://alice:***@192.0.2.8:3128,socks5://bob:***@192.0.2.9:1080")
+        .contains("upstream.family = ipv4-first")
+        .doesNotContain("urlSecret-1").doesNotContain("fileSecret-2");
+    assertThat(err()).doesNotContain("urlSecret-1").doesNotContain("fileSecret-2");
+  }
+
+  @Test
+  void aBadUpstreamProxyValueIsEchoedWithoutItsPassword() throws IOException {
+    Path f = config("upstream.proxy=http://alice:urlSecret-1@192.0.2.8:3128,ftp://bob:otherSecret-2@192.0.2.9:21\n");
+    assertThat(run("check", "--config", f.toString())).isEqualTo(2);
+    assertThat(err()).contains("upstream.proxy = 'http://alice:***@192.0.2.8:3128,ftp://bob:***@192.0.2.9:21'")
+        .doesNotContain("urlSecret-1").doesNotContain("otherSecret-2");
+  }
+
+  @Test
   void checkOfAPooledPlanShowsThePools() throws IOException {
     Path f = config("upstream.dns=127.0.0.1:53\nplan.style=pooled\nplan.ipv4=10.9.0.0/28\n");
     assertThat(run("check", "--config", f.toString())).isZero();

@@ -14,6 +14,7 @@ import io.github.apnsproxy.core.Cidr;
 import io.github.apnsproxy.core.CidrSet;
 import io.github.apnsproxy.core.UpstreamResolver;
 import io.github.apnsproxy.core.config.ConfigException;
+import io.github.apnsproxy.tcp.ProxyUsers;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
@@ -113,6 +114,9 @@ class ProxyConfigTest {
     expected.put("upstream.ttl-max", "1h");
     expected.put("upstream.serve-stale", "1d");
     expected.put("upstream.stale-answer-timeout", "1800ms");
+    expected.put("upstream.proxy", "");
+    expected.put("upstream.proxy-credentials", "");
+    expected.put("upstream.family", "any");
     expected.put("upstream.allow", "17.0.0.0/8,2620:149:a44::/48,2403:300:a42::/48,2403:300:a51::/48,2a01:b740:a42::/48");
     expected.put("clients.allow", "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,127.0.0.0/8,::1/128,fc00::/7");
     expected.put("tcp.listen", "");
@@ -129,8 +133,18 @@ class ProxyConfigTest {
     expected.put("tcp.reuse-port", "false");
     expected.put("tcp.keepalive-idle", "5m");
     expected.put("tcp.keepalive-interval", "30s");
+    expected.put("tcp.sni", "off");
+    expected.put("tcp.preface-timeout", "10s");
+    expected.put("tcp.proxy-protocol", "off");
+    expected.put("tcp.proxy-protocol-from", "");
+    expected.put("connect.listen", "");
+    expected.put("socks.listen", "");
+    expected.put("connect.allow-addresses", "false");
+    expected.put("connect.users", "");
+    expected.put("connect.pac-address", "");
     expected.put("metrics.listen", "");
     expected.put("stats.interval", "1m");
+    expected.put("log.access", "on");
     assertThat(d.effectiveValues()).containsExactlyEntriesOf(expected);
   }
 
@@ -197,6 +211,9 @@ class ProxyConfigTest {
       Map.entry("upstream.ttl-max", "1d"),
       Map.entry("upstream.serve-stale", "0"),
       Map.entry("upstream.stale-answer-timeout", "250ms"),
+      Map.entry("upstream.proxy", "http://192.0.2.8:3128"),
+      Map.entry("upstream.proxy-credentials", "CREDS"),
+      Map.entry("upstream.family", "ipv4-first"),
       Map.entry("upstream.allow", "192.0.2.0/24"),
       Map.entry("clients.allow", "10.0.0.0/8,fd00::/8"),
       Map.entry("tcp.listen", "0.0.0.0"),
@@ -213,24 +230,47 @@ class ProxyConfigTest {
       Map.entry("tcp.reuse-port", "true"),
       Map.entry("tcp.keepalive-idle", "2m"),
       Map.entry("tcp.keepalive-interval", "10s"),
+      Map.entry("tcp.sni", "on"),
+      Map.entry("tcp.preface-timeout", "3s"),
+      Map.entry("tcp.proxy-protocol", "v2"),
+      Map.entry("tcp.proxy-protocol-from", "10.1.0.0/16,192.0.2.0/24"),
+      Map.entry("connect.listen", "127.0.0.1:3128,[::1]:3128"),
+      Map.entry("socks.listen", "127.0.0.1:1080"),
+      Map.entry("connect.allow-addresses", "true"),
+      Map.entry("connect.users", "USERS"),
+      Map.entry("connect.pac-address", "proxy.example.net:3128"),
       Map.entry("metrics.listen", "[::1]:9100"),
-      Map.entry("stats.interval", "0"));
+      Map.entry("stats.interval", "0"),
+      Map.entry("log.access", "off"));
 
   @Test
   void everyKeyMapsOntoItsBuilderAndReadsBack() throws IOException {
     Path hosts = write("hosts", "192.0.2.20 0-courier.push.apple.com\n");
+    Path creds = write("proxy-credentials", "user:secret\n");
+    Path users = write("users", ProxyUsers.line("mdm", "pw".toCharArray()) + "\n");
     ProxySetup defaults = ProxySetup.defaults();
     for (ProxyKey<?> k : ProxyKeys.all()) {
       if (k.isSiteKey()) {
         continue;
       }
       assertThat(SAMPLES).as("a sample value for %s (add one with a new key)", k.name()).containsKey(k.name());
-      String sample = SAMPLES.get(k.name()).replace("HOSTS", hosts.toString());
+      String sample = SAMPLES.get(k.name()).replace("HOSTS", hosts.toString()).replace("CREDS", creds.toString())
+          .replace("USERS", users.toString());
       Map<String, String> keys = new LinkedHashMap<>();
       keys.put("upstream.dns", "192.0.2.53");
       keys.put(k.name(), sample);
       if (k.name().equals("plan.sites")) {
         keys.put("site.a.ipv4", "10.0.1.0/24");
+      }
+      // keys set together
+      if (k.name().equals("tcp.proxy-protocol")) {
+        keys.put("tcp.proxy-protocol-from", "10.0.0.0/8");
+      }
+      if (k.name().equals("tcp.proxy-protocol-from")) {
+        keys.put("tcp.proxy-protocol", "any");
+      }
+      if (k.name().equals("upstream.proxy-credentials")) {
+        keys.put("upstream.proxy", "http://192.0.2.8:3128");
       }
       if (k.name().equals("courier.count") || k.name().equals("courier.variants")) {
         keys.put("plan.ipv4", "10.0.0.0/22");
@@ -427,11 +467,52 @@ class ProxyConfigTest {
       "upstream.ttl-min=2h                                                     | upstream.ttl-min  | upstream.ttl-min = '2h': above upstream.ttl-max = '1h' (expected ttl-min <= ttl-max)",
       "dns.zone-other=forward\\nupstream.dns=                                  | dns.zone-other    | dns.zone-other = 'forward': forwards to upstream.dns, which is empty",
       "dns.ttl=30s\\ndns.ttl=60s                                                | dns.ttl           | dns.ttl = '60s': set twice in the file, first to '30s' (expected each key once)",
+      "tcp.proxy-protocol=v1                                                   | tcp.proxy-protocol-from | tcp.proxy-protocol-from = '': missing, but tcp.proxy-protocol = v1 (expected the CIDRs of the balancers",
+      "tcp.proxy-protocol=any\\ntcp.proxy-protocol-from=                       | tcp.proxy-protocol-from | tcp.proxy-protocol-from = '': missing, but tcp.proxy-protocol = any",
+      "tcp.proxy-protocol-from=10.0.0.0/8                                      | tcp.proxy-protocol | tcp.proxy-protocol = '': missing, but tcp.proxy-protocol-from = '10.0.0.0/8' is set (expected v1, v2 or any)",
+      "tcp.proxy-protocol=off\\ntcp.proxy-protocol-from=10.0.0.0/8            | tcp.proxy-protocol | tcp.proxy-protocol = 'off': off, but tcp.proxy-protocol-from = '10.0.0.0/8' is set",
+      "upstream.proxy-credentials=/dev/null                                    | upstream.proxy-credentials | upstream.proxy-credentials = '/dev/null': set, but upstream.proxy is empty",
+      "upstream.proxy=http://192.0.2.8:3128\\nupstream.proxy-credentials=/dev/null | upstream.proxy-credentials | upstream.proxy-credentials = '/dev/null': cannot be read (proxy credentials file /dev/null is not a regular file)",
+      "connect.users=/dev/null                                                 | connect.users     | connect.users = '/dev/null': not a regular file (expected a users file made with the passwd command)",
+      "connect.users=/nonexistent/users                                        | connect.users     | connect.users = '/nonexistent/users': not a regular file",
+      "tcp.sni=yes                                                             | tcp.sni           | tcp.sni = 'yes': expected on or off",
+      "upstream.family=ipv5                                                    | upstream.family   | upstream.family = 'ipv5': address family 'ipv5' (expected any, ipv4, ipv6, ipv4-first or ipv6-first)",
+      "connect.pac-address=proxy.example.net                                   | connect.pac-address | connect.pac-address = 'proxy.example.net': ",
   })
   void rejectsBrokenRulesBetweenKeys(String lines, String key, String message) {
     String text = (lines.contains("upstream.dns") ? "" : UPSTREAM) + lines.replace("\\n", "\n") + "\n";
     assertThatThrownBy(() -> loadText(text)).isInstanceOf(ConfigException.class)
         .hasFieldOrPropertyWithValue("key", key).hasMessageStartingWith(message);
+  }
+
+  @Test
+  void anUpstreamProxyNeedsNeitherUpstreamDnsNorHosts() throws IOException {
+    ProxySetup c = loadText("upstream.proxy=socks5://192.0.2.9:1080\nupstream.family=ipv6\n");
+    assertThat(c.splicer().egress().proxies()).hasSize(1);
+    assertThat(c.resolver().servers()).isEmpty();
+    assertThat(c.effectiveValues()).containsEntry("upstream.proxy", "socks5://192.0.2.9:1080")
+        .containsEntry("upstream.dns", "").containsEntry("upstream.family", "ipv6");
+    // direct egress still needs them
+    assertThatThrownBy(() -> loadText("upstream.proxy=\n")).isInstanceOf(ConfigException.class)
+        .hasFieldOrPropertyWithValue("key", "upstream.dns");
+  }
+
+  @Test
+  void relativeCredentialsAndUsersFilesAreRelativeToTheConfigFile() throws IOException {
+    write("creds", "user:secret\n");
+    write("users", ProxyUsers.line("mdm", "pw".toCharArray()) + "\n");
+    ProxySetup c = loadText(UPSTREAM + "upstream.proxy=http://192.0.2.8:3128\nupstream.proxy-credentials=creds\n"
+        + "connect.listen=127.0.0.1:0\nconnect.users=users\n");
+    assertThat(c.proxyCredentials()).contains(dir.resolve("creds").toAbsolutePath());
+    assertThat(c.connectUsersFile()).contains(dir.resolve("users").toAbsolutePath());
+    assertThat(c.splicer().egress().proxies().get(0).hasCredentials()).isTrue();
+  }
+
+  @Test
+  void sniIsOnForEveryStyleWhenSetAndAlwaysForSingle() throws IOException {
+    assertThat(loadText(UPSTREAM).sni()).isFalse();
+    assertThat(loadText(UPSTREAM + "tcp.sni=on\n").sni()).isTrue();
+    assertThat(loadText(UPSTREAM + "plan.style=single\n").effectiveValues()).containsEntry("tcp.sni", "on");
   }
 
   @Test

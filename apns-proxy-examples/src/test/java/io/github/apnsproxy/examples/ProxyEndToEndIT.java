@@ -164,6 +164,84 @@ class ProxyEndToEndIT {
     assertThat(scrape("/healthz")).isEqualTo("ok\n");
   }
 
+  /**
+   * connect.listen and socks.listen wired from the config: an MDM server's CONNECT for a courier name reaches the
+   * courier the upstream DNS names (TLS verified through the tunnel), a name outside APNs gets 403, and both are
+   * counted in {@code apns_proxy_explicit_requests_total}.
+   */
+  @Test
+  void theConnectListenerOfTheConfigTunnelsToTheCourierAndIsCounted() throws Exception {
+    start(300, Map.of("connect.listen", "127.0.0.1:0", "socks.listen", "127.0.0.1:0"));
+    world.upstreamDns().put("17-courier.push.apple.com", List.of(ip(COURIER_B)));
+    List<java.net.InetSocketAddress> bound = world.node().splicerAddresses();
+    // the plan's listeners first, then CONNECT, then SOCKS5 (the order they were added)
+    java.net.InetSocketAddress connect = bound.get(bound.size() - 2);
+    java.net.InetSocketAddress socks = bound.get(bound.size() - 1);
+    assertThat(world.node().splicerAddressCount()).isEqualTo(bound.size());
+
+    try (java.net.Socket plain = new java.net.Socket()) {
+      plain.connect(connect, 5_000);
+      plain.setSoTimeout(10_000);
+      String target = "17-courier.push.apple.com:" + world.port();
+      plain.getOutputStream().write(("CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n")
+          .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      assertThat(readHead(plain.getInputStream())).startsWith("HTTP/1.1 200");
+      javax.net.ssl.SSLSocket tls = (javax.net.ssl.SSLSocket) world.tls().client().getSocketFactory()
+          .createSocket(plain, "courier.push.apple.com", world.port(), true);
+      javax.net.ssl.SSLParameters params = tls.getSSLParameters();
+      params.setEndpointIdentificationAlgorithm("HTTPS");
+      tls.setSSLParameters(params);
+      tls.startHandshake();
+      tls.getOutputStream().write("hello 1\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      tls.getOutputStream().flush();
+      java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(tls.getInputStream(),
+          java.nio.charset.StandardCharsets.UTF_8));
+      assertThat(in.readLine()).isEqualTo("courier-b: hello 1");
+      tls.close();
+    }
+    try (java.net.Socket refused = new java.net.Socket()) {
+      refused.connect(connect, 5_000);
+      refused.setSoTimeout(10_000);
+      refused.getOutputStream().write("CONNECT www.example.com:443 HTTP/1.1\r\nHost: www.example.com:443\r\n\r\n"
+          .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      assertThat(readHead(refused.getInputStream())).startsWith("HTTP/1.1 403");
+    }
+    try (java.net.Socket socks5 = new java.net.Socket()) {
+      socks5.connect(socks, 5_000);
+      socks5.setSoTimeout(10_000);
+      socks5.getOutputStream().write(new byte[] {5, 1, 0}); // version 5, one method: no authentication
+      byte[] choice = socks5.getInputStream().readNBytes(2);
+      assertThat(choice).containsExactly(5, 0);
+    }
+
+    assertThat(world.node().awaitIdle(Duration.ofSeconds(10))).isTrue();
+    String metrics = scrape("/metrics"); // labels in the exposition's (alphabetical) order
+    assertThat(metric(metrics,
+        "apns_proxy_explicit_requests_total{door=\"http-connect\",kind=\"courier\",outcome=\"200\"}"))
+        .isEqualTo(1);
+    assertThat(metric(metrics,
+        "apns_proxy_explicit_requests_total{door=\"http-connect\",kind=\"other\",outcome=\"403\"}"))
+        .isEqualTo(1);
+    assertThat(metric(metrics, "apns_proxy_explicit_failed_logins_total")).isZero();
+    assertThat(metric(metrics, "apns_proxy_egress_proxy_failures_total")).isZero();
+    assertThat(metric(metrics, "apns_proxy_egress_proxy_refusals_total")).isZero();
+    assertThat(metric(metrics, "apns_proxy_self_loop_refusals_total"))
+        .isEqualTo(world.node().spliceStats().selfLoopRefusals());
+  }
+
+  /** The HTTP response head, up to the blank line (bounded by the socket timeout and 8 KiB). */
+  private static String readHead(java.io.InputStream in) throws java.io.IOException {
+    StringBuilder head = new StringBuilder();
+    while (!head.toString().endsWith("\r\n\r\n") && head.length() < 8192) {
+      int b = in.read();
+      if (b < 0) {
+        break;
+      }
+      head.append((char) b);
+    }
+    return head.toString();
+  }
+
   @Test
   void fiveHundredDevicesAtOnce() throws Exception {
     start(300, Map.of());

@@ -509,6 +509,31 @@ public final class TcpSplicer implements AutoCloseable {
       return reusePort;
     }
 
+    /** The preface timeout. */
+    public Duration prefaceTimeout() {
+      return prefaceTimeout;
+    }
+
+    /** The PROXY protocol header required on every listener ({@link ProxyProtocol#OFF}: none). */
+    public ProxyProtocol proxyProtocol() {
+      return proxyProtocol;
+    }
+
+    /** The peers a PROXY protocol header is accepted from (empty when it is off). */
+    public CidrSet proxyProtocolFrom() {
+      return proxyProtocolFrom;
+    }
+
+    /** How upstream hosts are reached. */
+    public Egress egress() {
+      return egress;
+    }
+
+    /** Which resolved addresses direct egress tries, in which order. */
+    public AddressFamily family() {
+      return family;
+    }
+
     /**
      * How upstream hosts are reached; default {@link Egress#direct()}. Through proxies, each connection's upstream
      * leg connects to the first proxy, asks it for the route's host name and port ({@code CONNECT host:port} or

@@ -12,6 +12,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -80,7 +81,10 @@ public final class DemoWorld implements Closeable {
           + " just now): " + couriers.stream().map(c -> c.name() + " on " + c.address().getAddress()
               .getHostAddress() + ":" + port).toList());
 
-      ProxyConfig config = Demo.config(dns.address(), port, configOverrides);
+      Map<String, String> overrides = new HashMap<>();
+      overrides.put("log.access", "off"); // the demo prints its own steps; a test may turn it on again
+      overrides.putAll(configOverrides);
+      ProxyConfig config = Demo.config(dns.address(), port, overrides);
       ProxySetup setup = ProxySetup.of(config);
       AddressPlan plan = setup.plan();
       int i = 0;
