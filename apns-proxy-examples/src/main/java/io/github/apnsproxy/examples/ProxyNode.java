@@ -70,6 +70,8 @@ public final class ProxyNode implements AutoCloseable {
   private final List<AutoCloseable> resources;
   /** What {@link #reload} swaps: the setup, the caching resolver, the handler chain's forwarders, the listeners. */
   private volatile Live live;
+  /** CONNECT and SOCKS5 listeners: not in {@link Live#listeners}, which are the plan's. */
+  private final int explicitListeners;
   private final DnsServer dns;
   private final TcpSplicer splicer;
   private final ProxyMetrics metrics;
@@ -77,10 +79,12 @@ public final class ProxyNode implements AutoCloseable {
   private final @Nullable ScheduledExecutorService statsTimer;
   private final AtomicBoolean closed;
 
-  private ProxyNode(List<AutoCloseable> resources, Live live, DnsServer dns, TcpSplicer splicer, ProxyMetrics metrics,
-      @Nullable MetricsEndpoint metricsEndpoint, @Nullable ScheduledExecutorService statsTimer, AtomicBoolean closed) {
+  private ProxyNode(List<AutoCloseable> resources, Live live, int explicitListeners, DnsServer dns, TcpSplicer splicer,
+      ProxyMetrics metrics, @Nullable MetricsEndpoint metricsEndpoint, @Nullable ScheduledExecutorService statsTimer,
+      AtomicBoolean closed) {
     this.resources = resources;
     this.live = live;
+    this.explicitListeners = explicitListeners;
     this.dns = dns;
     this.splicer = splicer;
     this.metrics = metrics;
@@ -202,12 +206,14 @@ public final class ProxyNode implements AutoCloseable {
     fixed.removeAll(chainResources);
     fixed.remove(caching);
     Map<InetSocketAddress, InetSocketAddress> listeners = new LinkedHashMap<>();
+    // bound in listen order: the plan's listeners, then the CONNECT and SOCKS5 ones (fixed until a restart)
     List<InetSocketAddress> bound = splicer.boundAddresses();
-    for (int i = 0; i < bound.size(); i++) {
+    int explicitListeners = setup.connectListen().size() + setup.socksListen().size();
+    for (int i = 0; i < bound.size() - explicitListeners; i++) {
       listeners.put(sb.listen().get(i), bound.get(i));
     }
     ProxyNode node = new ProxyNode(List.copyOf(fixed), new Live(setup, caching, List.copyOf(chainResources),
-        Map.copyOf(listeners)), dns, splicer, metrics, endpoint, timer, closed);
+        Collections.unmodifiableMap(listeners)), explicitListeners, dns, splicer, metrics, endpoint, timer, closed);
     self.set(node);
     LOG.info("apns-proxy started: DNS on {}, splicer on {} addresses ({} plan, {} virtual addresses, at most {}"
         + " connections)", dns.udpAddresses(), listenCount, plan.style().name().toLowerCase(Locale.ROOT),
@@ -499,7 +505,7 @@ public final class ProxyNode implements AutoCloseable {
 
   /** The number of socket addresses the splicer listens on. */
   public int splicerAddressCount() {
-    return live.listeners().size();
+    return live.listeners().size() + explicitListeners;
   }
 
   /** The splicer's bound addresses (real ports). */

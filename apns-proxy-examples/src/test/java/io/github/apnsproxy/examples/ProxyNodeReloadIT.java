@@ -125,4 +125,23 @@ class ProxyNodeReloadIT {
     assertThat(reloads(node, "success")).isEqualTo(1);
     assertThat(reloads(node, "failure")).isZero();
   }
+
+  @Test
+  void connectAndSocksListenersStayAndKeepTheirResolver() throws Exception {
+    ProxyNode node = start(setup("plan.ipv4=127.100.126.0/24", "connect.listen=127.0.0.1:0",
+        "socks.listen=127.0.0.1:0"));
+    List<InetSocketAddress> before = node.splicerAddresses();
+    assertThat(node.splicerAddressCount()).isEqualTo(before.size());
+
+    assertThat(node.reload(setup("plan.ipv4=127.100.126.0/24", "connect.listen=127.0.0.1:0",
+        "socks.listen=127.0.0.1:0", "upstream.dns=127.0.0.1:19", "dns.ttl=42s"))).isTrue();
+
+    // the CONNECT and SOCKS5 listeners are not the plan's: a reload leaves them bound
+    assertThat(node.splicerAddresses()).isEqualTo(before);
+    assertThat(node.splicerAddressCount()).isEqualTo(before.size());
+    assertThat(node.setup().effectiveValues())
+        .containsEntry("dns.ttl", "42s")
+        .containsEntry("upstream.dns", "127.0.0.1:9"); // the doors hold the running resolver
+    assertThat(reloads(node, "success")).isEqualTo(1);
+  }
 }
