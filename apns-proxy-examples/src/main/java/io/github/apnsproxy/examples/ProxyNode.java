@@ -33,6 +33,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -157,6 +158,8 @@ public final class ProxyNode implements AutoCloseable {
           .registry(metrics.registry())
           .allow(setup.policy().clients())
           .health(() -> !closed.get() && splicer.isServing() && dns.isServing())
+          // /healthz?deep=1: the probe's checks through the configured egress, run at most once a minute
+          .deepHealth(deepProbe(setup, plan, resolver))
           .start();
       started.add(endpoint);
     }
@@ -190,6 +193,28 @@ public final class ProxyNode implements AutoCloseable {
   }
 
   /** The hosts file (when configured) first, then the caching DNS resolver. */
+  /** The deep health check: {@link Probe} over the plan's hosts, its results cached for a minute. */
+  private static Function<Boolean, MetricsEndpoint.DeepHealth> deepProbe(ProxySetup setup, AddressPlan plan,
+      UpstreamResolver resolver) {
+    Probe probe;
+    try {
+      probe = new Probe(Probe.targetsFor(plan), setup.splicer().egress(), resolver, null,
+          setup.splicer().connectTimeout());
+    } catch (java.security.GeneralSecurityException e) {
+      String why = "deep check unavailable: TLS setup failed: " + e.getMessage() + "\n";
+      return unused -> new MetricsEndpoint.DeepHealth(false, why);
+    }
+    return unused -> {
+      try {
+        List<Probe.Result> results = probe.cached(Duration.ofMinutes(1));
+        return new MetricsEndpoint.DeepHealth(Probe.allPassed(results), Probe.table(results));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return new MetricsEndpoint.DeepHealth(false, "deep check interrupted\n");
+      }
+    };
+  }
+
   private static UpstreamResolver resolver(ProxySetup setup, @Nullable CachingResolver caching) {
     Optional<UpstreamResolver> hosts = setup.hostsResolver();
     if (hosts.isPresent() && caching != null) {
