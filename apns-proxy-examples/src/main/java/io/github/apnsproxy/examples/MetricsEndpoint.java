@@ -26,6 +26,7 @@ import java.util.Collections;
 import java.util.Enumeration;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -38,6 +39,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -73,6 +75,7 @@ public final class MetricsEndpoint implements Closeable {
   private final SelectionKey acceptKey;
   private final PrometheusScrapeHandler scrapeHandler;
   private final BooleanSupplier healthy;
+  private final @Nullable Function<Boolean, DeepHealth> deep;
   private final CidrSet allow;
   private final long requestTimeoutNanos;
   private final long acceptBackoffNanos;
@@ -91,6 +94,7 @@ public final class MetricsEndpoint implements Closeable {
   private MetricsEndpoint(Builder b) throws IOException {
     this.scrapeHandler = new PrometheusScrapeHandler(b.registry);
     this.healthy = b.healthy;
+    this.deep = b.deep;
     this.allow = b.allow;
     this.requestTimeoutNanos = b.requestTimeout.toNanos();
     this.acceptBackoffNanos = b.acceptBackoff.toNanos();
@@ -384,6 +388,18 @@ public final class MetricsEndpoint implements Closeable {
           LOG.warn("metrics endpoint: health check failed", e);
           ok = false;
         }
+        Function<Boolean, DeepHealth> d = deep;
+        if (ok && d != null && r.query != null && Arrays.asList(r.query.split("&", -1)).contains("deep=1")) {
+          DeepHealth h;
+          try {
+            h = d.apply(Boolean.TRUE);
+          } catch (RuntimeException e) {
+            LOG.warn("metrics endpoint: deep health check failed", e);
+            h = new DeepHealth(false, "deep check failed: " + e + "\n");
+          }
+          return encode(h.ok() ? 200 : 503, "text/plain; charset=utf-8", Map.of(),
+              h.text().getBytes(StandardCharsets.UTF_8), head);
+        }
         return encode(ok ? 200 : 503, "text/plain; charset=utf-8", Map.of(),
             (ok ? "ok\n" : "not serving\n").getBytes(StandardCharsets.UTF_8), head);
       }
@@ -435,6 +451,14 @@ public final class MetricsEndpoint implements Closeable {
   }
 
   /** A parsed request head. */
+  /** The answer of a deep health check: 200 with {@code text} when ok, else 503. */
+  public record DeepHealth(boolean ok, String text) {
+    /** Checks the arguments. */
+    public DeepHealth {
+      Objects.requireNonNull(text, "text");
+    }
+  }
+
   private record Request(String method, String path, @Nullable String query, Map<String, List<String>> headers) {
     static Request parse(String head) {
       String[] lines = head.split("\r\n");
@@ -570,6 +594,7 @@ public final class MetricsEndpoint implements Closeable {
     private @Nullable InetSocketAddress listen;
     private @Nullable PrometheusRegistry registry;
     private @Nullable BooleanSupplier healthy;
+    private @Nullable Function<Boolean, DeepHealth> deep;
     private CidrSet allow = CidrSet.any();
     private Duration requestTimeout = Duration.ofSeconds(10);
     private Duration acceptBackoff = Duration.ofSeconds(1);
@@ -586,6 +611,15 @@ public final class MetricsEndpoint implements Closeable {
     /** What {@code /metrics} serves. */
     public Builder registry(PrometheusRegistry registry) {
       this.registry = Objects.requireNonNull(registry, "registry");
+      return this;
+    }
+
+    /**
+     * What {@code /healthz?deep=1} answers when the plain check passes (e.g. {@link Probe#cached}: the upstream path
+     * checked end to end, at most once a minute); called on the scrape thread, may block for the probe's duration.
+     */
+    public Builder deepHealth(Function<Boolean, DeepHealth> deep) {
+      this.deep = Objects.requireNonNull(deep, "deep");
       return this;
     }
 

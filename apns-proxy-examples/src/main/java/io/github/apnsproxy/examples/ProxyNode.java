@@ -50,6 +50,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -178,6 +179,11 @@ public final class ProxyNode implements AutoCloseable {
           .registry(metrics.registry())
           .allow(setup.policy().clients())
           .health(() -> !closed.get() && splicer.isServing() && dns.isServing())
+          // /healthz?deep=1: the probe's checks through the configured egress, run at most once a minute
+          .deepHealth(deepProbe(setup, plan, host -> { // the resolver a reload installs
+            ProxyNode n = self.get();
+            return (n == null ? resolver : n.live.resolver()).resolve(host);
+          }))
           .start();
       started.add(endpoint);
     }
@@ -212,13 +218,36 @@ public final class ProxyNode implements AutoCloseable {
     for (int i = 0; i < bound.size() - explicitListeners; i++) {
       listeners.put(sb.listen().get(i), bound.get(i));
     }
-    ProxyNode node = new ProxyNode(List.copyOf(fixed), new Live(setup, caching, List.copyOf(chainResources),
+    ProxyNode node = new ProxyNode(List.copyOf(fixed), new Live(setup, caching, resolver,
+        List.copyOf(chainResources),
         Collections.unmodifiableMap(listeners)), explicitListeners, dns, splicer, metrics, endpoint, timer, closed);
     self.set(node);
     LOG.info("apns-proxy started: DNS on {}, splicer on {} addresses ({} plan, {} virtual addresses, at most {}"
         + " connections)", dns.udpAddresses(), listenCount, plan.style().name().toLowerCase(Locale.ROOT),
         plan.entries().size(), sb.maxConnections());
     return node;
+  }
+
+  /** The deep health check: {@link Probe} over the plan's hosts, its results cached for a minute. */
+  private static Function<Boolean, MetricsEndpoint.DeepHealth> deepProbe(ProxySetup setup, AddressPlan plan,
+      UpstreamResolver resolver) {
+    Probe probe;
+    try {
+      probe = new Probe(Probe.targetsFor(plan), setup.splicer().egress(), resolver, null,
+          setup.splicer().connectTimeout());
+    } catch (java.security.GeneralSecurityException e) {
+      String why = "deep check unavailable: TLS setup failed: " + e.getMessage() + "\n";
+      return unused -> new MetricsEndpoint.DeepHealth(false, why);
+    }
+    return unused -> {
+      try {
+        List<Probe.Result> results = probe.cached(Duration.ofMinutes(1));
+        return new MetricsEndpoint.DeepHealth(Probe.allPassed(results), Probe.table(results));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return new MetricsEndpoint.DeepHealth(false, "deep check interrupted\n");
+      }
+    };
   }
 
   /** The hosts file (when configured) first, then the caching DNS resolver. */
@@ -272,7 +301,8 @@ public final class ProxyNode implements AutoCloseable {
   }
 
   /** What {@link #reload} swaps; replaced as a whole. */
-  private record Live(ProxySetup setup, @Nullable CachingResolver caching, List<AutoCloseable> chainResources,
+  private record Live(ProxySetup setup, @Nullable CachingResolver caching, UpstreamResolver resolver,
+      List<AutoCloseable> chainResources,
       Map<InetSocketAddress, InetSocketAddress> listeners) {}
 
   /** A reload ready to apply: everything built and checked, nothing running touched yet. */
@@ -376,7 +406,7 @@ public final class ProxyNode implements AutoCloseable {
     for (int i = 0; i < p.adding().size(); i++) {
       listeners.put(p.adding().get(i), addedBound.get(i));
     }
-    live = new Live(p.setup(), p.caching(), p.chainResources(), Collections.unmodifiableMap(listeners));
+    live = new Live(p.setup(), p.caching(), p.resolver(), p.chainResources(), Collections.unmodifiableMap(listeners));
     List<AutoCloseable> replaced = new ArrayList<>();
     if (p.newResolver() && old.caching() != null) {
       replaced.add(old.caching());

@@ -83,6 +83,22 @@ class MetricsEndpointIT {
     }
   }
 
+  /** Issue 15: {@code /healthz?deep=1} runs the probe's checks; a node whose upstream DNS never answers fails it. */
+  @Test
+  void deepHealthRunsTheProbeAndFailsWhenTheUpstreamPathIsBroken() throws Exception {
+    Properties p = config("127.0.0.0/8");
+    p.setProperty("upstream.timeout", "300ms"); // 127.0.0.1:9 never answers: the probe's DNS step fails quickly
+    ProxyNode node = ProxyNode.start(ProxyConfig.fromProperties(p));
+    open.add(node);
+    InetSocketAddress endpoint = node.metricsAddress().orElseThrow();
+    InetAddress loopback = InetAddress.getByName("127.0.0.1");
+    assertThat(get(endpoint, loopback, "/healthz")).startsWith("HTTP/1.1 200").endsWith("ok\n");
+    String deep = get(endpoint, loopback, "/healthz?deep=1");
+    assertThat(deep).startsWith("HTTP/1.1 503").contains("courier.push.apple.com").containsIgnoringCase("dns");
+    // the plain check stays cheap and green: only the deep one looks upstream
+    assertThat(get(endpoint, loopback, "/healthz")).startsWith("HTTP/1.1 200");
+  }
+
   @Test
   void halfSentRequestsBlockNeitherHealthNorMetrics() throws Exception {
     InetSocketAddress endpoint = startNode("127.0.0.0/8");
