@@ -17,33 +17,40 @@ import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The one mapping between upstream APNs hosts and the proxy's virtual addresses, shared by the DNS side (which asks
- * {@link #addressesFor}) and the TCP side (which asks {@link #hostFor}), so the two can never disagree. Immutable and
- * thread-safe; built by {@link #builder()}.
+ * The one mapping between upstream APNs hosts and the proxy's virtual addresses, shared by the DNS
+ * side (which asks {@link #addressesFor}) and the TCP side (which asks {@link #hostFor}), so the
+ * two can never disagree. Immutable and thread-safe; built by {@link #builder()}.
  *
  * <h2>Layout</h2>
- * Every site has a virtual IPv4 subnet and optionally an IPv6 prefix; the same offsets are used in each. Offset 0
- * (the network address) and the IPv4 broadcast address are never used.
+ *
+ * Every site has a virtual IPv4 subnet and optionally an IPv6 prefix; the same offsets are used in
+ * each. Offset 0 (the network address) and the IPv4 broadcast address are never used.
+ *
  * <ul>
- *   <li>{@link Style#EXACT}: each courier name gets its own address. Production couriers of the first variant come
- *       first, courier {@code N} at offset {@code 1 + N} (so {@code 0-courier} is {@code .1}, {@code 17-courier} is
- *       {@code .18}), then the next variant, then the sandbox blocks in the same order: block {@code b} (environment
- *       major, variant minor) holds courier {@code N} at {@code 1 + b * (count + 1) + N}.
- *   <li>{@link Style#POOLED}: couriers are interchangeable, so one address per environment: production couriers at
- *       offset 1, sandbox at offset 2. The address stands for its pool; {@link #hostFor} returns the pool's
- *       representative (courier 0 of the first variant) and {@link #upstreamsFor} every member.
- *   <li>{@link Style#SINGLE}: one address per site (offset 1, and the same offset of the IPv6 prefix) for every name
- *       of the zone: couriers of every number, variant and environment, init and provider hosts. The splicer routes
- *       by the TLS server name, so {@link #hostFor} finds no host there; {@link #singleAddresses()} lists them.
+ *   <li>{@link Style#EXACT}: each courier name gets its own address. Production couriers of the
+ *       first variant come first, courier {@code N} at offset {@code 1 + N} (so {@code 0-courier}
+ *       is {@code .1}, {@code 17-courier} is {@code .18}), then the next variant, then the sandbox
+ *       blocks in the same order: block {@code b} (environment major, variant minor) holds courier
+ *       {@code N} at {@code 1 + b * (count + 1) + N}.
+ *   <li>{@link Style#POOLED}: couriers are interchangeable, so one address per environment:
+ *       production couriers at offset 1, sandbox at offset 2. The address stands for its pool;
+ *       {@link #hostFor} returns the pool's representative (courier 0 of the first variant) and
+ *       {@link #upstreamsFor} every member.
+ *   <li>{@link Style#SINGLE}: one address per site (offset 1, and the same offset of the IPv6
+ *       prefix) for every name of the zone: couriers of every number, variant and environment, init
+ *       and provider hosts. The splicer routes by the TLS server name, so {@link #hostFor} finds no
+ *       host there; {@link #singleAddresses()} lists them.
  * </ul>
- * The init and provider hosts ({@link HostNames#fixedHosts()}) are reserved at the top of the IPv4 subnet, just below
- * the broadcast address, in pattern order ({@code init.push.apple.com} at broadcast - 1), so they keep their
- * addresses when the courier count changes.
+ *
+ * The init and provider hosts ({@link HostNames#fixedHosts()}) are reserved at the top of the IPv4
+ * subnet, just below the broadcast address, in pattern order ({@code init.push.apple.com} at
+ * broadcast - 1), so they keep their addresses when the courier count changes.
  *
  * <h2>Sites</h2>
- * With several sites, a DNS client gets the addresses of every site whose client list contains it, or, when none
- * does, of every site that serves any client. One site per proxy node spreads devices over nodes; one site per client
- * network keeps each network on its nearest node.
+ *
+ * With several sites, a DNS client gets the addresses of every site whose client list contains it,
+ * or, when none does, of every site that serves any client. One site per proxy node spreads devices
+ * over nodes; one site per client network keeps each network on its nearest node.
  */
 public final class AddressPlan {
 
@@ -62,7 +69,8 @@ public final class AddressPlan {
    *
    * @param name a short name for logs and config keys
    * @param ipv4 the virtual IPv4 subnet (prefix length at most 30)
-   * @param ipv6 the virtual IPv6 prefix, with at least as many host bits as {@code ipv4}; null for none
+   * @param ipv6 the virtual IPv6 prefix, with at least as many host bits as {@code ipv4}; null for
+   *     none
    * @param clients the DNS clients this site answers; {@link CidrSet#any()} for every client
    */
   public record Site(String name, Cidr ipv4, @Nullable Cidr ipv6, CidrSet clients) {
@@ -71,22 +79,33 @@ public final class AddressPlan {
       Objects.requireNonNull(ipv4, "ipv4");
       Objects.requireNonNull(clients, "clients");
       if (!name.matches("[a-z0-9][a-z0-9_-]{0,62}")) {
-        throw new IllegalArgumentException("site name '" + name + "' (expected lower-case letters, digits, '-', '_')");
+        throw new IllegalArgumentException(
+            "site name '" + name + "' (expected lower-case letters, digits, '-', '_')");
       }
       if (!ipv4.isIpv4()) {
-        throw new IllegalArgumentException("site '" + name + "' ipv4 " + ipv4 + " (expected an IPv4 subnet)");
+        throw new IllegalArgumentException(
+            "site '" + name + "' ipv4 " + ipv4 + " (expected an IPv4 subnet)");
       }
       if (ipv4.prefixLength() > 30) {
-        throw new IllegalArgumentException("site '" + name + "' ipv4 " + ipv4 + " (expected a prefix length of"
-            + " at most 30)");
+        throw new IllegalArgumentException(
+            "site '" + name + "' ipv4 " + ipv4 + " (expected a prefix length of" + " at most 30)");
       }
       if (ipv6 != null) {
         if (ipv6.isIpv4()) {
-          throw new IllegalArgumentException("site '" + name + "' ipv6 " + ipv6 + " (expected an IPv6 prefix)");
+          throw new IllegalArgumentException(
+              "site '" + name + "' ipv6 " + ipv6 + " (expected an IPv6 prefix)");
         }
         if (ipv6.hostBits() < ipv4.hostBits()) {
-          throw new IllegalArgumentException("site '" + name + "' ipv6 " + ipv6 + " is smaller than ipv4 " + ipv4
-              + " (expected a prefix length of at most " + (128 - ipv4.hostBits()) + ")");
+          throw new IllegalArgumentException(
+              "site '"
+                  + name
+                  + "' ipv6 "
+                  + ipv6
+                  + " is smaller than ipv4 "
+                  + ipv4
+                  + " (expected a prefix length of at most "
+                  + (128 - ipv4.hostBits())
+                  + ")");
         }
       }
     }
@@ -125,7 +144,10 @@ public final class AddressPlan {
     this.ports = new EnumMap<>(b.ports);
     this.reserved = names.fixedHosts();
     this.count = b.courierCount;
-    this.blocks = style == Style.POOLED ? Environment.values().length : Environment.values().length * variants.size();
+    this.blocks =
+        style == Style.POOLED
+            ? Environment.values().length
+            : Environment.values().length * variants.size();
     this.subnetSize = 1L << sites.get(0).ipv4().hostBits();
     List<ApnsHost> h = new ArrayList<>();
     if (style != Style.POOLED) {
@@ -145,10 +167,16 @@ public final class AddressPlan {
     this.hosts = List.copyOf(h);
   }
 
-  /** The seed virtual subnet, {@code 10.100.100.0/24}: the site of a proxy configured with no subnet of its own. */
+  /**
+   * The seed virtual subnet, {@code 10.100.100.0/24}: the site of a proxy configured with no subnet
+   * of its own.
+   */
   public static final Cidr DEFAULT_SUBNET = Cidr.parse("10.100.100.0/24");
 
-  /** A new builder with the defaults: no site yet, exact style, couriers 0..50 of {@code courier, courier2}. */
+  /**
+   * A new builder with the defaults: no site yet, exact style, couriers 0..50 of {@code courier,
+   * courier2}.
+   */
   public static Builder builder() {
     return new Builder();
   }
@@ -184,14 +212,18 @@ public final class AddressPlan {
     return Objects.requireNonNull(ports.get(Objects.requireNonNull(kind, "kind")), "ports");
   }
 
-  /** Every plan host, in address order: one per courier (exact) or per pool (pooled), then the reserved hosts. */
+  /**
+   * Every plan host, in address order: one per courier (exact) or per pool (pooled), then the
+   * reserved hosts.
+   */
   public List<ApnsHost> hosts() {
     return hosts;
   }
 
   /**
-   * The plan host that stands for {@code host}: itself in the exact style, its pool's representative for a courier
-   * in the pooled style; empty when the plan does not serve it (a variant not configured, a number above the count).
+   * The plan host that stands for {@code host}: itself in the exact style, its pool's
+   * representative for a courier in the pooled style; empty when the plan does not serve it (a
+   * variant not configured, a number above the count).
    */
   public Optional<ApnsHost> planHost(ApnsHost host) {
     if (!serves(host)) {
@@ -212,8 +244,8 @@ public final class AddressPlan {
   }
 
   /**
-   * The upstream hosts a connection to {@code planHost}'s address may go to: the host itself, or every member of the
-   * pool in the pooled style. Empty when {@code planHost} is not a plan host.
+   * The upstream hosts a connection to {@code planHost}'s address may go to: the host itself, or
+   * every member of the pool in the pooled style. Empty when {@code planHost} is not a plan host.
    */
   public List<ApnsHost> upstreamsFor(ApnsHost planHost) {
     if (!hosts.contains(planHost)) {
@@ -231,7 +263,10 @@ public final class AddressPlan {
     return List.copyOf(members);
   }
 
-  /** The sites that answer DNS client {@code client}: those that list it, else those that serve any client. */
+  /**
+   * The sites that answer DNS client {@code client}: those that list it, else those that serve any
+   * client.
+   */
   public List<Site> sitesFor(InetAddress client) {
     List<Site> matched = new ArrayList<>();
     for (Site s : sites) {
@@ -251,8 +286,9 @@ public final class AddressPlan {
   }
 
   /**
-   * The virtual addresses DNS answers for {@code host} to {@code client}: for each of the client's sites, its IPv4
-   * address, then its IPv6 address if the site has a prefix. Empty when the plan does not serve the host.
+   * The virtual addresses DNS answers for {@code host} to {@code client}: for each of the client's
+   * sites, its IPv4 address, then its IPv6 address if the site has a prefix. Empty when the plan
+   * does not serve the host.
    */
   public List<InetAddress> addressesFor(ApnsHost host, InetAddress client) {
     Objects.requireNonNull(host, "host");
@@ -273,8 +309,8 @@ public final class AddressPlan {
   }
 
   /**
-   * The plan host whose virtual address is {@code local}, when {@code port} is served for its kind. This is how the
-   * splicer learns which host a client dialled.
+   * The plan host whose virtual address is {@code local}, when {@code port} is served for its kind.
+   * This is how the splicer learns which host a client dialled.
    */
   public Optional<ApnsHost> hostFor(InetAddress local, int port) {
     Optional<ApnsHost> host = hostFor(local);
@@ -287,7 +323,10 @@ public final class AddressPlan {
     return a == null ? Optional.empty() : hostFor(a, local.getPort());
   }
 
-  /** The plan host whose virtual address is {@code local}, whatever the port; always empty in the single style. */
+  /**
+   * The plan host whose virtual address is {@code local}, whatever the port; always empty in the
+   * single style.
+   */
   public Optional<ApnsHost> hostFor(InetAddress local) {
     Objects.requireNonNull(local, "local");
     if (style == Style.SINGLE) {
@@ -306,7 +345,9 @@ public final class AddressPlan {
     return Optional.empty();
   }
 
-  /** Every virtual address with the site and plan host it stands for, site by site in address order. */
+  /**
+   * Every virtual address with the site and plan host it stands for, site by site in address order.
+   */
   public List<Entry> entries() {
     List<Entry> out = new ArrayList<>();
     for (Site s : sites) {
@@ -323,8 +364,8 @@ public final class AddressPlan {
   }
 
   /**
-   * The single style's virtual addresses: each site's IPv4 address, then its IPv6 address if it has a prefix. Empty
-   * in the other styles.
+   * The single style's virtual addresses: each site's IPv4 address, then its IPv6 address if it has
+   * a prefix. Empty in the other styles.
    */
   public List<InetAddress> singleAddresses() {
     if (style != Style.SINGLE) {
@@ -346,8 +387,8 @@ public final class AddressPlan {
   }
 
   /**
-   * Every virtual address on every port its host's kind is served on: what the splicer listens on. In the single
-   * style, each single address on every port of any kind.
+   * Every virtual address on every port its host's kind is served on: what the splicer listens on.
+   * In the single style, each single address on every port of any kind.
    */
   public List<InetSocketAddress> listenAddresses() {
     List<InetSocketAddress> out = new ArrayList<>();
@@ -374,7 +415,8 @@ public final class AddressPlan {
     return all.stream().sorted().toList();
   }
 
-  // the address layout follows Environment's declaration order (addresses are pinned by AddressPlanTest)
+  // the address layout follows Environment's declaration order (addresses are pinned by
+  // AddressPlanTest)
   @SuppressWarnings("EnumOrdinal")
   private long offsetOf(ApnsHost planHost) {
     if (style == Style.SINGLE) {
@@ -382,8 +424,11 @@ public final class AddressPlan {
     }
     if (planHost.isCourier()) {
       int env = planHost.environment().ordinal();
-      int block = style == Style.EXACT ? env * variants.size() + variants.indexOf(planHost.variant()) : env;
-      return 1 + (long) block * (style == Style.EXACT ? count + 1 : 1) + (style == Style.EXACT ? planHost.number() : 0);
+      int block =
+          style == Style.EXACT ? env * variants.size() + variants.indexOf(planHost.variant()) : env;
+      return 1
+          + (long) block * (style == Style.EXACT ? count + 1 : 1)
+          + (style == Style.EXACT ? planHost.number() : 0);
     }
     return subnetSize - 2 - reserved.indexOf(planHost);
   }
@@ -411,19 +456,36 @@ public final class AddressPlan {
 
   @Override
   public String toString() {
-    return "AddressPlan[" + style.name().toLowerCase(java.util.Locale.ROOT) + ", couriers 0.." + count + " of "
-        + variants + ", sites " + sites + "]";
+    return "AddressPlan["
+        + style.name().toLowerCase(java.util.Locale.ROOT)
+        + ", couriers 0.."
+        + count
+        + " of "
+        + variants
+        + ", sites "
+        + sites
+        + "]";
   }
 
-  /** Builds an {@link AddressPlan}; arguments are checked at once, cross-field rules in {@link #build()}. */
+  /**
+   * Builds an {@link AddressPlan}; arguments are checked at once, cross-field rules in {@link
+   * #build()}.
+   */
   public static final class Builder {
     private final List<Site> sites = new ArrayList<>();
     private Style style = Style.EXACT;
     private HostNames names = HostNames.defaults();
     private int courierCount = HostNames.DEFAULT_MAX_COURIER;
     private List<String> variants = List.of("courier", "courier2");
-    private final Map<Kind, List<Integer>> ports = new EnumMap<>(Map.of(
-        Kind.COURIER, List.of(5223, 443), Kind.INIT, List.of(443), Kind.PROVIDER, List.of(443, 2197)));
+    private final Map<Kind, List<Integer>> ports =
+        new EnumMap<>(
+            Map.of(
+                Kind.COURIER,
+                List.of(5223, 443),
+                Kind.INIT,
+                List.of(443),
+                Kind.PROVIDER,
+                List.of(443, 2197)));
 
     private Builder() {}
 
@@ -448,7 +510,10 @@ public final class AddressPlan {
       return this;
     }
 
-    /** Adds a site named {@code default} (or {@code siteN}) serving every client, with no IPv6 prefix. */
+    /**
+     * Adds a site named {@code default} (or {@code siteN}) serving every client, with no IPv6
+     * prefix.
+     */
     public Builder site(Cidr ipv4) {
       return site(ipv4, null);
     }
@@ -478,10 +543,12 @@ public final class AddressPlan {
     public Builder courierVariants(List<String> variants) {
       Objects.requireNonNull(variants, "variants");
       if (variants.isEmpty()) {
-        throw new IllegalArgumentException("no courier variants (expected at least one, like courier)");
+        throw new IllegalArgumentException(
+            "no courier variants (expected at least one, like courier)");
       }
       if (new HashSet<>(variants).size() != variants.size()) {
-        throw new IllegalArgumentException("courier variants " + variants + " (expected no duplicates)");
+        throw new IllegalArgumentException(
+            "courier variants " + variants + " (expected no duplicates)");
       }
       for (String v : variants) {
         ApnsHost.courier(Environment.PRODUCTION, v, 0); // validates the variant
@@ -490,7 +557,10 @@ public final class AddressPlan {
       return this;
     }
 
-    /** The name syntax; default {@link HostNames#defaults()}. Its reserved hosts come from its patterns. */
+    /**
+     * The name syntax; default {@link HostNames#defaults()}. Its reserved hosts come from its
+     * patterns.
+     */
     public Builder hostNames(HostNames names) {
       this.names = Objects.requireNonNull(names, "names");
       return this;
@@ -515,34 +585,59 @@ public final class AddressPlan {
     /**
      * Builds the plan.
      *
-     * @throws IllegalArgumentException when there is no site, sites overlap or share a name, or a subnet is too
-     *     small; the message says what does not fit and what would
+     * @throws IllegalArgumentException when there is no site, sites overlap or share a name, or a
+     *     subnet is too small; the message says what does not fit and what would
      */
     public AddressPlan build() {
       if (sites.isEmpty()) {
-        throw new IllegalArgumentException("address plan has no site (expected at least one virtual subnet)");
+        throw new IllegalArgumentException(
+            "address plan has no site (expected at least one virtual subnet)");
       }
       int hostBits = sites.get(0).ipv4().hostBits();
       Set<String> siteNames = new HashSet<>();
       for (int i = 0; i < sites.size(); i++) {
         Site s = sites.get(i);
         if (!siteNames.add(s.name())) {
-          throw new IllegalArgumentException("two sites are named '" + s.name() + "' (expected unique names)");
+          throw new IllegalArgumentException(
+              "two sites are named '" + s.name() + "' (expected unique names)");
         }
         if (s.ipv4().hostBits() != hostBits) {
-          throw new IllegalArgumentException("site '" + s.name() + "' ipv4 " + s.ipv4() + " has prefix length "
-              + s.ipv4().prefixLength() + " (expected /" + sites.get(0).ipv4().prefixLength()
-              + " like the first site: every site uses the same offsets)");
+          throw new IllegalArgumentException(
+              "site '"
+                  + s.name()
+                  + "' ipv4 "
+                  + s.ipv4()
+                  + " has prefix length "
+                  + s.ipv4().prefixLength()
+                  + " (expected /"
+                  + sites.get(0).ipv4().prefixLength()
+                  + " like the first site: every site uses the same offsets)");
         }
         for (int j = 0; j < i; j++) {
           Site o = sites.get(j);
           if (o.ipv4().overlaps(s.ipv4())) {
-            throw new IllegalArgumentException("sites '" + o.name() + "' and '" + s.name() + "' overlap ("
-                + o.ipv4() + ", " + s.ipv4() + ")");
+            throw new IllegalArgumentException(
+                "sites '"
+                    + o.name()
+                    + "' and '"
+                    + s.name()
+                    + "' overlap ("
+                    + o.ipv4()
+                    + ", "
+                    + s.ipv4()
+                    + ")");
           }
           if (o.ipv6() != null && s.ipv6() != null && o.ipv6().overlaps(s.ipv6())) {
-            throw new IllegalArgumentException("sites '" + o.name() + "' and '" + s.name() + "' overlap ("
-                + o.ipv6() + ", " + s.ipv6() + ")");
+            throw new IllegalArgumentException(
+                "sites '"
+                    + o.name()
+                    + "' and '"
+                    + s.name()
+                    + "' overlap ("
+                    + o.ipv6()
+                    + ", "
+                    + s.ipv6()
+                    + ")");
           }
         }
       }
@@ -558,16 +653,37 @@ public final class AddressPlan {
           prefix--;
         }
         long maxCount = (usable - reserved) / ((long) envs * variants.size()) - 1;
-        String what = style == Style.EXACT
-            ? (courierCount + 1) + " couriers (0.." + courierCount + ") x " + variants.size() + " variants x " + envs
-                + " environments + " + reserved + " reserved hosts"
-            : envs + " pools + " + reserved + " reserved hosts";
-        throw new IllegalArgumentException("address plan does not fit: " + what + " need " + needed
-            + " addresses but " + sites.get(0).ipv4() + " has " + usable + " usable; use a /" + prefix
-            + " or larger subnet" + (style == Style.EXACT
-                ? (maxCount >= 0 ? ", at most " + maxCount + " as the courier count" : "")
-                    + ", or the pooled style (which needs " + (envs + reserved) + ")"
-                : ""));
+        String what =
+            style == Style.EXACT
+                ? (courierCount + 1)
+                    + " couriers (0.."
+                    + courierCount
+                    + ") x "
+                    + variants.size()
+                    + " variants x "
+                    + envs
+                    + " environments + "
+                    + reserved
+                    + " reserved hosts"
+                : envs + " pools + " + reserved + " reserved hosts";
+        throw new IllegalArgumentException(
+            "address plan does not fit: "
+                + what
+                + " need "
+                + needed
+                + " addresses but "
+                + sites.get(0).ipv4()
+                + " has "
+                + usable
+                + " usable; use a /"
+                + prefix
+                + " or larger subnet"
+                + (style == Style.EXACT
+                    ? (maxCount >= 0 ? ", at most " + maxCount + " as the courier count" : "")
+                        + ", or the pooled style (which needs "
+                        + (envs + reserved)
+                        + ")"
+                    : ""));
       }
       return new AddressPlan(this);
     }

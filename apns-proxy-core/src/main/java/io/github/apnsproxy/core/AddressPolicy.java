@@ -7,9 +7,9 @@ import java.util.Objects;
 /**
  * Who may use the proxy and where it may connect to. Immutable and thread-safe.
  *
- * <p>The upstream list is what keeps the proxy from being an open relay: a resolved address outside it is refused,
- * so poisoned DNS cannot turn the proxy into a path into the internal network. Its default is Apple's published
- * APNs ranges ({@link #APPLE_APNS}); tests set loopback.
+ * <p>The upstream list is what keeps the proxy from being an open relay: a resolved address outside
+ * it is refused, so poisoned DNS cannot turn the proxy into a path into the internal network. Its
+ * default is Apple's published APNs ranges ({@link #APPLE_APNS}); tests set loopback.
  *
  * @param clients the networks allowed to use the proxy (DNS and TCP)
  * @param upstreams the networks the proxy may connect to
@@ -17,11 +17,12 @@ import java.util.Objects;
 public record AddressPolicy(CidrSet clients, CidrSet upstreams) {
 
   /**
-   * Apple's published APNs address ranges: 17.0.0.0/8 and the IPv6 blocks 2620:149:a44::/48, 2403:300:a42::/48,
-   * 2403:300:a51::/48 and 2a01:b740:a42::/48.
+   * Apple's published APNs address ranges: 17.0.0.0/8 and the IPv6 blocks 2620:149:a44::/48,
+   * 2403:300:a42::/48, 2403:300:a51::/48 and 2a01:b740:a42::/48.
    */
   public static final CidrSet APPLE_APNS =
-      CidrSet.parse("17.0.0.0/8,2620:149:a44::/48,2403:300:a42::/48,2403:300:a51::/48,2a01:b740:a42::/48");
+      CidrSet.parse(
+          "17.0.0.0/8,2620:149:a44::/48,2403:300:a42::/48,2403:300:a51::/48,2a01:b740:a42::/48");
 
   /** Private (RFC 1918), loopback and unique-local (fc00::/7) networks: the default client list. */
   public static final CidrSet PRIVATE_NETWORKS =

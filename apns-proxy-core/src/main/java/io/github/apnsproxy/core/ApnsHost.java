@@ -6,18 +6,19 @@ import java.util.Optional;
 import java.util.regex.Pattern;
 
 /**
- * One APNs host name, parsed: what kind of host it is, for which environment, which variant and (for couriers) which
- * number. Immutable value; {@link #name()} formats it back with the {@link HostNames#defaults() default patterns}.
+ * One APNs host name, parsed: what kind of host it is, for which environment, which variant and
+ * (for couriers) which number. Immutable value; {@link #name()} formats it back with the {@link
+ * HostNames#defaults() default patterns}.
  *
- * <p>Examples: {@code 17-courier.push.apple.com} is courier 17 of variant {@code courier} in production;
- * {@code 3-courier2.sandbox.push.apple.com} is courier 3 of variant {@code courier2} in the sandbox;
- * {@code init-p01st.push.apple.com} is the init host of variant {@code init-p01st}; {@code api.push.apple.com} is the
- * production provider API.
+ * <p>Examples: {@code 17-courier.push.apple.com} is courier 17 of variant {@code courier} in
+ * production; {@code 3-courier2.sandbox.push.apple.com} is courier 3 of variant {@code courier2} in
+ * the sandbox; {@code init-p01st.push.apple.com} is the init host of variant {@code init-p01st};
+ * {@code api.push.apple.com} is the production provider API.
  *
  * @param kind courier, init (configuration bag) or provider API
  * @param environment production or sandbox
- * @param variant the first-label stem: {@code courier}, {@code courier2}, ... for couriers; {@code init} or
- *     {@code init-p01st} for init hosts; {@code api} for the provider API
+ * @param variant the first-label stem: {@code courier}, {@code courier2}, ... for couriers; {@code
+ *     init} or {@code init-p01st} for init hosts; {@code api} for the provider API
  * @param number the courier number (0 or more) for couriers, -1 for every other kind
  */
 public record ApnsHost(Kind kind, Environment environment, String variant, int number) {
@@ -26,11 +27,19 @@ public record ApnsHost(Kind kind, Environment environment, String variant, int n
 
   /** What an APNs host is for. */
   public enum Kind {
-    /** A device-side courier: {@code N-courier.push.apple.com} and its variants; ports 5223 and 443. */
+    /**
+     * A device-side courier: {@code N-courier.push.apple.com} and its variants; ports 5223 and 443.
+     */
     COURIER,
-    /** The configuration-bag host {@code init.push.apple.com} that devices fetch before any courier; port 443. */
+    /**
+     * The configuration-bag host {@code init.push.apple.com} that devices fetch before any courier;
+     * port 443.
+     */
     INIT,
-    /** The provider API {@code api.push.apple.com} that MDM servers push through; ports 443 and 2197. */
+    /**
+     * The provider API {@code api.push.apple.com} that MDM servers push through; ports 443 and
+     * 2197.
+     */
     PROVIDER
   }
 
@@ -49,15 +58,21 @@ public record ApnsHost(Kind kind, Environment environment, String variant, int n
         throw new IllegalArgumentException("courier number " + number + " (expected 0 or more)");
       }
       if (!COURIER_VARIANT.matcher(variant).matches()) {
-        throw new IllegalArgumentException("courier variant '" + variant + "' (expected courier, courier2, ...)");
+        throw new IllegalArgumentException(
+            "courier variant '" + variant + "' (expected courier, courier2, ...)");
       }
     } else {
       if (number != -1) {
-        throw new IllegalArgumentException(kind + " host with number " + number + " (expected -1: only couriers"
-            + " have numbers)");
+        throw new IllegalArgumentException(
+            kind
+                + " host with number "
+                + number
+                + " (expected -1: only couriers"
+                + " have numbers)");
       }
       if (!OTHER_VARIANT.matcher(variant).matches()) {
-        throw new IllegalArgumentException(kind + " variant '" + variant + "' (expected a DNS label like init)");
+        throw new IllegalArgumentException(
+            kind + " variant '" + variant + "' (expected a DNS label like init)");
       }
     }
   }
@@ -67,7 +82,10 @@ public record ApnsHost(Kind kind, Environment environment, String variant, int n
     return new ApnsHost(Kind.COURIER, environment, variant, number);
   }
 
-  /** Courier {@code number} of variant {@code courier} in production: {@code N-courier.push.apple.com}. */
+  /**
+   * Courier {@code number} of variant {@code courier} in production: {@code
+   * N-courier.push.apple.com}.
+   */
   public static ApnsHost courier(int number) {
     return courier(Environment.PRODUCTION, "courier", number);
   }
@@ -112,7 +130,9 @@ public record ApnsHost(Kind kind, Environment environment, String variant, int n
 
   @Override
   public String toString() {
-    return HostNames.defaults().tryFormat(this).orElseGet(
-        () -> kind + "/" + environment + "/" + variant + (number >= 0 ? "/" + number : ""));
+    return HostNames.defaults()
+        .tryFormat(this)
+        .orElseGet(
+            () -> kind + "/" + environment + "/" + variant + (number >= 0 ? "/" + number : ""));
   }
 }

@@ -22,13 +22,25 @@ public record Cidr(InetAddress network, int prefixLength) {
     int bits = network.getAddress().length * 8;
     if (prefixLength < 0 || prefixLength > bits) {
       throw new IllegalArgumentException(
-          "prefix length " + prefixLength + " of " + network.getHostAddress() + " (expected 0.." + bits + ")");
+          "prefix length "
+              + prefixLength
+              + " of "
+              + network.getHostAddress()
+              + " (expected 0.."
+              + bits
+              + ")");
     }
     byte[] b = network.getAddress();
     if (!isMasked(b, prefixLength)) {
       throw new IllegalArgumentException(
-          network.getHostAddress() + "/" + prefixLength + " has host bits set (expected "
-              + mask(network, prefixLength).getHostAddress() + "/" + prefixLength + ")");
+          network.getHostAddress()
+              + "/"
+              + prefixLength
+              + " has host bits set (expected "
+              + mask(network, prefixLength).getHostAddress()
+              + "/"
+              + prefixLength
+              + ")");
     }
   }
 
@@ -50,8 +62,10 @@ public record Cidr(InetAddress network, int prefixLength) {
       } else {
         address = Literals.parseAddress(s.substring(0, slash));
         if (address instanceof Inet4Address && s.substring(0, slash).indexOf(':') >= 0) {
-          // the JDK turns ::ffff:a.b.c.d into an IPv4 address, so an IPv6 prefix length would not fit it
-          throw new IllegalArgumentException("IPv4-mapped IPv6 prefix (expected the IPv4 form, like 10.0.0.0/8)");
+          // the JDK turns ::ffff:a.b.c.d into an IPv4 address, so an IPv6 prefix length would not
+          // fit it
+          throw new IllegalArgumentException(
+              "IPv4-mapped IPv6 prefix (expected the IPv4 form, like 10.0.0.0/8)");
         }
         String p = s.substring(slash + 1);
         if (p.isEmpty() || p.length() > 3 || !p.chars().allMatch(c -> c >= '0' && c <= '9')) {
@@ -62,7 +76,11 @@ public record Cidr(InetAddress network, int prefixLength) {
       return new Cidr(address, prefix);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(
-          "'" + text + "' is not a CIDR (expected like 10.100.100.0/24 or fd00::/64): " + e.getMessage(), e);
+          "'"
+              + text
+              + "' is not a CIDR (expected like 10.100.100.0/24 or fd00::/64): "
+              + e.getMessage(),
+          e);
     }
   }
 
@@ -122,8 +140,8 @@ public record Cidr(InetAddress network, int prefixLength) {
   }
 
   /**
-   * The offset of {@code address} from the network address, or -1 when it is outside this network or the offset
-   * does not fit in a {@code long}.
+   * The offset of {@code address} from the network address, or -1 when it is outside this network
+   * or the offset does not fit in a {@code long}.
    */
   public long offsetOf(InetAddress address) {
     if (!contains(address)) {

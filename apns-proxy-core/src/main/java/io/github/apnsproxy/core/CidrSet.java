@@ -8,8 +8,9 @@ import java.util.Objects;
 import java.util.stream.Collectors;
 
 /**
- * A set of IPv4 and IPv6 networks, or "any address". Immutable. An empty set contains nothing: nothing is allowed by
- * accident, "everything" must be said with {@link #any()} (or {@code any} in a config file).
+ * A set of IPv4 and IPv6 networks, or "any address". Immutable. An empty set contains nothing:
+ * nothing is allowed by accident, "everything" must be said with {@link #any()} (or {@code any} in
+ * a config file).
  */
 public final class CidrSet {
   private static final CidrSet ANY = new CidrSet(List.of(), true);
@@ -65,7 +66,8 @@ public final class CidrSet {
         throw new IllegalArgumentException("empty element in '" + text + "'");
       }
       if (p.equalsIgnoreCase("any")) {
-        throw new IllegalArgumentException("'any' must stand alone, not in a list ('" + text + "')");
+        throw new IllegalArgumentException(
+            "'any' must stand alone, not in a list ('" + text + "')");
       }
       list.add(Cidr.parse(p));
     }

@@ -12,37 +12,46 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The APNs name syntax: a list of {@link HostPattern}s, the highest courier number, and the zones the names live
- * in. Parses names into {@link ApnsHost}s and formats them back. Immutable and thread-safe.
+ * The APNs name syntax: a list of {@link HostPattern}s, the highest courier number, and the zones
+ * the names live in. Parses names into {@link ApnsHost}s and formats them back. Immutable and
+ * thread-safe.
  *
- * <p>Parsing is case-insensitive, takes an optional trailing dot, accepts leading zeros in courier numbers
- * ({@code 017} is 17), and rejects names over 253 characters, labels that are empty, over 63 characters, not
- * letters-digits-hyphens or that start or end with a hyphen, and courier numbers above the maximum. The first
- * pattern that can express a host is its canonical form, so formatting prefers it over aliases (the old dot form
- * {@code N.courier.push.apple.com} parses to the same host as {@code N-courier.push.apple.com}).
+ * <p>Parsing is case-insensitive, takes an optional trailing dot, accepts leading zeros in courier
+ * numbers ({@code 017} is 17), and rejects names over 253 characters, labels that are empty, over
+ * 63 characters, not letters-digits-hyphens or that start or end with a hyphen, and courier numbers
+ * above the maximum. The first pattern that can express a host is its canonical form, so formatting
+ * prefers it over aliases (the old dot form {@code N.courier.push.apple.com} parses to the same
+ * host as {@code N-courier.push.apple.com}).
  */
 public final class HostNames {
-  /** The longest domain name, without the trailing dot (RFC 1035 section 2.3.4, 255 octets on the wire). */
+  /**
+   * The longest domain name, without the trailing dot (RFC 1035 section 2.3.4, 255 octets on the
+   * wire).
+   */
   public static final int MAX_NAME_LENGTH = 253;
 
   /** The default patterns, canonical forms first. */
-  public static final List<HostPattern> DEFAULT_PATTERNS = List.of(
-      new HostPattern("{n}-{courier}.push.apple.com", Kind.COURIER, Environment.PRODUCTION),
-      new HostPattern("{n}-{courier}.sandbox.push.apple.com", Kind.COURIER, Environment.SANDBOX),
-      new HostPattern("{n}.{courier}.push.apple.com", Kind.COURIER, Environment.PRODUCTION),
-      new HostPattern("init.push.apple.com", Kind.INIT, Environment.PRODUCTION),
-      new HostPattern("init-p01st.push.apple.com", Kind.INIT, Environment.PRODUCTION),
-      new HostPattern("init.sandbox.push.apple.com", Kind.INIT, Environment.SANDBOX),
-      new HostPattern("api.push.apple.com", Kind.PROVIDER, Environment.PRODUCTION),
-      new HostPattern("api.sandbox.push.apple.com", Kind.PROVIDER, Environment.SANDBOX));
+  public static final List<HostPattern> DEFAULT_PATTERNS =
+      List.of(
+          new HostPattern("{n}-{courier}.push.apple.com", Kind.COURIER, Environment.PRODUCTION),
+          new HostPattern(
+              "{n}-{courier}.sandbox.push.apple.com", Kind.COURIER, Environment.SANDBOX),
+          new HostPattern("{n}.{courier}.push.apple.com", Kind.COURIER, Environment.PRODUCTION),
+          new HostPattern("init.push.apple.com", Kind.INIT, Environment.PRODUCTION),
+          new HostPattern("init-p01st.push.apple.com", Kind.INIT, Environment.PRODUCTION),
+          new HostPattern("init.sandbox.push.apple.com", Kind.INIT, Environment.SANDBOX),
+          new HostPattern("api.push.apple.com", Kind.PROVIDER, Environment.PRODUCTION),
+          new HostPattern("api.sandbox.push.apple.com", Kind.PROVIDER, Environment.SANDBOX));
 
   /** The zones the proxy answers for: {@code push.apple.com} and {@code sandbox.push.apple.com}. */
-  public static final List<String> DEFAULT_ZONES = List.of("push.apple.com", "sandbox.push.apple.com");
+  public static final List<String> DEFAULT_ZONES =
+      List.of("push.apple.com", "sandbox.push.apple.com");
 
   /** The default highest courier number, the count in Apple's configuration bag today. */
   public static final int DEFAULT_MAX_COURIER = 50;
 
-  private static final HostNames DEFAULTS = new HostNames(DEFAULT_PATTERNS, DEFAULT_MAX_COURIER, DEFAULT_ZONES);
+  private static final HostNames DEFAULTS =
+      new HostNames(DEFAULT_PATTERNS, DEFAULT_MAX_COURIER, DEFAULT_ZONES);
 
   private final List<HostPattern> patterns;
   private final List<Pattern> compiled;
@@ -54,7 +63,8 @@ public final class HostNames {
       throw new IllegalArgumentException("no host patterns (expected at least one)");
     }
     if (maxCourier < 0) {
-      throw new IllegalArgumentException("maximum courier number " + maxCourier + " (expected 0 or more)");
+      throw new IllegalArgumentException(
+          "maximum courier number " + maxCourier + " (expected 0 or more)");
     }
     this.patterns = List.copyOf(patterns);
     this.maxCourier = maxCourier;
@@ -103,8 +113,8 @@ public final class HostNames {
   }
 
   /**
-   * The hosts of every kind but couriers that the patterns name (init and provider hosts), in pattern order: the
-   * plan's reserved hosts.
+   * The hosts of every kind but couriers that the patterns name (init and provider hosts), in
+   * pattern order: the plan's reserved hosts.
    */
   public List<ApnsHost> fixedHosts() {
     List<ApnsHost> hosts = new ArrayList<>();
@@ -139,13 +149,16 @@ public final class HostNames {
       String digits = m.group("n");
       long number = Long.parseLong(digits);
       if (number > maxCourier) {
-        throw new IllegalArgumentException("'" + name + "': courier number " + digits + " is above the maximum "
-            + maxCourier);
+        throw new IllegalArgumentException(
+            "'" + name + "': courier number " + digits + " is above the maximum " + maxCourier);
       }
       return ApnsHost.courier(p.environment(), m.group("v"), (int) number);
     }
-    throw new IllegalArgumentException("'" + name + "' is not an APNs host name (expected a form like "
-        + "17-courier.push.apple.com, init.push.apple.com or api.push.apple.com)");
+    throw new IllegalArgumentException(
+        "'"
+            + name
+            + "' is not an APNs host name (expected a form like "
+            + "17-courier.push.apple.com, init.push.apple.com or api.push.apple.com)");
   }
 
   /** Like {@link #parse} but returns empty instead of throwing. */
@@ -166,8 +179,17 @@ public final class HostNames {
    * @throws IllegalStateException when no pattern can express the host
    */
   public String format(ApnsHost host) {
-    return tryFormat(host).orElseThrow(() -> new IllegalStateException("no pattern names " + host.kind() + " "
-        + host.environment() + " variant '" + host.variant() + "'"));
+    return tryFormat(host)
+        .orElseThrow(
+            () ->
+                new IllegalStateException(
+                    "no pattern names "
+                        + host.kind()
+                        + " "
+                        + host.environment()
+                        + " variant '"
+                        + host.variant()
+                        + "'"));
   }
 
   /** Formats a host, or empty when no pattern can express it. */
@@ -177,8 +199,10 @@ public final class HostNames {
         continue;
       }
       if (p.kind() == Kind.COURIER) {
-        return Optional.of(p.template().replace(HostPattern.NUMBER, Integer.toString(host.number()))
-            .replace(HostPattern.VARIANT, host.variant()));
+        return Optional.of(
+            p.template()
+                .replace(HostPattern.NUMBER, Integer.toString(host.number()))
+                .replace(HostPattern.VARIANT, host.variant()));
       }
       if (p.literalVariant().equals(host.variant())) {
         return Optional.of(p.template());
@@ -188,7 +212,8 @@ public final class HostNames {
   }
 
   /**
-   * The zone {@code name} is in (the zone itself or a name below it), longest match first, or empty.
+   * The zone {@code name} is in (the zone itself or a name below it), longest match first, or
+   * empty.
    *
    * @param name any domain name; case and a trailing dot do not matter
    */
@@ -207,8 +232,8 @@ public final class HostNames {
   }
 
   /**
-   * Lower-cases a name, strips one trailing dot and checks its syntax (length and labels), or empty when it is not a
-   * valid host name.
+   * Lower-cases a name, strips one trailing dot and checks its syntax (length and labels), or empty
+   * when it is not a valid host name.
    */
   public static Optional<String> normalize(String name) {
     try {
@@ -225,14 +250,27 @@ public final class HostNames {
     }
     if (n.length() > MAX_NAME_LENGTH) {
       // name the input, shortened: a 300-character name in a log line helps nobody
-      throw new IllegalArgumentException("'" + name.substring(0, 40) + "...' is " + n.length() + " characters long"
-          + " (expected at most " + MAX_NAME_LENGTH + ")");
+      throw new IllegalArgumentException(
+          "'"
+              + name.substring(0, 40)
+              + "...' is "
+              + n.length()
+              + " characters long"
+              + " (expected at most "
+              + MAX_NAME_LENGTH
+              + ")");
     }
     for (int i = 0; i < n.length(); i++) {
-      // before lower-casing: the Kelvin sign U+212A lower-cases to an ASCII 'k' and would slip through
+      // before lower-casing: the Kelvin sign U+212A lower-cases to an ASCII 'k' and would slip
+      // through
       if (n.charAt(i) >= 0x80) {
-        throw new IllegalArgumentException("'" + name + "' has a character '" + n.charAt(i) + "' that is not a"
-            + " letter, digit or hyphen");
+        throw new IllegalArgumentException(
+            "'"
+                + name
+                + "' has a character '"
+                + n.charAt(i)
+                + "' that is not a"
+                + " letter, digit or hyphen");
       }
     }
     n = n.toLowerCase(Locale.ROOT);
@@ -255,17 +293,23 @@ public final class HostNames {
       throw new IllegalArgumentException("'" + original + "' has an empty label");
     }
     if (len > 63) {
-      throw new IllegalArgumentException("'" + original + "' has a label of " + len + " characters (expected at"
-          + " most 63)");
+      throw new IllegalArgumentException(
+          "'" + original + "' has a label of " + len + " characters (expected at" + " most 63)");
     }
     if (n.charAt(start) == '-' || n.charAt(end - 1) == '-') {
-      throw new IllegalArgumentException("'" + original + "' has a label that starts or ends with '-'");
+      throw new IllegalArgumentException(
+          "'" + original + "' has a label that starts or ends with '-'");
     }
     for (int i = start; i < end; i++) {
       char c = n.charAt(i);
       if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
-        throw new IllegalArgumentException("'" + original + "' has a character '" + c + "' that is not a letter,"
-            + " digit or hyphen");
+        throw new IllegalArgumentException(
+            "'"
+                + original
+                + "' has a character '"
+                + c
+                + "' that is not a letter,"
+                + " digit or hyphen");
       }
     }
   }

@@ -21,18 +21,18 @@ class CidrTest {
 
   @ParameterizedTest(name = "{0}")
   @CsvSource({
-      // text,                 canonical,                  prefix, ipv4
-      "10.100.100.0/24,        10.100.100.0/24,            24,     true",
-      "' 10.0.0.0/8 ',         10.0.0.0/8,                 8,      true",
-      "0.0.0.0/0,              0.0.0.0/0,                  0,      true",
-      "192.0.2.7,              192.0.2.7/32,               32,     true",
-      "192.0.2.7/32,           192.0.2.7/32,               32,     true",
-      "10.0.0.0/024,           10.0.0.0/24,                24,     true",
-      "fd00:a::/64,            fd00:a:0:0:0:0:0:0/64,      64,     false",
-      "[fd00:a::]/64,          fd00:a:0:0:0:0:0:0/64,      64,     false",
-      "::/0,                   0:0:0:0:0:0:0:0/0,          0,      false",
-      "::1,                    0:0:0:0:0:0:0:1/128,        128,    false",
-      "2620:149:a44::/48,      2620:149:a44:0:0:0:0:0/48,  48,     false",
+    // text,                 canonical,                  prefix, ipv4
+    "10.100.100.0/24,        10.100.100.0/24,            24,     true",
+    "' 10.0.0.0/8 ',         10.0.0.0/8,                 8,      true",
+    "0.0.0.0/0,              0.0.0.0/0,                  0,      true",
+    "192.0.2.7,              192.0.2.7/32,               32,     true",
+    "192.0.2.7/32,           192.0.2.7/32,               32,     true",
+    "10.0.0.0/024,           10.0.0.0/24,                24,     true",
+    "fd00:a::/64,            fd00:a:0:0:0:0:0:0/64,      64,     false",
+    "[fd00:a::]/64,          fd00:a:0:0:0:0:0:0/64,      64,     false",
+    "::/0,                   0:0:0:0:0:0:0:0/0,          0,      false",
+    "::1,                    0:0:0:0:0:0:0:1/128,        128,    false",
+    "2620:149:a44::/48,      2620:149:a44:0:0:0:0:0/48,  48,     false",
   })
   void parsesCidrs(String text, String canonical, int prefix, boolean ipv4) {
     Cidr c = Cidr.parse(text);
@@ -46,32 +46,36 @@ class CidrTest {
   }
 
   @ParameterizedTest(name = "[{index}] {0}")
-  @CsvSource(delimiter = '|', value = {
-      "10.0.0.1/24           | host bits set (expected 10.0.0.0/24)",
-      "10.0.0.0/33           | prefix length 33 of 10.0.0.0 (expected 0..32)",
-      "fd00::/129            | (expected 0..128)",
-      "10.0.0.0/             | bad prefix length ''",
-      "10.0.0.0/-1           | bad prefix length '-1'",
-      "10.0.0.0/1000         | bad prefix length '1000'",
-      "10.0.0.0/24/1         | bad prefix length",
-      "10.0.0.0/ 24          | bad prefix length",
-      "/24                   | is not an IP address",
-      "10.0.0/24             | is not an IP address",
-      "10.0.0.256/32         | is not an IP address",
-      "10.0.0.0.0/32         | is not an IP address",
-      "example.com/24        | is not an IP address",
-      "localhost             | is not an IP address",
-      "fd00::g/64            | is not an IP address",
-      "fe80::1%eth0/128      | scope id",
-      "[10.0.0.0]/8          | brackets are for IPv6 only",
-      "::ffff:10.0.0.0/104   | IPv4-mapped IPv6 prefix (expected the IPv4 form, like 10.0.0.0/8)",
-      "any                   | is not an IP address",
-      "''                    | is not an IP address",
-  })
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "10.0.0.1/24           | host bits set (expected 10.0.0.0/24)",
+        "10.0.0.0/33           | prefix length 33 of 10.0.0.0 (expected 0..32)",
+        "fd00::/129            | (expected 0..128)",
+        "10.0.0.0/             | bad prefix length ''",
+        "10.0.0.0/-1           | bad prefix length '-1'",
+        "10.0.0.0/1000         | bad prefix length '1000'",
+        "10.0.0.0/24/1         | bad prefix length",
+        "10.0.0.0/ 24          | bad prefix length",
+        "/24                   | is not an IP address",
+        "10.0.0/24             | is not an IP address",
+        "10.0.0.256/32         | is not an IP address",
+        "10.0.0.0.0/32         | is not an IP address",
+        "example.com/24        | is not an IP address",
+        "localhost             | is not an IP address",
+        "fd00::g/64            | is not an IP address",
+        "fe80::1%eth0/128      | scope id",
+        "[10.0.0.0]/8          | brackets are for IPv6 only",
+        "::ffff:10.0.0.0/104   | IPv4-mapped IPv6 prefix (expected the IPv4 form, like 10.0.0.0/8)",
+        "any                   | is not an IP address",
+        "''                    | is not an IP address",
+      })
   void rejectsBadCidrs(String text, String why) {
     assertThat(Cidr.tryParse(text)).isEmpty();
-    assertThatThrownBy(() -> Cidr.parse(text)).isInstanceOf(IllegalArgumentException.class)
-        .hasMessageStartingWith("'" + text + "' is not a CIDR (expected like 10.100.100.0/24 or fd00::/64)")
+    assertThatThrownBy(() -> Cidr.parse(text))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith(
+            "'" + text + "' is not a CIDR (expected like 10.100.100.0/24 or fd00::/64)")
         .hasMessageContaining(why);
   }
 
@@ -131,10 +135,18 @@ class CidrTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"10.0.0.0/8,", ",10.0.0.0/8", "10.0.0.0/8,,fd00::/8", "any,10.0.0.0/8", "10.0.0.1/8",
-      ","})
+  @ValueSource(
+      strings = {
+        "10.0.0.0/8,",
+        ",10.0.0.0/8",
+        "10.0.0.0/8,,fd00::/8",
+        "any,10.0.0.0/8",
+        "10.0.0.1/8",
+        ","
+      })
   void cidrSetRejectsBadLists(String text) {
-    assertThatThrownBy(() -> CidrSet.parse(text)).isInstanceOf(IllegalArgumentException.class)
+    assertThatThrownBy(() -> CidrSet.parse(text))
+        .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("'" + text.strip());
   }
 

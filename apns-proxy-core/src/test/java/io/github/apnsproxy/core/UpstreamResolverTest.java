@@ -37,7 +37,8 @@ class UpstreamResolverTest {
     return f.join();
   }
 
-  static Throwable failure(CompletionStage<List<InetAddress>> stage) throws InterruptedException, TimeoutException {
+  static Throwable failure(CompletionStage<List<InetAddress>> stage)
+      throws InterruptedException, TimeoutException {
     try {
       stage.toCompletableFuture().get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
     } catch (ExecutionException e) {
@@ -48,20 +49,30 @@ class UpstreamResolverTest {
 
   @Test
   void fixedAnswersAnyCaseAndTrailingDot() throws Exception {
-    UpstreamResolver r = UpstreamResolver.fixed(Map.of("1-Courier.push.apple.com.", List.of(ip("17.0.0.1"),
-        ip("17.0.0.2"))));
+    UpstreamResolver r =
+        UpstreamResolver.fixed(
+            Map.of("1-Courier.push.apple.com.", List.of(ip("17.0.0.1"), ip("17.0.0.2"))));
 
-    assertThat(now(r.resolve("1-courier.push.apple.com"))).containsExactly(ip("17.0.0.1"), ip("17.0.0.2"));
-    assertThat(now(r.resolve("1-COURIER.PUSH.APPLE.COM."))).containsExactly(ip("17.0.0.1"), ip("17.0.0.2"));
-    assertThat(failure(r.resolve("2-courier.push.apple.com"))).isInstanceOf(UnknownHostException.class)
+    assertThat(now(r.resolve("1-courier.push.apple.com")))
+        .containsExactly(ip("17.0.0.1"), ip("17.0.0.2"));
+    assertThat(now(r.resolve("1-COURIER.PUSH.APPLE.COM.")))
+        .containsExactly(ip("17.0.0.1"), ip("17.0.0.2"));
+    assertThat(failure(r.resolve("2-courier.push.apple.com")))
+        .isInstanceOf(UnknownHostException.class)
         .hasMessageContaining("2-courier.push.apple.com");
   }
 
   @Test
   void fixedMergesNamesThatDifferOnlyInCase() {
-    UpstreamResolver r = UpstreamResolver.fixed(Map.of(
-        "a.example", List.of(ip("17.0.0.1")), "A.example.", List.of(ip("17.0.0.2"), ip("17.0.0.1"))));
-    assertThat(now(r.resolve("a.example"))).containsExactlyInAnyOrder(ip("17.0.0.1"), ip("17.0.0.2"));
+    UpstreamResolver r =
+        UpstreamResolver.fixed(
+            Map.of(
+                "a.example",
+                List.of(ip("17.0.0.1")),
+                "A.example.",
+                List.of(ip("17.0.0.2"), ip("17.0.0.1"))));
+    assertThat(now(r.resolve("a.example")))
+        .containsExactlyInAnyOrder(ip("17.0.0.1"), ip("17.0.0.2"));
   }
 
   @Test
@@ -75,18 +86,21 @@ class UpstreamResolverTest {
     Path f = dir.resolve("hosts");
     Files.writeString(f, "17.0.0.1 1-courier.push.apple.com\n17.0.0.2 1-courier.push.apple.com\n");
     UpstreamResolver r = UpstreamResolver.hostsFile(f);
-    assertThat(now(r.resolve("1-courier.push.apple.com."))).containsExactly(ip("17.0.0.1"), ip("17.0.0.2"));
+    assertThat(now(r.resolve("1-courier.push.apple.com.")))
+        .containsExactly(ip("17.0.0.1"), ip("17.0.0.2"));
   }
 
   @Test
   void orElseAsksTheNextResolverOnlyForUnknownNames() throws Exception {
     AtomicInteger nextCalls = new AtomicInteger();
     UpstreamResolver first = UpstreamResolver.fixed(Map.of("a.example", List.of(ip("17.0.0.1"))));
-    UpstreamResolver next = host -> {
-      nextCalls.incrementAndGet();
-      return host.equals("b.example") ? CompletableFuture.completedFuture(List.of(ip("17.0.0.2")))
-          : CompletableFuture.failedFuture(new UnknownHostException(host));
-    };
+    UpstreamResolver next =
+        host -> {
+          nextCalls.incrementAndGet();
+          return host.equals("b.example")
+              ? CompletableFuture.completedFuture(List.of(ip("17.0.0.2")))
+              : CompletableFuture.failedFuture(new UnknownHostException(host));
+        };
     UpstreamResolver chain = first.orElse(next);
 
     assertThat(now(chain.resolve("a.example"))).containsExactly(ip("17.0.0.1"));
@@ -100,26 +114,38 @@ class UpstreamResolverTest {
   void orElseDoesNotRetryOtherFailures() throws Exception {
     AtomicInteger nextCalls = new AtomicInteger();
     TimeoutException timeout = new TimeoutException("all servers down");
-    UpstreamResolver failing = host -> CompletableFuture.supplyAsync(() -> {
-      throw new IllegalStateException("wrapped", timeout);
-    });
+    UpstreamResolver failing =
+        host ->
+            CompletableFuture.supplyAsync(
+                () -> {
+                  throw new IllegalStateException("wrapped", timeout);
+                });
     UpstreamResolver timingOut = host -> CompletableFuture.failedFuture(timeout);
-    UpstreamResolver next = host -> {
-      nextCalls.incrementAndGet();
-      return CompletableFuture.completedFuture(List.of(ip("17.0.0.9")));
-    };
+    UpstreamResolver next =
+        host -> {
+          nextCalls.incrementAndGet();
+          return CompletableFuture.completedFuture(List.of(ip("17.0.0.9")));
+        };
 
     assertThat(failure(timingOut.orElse(next).resolve("a.example"))).isSameAs(timeout);
-    assertThat(failure(failing.orElse(next).resolve("a.example"))).isInstanceOf(IllegalStateException.class);
+    assertThat(failure(failing.orElse(next).resolve("a.example")))
+        .isInstanceOf(IllegalStateException.class);
     assertThat(nextCalls).hasValue(0);
   }
 
   @Test
   void orElseUnwrapsAnUnknownHostFromADependentStage() throws Exception {
-    UpstreamResolver slowUnknown = host -> CompletableFuture.supplyAsync(() -> host)
-        .thenCompose(h -> CompletableFuture.failedFuture(new UnknownHostException(h)));
-    UpstreamResolver chain = slowUnknown.orElse(UpstreamResolver.fixed(Map.of("a.example", List.of(ip("17.0.0.1")))));
-    assertThat(chain.resolve("a.example").toCompletableFuture().get(WAIT.toMillis(), TimeUnit.MILLISECONDS))
+    UpstreamResolver slowUnknown =
+        host ->
+            CompletableFuture.supplyAsync(() -> host)
+                .thenCompose(h -> CompletableFuture.failedFuture(new UnknownHostException(h)));
+    UpstreamResolver chain =
+        slowUnknown.orElse(UpstreamResolver.fixed(Map.of("a.example", List.of(ip("17.0.0.1")))));
+    assertThat(
+            chain
+                .resolve("a.example")
+                .toCompletableFuture()
+                .get(WAIT.toMillis(), TimeUnit.MILLISECONDS))
         .containsExactly(ip("17.0.0.1"));
   }
 }

@@ -10,16 +10,18 @@ import org.xbill.DNS.Message;
 /**
  * Answers a DNS query, or passes it on.
  *
- * <p>A handler returns a stage that completes with the response, or with {@link Optional#empty()} to let the next
- * handler of a {@link #firstOf chain} answer. The response needs only what the handler decides: rcode, the AA and RA
- * flags and the answer, authority and additional sections. The {@link DnsResponder} copies the query's ID, opcode,
- * RD flag and question (with the client's letter case) into it, sets QR, adds EDNS and truncates for UDP, so a
- * handler can answer with a fresh {@code new Message()}.
+ * <p>A handler returns a stage that completes with the response, or with {@link Optional#empty()}
+ * to let the next handler of a {@link #firstOf chain} answer. The response needs only what the
+ * handler decides: rcode, the AA and RA flags and the answer, authority and additional sections.
+ * The {@link DnsResponder} copies the query's ID, opcode, RD flag and question (with the client's
+ * letter case) into it, sets QR, adds EDNS and truncates for UDP, so a handler can answer with a
+ * fresh {@code new Message()}.
  *
- * <p>Handlers are called concurrently from the server's threads and must be thread-safe. They must not block:
- * answer at once (the stock plan handlers do) or complete the stage later from another thread (forwarding does). A
- * handler that throws or fails its stage makes the responder answer SERVFAIL and log one WARN line; a handler that
- * never completes is answered SERVFAIL after the responder's handler timeout.
+ * <p>Handlers are called concurrently from the server's threads and must be thread-safe. They must
+ * not block: answer at once (the stock plan handlers do) or complete the stage later from another
+ * thread (forwarding does). A handler that throws or fails its stage makes the responder answer
+ * SERVFAIL and log one WARN line; a handler that never completes is answered SERVFAIL after the
+ * responder's handler timeout.
  */
 @FunctionalInterface
 public interface DnsAnswerHandler {
@@ -32,8 +34,8 @@ public interface DnsAnswerHandler {
   CompletionStage<Optional<Message>> answer(DnsQuery query);
 
   /**
-   * A chain: each handler in turn until one answers; empty when all pass. A handler that fails ends the chain with
-   * that failure.
+   * A chain: each handler in turn until one answers; empty when all pass. A handler that fails ends
+   * the chain with that failure.
    */
   static DnsAnswerHandler firstOf(DnsAnswerHandler... handlers) {
     return firstOf(List.of(handlers));

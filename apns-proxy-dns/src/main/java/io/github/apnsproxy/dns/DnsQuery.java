@@ -7,8 +7,9 @@ import org.xbill.DNS.Message;
 import org.xbill.DNS.Record;
 
 /**
- * One DNS query as a handler sees it: a parsed message with exactly one question, opcode QUERY and QR clear (the
- * {@link DnsResponder} checks that before any handler runs), the client's address and the transport it came on.
+ * One DNS query as a handler sees it: a parsed message with exactly one question, opcode QUERY and
+ * QR clear (the {@link DnsResponder} checks that before any handler runs), the client's address and
+ * the transport it came on.
  *
  * <p>Handlers must not modify {@link #message()}.
  *

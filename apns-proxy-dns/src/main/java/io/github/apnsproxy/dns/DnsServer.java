@@ -28,7 +28,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * An embeddable DNS server over UDP and TCP hosting a {@link DnsAnswerHandler} chain through a {@link DnsResponder}.
+ * An embeddable DNS server over UDP and TCP hosting a {@link DnsAnswerHandler} chain through a
+ * {@link DnsResponder}.
  *
  * <pre>{@code
  * try (DnsServer dns = DnsServer.builder()
@@ -41,18 +42,18 @@ import org.slf4j.LoggerFactory;
  * }
  * }</pre>
  *
- * <p>UDP: for each address, {@link Builder#threads} receiver threads, each with its own socket bound with
- * SO_REUSEPORT so the kernel spreads queries over them (one shared socket where the option is missing). Receive
- * buffers take 65535 bytes; only the received length is parsed. TCP: one selector thread for every TCP address and
- * connection (see {@link Builder#tcpIdleTimeout}, {@link Builder#maxTcpConnections},
- * {@link Builder#maxTcpConnectionsPerClient}); clients outside the responder's policy are closed at accept. An
- * address given to
- * {@link Builder#listen} with port 0 gets the same free port for UDP and TCP, so a truncated answer can be retried
- * over TCP on the port the client knows. Threads are named {@code apns-proxy-dns-udp-N} and
- * {@code apns-proxy-dns-tcp}.
+ * <p>UDP: for each address, {@link Builder#threads} receiver threads, each with its own socket
+ * bound with SO_REUSEPORT so the kernel spreads queries over them (one shared socket where the
+ * option is missing). Receive buffers take 65535 bytes; only the received length is parsed. TCP:
+ * one selector thread for every TCP address and connection (see {@link Builder#tcpIdleTimeout},
+ * {@link Builder#maxTcpConnections}, {@link Builder#maxTcpConnectionsPerClient}); clients outside
+ * the responder's policy are closed at accept. An address given to {@link Builder#listen} with port
+ * 0 gets the same free port for UDP and TCP, so a truncated answer can be retried over TCP on the
+ * port the client knows. Threads are named {@code apns-proxy-dns-udp-N} and {@code
+ * apns-proxy-dns-tcp}.
  *
- * <p>Reconfiguring while running: {@link #update} swaps the handler chain and the policy atomically (e.g. a new
- * plan, new TTLs, a new allow-list) without closing a socket.
+ * <p>Reconfiguring while running: {@link #update} swaps the handler chain and the policy atomically
+ * (e.g. a new plan, new TTLs, a new allow-list) without closing a socket.
  */
 public final class DnsServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(DnsServer.class);
@@ -89,7 +90,10 @@ public final class DnsServer implements AutoCloseable {
     this.maxTcpConnectionsPerClient = b.maxTcpConnectionsPerClient;
   }
 
-  /** A builder; a {@link Builder#responder} (or a {@link Builder#handler}) and at least one address are required. */
+  /**
+   * A builder; a {@link Builder#responder} (or a {@link Builder#handler}) and at least one address
+   * are required.
+   */
   public static Builder builder() {
     return new Builder();
   }
@@ -128,9 +132,16 @@ public final class DnsServer implements AutoCloseable {
       udpBound = List.copyOf(udp);
       tcpBound = List.copyOf(tcp);
       if (!tcpChannels.isEmpty()) {
-        DnsTcpLoop loop = new DnsTcpLoop(tcpChannels, responder, tcpIdleTimeout, maxTcpConnections,
-            maxTcpConnectionsPerClient, responder::allowsClient, responder::countDropped,
-            "apns-proxy-dns-tcp" + suffix());
+        DnsTcpLoop loop =
+            new DnsTcpLoop(
+                tcpChannels,
+                responder,
+                tcpIdleTimeout,
+                maxTcpConnections,
+                maxTcpConnectionsPerClient,
+                responder::allowsClient,
+                responder::countDropped,
+                "apns-proxy-dns-tcp" + suffix());
         tcpLoop = loop;
         loop.start();
       }
@@ -155,7 +166,10 @@ public final class DnsServer implements AutoCloseable {
     return id == 1 ? "" : "-s" + id;
   }
 
-  /** Channels that share their socket with the other receivers get all of them; reuse-port channels one each. */
+  /**
+   * Channels that share their socket with the other receivers get all of them; reuse-port channels
+   * one each.
+   */
   private int receiversPer(DatagramChannel ch) {
     return sharedSocket.contains(ch) ? threads : 1;
   }
@@ -184,7 +198,8 @@ public final class DnsServer implements AutoCloseable {
 
   private InetSocketAddress bindUdp(InetSocketAddress address) throws IOException {
     DatagramChannel first = DatagramChannel.open();
-    boolean reusePort = threads > 1 && first.supportedOptions().contains(StandardSocketOptions.SO_REUSEPORT);
+    boolean reusePort =
+        threads > 1 && first.supportedOptions().contains(StandardSocketOptions.SO_REUSEPORT);
     try {
       if (reusePort) {
         first.setOption(StandardSocketOptions.SO_REUSEPORT, true);
@@ -216,7 +231,8 @@ public final class DnsServer implements AutoCloseable {
     return bound;
   }
 
-  private InetSocketAddress bindTcp(InetSocketAddress address, InetSocketAddress requested) throws IOException {
+  private InetSocketAddress bindTcp(InetSocketAddress address, InetSocketAddress requested)
+      throws IOException {
     ServerSocketChannel ch = ServerSocketChannel.open();
     try {
       ch.setOption(StandardSocketOptions.SO_REUSEADDR, true);
@@ -229,8 +245,15 @@ public final class DnsServer implements AutoCloseable {
     return (InetSocketAddress) ch.getLocalAddress();
   }
 
-  private static IOException bindFailure(String transport, InetSocketAddress address, IOException e) {
-    String message = "cannot listen for DNS over " + transport + " on " + format(address) + ": " + e.getMessage();
+  private static IOException bindFailure(
+      String transport, InetSocketAddress address, IOException e) {
+    String message =
+        "cannot listen for DNS over "
+            + transport
+            + " on "
+            + format(address)
+            + ": "
+            + e.getMessage();
     BindException b = new BindException(message);
     b.initCause(e);
     return b;
@@ -262,7 +285,8 @@ public final class DnsServer implements AutoCloseable {
       }
       try {
         byte[] query = Arrays.copyOf(buffer.array(), buffer.position());
-        responder.respond(query, query.length, client, DnsTransport.UDP, 65535)
+        responder
+            .respond(query, query.length, client, DnsTransport.UDP, 65535)
             .thenAccept(reply -> reply.ifPresent(r -> send(ch, r, client)));
       } catch (RuntimeException | Error e) {
         // never let one packet end a receiver
@@ -295,11 +319,12 @@ public final class DnsServer implements AutoCloseable {
   }
 
   /**
-   * Swaps the handler chain and the client policy at once, atomically ({@link DnsResponder#update}): queries that
-   * arrive after this returns, over UDP and TCP, are answered by {@code handler} and checked against
-   * {@code policy} ({@code null}: every client); open TCP connections stay open and their next queries see the new
-   * ones, but the policy is checked at accept for new TCP connections only. The listen addresses, threads and TCP
-   * limits are fixed at build time. Any thread.
+   * Swaps the handler chain and the client policy at once, atomically ({@link
+   * DnsResponder#update}): queries that arrive after this returns, over UDP and TCP, are answered
+   * by {@code handler} and checked against {@code policy} ({@code null}: every client); open TCP
+   * connections stay open and their next queries see the new ones, but the policy is checked at
+   * accept for new TCP connections only. The listen addresses, threads and TCP limits are fixed at
+   * build time. Any thread.
    */
   public void update(DnsAnswerHandler handler, @Nullable AddressPolicy policy) {
     responder.update(handler, policy);
@@ -312,8 +337,8 @@ public final class DnsServer implements AutoCloseable {
 
   /**
    * Whether the server is serving: started, not closed, the TCP loop running (it survives a failing
-   * {@code select()} by rebuilding its selector and every failure of one connection; it stops only when the JVM fails
-   * under it) and every UDP receiver running. For health checks; any thread.
+   * {@code select()} by rebuilding its selector and every failure of one connection; it stops only
+   * when the JVM fails under it) and every UDP receiver running. For health checks; any thread.
    */
   public boolean isServing() {
     if (!started.get() || closed.get()) {
@@ -352,8 +377,8 @@ public final class DnsServer implements AutoCloseable {
   }
 
   /**
-   * Closes every socket and stops every thread, waiting at most about two seconds per thread group. Idempotent.
-   * Answers still being computed are not sent.
+   * Closes every socket and stops every thread, waiting at most about two seconds per thread group.
+   * Idempotent. Answers still being computed are not sent.
    */
   @Override
   public synchronized void close() {
@@ -427,8 +452,9 @@ public final class DnsServer implements AutoCloseable {
     }
 
     /**
-     * The responder answering every query (with its handler chain, client policy, denied-client behaviour and
-     * handler timeout); required, or {@link #handler}. Its policy's client list is also checked at TCP accept.
+     * The responder answering every query (with its handler chain, client policy, denied-client
+     * behaviour and handler timeout); required, or {@link #handler}. Its policy's client list is
+     * also checked at TCP accept.
      */
     public Builder responder(DnsResponder responder) {
       this.responder = Objects.requireNonNull(responder, "responder");
@@ -436,8 +462,8 @@ public final class DnsServer implements AutoCloseable {
     }
 
     /**
-     * Shorthand for {@code responder(DnsResponder.builder(handler).build())}: a responder with its defaults (every
-     * client answered, 5 s handler timeout).
+     * Shorthand for {@code responder(DnsResponder.builder(handler).build())}: a responder with its
+     * defaults (every client answered, 5 s handler timeout).
      */
     public Builder handler(DnsAnswerHandler handler) {
       return responder(DnsResponder.builder(Objects.requireNonNull(handler, "handler")).build());
@@ -452,16 +478,19 @@ public final class DnsServer implements AutoCloseable {
       return this;
     }
 
-    /** Close TCP connections idle (nothing read, written or pending) this long; default 10 s; 0 for never. */
+    /**
+     * Close TCP connections idle (nothing read, written or pending) this long; default 10 s; 0 for
+     * never.
+     */
     public Builder tcpIdleTimeout(Duration timeout) {
       this.tcpIdleTimeout = Responses.nonNegative(timeout, "tcpIdleTimeout");
       return this;
     }
 
     /**
-     * The most TCP connections at once; default 256. When the table is full, a newcomer makes room by closing the
-     * longest-idle connection (RFC 7766 section 6.2.3); only when every connection has a query being answered is the
-     * newcomer closed at once, counted as dropped.
+     * The most TCP connections at once; default 256. When the table is full, a newcomer makes room
+     * by closing the longest-idle connection (RFC 7766 section 6.2.3); only when every connection
+     * has a query being answered is the newcomer closed at once, counted as dropped.
      */
     public Builder maxTcpConnections(int max) {
       if (max < 1) {
@@ -502,14 +531,15 @@ public final class DnsServer implements AutoCloseable {
     }
 
     /**
-     * The most TCP connections one client address may hold at once; default 64 (a quarter of the default table, and
-     * room for a resolver or a NAT with many devices behind it); 0 for no limit. A newcomer over it closes that
-     * client's longest-idle connection; when all of them have a query being answered, the newcomer is closed at once,
-     * counted as dropped.
+     * The most TCP connections one client address may hold at once; default 64 (a quarter of the
+     * default table, and room for a resolver or a NAT with many devices behind it); 0 for no limit.
+     * A newcomer over it closes that client's longest-idle connection; when all of them have a
+     * query being answered, the newcomer is closed at once, counted as dropped.
      */
     public Builder maxTcpConnectionsPerClient(int max) {
       if (max < 0) {
-        throw new IllegalArgumentException("maxTcpConnectionsPerClient " + max + " (expected 0 or more)");
+        throw new IllegalArgumentException(
+            "maxTcpConnectionsPerClient " + max + " (expected 0 or more)");
       }
       this.maxTcpConnectionsPerClient = max;
       return this;
@@ -523,7 +553,8 @@ public final class DnsServer implements AutoCloseable {
     public DnsServer build() {
       DnsResponder r = responder;
       if (r == null) {
-        throw new IllegalStateException("DNS server without a responder (call responder(...) or handler(...))");
+        throw new IllegalStateException(
+            "DNS server without a responder (call responder(...) or handler(...))");
       }
       if (udp.isEmpty() && tcp.isEmpty()) {
         throw new IllegalStateException("DNS server without an address (call listen, udp or tcp)");

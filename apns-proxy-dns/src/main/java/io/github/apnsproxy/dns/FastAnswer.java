@@ -14,14 +14,16 @@ import org.xbill.DNS.Message;
 import org.xbill.DNS.Rcode;
 
 /**
- * What a stock handler would do with a question, decided from the name, type and client alone, for the
- * {@link DnsResponder}'s fast path: {@link #PASS} (the handler passes the query on), or an answer that is fixed for
- * {@link #key()} - the responder then answers from the bytes the full path gave for the same key, with the ID, the
- * question's letter case and, for several addresses, their rotation patched in. A handler that cannot promise that
- * (an upstream check, forwarding, a handler the responder does not know) makes the whole query take the full path.
+ * What a stock handler would do with a question, decided from the name, type and client alone, for
+ * the {@link DnsResponder}'s fast path: {@link #PASS} (the handler passes the query on), or an
+ * answer that is fixed for {@link #key()} - the responder then answers from the bytes the full path
+ * gave for the same key, with the ID, the question's letter case and, for several addresses, their
+ * rotation patched in. A handler that cannot promise that (an upstream check, forwarding, a handler
+ * the responder does not know) makes the whole query take the full path.
  *
- * <p>A fixed answer must not depend on anything but the key, the question's name (lower case), type, RD bit and
- * EDNS shape; {@link #rotation()} is the handler's own counter, advanced once per answer as the full path does.
+ * <p>A fixed answer must not depend on anything but the key, the question's name (lower case),
+ * type, RD bit and EDNS shape; {@link #rotation()} is the handler's own counter, advanced once per
+ * answer as the full path does.
  */
 final class FastAnswer {
   /** The handler passes the query to the next one. */
@@ -43,8 +45,8 @@ final class FastAnswer {
   }
 
   /**
-   * An answer fixed for {@code key} except for the order of its answer records: {@code rdata} (A or AAAA addresses,
-   * in the handler's base order) rotated by {@code rotation}, one step per answer.
+   * An answer fixed for {@code key} except for the order of its answer records: {@code rdata} (A or
+   * AAAA addresses, in the handler's base order) rotated by {@code rotation}, one step per answer.
    */
   static FastAnswer rotating(Object key, List<byte[]> rdata, AtomicInteger rotation) {
     return new FastAnswer(Objects.requireNonNull(key, "key"), List.copyOf(rdata), rotation);
@@ -64,11 +66,14 @@ final class FastAnswer {
   }
 
   /**
-   * The fast decision of {@code handler} for a question, or null when it cannot be decided without running it.
+   * The fast decision of {@code handler} for a question, or null when it cannot be decided without
+   * running it.
    *
-   * @param name the question's name, lower case, without the trailing dot (only letters, digits, '-' and '_')
+   * @param name the question's name, lower case, without the trailing dot (only letters, digits,
+   *     '-' and '_')
    */
-  static @Nullable FastAnswer decide(DnsAnswerHandler handler, String name, int type, InetAddress client) {
+  static @Nullable FastAnswer decide(
+      DnsAnswerHandler handler, String name, int type, InetAddress client) {
     if (handler instanceof Chain c) {
       return c.decide(name, type, client);
     }
@@ -97,7 +102,8 @@ final class FastAnswer {
       return next(handlers, 0, query);
     }
 
-    private static CompletionStage<Optional<Message>> next(List<DnsAnswerHandler> chain, int index, DnsQuery query) {
+    private static CompletionStage<Optional<Message>> next(
+        List<DnsAnswerHandler> chain, int index, DnsQuery query) {
       for (int i = index; i < chain.size(); i++) {
         CompletionStage<Optional<Message>> stage = chain.get(i).answer(query);
         CompletableFuture<Optional<Message>> f = Responses.future(stage);
@@ -109,13 +115,18 @@ final class FastAnswer {
           continue; // answered "pass" at once: no need to chain stages
         }
         int following = i + 1;
-        return f.thenCompose(answer -> answer.isPresent()
-            ? CompletableFuture.completedFuture(answer) : next(chain, following, query));
+        return f.thenCompose(
+            answer ->
+                answer.isPresent()
+                    ? CompletableFuture.completedFuture(answer)
+                    : next(chain, following, query));
       }
       return CompletableFuture.completedFuture(Optional.empty());
     }
 
-    /** The first handler's decision that is not {@link #PASS}; null as soon as one cannot decide. */
+    /**
+     * The first handler's decision that is not {@link #PASS}; null as soon as one cannot decide.
+     */
     @Nullable FastAnswer decide(String name, int type, InetAddress client) {
       for (DnsAnswerHandler h : handlers) {
         FastAnswer f = FastAnswer.decide(h, name, type, client);

@@ -24,22 +24,25 @@ import org.xbill.DNS.Section;
 import org.xbill.DNS.Type;
 
 /**
- * Forwards every query to upstream DNS servers (in order, moving on after a timeout or failure) and relays the
- * answer: rcode, AA and RA flags and the answer, authority and additional records. The responder gives the relayed
- * answer the client's ID and question. When no server answers, the client gets SERVFAIL.
+ * Forwards every query to upstream DNS servers (in order, moving on after a timeout or failure) and
+ * relays the answer: rcode, AA and RA flags and the answer, authority and additional records. The
+ * responder gives the relayed answer the client's ID and question. When no server answers, the
+ * client gets SERVFAIL.
  *
- * <p>Off by default in the proxy: a proxy that forwards every name is an open resolver. Use it for the names of the
- * APNs zones that the plan does not know, or, deliberately, for everything else.
+ * <p>Off by default in the proxy: a proxy that forwards every name is an open resolver. Use it for
+ * the names of the APNs zones that the plan does not know, or, deliberately, for everything else.
  *
- * <p>Threads: a forwarded query's stage completes on the handler's own thread {@code apns-proxy-dns-forward} (started
- * on first use, ended after 30 s without work and by {@link #close()}), never on the JVM-wide common pool; after
- * {@link #close()}, queries still in flight complete on dnsjava's I/O thread. Transfers and mailbox queries are
- * answered at once on the calling thread.
+ * <p>Threads: a forwarded query's stage completes on the handler's own thread {@code
+ * apns-proxy-dns-forward} (started on first use, ended after 30 s without work and by {@link
+ * #close()}), never on the JVM-wide common pool; after {@link #close()}, queries still in flight
+ * complete on dnsjava's I/O thread. Transfers and mailbox queries are answered at once on the
+ * calling thread.
  */
 public final class ForwardingHandler implements DnsAnswerHandler, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ForwardingHandler.class);
 
-  private static final Set<Integer> NOT_RELAYED = Set.of(Type.AXFR, Type.IXFR, Type.MAILA, Type.MAILB);
+  private static final Set<Integer> NOT_RELAYED =
+      Set.of(Type.AXFR, Type.IXFR, Type.MAILA, Type.MAILB);
 
   private final UpstreamClient client;
   private final ThreadPoolExecutor executor;
@@ -49,11 +52,18 @@ public final class ForwardingHandler implements DnsAnswerHandler, AutoCloseable 
     if (b.servers.isEmpty()) {
       throw new IllegalArgumentException("no upstream DNS servers (expected at least one)");
     }
-    this.executor = new ThreadPoolExecutor(1, 1, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
-      Thread t = new Thread(r, "apns-proxy-dns-forward");
-      t.setDaemon(true);
-      return t;
-    });
+    this.executor =
+        new ThreadPoolExecutor(
+            1,
+            1,
+            30,
+            TimeUnit.SECONDS,
+            new LinkedBlockingQueue<>(),
+            r -> {
+              Thread t = new Thread(r, "apns-proxy-dns-forward");
+              t.setDaemon(true);
+              return t;
+            });
     executor.allowCoreThreadTimeOut(true);
     this.client = new UpstreamClient(b.servers, b.timeout, UpstreamClient.orInline(executor));
   }
@@ -67,17 +77,24 @@ public final class ForwardingHandler implements DnsAnswerHandler, AutoCloseable 
   public CompletionStage<Optional<Message>> answer(DnsQuery query) {
     Record q = query.question();
     if (NOT_RELAYED.contains(q.getType())) {
-      // zone transfers and the obsolete mailbox types are not relayed (dnsjava would run an AXFR as a blocking
+      // zone transfers and the obsolete mailbox types are not relayed (dnsjava would run an AXFR as
+      // a blocking
       // transfer on a shared pool): NOTIMP, like a resolver that does not do them
       return CompletableFuture.completedFuture(Optional.of(Responses.error(Rcode.NOTIMP)));
     }
-    return client.query(q.getName(), q.getType()).handle((upstream, failure) -> {
-      if (failure != null) {
-        LOG.debug("forwarding {} failed: {}", q.getName(), Responses.unwrap(failure).getMessage());
-        return Optional.of(Responses.error(Rcode.SERVFAIL));
-      }
-      return Optional.of(relay(upstream));
-    });
+    return client
+        .query(q.getName(), q.getType())
+        .handle(
+            (upstream, failure) -> {
+              if (failure != null) {
+                LOG.debug(
+                    "forwarding {} failed: {}",
+                    q.getName(),
+                    Responses.unwrap(failure).getMessage());
+                return Optional.of(Responses.error(Rcode.SERVFAIL));
+              }
+              return Optional.of(relay(upstream));
+            });
   }
 
   private static Message relay(Message upstream) {
@@ -104,8 +121,8 @@ public final class ForwardingHandler implements DnsAnswerHandler, AutoCloseable 
   }
 
   /**
-   * Ends the handler's thread once the completions already queued have run; later queries still work, completing on
-   * dnsjava's I/O thread. Idempotent.
+   * Ends the handler's thread once the completions already queued have run; later queries still
+   * work, completing on dnsjava's I/O thread. Idempotent.
    */
   @Override
   public void close() {

@@ -34,23 +34,25 @@ import org.xbill.DNS.Section;
 import org.xbill.DNS.Type;
 
 /**
- * Answers the APNs host names of an {@link AddressPlan} (couriers in every form and variant, init and provider API
- * names) with the plan's virtual addresses; passes every other name.
+ * Answers the APNs host names of an {@link AddressPlan} (couriers in every form and variant, init
+ * and provider API names) with the plan's virtual addresses; passes every other name.
  *
  * <ul>
- *   <li>A: the IPv4 virtual address of each of the client's sites ({@link AddressPlan#addressesFor}), order rotated
- *       per query, AA set.
+ *   <li>A: the IPv4 virtual address of each of the client's sites ({@link
+ *       AddressPlan#addressesFor}), order rotated per query, AA set.
  *   <li>AAAA: the IPv6 virtual addresses, or NODATA when the sites have no IPv6 prefix.
- *   <li>Every other type (HTTPS, SVCB, TXT, MX, CNAME, ANY, ...): NODATA. Devices ask HTTPS (type 65) first; an
- *       immediate NODATA sends them on to A.
+ *   <li>Every other type (HTTPS, SVCB, TXT, MX, CNAME, ANY, ...): NODATA. Devices ask HTTPS (type
+ *       65) first; an immediate NODATA sends them on to A.
  *   <li>A courier number above the plan's count, or a variant the plan does not serve: NXDOMAIN.
  *   <li>A zone transfer (AXFR, IXFR): NOTIMP, as {@link ForwardingHandler} answers transfers.
  * </ul>
- * NODATA and NXDOMAIN carry the zone's synthesized SOA in the authority section (RFC 2308), whose TTL and minimum are
- * the negative TTL.
  *
- * <p>With an {@linkplain Builder#upstreamCheck upstream check}, a name is answered only when the real DNS knows it:
- * NXDOMAIN upstream gives NXDOMAIN here (the resolver caches it); an upstream failure answers from the plan.
+ * NODATA and NXDOMAIN carry the zone's synthesized SOA in the authority section (RFC 2308), whose
+ * TTL and minimum are the negative TTL.
+ *
+ * <p>With an {@linkplain Builder#upstreamCheck upstream check}, a name is answered only when the
+ * real DNS knows it: NXDOMAIN upstream gives NXDOMAIN here (the resolver caches it); an upstream
+ * failure answers from the plan.
  */
 public final class PlanHostsHandler implements DnsAnswerHandler {
   private static final Logger LOG = LoggerFactory.getLogger(PlanHostsHandler.class);
@@ -66,7 +68,8 @@ public final class PlanHostsHandler implements DnsAnswerHandler {
 
   private PlanHostsHandler(Builder b) {
     this.plan = b.plan;
-    // parse numbers of any size so that a number above the count is an APNs name this handler denies (NXDOMAIN)
+    // parse numbers of any size so that a number above the count is an APNs name this handler
+    // denies (NXDOMAIN)
     this.anyNumber = plan.hostNames().withMaxCourier(Integer.MAX_VALUE);
     this.ttl = Responses.seconds(b.ttl);
     this.negativeTtl = Responses.seconds(b.negativeTtl);
@@ -98,7 +101,8 @@ public final class PlanHostsHandler implements DnsAnswerHandler {
     ApnsHost host = parsed.get();
     SOARecord zone = soa(text);
     if (!plan.serves(host)) {
-      return answered(Responses.withSoa(Responses.authoritative(query.message(), Rcode.NXDOMAIN), zone));
+      return answered(
+          Responses.withSoa(Responses.authoritative(query.message(), Rcode.NXDOMAIN), zone));
     }
     if (upstreamCheck == null) {
       return answered(planAnswer(query, host, zone));
@@ -110,24 +114,32 @@ public final class PlanHostsHandler implements DnsAnswerHandler {
       LOG.debug("upstream check of {} failed, answering from the plan", text, e);
       return answered(planAnswer(query, host, zone));
     }
-    return check.handle((addresses, failure) -> {
-      if (failure != null && Responses.unwrap(failure) instanceof UnknownHostException) {
-        return Optional.of(Responses.withSoa(Responses.authoritative(query.message(), Rcode.NXDOMAIN), zone));
-      }
-      if (failure != null) {
-        LOG.debug("upstream check of {} failed ({}), answering from the plan", text, failure.toString());
-      }
-      return Optional.of(planAnswer(query, host, zone));
-    });
+    return check.handle(
+        (addresses, failure) -> {
+          if (failure != null && Responses.unwrap(failure) instanceof UnknownHostException) {
+            return Optional.of(
+                Responses.withSoa(Responses.authoritative(query.message(), Rcode.NXDOMAIN), zone));
+          }
+          if (failure != null) {
+            LOG.debug(
+                "upstream check of {} failed ({}), answering from the plan",
+                text,
+                failure.toString());
+          }
+          return Optional.of(planAnswer(query, host, zone));
+        });
   }
 
   /** Fast-path keys of the answers that carry no address. */
-  private enum Fixed { NXDOMAIN, NODATA }
+  private enum Fixed {
+    NXDOMAIN,
+    NODATA
+  }
 
   /**
-   * What {@link #answer} does with {@code name} (lower case, no trailing dot) for {@code client}, for the responder's
-   * fast path: mirrors {@link #answer} and {@link #planAnswer} without building messages; null with an upstream check
-   * (its answer depends on the resolver) and for transfers.
+   * What {@link #answer} does with {@code name} (lower case, no trailing dot) for {@code client},
+   * for the responder's fast path: mirrors {@link #answer} and {@link #planAnswer} without building
+   * messages; null with an upstream check (its answer depends on the resolver) and for transfers.
    */
   @Nullable FastAnswer fast(String name, int type, InetAddress client) {
     Optional<ApnsHost> parsed = anyNumber.tryParse(name);
@@ -159,11 +171,16 @@ public final class PlanHostsHandler implements DnsAnswerHandler {
     return FastAnswer.fixed(Fixed.NODATA);
   }
 
-  /** The SOA of the zone {@code name} is in (a custom pattern outside every zone: one for the name itself). */
+  /**
+   * The SOA of the zone {@code name} is in (a custom pattern outside every zone: one for the name
+   * itself).
+   */
   private SOARecord soa(String name) {
     Optional<String> zone = plan.hostNames().zoneOf(name);
     SOARecord soa = zone.map(soas::get).orElse(null);
-    return soa != null ? soa : Responses.soa(Responses.absolute(zone.orElse(name)), nsName, negativeTtl);
+    return soa != null
+        ? soa
+        : Responses.soa(Responses.absolute(zone.orElse(name)), nsName, negativeTtl);
   }
 
   private Message planAnswer(DnsQuery query, ApnsHost host, SOARecord zone) {
@@ -183,8 +200,10 @@ public final class PlanHostsHandler implements DnsAnswerHandler {
         int start = n == 1 ? 0 : Math.floorMod(rotation.getAndIncrement(), n);
         for (int i = 0; i < n; i++) {
           InetAddress a = wanted.get((start + i) % n);
-          Record r = type == Type.A ? new ARecord(q.getName(), DClass.IN, ttl, a)
-              : new AAAARecord(q.getName(), DClass.IN, ttl, a);
+          Record r =
+              type == Type.A
+                  ? new ARecord(q.getName(), DClass.IN, ttl, a)
+                  : new AAAARecord(q.getName(), DClass.IN, ttl, a);
           m.addRecord(r, Section.ANSWER);
         }
         return m;
@@ -232,7 +251,10 @@ public final class PlanHostsHandler implements DnsAnswerHandler {
       return this;
     }
 
-    /** Answer a name only when this resolver does not say it does not exist; null (the default) for no check. */
+    /**
+     * Answer a name only when this resolver does not say it does not exist; null (the default) for
+     * no check.
+     */
     public Builder upstreamCheck(@Nullable UpstreamResolver resolver) {
       this.upstreamCheck = resolver;
       return this;

@@ -32,18 +32,21 @@ import org.xbill.DNS.TXTRecord;
 import org.xbill.DNS.Type;
 
 /**
- * Answers for the APNs zones themselves ({@code push.apple.com} and {@code sandbox.push.apple.com}) and the names
- * inside them that no earlier handler answered; passes names outside the zones.
+ * Answers for the APNs zones themselves ({@code push.apple.com} and {@code sandbox.push.apple.com})
+ * and the names inside them that no earlier handler answered; passes names outside the zones.
  *
  * <ul>
- *   <li>At a zone apex: SOA; NS (the proxy's own name, with its address as glue when configured); TXT
- *       {@code count=N}, the courier count devices read before picking a courier; NODATA for other types.
- *   <li>A name that is only a parent of plan names (e.g. {@code courier.push.apple.com} of the dot form
- *       {@code 17.courier.push.apple.com}): NODATA, since it exists (RFC 8020).
- *   <li>Any other name inside a zone: NXDOMAIN with the SOA, or {@linkplain Builder#otherNames forwarded} upstream.
- *   <li>A zone transfer (AXFR, IXFR) of any name inside the zones: NOTIMP, as {@link ForwardingHandler} answers
- *       transfers (the zones are synthesized and never transferred).
+ *   <li>At a zone apex: SOA; NS (the proxy's own name, with its address as glue when configured);
+ *       TXT {@code count=N}, the courier count devices read before picking a courier; NODATA for
+ *       other types.
+ *   <li>A name that is only a parent of plan names (e.g. {@code courier.push.apple.com} of the dot
+ *       form {@code 17.courier.push.apple.com}): NODATA, since it exists (RFC 8020).
+ *   <li>Any other name inside a zone: NXDOMAIN with the SOA, or {@linkplain Builder#otherNames
+ *       forwarded} upstream.
+ *   <li>A zone transfer (AXFR, IXFR) of any name inside the zones: NOTIMP, as {@link
+ *       ForwardingHandler} answers transfers (the zones are synthesized and never transferred).
  * </ul>
+ *
  * Place it after a {@link PlanHostsHandler} of the same plan, which answers the host names.
  */
 public final class ZoneApexHandler implements DnsAnswerHandler {
@@ -90,9 +93,11 @@ public final class ZoneApexHandler implements DnsAnswerHandler {
     if (zoneText.isEmpty()) {
       return CompletableFuture.completedFuture(Optional.empty());
     }
-    SOARecord zone = Objects.requireNonNull(soas.get(zoneText.get()), "soa"); // one SOA per zone of names
+    SOARecord zone =
+        Objects.requireNonNull(soas.get(zoneText.get()), "soa"); // one SOA per zone of names
     if (!q.getName().subdomain(zone.getName())) {
-      // only looks inside in text: a label with an escaped dot ("x\.push" under apple.com) is not in the zone
+      // only looks inside in text: a label with an escaped dot ("x\.push" under apple.com) is not
+      // in the zone
       return CompletableFuture.completedFuture(Optional.empty());
     }
     if (Responses.isTransfer(q.getType())) {
@@ -113,12 +118,18 @@ public final class ZoneApexHandler implements DnsAnswerHandler {
   }
 
   /** Fast-path keys. */
-  private enum Fixed { TRANSFER, APEX, PARENT, NXDOMAIN }
+  private enum Fixed {
+    TRANSFER,
+    APEX,
+    PARENT,
+    NXDOMAIN
+  }
 
   /**
-   * What {@link #answer} does with {@code name} (lower case, no trailing dot, letters, digits, '-' and '_' only), for
-   * the responder's fast path; null when the name would be forwarded. The answer's records depend only on the zone,
-   * the name and the type, which the responder's key holds.
+   * What {@link #answer} does with {@code name} (lower case, no trailing dot, letters, digits, '-'
+   * and '_' only), for the responder's fast path; null when the name would be forwarded. The
+   * answer's records depend only on the zone, the name and the type, which the responder's key
+   * holds.
    */
   @Nullable FastAnswer fast(String name, int type) {
     Optional<String> zoneText = names.zoneOf(name);
@@ -147,8 +158,11 @@ public final class ZoneApexHandler implements DnsAnswerHandler {
       case Type.NS -> {
         m.addRecord(new NSRecord(name, DClass.IN, ttl, nsName), Section.ANSWER);
         if (nsAddress != null) {
-          m.addRecord(nsAddress instanceof Inet4Address ? new ARecord(nsName, DClass.IN, ttl, nsAddress)
-              : new AAAARecord(nsName, DClass.IN, ttl, nsAddress), Section.ADDITIONAL);
+          m.addRecord(
+              nsAddress instanceof Inet4Address
+                  ? new ARecord(nsName, DClass.IN, ttl, nsAddress)
+                  : new AAAARecord(nsName, DClass.IN, ttl, nsAddress),
+              Section.ADDITIONAL);
         }
       }
       case Type.TXT -> m.addRecord(new TXTRecord(name, DClass.IN, ttl, txt), Section.ANSWER);
@@ -161,7 +175,10 @@ public final class ZoneApexHandler implements DnsAnswerHandler {
     return CompletableFuture.completedFuture(Optional.of(m));
   }
 
-  /** The names strictly between a zone and a plan name, e.g. {@code courier.push.apple.com}: empty non-terminals. */
+  /**
+   * The names strictly between a zone and a plan name, e.g. {@code courier.push.apple.com}: empty
+   * non-terminals.
+   */
   private static Set<String> parents(AddressPlan plan) {
     HostNames names = plan.hostNames();
     Set<String> out = new HashSet<>();
@@ -170,8 +187,11 @@ public final class ZoneApexHandler implements DnsAnswerHandler {
       int max = p.kind() == Kind.COURIER ? plan.courierCount() : 0;
       for (String v : variants) {
         for (int n = 0; n <= max; n++) {
-          String name = p.template().replace(NUMBER, Integer.toString(n)).replace(VARIANT, v)
-              .toLowerCase(java.util.Locale.ROOT);
+          String name =
+              p.template()
+                  .replace(NUMBER, Integer.toString(n))
+                  .replace(VARIANT, v)
+                  .toLowerCase(java.util.Locale.ROOT);
           Optional<String> zone = names.zoneOf(name);
           if (zone.isEmpty()) {
             continue;
@@ -241,8 +261,9 @@ public final class ZoneApexHandler implements DnsAnswerHandler {
     }
 
     /**
-     * What other names inside the zones get: {@link ZoneOther#NXDOMAIN} (the default), or {@link ZoneOther#FORWARD}
-     * to {@code forwarder}, e.g. a {@link ForwardingHandler} on the upstream DNS.
+     * What other names inside the zones get: {@link ZoneOther#NXDOMAIN} (the default), or {@link
+     * ZoneOther#FORWARD} to {@code forwarder}, e.g. a {@link ForwardingHandler} on the upstream
+     * DNS.
      *
      * @throws IllegalArgumentException when {@code FORWARD} comes without a forwarder
      */

@@ -27,8 +27,9 @@ import org.xbill.DNS.Rcode;
 import org.xbill.DNS.Type;
 
 /**
- * {@link CachingResolver} against {@link FakeUpstreamDns}, a real DNS server on 127.0.0.1: coalescing, TTLs with a
- * manual clock, serve-stale, failover, CNAME chains, negative caching and address order.
+ * {@link CachingResolver} against {@link FakeUpstreamDns}, a real DNS server on 127.0.0.1:
+ * coalescing, TTLs with a manual clock, serve-stale, failover, CNAME chains, negative caching and
+ * address order.
  */
 class CachingResolverTest {
   private static final String COURIER = "17-courier.push.apple.com";
@@ -37,11 +38,13 @@ class CachingResolverTest {
   private final ManualTicker clock = new ManualTicker();
 
   /**
-   * A nanosecond ticker the test moves by hand. It starts five minutes before {@code long} wraps, as
-   * {@link System#nanoTime()} may: every test that moves it further checks that only differences are used.
+   * A nanosecond ticker the test moves by hand. It starts five minutes before {@code long} wraps,
+   * as {@link System#nanoTime()} may: every test that moves it further checks that only differences
+   * are used.
    */
   static final class ManualTicker implements java.util.function.LongSupplier {
-    private final AtomicLong nanos = new AtomicLong(Long.MAX_VALUE - Duration.ofMinutes(5).toNanos());
+    private final AtomicLong nanos =
+        new AtomicLong(Long.MAX_VALUE - Duration.ofMinutes(5).toNanos());
 
     @Override
     public long getAsLong() {
@@ -79,14 +82,18 @@ class CachingResolverTest {
 
   /** A bound loopback UDP socket nobody reads: queries to it time out. */
   private InetSocketAddress deadServer() throws IOException {
-    DatagramSocket s = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+    DatagramSocket s =
+        new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
     closeables.add(s);
     return (InetSocketAddress) s.getLocalSocketAddress();
   }
 
   /** Manual clock, no TTL floor, 300 ms per try, the other settings at their defaults. */
   private CachingResolver.Builder builder(InetSocketAddress... servers) {
-    return CachingResolver.builder().servers(List.of(servers)).ticker(clock).ttlFloor(Duration.ZERO)
+    return CachingResolver.builder()
+        .servers(List.of(servers))
+        .ticker(clock)
+        .ttlFloor(Duration.ZERO)
         .timeout(Duration.ofMillis(300));
   }
 
@@ -127,19 +134,23 @@ class CachingResolverTest {
     AtomicReference<Throwable> callerFailure = new AtomicReference<>();
     List<Thread> callers = new ArrayList<>();
     for (int t = 0; t < threads; t++) {
-      Thread caller = new Thread(() -> {
-        try {
-          start.await(5, SECONDS);
-          for (int i = 0; i < perThread; i++) {
-            CompletableFuture<List<InetAddress>> f = r.resolve(COURIER).toCompletableFuture();
-            synchronized (stages) {
-              stages.add(f);
-            }
-          }
-        } catch (Throwable e) {
-          callerFailure.set(e);
-        }
-      }, "resolve-caller-" + t);
+      Thread caller =
+          new Thread(
+              () -> {
+                try {
+                  start.await(5, SECONDS);
+                  for (int i = 0; i < perThread; i++) {
+                    CompletableFuture<List<InetAddress>> f =
+                        r.resolve(COURIER).toCompletableFuture();
+                    synchronized (stages) {
+                      stages.add(f);
+                    }
+                  }
+                } catch (Throwable e) {
+                  callerFailure.set(e);
+                }
+              },
+              "resolve-caller-" + t);
       caller.start();
       callers.add(caller);
     }
@@ -151,11 +162,14 @@ class CachingResolverTest {
     assertThat(callerFailure.get()).isNull();
     assertThat(stages).hasSize(1000);
     assertThat(up.awaitQueries(2, Duration.ofSeconds(5))).as("A and AAAA queries arrived").isTrue();
-    assertThat(stages).as("nothing completes while the upstream holds its replies").noneMatch(CompletableFuture::isDone);
+    assertThat(stages)
+        .as("nothing completes while the upstream holds its replies")
+        .noneMatch(CompletableFuture::isDone);
 
     up.release();
     for (CompletableFuture<List<InetAddress>> f : stages) {
-      assertThat(text(f.get(5, SECONDS))).containsExactly("127.0.2.1", "127.0.2.2", "0:0:0:0:0:0:0:1");
+      assertThat(text(f.get(5, SECONDS)))
+          .containsExactly("127.0.2.1", "127.0.2.2", "0:0:0:0:0:0:0:1");
     }
     assertThat(up.queries(COURIER, Type.A)).isEqualTo(1);
     assertThat(up.queries(COURIER, Type.AAAA)).isEqualTo(1);
@@ -167,6 +181,7 @@ class CachingResolverTest {
     assertThat(s.upstreamQueries()).isEqualTo(2);
     assertThat(s.upstreamFailures()).isZero();
   }
+
   @Test
   void anExpiredEntryIsAskedAgainAndTheNewAddressesReturned() throws Exception {
     FakeUpstreamDns up = fake().a(COURIER, 30, "127.0.2.1").nodata(COURIER, 30);
@@ -200,10 +215,17 @@ class CachingResolverTest {
 
   @Test
   void theTtlIsRaisedToTheFloorAndCutToTheCeiling() throws Exception {
-    FakeUpstreamDns up = fake().a("short.test", 1, "127.0.2.1").nodata("short.test", 1)
-        .a("long.test", 86400, "127.0.2.2").nodata("long.test", 86400);
-    CachingResolver r = build(builder(up.address()).ttlFloor(Duration.ofSeconds(10))
-        .ttlCeiling(Duration.ofSeconds(60)));
+    FakeUpstreamDns up =
+        fake()
+            .a("short.test", 1, "127.0.2.1")
+            .nodata("short.test", 1)
+            .a("long.test", 86400, "127.0.2.2")
+            .nodata("long.test", 86400);
+    CachingResolver r =
+        build(
+            builder(up.address())
+                .ttlFloor(Duration.ofSeconds(10))
+                .ttlCeiling(Duration.ofSeconds(60)));
 
     assertThat(get(r.lookup("short.test")).ttl()).isEqualTo(Duration.ofSeconds(10));
     assertThat(get(r.lookup("long.test")).ttl()).isEqualTo(Duration.ofSeconds(60));
@@ -222,6 +244,7 @@ class CachingResolverTest {
     assertThat(up.queries("long.test", Type.A)).isEqualTo(2);
     assertThat(up.queries("long.test", Type.AAAA)).isEqualTo(2);
   }
+
   @Test
   void whenTheUpstreamStopsAnsweringTheExpiredAnswerIsServedUntilTheStaleLimit() throws Exception {
     FakeUpstreamDns up = fake().a(COURIER, 30, "127.0.2.1", "127.0.2.2").nodata(COURIER, 30);
@@ -243,7 +266,9 @@ class CachingResolverTest {
 
     clock.advance(Duration.ofMinutes(10)); // expired 10 min 1 s ago: beyond the 5 min limit
     Throwable t = failure(r.lookup(COURIER));
-    assertThat(t).isInstanceOf(IOException.class).hasMessageContaining("no upstream DNS server answered");
+    assertThat(t)
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("no upstream DNS server answered");
     assertThat(r.stats().staleServed()).isEqualTo(1);
   }
 
@@ -258,11 +283,13 @@ class CachingResolverTest {
     assertThat(stale.stale()).isTrue();
     assertThat(text(stale.addresses())).containsExactly("127.0.2.1");
     assertThat(r.stats().staleServed()).isEqualTo(1);
-    // resolve() serves the stale addresses too, at once: the refresh failed a moment ago (RFC 8767 failure recheck)
+    // resolve() serves the stale addresses too, at once: the refresh failed a moment ago (RFC 8767
+    // failure recheck)
     assertThat(text(get(r.resolve(COURIER)))).containsExactly("127.0.2.1");
     assertThat(r.stats().staleServed()).isEqualTo(2);
     assertThat(r.stats().upstreamFailures()).isEqualTo(2);
   }
+
   @Test
   void aDeadFirstServerIsPassedOverForTheSecond() throws Exception {
     FakeUpstreamDns live = fake().a(COURIER, 60, "127.0.2.3").aaaa(COURIER, 60, "::1");
@@ -288,18 +315,23 @@ class CachingResolverTest {
     assertThat(r.stats().upstreamFailures()).isEqualTo(2);
     assertThat(r.stats().upstreamQueries()).isEqualTo(4);
   }
+
   @Test
   void aCnameChainInsideOneAnswerGivesTheFinalAddressesWithTheSmallestTtl() throws Exception {
-    FakeUpstreamDns up = fake().cname(COURIER, 300, "alias1.push-apple.test").cname("alias1.push-apple.test", 20,
-        "alias2.push-apple.test").a("alias2.push-apple.test", 45, "127.0.2.7", "127.0.2.8")
-        .nodata("alias2.push-apple.test", 600);
+    FakeUpstreamDns up =
+        fake()
+            .cname(COURIER, 300, "alias1.push-apple.test")
+            .cname("alias1.push-apple.test", 20, "alias2.push-apple.test")
+            .a("alias2.push-apple.test", 45, "127.0.2.7", "127.0.2.8")
+            .nodata("alias2.push-apple.test", 600);
     CachingResolver r = build(builder(up.address()));
     CachingResolver.Answer a = get(r.lookup(COURIER));
     assertThat(text(a.addresses())).containsExactly("127.0.2.7", "127.0.2.8");
     assertThat(a.name()).isEqualTo(COURIER);
     assertThat(a.ttl()).isPositive().isLessThanOrEqualTo(Duration.ofSeconds(20));
-    assertThat(up.log()).as("the chain came whole: no further query").containsExactlyInAnyOrder(
-        COURIER + " A", COURIER + " AAAA");
+    assertThat(up.log())
+        .as("the chain came whole: no further query")
+        .containsExactlyInAnyOrder(COURIER + " A", COURIER + " AAAA");
 
     clock.advance(Duration.ofSeconds(19));
     assertThat(get(r.lookup(COURIER)).fromCache()).isTrue();
@@ -310,14 +342,20 @@ class CachingResolverTest {
 
   @Test
   void aCnameTheServerLeftUnfinishedIsFollowedWithAFurtherQuery() throws Exception {
-    FakeUpstreamDns up = fake().chaseCnames(false).cname(COURIER, 15, "edge.push-apple.test")
-        .a("edge.push-apple.test", 40, "127.0.2.9").nodata("edge.push-apple.test", 600);
+    FakeUpstreamDns up =
+        fake()
+            .chaseCnames(false)
+            .cname(COURIER, 15, "edge.push-apple.test")
+            .a("edge.push-apple.test", 40, "127.0.2.9")
+            .nodata("edge.push-apple.test", 600);
     CachingResolver r = build(builder(up.address()));
     CachingResolver.Answer a = get(r.lookup(COURIER));
     assertThat(text(a.addresses())).containsExactly("127.0.2.9");
     assertThat(a.ttl()).isPositive().isLessThanOrEqualTo(Duration.ofSeconds(15));
     assertThat(up.queries(COURIER, Type.A)).isEqualTo(1);
-    assertThat(up.queries("edge.push-apple.test", Type.A)).as("the resolver asked for the target").isEqualTo(1);
+    assertThat(up.queries("edge.push-apple.test", Type.A))
+        .as("the resolver asked for the target")
+        .isEqualTo(1);
     assertThat(up.queries("edge.push-apple.test", Type.AAAA)).isEqualTo(1);
     assertThat(up.totalQueries()).isEqualTo(4);
   }
@@ -328,8 +366,10 @@ class CachingResolverTest {
     FakeUpstreamDns up = fake().nxdomain(missing, 60);
     CachingResolver r = build(builder(up.address()));
 
-    assertThat(failure(r.resolve(missing))).isInstanceOf(UnknownHostException.class)
-        .hasMessageContaining(missing).hasMessageContaining("NXDOMAIN");
+    assertThat(failure(r.resolve(missing)))
+        .isInstanceOf(UnknownHostException.class)
+        .hasMessageContaining(missing)
+        .hasMessageContaining("NXDOMAIN");
     assertThat(up.totalQueries()).isEqualTo(2);
 
     clock.advance(Duration.ofSeconds(30)); // within the SOA minimum of 60 s (its own TTL is 3600)
@@ -358,7 +398,8 @@ class CachingResolverTest {
     assertThat(addresses).hasSize(1);
     assertThat(addresses.get(0)).isInstanceOf(java.net.Inet6Address.class);
     assertThat(addresses.get(0)).isEqualTo(InetAddress.getByName("fd00::17"));
-    // the A NODATA (negative TTL 5 s) does not shorten the AAAA's 60 s life (50 s: before the prefetch tenth)
+    // the A NODATA (negative TTL 5 s) does not shorten the AAAA's 60 s life (50 s: before the
+    // prefetch tenth)
     clock.advance(Duration.ofSeconds(50));
     assertThat(get(r.lookup("six.test")).fromCache()).isTrue();
     assertThat(up.totalQueries()).isEqualTo(2);
@@ -366,23 +407,27 @@ class CachingResolverTest {
 
   @Test
   void aNameWithAAndAaaaGivesTheAAddressesFirst() throws Exception {
-    // the AAAA records are in the table first, and the AAAA answer comes back first: order is still A, then AAAA
-    FakeUpstreamDns up = fake().aaaa("dual.test", 60, "fd00::2", "fd00::1").a("dual.test", 60, "127.0.2.20",
-        "127.0.2.10");
+    // the AAAA records are in the table first, and the AAAA answer comes back first: order is still
+    // A, then AAAA
+    FakeUpstreamDns up =
+        fake()
+            .aaaa("dual.test", 60, "fd00::2", "fd00::1")
+            .a("dual.test", 60, "127.0.2.20", "127.0.2.10");
     CachingResolver r = build(builder(up.address()));
-    assertThat(text(get(r.resolve("dual.test")))).containsExactly("127.0.2.20", "127.0.2.10", "fd00:0:0:0:0:0:0:2",
-        "fd00:0:0:0:0:0:0:1");
+    assertThat(text(get(r.resolve("dual.test"))))
+        .containsExactly("127.0.2.20", "127.0.2.10", "fd00:0:0:0:0:0:0:2", "fd00:0:0:0:0:0:0:1");
     // and from the cache, in any letter case, with a trailing dot
-    assertThat(text(get(r.resolve("DUAL.Test.")))).containsExactly("127.0.2.20", "127.0.2.10",
-        "fd00:0:0:0:0:0:0:2", "fd00:0:0:0:0:0:0:1");
+    assertThat(text(get(r.resolve("DUAL.Test."))))
+        .containsExactly("127.0.2.20", "127.0.2.10", "fd00:0:0:0:0:0:0:2", "fd00:0:0:0:0:0:0:1");
     assertThat(up.totalQueries()).isEqualTo(2);
   }
+
   // ---- beyond the basics
 
   @Test
   void aTruncatedUdpAnswerIsAskedAgainOverTcp() throws Exception {
-    FakeUpstreamDns up = fake().truncateUdp(true).a(COURIER, 60, "127.0.2.31", "127.0.2.32")
-        .nodata(COURIER, 60);
+    FakeUpstreamDns up =
+        fake().truncateUdp(true).a(COURIER, 60, "127.0.2.31", "127.0.2.32").nodata(COURIER, 60);
     CachingResolver r = build(builder(up.address()));
     assertThat(text(get(r.resolve(COURIER)))).containsExactly("127.0.2.31", "127.0.2.32");
     assertThat(up.udpQueries()).isEqualTo(2);
@@ -394,7 +439,8 @@ class CachingResolverTest {
   void nodataForBothTypesFailsWithUnknownHostAndIsCached() throws Exception {
     FakeUpstreamDns up = fake().nodata("empty.test", 40);
     CachingResolver r = build(builder(up.address()));
-    assertThat(failure(r.resolve("empty.test"))).isInstanceOf(UnknownHostException.class)
+    assertThat(failure(r.resolve("empty.test")))
+        .isInstanceOf(UnknownHostException.class)
         .hasMessageContaining("no A or AAAA records");
     CachingResolver.Answer a = get(r.lookup("empty.test"));
     assertThat(a.exists()).isTrue();
@@ -407,31 +453,40 @@ class CachingResolverTest {
 
   @Test
   void aFailingAaaaDoesNotHideTheAAddresses() throws Exception {
-    FakeUpstreamDns up = fake().a(COURIER, 60, "127.0.2.41").aaaa(COURIER, 60, "fd00::41")
-        .forceRcode(Type.AAAA, Rcode.SERVFAIL);
+    FakeUpstreamDns up =
+        fake()
+            .a(COURIER, 60, "127.0.2.41")
+            .aaaa(COURIER, 60, "fd00::41")
+            .forceRcode(Type.AAAA, Rcode.SERVFAIL);
     CachingResolver r = build(builder(up.address()));
     assertThat(text(get(r.resolve(COURIER)))).containsExactly("127.0.2.41");
     assertThat(r.stats().upstreamFailures()).isEqualTo(1);
   }
 
   /**
-   * The A query fails on every server (SERVFAIL) while AAAA gets a NODATA: nothing is known about the IPv4
-   * addresses, so this must not become a cached "no addresses" answer (nor an {@link UnknownHostException}, which
-   * means the name does not exist, for the caller and for {@code UpstreamResolver.orElse}).
+   * The A query fails on every server (SERVFAIL) while AAAA gets a NODATA: nothing is known about
+   * the IPv4 addresses, so this must not become a cached "no addresses" answer (nor an {@link
+   * UnknownHostException}, which means the name does not exist, for the caller and for {@code
+   * UpstreamResolver.orElse}).
    */
   @Test
   void aFailedAQueryWithAnAaaaNodataIsAFailureNotANegativeAnswer() throws Exception {
-    FakeUpstreamDns up = fake().a(COURIER, 60, "127.0.2.51").nodata(COURIER, 60)
-        .forceRcode(Type.A, Rcode.SERVFAIL);
+    FakeUpstreamDns up =
+        fake().a(COURIER, 60, "127.0.2.51").nodata(COURIER, 60).forceRcode(Type.A, Rcode.SERVFAIL);
     CachingResolver r = build(builder(up.address()));
     Throwable t = failure(r.resolve(COURIER));
-    assertThat(t).as("a transient upstream failure").isInstanceOf(IOException.class)
+    assertThat(t)
+        .as("a transient upstream failure")
+        .isInstanceOf(IOException.class)
         .isNotInstanceOf(UnknownHostException.class);
     CachingResolver.Answer again = get(r.lookup(COURIER).exceptionally(x -> null));
     assertThat(again).as("nothing cached: the next lookup asks again and fails too").isNull();
   }
 
-  /** The same, with an expired entry: the stale addresses should stand in, as when every query fails. */
+  /**
+   * The same, with an expired entry: the stale addresses should stand in, as when every query
+   * fails.
+   */
   @Test
   void aFailedAQueryWithAnAaaaNodataServesTheStaleAddresses() throws Exception {
     FakeUpstreamDns up = fake().a(COURIER, 30, "127.0.2.61").nodata(COURIER, 30);
@@ -471,7 +526,9 @@ class CachingResolverTest {
       stages.add(r.resolve(COURIER).toCompletableFuture());
     }
     for (CompletableFuture<List<InetAddress>> f : stages) {
-      assertThat(failure(f)).isInstanceOf(IOException.class).hasMessageContaining(up.address().toString());
+      assertThat(failure(f))
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining(up.address().toString());
     }
     assertThat(up.totalQueries()).isEqualTo(2);
     assertThat(r.stats().coalesced()).isEqualTo(99);
@@ -480,14 +537,22 @@ class CachingResolverTest {
 
   @Test
   void aCnameLoopFailsInsteadOfLoopingForever() throws Exception {
-    FakeUpstreamDns inAnswer = fake().cname("loop1.test", 60, "loop2.test").cname("loop2.test", 60, "loop1.test");
+    FakeUpstreamDns inAnswer =
+        fake().cname("loop1.test", 60, "loop2.test").cname("loop2.test", 60, "loop1.test");
     CachingResolver r = build(builder(inAnswer.address()));
-    assertThat(failure(r.resolve("loop1.test"))).isInstanceOf(IOException.class).hasMessageContaining("CNAME");
+    assertThat(failure(r.resolve("loop1.test")))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("CNAME");
 
-    FakeUpstreamDns byQueries = fake().chaseCnames(false).cname("loop1.test", 60, "loop2.test")
-        .cname("loop2.test", 60, "loop1.test");
+    FakeUpstreamDns byQueries =
+        fake()
+            .chaseCnames(false)
+            .cname("loop1.test", 60, "loop2.test")
+            .cname("loop2.test", 60, "loop1.test");
     CachingResolver r2 = build(builder(byQueries.address()));
-    assertThat(failure(r2.resolve("loop1.test"))).isInstanceOf(IOException.class).hasMessageContaining("CNAME");
+    assertThat(failure(r2.resolve("loop1.test")))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("CNAME");
     assertThat(byQueries.totalQueries()).as("bounded by the 8-link limit").isBetween(2, 2 * 10);
   }
 
@@ -512,11 +577,15 @@ class CachingResolverTest {
     get(r.resolve(COURIER));
     assertThat(r.stats().prefetches()).as("not yet in the last tenth").isZero();
     clock.advance(Duration.ofSeconds(45));
-    assertThat(get(r.resolve(COURIER))).as("answered from the cache at once")
+    assertThat(get(r.resolve(COURIER)))
+        .as("answered from the cache at once")
         .containsExactly(InetAddress.getByName("127.0.2.91"));
     assertThat(r.stats().prefetches()).isEqualTo(1);
-    assertThat(up.awaitQueries(4, Duration.ofSeconds(5))).as("the refresh asked A and AAAA").isTrue();
-    // the refreshed entry is stored on the resolver's completion thread just after the answers arrive
+    assertThat(up.awaitQueries(4, Duration.ofSeconds(5)))
+        .as("the refresh asked A and AAAA")
+        .isTrue();
+    // the refreshed entry is stored on the resolver's completion thread just after the answers
+    // arrive
     List<InetAddress> seen = get(r.resolve(COURIER));
     for (int i = 0; i < 5_000 && !seen.equals(List.of(InetAddress.getByName("127.0.2.92"))); i++) {
       java.util.concurrent.locks.LockSupport.parkNanos(1_000_000); // at most 5 s in all
@@ -527,12 +596,16 @@ class CachingResolverTest {
   }
 
   @Test
-  void aSlowUpstreamGetsTheExpiredAnswerAfterTheStaleAnswerTimeoutAndItsLateAnswerRefreshesTheCache()
-      throws Exception {
+  void
+      aSlowUpstreamGetsTheExpiredAnswerAfterTheStaleAnswerTimeoutAndItsLateAnswerRefreshesTheCache()
+          throws Exception {
     FakeUpstreamDns up = fake().a(COURIER, 30, "127.0.2.1").nodata(COURIER, 30);
     // each try may take 20 s: only the stale-answer timer can answer within get()'s 5 s
-    CachingResolver r = build(builder(up.address()).timeout(Duration.ofSeconds(20))
-        .staleAnswerTimeout(Duration.ofMillis(100)));
+    CachingResolver r =
+        build(
+            builder(up.address())
+                .timeout(Duration.ofSeconds(20))
+                .staleAnswerTimeout(Duration.ofMillis(100)));
     assertThat(text(get(r.resolve(COURIER)))).containsExactly("127.0.2.1");
 
     up.remove(COURIER).a(COURIER, 30, "127.0.2.9").nodata(COURIER, 30);
@@ -543,11 +616,16 @@ class CachingResolverTest {
     assertThat(stale.ttl()).isZero();
     assertThat(text(stale.addresses())).containsExactly("127.0.2.1");
     assertThat(r.stats().staleServed()).isEqualTo(1);
-    assertThat(r.stats().upstreamFailures()).as("nothing failed: the upstream is only slow").isZero();
-    assertThat(up.awaitQueries(4, Duration.ofSeconds(5))).as("the refresh is still asking").isTrue();
+    assertThat(r.stats().upstreamFailures())
+        .as("nothing failed: the upstream is only slow")
+        .isZero();
+    assertThat(up.awaitQueries(4, Duration.ofSeconds(5)))
+        .as("the refresh is still asking")
+        .isTrue();
 
     up.release();
-    // lookups made before the late answer is stored get the stale answer again (at once: the refresh is known to
+    // lookups made before the late answer is stored get the stale answer again (at once: the
+    // refresh is known to
     // be slow)
     int staleAgain = 0;
     CachingResolver.Answer a = get(r.lookup(COURIER));
@@ -567,8 +645,11 @@ class CachingResolverTest {
   void anExpiredNegativeAnswerWaitsForTheServersInsteadOfStandingIn() throws Exception {
     String missing = "99-courier.push.apple.com";
     FakeUpstreamDns up = fake().nxdomain(missing, 30);
-    CachingResolver r = build(builder(up.address()).timeout(Duration.ofSeconds(20))
-        .staleAnswerTimeout(Duration.ofMillis(50)));
+    CachingResolver r =
+        build(
+            builder(up.address())
+                .timeout(Duration.ofSeconds(20))
+                .staleAnswerTimeout(Duration.ofMillis(50)));
     assertThat(failure(r.resolve(missing))).isInstanceOf(UnknownHostException.class);
 
     up.remove(missing).a(missing, 30, "127.0.2.7").nodata(missing, 30); // the name exists now
@@ -594,24 +675,38 @@ class CachingResolverTest {
     String upstreamThread = get(r.lookup(COURIER).thenApply(a -> Thread.currentThread().getName()));
     assertThat(upstreamThread).as("an upstream answer").isEqualTo("apns-proxy-dns-resolver");
     String hitThread = get(r.lookup(COURIER).thenApply(a -> Thread.currentThread().getName()));
-    assertThat(hitThread).as("a cache hit completes on the caller").isEqualTo(Thread.currentThread().getName());
+    assertThat(hitThread)
+        .as("a cache hit completes on the caller")
+        .isEqualTo(Thread.currentThread().getName());
 
     CachingResolver dead = build(builder(deadServer()));
-    CompletableFuture<String> failed = dead.lookup("timeout.test").handle((a, t) -> {
-      assertThat(t).isNotNull();
-      return Thread.currentThread().getName();
-    }).toCompletableFuture();
-    assertThat(failed.get(5, SECONDS)).as("a timeout (dnsjava's I/O thread fails it)").isEqualTo(
-        "apns-proxy-dns-resolver");
+    CompletableFuture<String> failed =
+        dead.lookup("timeout.test")
+            .handle(
+                (a, t) -> {
+                  assertThat(t).isNotNull();
+                  return Thread.currentThread().getName();
+                })
+            .toCompletableFuture();
+    assertThat(failed.get(5, SECONDS))
+        .as("a timeout (dnsjava's I/O thread fails it)")
+        .isEqualTo("apns-proxy-dns-resolver");
   }
 
   @Test
   void aRefusedBuildStartsNoThread() {
     java.util.Set<String> before = DnsTestSupport.dnsThreads();
-    assertThatThrownBy(() -> CachingResolver.builder().servers(List.of(new InetSocketAddress(InetAddress.getLoopbackAddress(), 5353)))
-        .ttlFloor(Duration.ofMinutes(2)).ttlCeiling(Duration.ofMinutes(1)).build())
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ttlFloor");
-    assertThatThrownBy(() -> CachingResolver.builder().build()).isInstanceOf(IllegalArgumentException.class)
+    assertThatThrownBy(
+            () ->
+                CachingResolver.builder()
+                    .servers(List.of(new InetSocketAddress(InetAddress.getLoopbackAddress(), 5353)))
+                    .ttlFloor(Duration.ofMinutes(2))
+                    .ttlCeiling(Duration.ofMinutes(1))
+                    .build())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("ttlFloor");
+    assertThatThrownBy(() -> CachingResolver.builder().build())
+        .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("no upstream DNS servers");
     assertThat(DnsTestSupport.dnsThreads()).isEqualTo(before);
   }
@@ -621,7 +716,8 @@ class CachingResolverTest {
     FakeUpstreamDns up = fake().a(COURIER, 30, "127.0.2.1").nodata(COURIER, 30);
     CachingResolver r = build(builder(up.address()));
     get(r.lookup(COURIER));
-    // the ticker crosses Long.MAX_VALUE here (it started 5 minutes before): the entry is still 29 s fresh...
+    // the ticker crosses Long.MAX_VALUE here (it started 5 minutes before): the entry is still 29 s
+    // fresh...
     clock.advance(Duration.ofMinutes(5).minusSeconds(1));
     assertThat(get(r.lookup(COURIER)).fromCache()).isFalse();
     clock.advance(Duration.ofSeconds(29));
@@ -629,18 +725,21 @@ class CachingResolverTest {
     assertThat(hit.fromCache()).isTrue();
     assertThat(hit.ttl()).isEqualTo(Duration.ofSeconds(1));
     clock.advance(Duration.ofSeconds(1));
-    assertThat(get(r.lookup(COURIER)).fromCache()).as("...and expires on time across the wrap").isFalse();
+    assertThat(get(r.lookup(COURIER)).fromCache())
+        .as("...and expires on time across the wrap")
+        .isFalse();
   }
 
   /**
-   * Issue 18: while the upstream hangs, a lookup waits the smaller of the stale-answer timeout and the upstream
-   * tries; once an expired answer has stood in, later lookups get it at once for the failure recheck time instead of
-   * each waiting again.
+   * Issue 18: while the upstream hangs, a lookup waits the smaller of the stale-answer timeout and
+   * the upstream tries; once an expired answer has stood in, later lookups get it at once for the
+   * failure recheck time instead of each waiting again.
    */
   @Test
   void whileTheUpstreamHangsLaterLookupsGetTheStaleAnswerAtOnce() throws Exception {
     FakeUpstreamDns up = fake().a(COURIER, 30, "127.0.2.1").nodata(COURIER, 30);
-    // the stale-answer timeout is far beyond get()'s 5 s: the 300 ms upstream timeout is the smaller and must apply
+    // the stale-answer timeout is far beyond get()'s 5 s: the 300 ms upstream timeout is the
+    // smaller and must apply
     CachingResolver r = build(builder(up.address()).staleAnswerTimeout(Duration.ofMinutes(1)));
     get(r.lookup(COURIER));
     up.silent(true);
@@ -667,8 +766,11 @@ class CachingResolverTest {
   @Test
   void aSlowUpstreamMakesLaterLookupsTakeTheStaleAnswerAtOnceToo() throws Exception {
     FakeUpstreamDns up = fake().a(COURIER, 30, "127.0.2.1").nodata(COURIER, 30);
-    CachingResolver r = build(builder(up.address()).timeout(Duration.ofSeconds(20))
-        .staleAnswerTimeout(Duration.ofMillis(100)));
+    CachingResolver r =
+        build(
+            builder(up.address())
+                .timeout(Duration.ofSeconds(20))
+                .staleAnswerTimeout(Duration.ofMillis(100)));
     get(r.lookup(COURIER));
     up.hold();
     clock.advance(Duration.ofSeconds(31));

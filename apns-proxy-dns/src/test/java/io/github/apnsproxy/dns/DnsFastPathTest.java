@@ -31,48 +31,91 @@ import org.xbill.DNS.Section;
 import org.xbill.DNS.Type;
 
 /**
- * The responder's fast path gives byte for byte the answer of the full path: two responders over equal, fresh
- * chains - one with the fast path, one without - get the same queries (names, types, EDNS variants, letter case, RD,
- * clients of different sites, both transports, each query twice so the second is answered from the template) and
- * must send the same bytes.
+ * The responder's fast path gives byte for byte the answer of the full path: two responders over
+ * equal, fresh chains - one with the fast path, one without - get the same queries (names, types,
+ * EDNS variants, letter case, RD, clients of different sites, both transports, each query twice so
+ * the second is answered from the template) and must send the same bytes.
  */
 class DnsFastPathTest {
   private static final InetSocketAddress SITE_A_CLIENT = new InetSocketAddress("127.0.0.1", 5353);
   private static final InetSocketAddress SITE_B_CLIENT = new InetSocketAddress("127.0.9.9", 5353);
 
-  /** Two sites with IPv6, one for every client and one for 127.0.9.0/24 too; three IPv4 and IPv6 each for B. */
+  /**
+   * Two sites with IPv6, one for every client and one for 127.0.9.0/24 too; three IPv4 and IPv6
+   * each for B.
+   */
   private static AddressPlan twoSites() {
     return AddressPlan.builder()
-        .site(new AddressPlan.Site("a", Cidr.parse("127.100.100.0/24"), Cidr.parse("fd00:100::/64"), CidrSet.any()))
-        .site(new AddressPlan.Site("b", Cidr.parse("127.100.101.0/24"), Cidr.parse("fd00:101::/64"),
-            CidrSet.parse("127.0.9.0/24")))
-        .site(new AddressPlan.Site("c", Cidr.parse("127.100.102.0/24"), Cidr.parse("fd00:102::/64"),
-            CidrSet.parse("127.0.9.0/24")))
+        .site(
+            new AddressPlan.Site(
+                "a", Cidr.parse("127.100.100.0/24"), Cidr.parse("fd00:100::/64"), CidrSet.any()))
+        .site(
+            new AddressPlan.Site(
+                "b",
+                Cidr.parse("127.100.101.0/24"),
+                Cidr.parse("fd00:101::/64"),
+                CidrSet.parse("127.0.9.0/24")))
+        .site(
+            new AddressPlan.Site(
+                "c",
+                Cidr.parse("127.100.102.0/24"),
+                Cidr.parse("fd00:102::/64"),
+                CidrSet.parse("127.0.9.0/24")))
         .build();
   }
 
-  private static final List<String> NAMES = List.of("17-courier.push.apple.com", "0-courier.push.apple.com",
-      "50-courier2.push.apple.com", "3-courier.sandbox.push.apple.com", "17.courier.push.apple.com",
-      "0017-courier.push.apple.com", "51-courier.push.apple.com", "99999-courier.push.apple.com",
-      "init.push.apple.com", "init.sandbox.push.apple.com", "api.push.apple.com", "api.sandbox.push.apple.com",
-      "push.apple.com", "sandbox.push.apple.com", "courier.push.apple.com", "x.push.apple.com",
-      "a_b.push.apple.com", "www.example.org", "apple.com", "17-courier.push.apple.com.example");
-  private static final int[] TYPES = {Type.A, Type.AAAA, Type.HTTPS, Type.SVCB, Type.TXT, Type.SOA, Type.NS,
-      Type.MX, Type.ANY, Type.CNAME, Type.AXFR};
+  private static final List<String> NAMES =
+      List.of(
+          "17-courier.push.apple.com",
+          "0-courier.push.apple.com",
+          "50-courier2.push.apple.com",
+          "3-courier.sandbox.push.apple.com",
+          "17.courier.push.apple.com",
+          "0017-courier.push.apple.com",
+          "51-courier.push.apple.com",
+          "99999-courier.push.apple.com",
+          "init.push.apple.com",
+          "init.sandbox.push.apple.com",
+          "api.push.apple.com",
+          "api.sandbox.push.apple.com",
+          "push.apple.com",
+          "sandbox.push.apple.com",
+          "courier.push.apple.com",
+          "x.push.apple.com",
+          "a_b.push.apple.com",
+          "www.example.org",
+          "apple.com",
+          "17-courier.push.apple.com.example");
+  private static final int[] TYPES = {
+    Type.A,
+    Type.AAAA,
+    Type.HTTPS,
+    Type.SVCB,
+    Type.TXT,
+    Type.SOA,
+    Type.NS,
+    Type.MX,
+    Type.ANY,
+    Type.CNAME,
+    Type.AXFR
+  };
 
   private interface Edns {
     void apply(Message m);
   }
 
-  private static final List<Edns> EDNS = List.of(
-      m -> { },
-      m -> m.addRecord(new OPTRecord(512, 0, 0), Section.ADDITIONAL),
-      m -> m.addRecord(new OPTRecord(1232, 0, 0, ExtendedFlags.DO), Section.ADDITIONAL),
-      m -> m.addRecord(new OPTRecord(4096, 0, 0), Section.ADDITIONAL),
-      m -> m.addRecord(new OPTRecord(100, 0, 0), Section.ADDITIONAL),
-      m -> m.addRecord(new OPTRecord(1232, 0, 1), Section.ADDITIONAL), // version 1: BADVERS
-      m -> m.addRecord(new OPTRecord(1232, 0, 0, 0, List.<EDNSOption>of(new CookieOption(new byte[8]))),
-          Section.ADDITIONAL));
+  private static final List<Edns> EDNS =
+      List.of(
+          m -> {},
+          m -> m.addRecord(new OPTRecord(512, 0, 0), Section.ADDITIONAL),
+          m -> m.addRecord(new OPTRecord(1232, 0, 0, ExtendedFlags.DO), Section.ADDITIONAL),
+          m -> m.addRecord(new OPTRecord(4096, 0, 0), Section.ADDITIONAL),
+          m -> m.addRecord(new OPTRecord(100, 0, 0), Section.ADDITIONAL),
+          m -> m.addRecord(new OPTRecord(1232, 0, 1), Section.ADDITIONAL), // version 1: BADVERS
+          m ->
+              m.addRecord(
+                  new OPTRecord(1232, 0, 0, 0, List.<EDNSOption>of(new CookieOption(new byte[8]))),
+                  Section.ADDITIONAL));
 
   private static String caseOf(String name, int pattern, Random random) {
     return switch (pattern) {
@@ -88,14 +131,20 @@ class DnsFastPathTest {
     };
   }
 
-  private static byte[] respond(DnsResponder r, byte[] q, InetSocketAddress client, DnsTransport t) {
+  private static byte[] respond(
+      DnsResponder r, byte[] q, InetSocketAddress client, DnsTransport t) {
     CompletableFuture<Optional<byte[]>> f = r.respond(q, client, t).toCompletableFuture();
     assertThat(f).as("answered at once").isDone();
     return f.join().orElse(new byte[0]);
   }
 
-  /** Compares both paths over every combination; returns the number of queries the fast path answered. */
-  private static long compare(Supplier<DnsAnswerHandler> chain, @org.jspecify.annotations.Nullable AddressPolicy policy) throws Exception {
+  /**
+   * Compares both paths over every combination; returns the number of queries the fast path
+   * answered.
+   */
+  private static long compare(
+      Supplier<DnsAnswerHandler> chain, @org.jspecify.annotations.Nullable AddressPolicy policy)
+      throws Exception {
     DnsResponder fast = DnsResponder.builder(chain.get()).policy(policy).build();
     DnsResponder full = DnsResponder.builder(chain.get()).policy(policy).fastPath(false).build();
     Random random = new Random(42);
@@ -104,8 +153,10 @@ class DnsFastPathTest {
       for (int type : TYPES) {
         for (int e = 0; e < EDNS.size(); e++) {
           for (int pattern = 0; pattern < 3; pattern++) {
-            Message m = Message.newQuery(Record.newRecord(Name.fromString(caseOf(name, pattern, random) + "."), type,
-                DClass.IN));
+            Message m =
+                Message.newQuery(
+                    Record.newRecord(
+                        Name.fromString(caseOf(name, pattern, random) + "."), type, DClass.IN));
             m.getHeader().setID(random.nextInt(0x10000));
             if (random.nextBoolean()) {
               m.getHeader().unsetFlag(Flags.RD);
@@ -121,8 +172,11 @@ class DnsFastPathTest {
                     compared++;
                     continue;
                   }
-                  assertThat(HexFormat.of().formatHex(actual)).as("%s %s EDNS variant %d from %s over %s, try %d",
-                      name, Type.string(type), e, client, t, again).isEqualTo(HexFormat.of().formatHex(expected));
+                  assertThat(HexFormat.of().formatHex(actual))
+                      .as(
+                          "%s %s EDNS variant %d from %s over %s, try %d",
+                          name, Type.string(type), e, client, t, again)
+                      .isEqualTo(HexFormat.of().formatHex(expected));
                   compared++;
                 }
               }
@@ -138,9 +192,16 @@ class DnsFastPathTest {
 
   @Test
   void theFastPathAnswersTheSameBytesAsTheFullPath() throws Exception {
-    long fastAnswers = compare(() -> DnsAnswerHandler.firstOf(PlanHostsHandler.builder(twoSites()).build(),
-        ZoneApexHandler.builder(twoSites()).nsAddress(DnsTestSupport.ip("127.0.0.53")).build(),
-        DnsAnswerHandler.refusing()), null);
+    long fastAnswers =
+        compare(
+            () ->
+                DnsAnswerHandler.firstOf(
+                    PlanHostsHandler.builder(twoSites()).build(),
+                    ZoneApexHandler.builder(twoSites())
+                        .nsAddress(DnsTestSupport.ip("127.0.0.53"))
+                        .build(),
+                    DnsAnswerHandler.refusing()),
+            null);
     assertThat(fastAnswers).as("the fast path was used").isGreaterThan(5_000);
   }
 
@@ -154,38 +215,50 @@ class DnsFastPathTest {
   @Test
   void aHandlerOfItsOwnBeforeThePlanIsNeverBypassed() throws Exception {
     // answers 17-courier itself: the plan handler after it must not answer from a template
-    DnsAnswerHandler own = q -> {
-      if (!q.question().getName().toString().equalsIgnoreCase("17-courier.push.apple.com.")) {
-        return CompletableFuture.completedFuture(Optional.empty());
-      }
-      Message m = new Message();
-      m.addRecord(new ARecord(q.question().getName(), DClass.IN, 5, DnsTestSupport.ip("127.0.0.77")),
-          Section.ANSWER);
-      return CompletableFuture.completedFuture(Optional.of(m));
-    };
-    long fastAnswers = compare(() -> DnsAnswerHandler.firstOf(own, DnsTestSupport.chain(DnsTestSupport.plan())),
-        null);
+    DnsAnswerHandler own =
+        q -> {
+          if (!q.question().getName().toString().equalsIgnoreCase("17-courier.push.apple.com.")) {
+            return CompletableFuture.completedFuture(Optional.empty());
+          }
+          Message m = new Message();
+          m.addRecord(
+              new ARecord(q.question().getName(), DClass.IN, 5, DnsTestSupport.ip("127.0.0.77")),
+              Section.ANSWER);
+          return CompletableFuture.completedFuture(Optional.of(m));
+        };
+    long fastAnswers =
+        compare(
+            () -> DnsAnswerHandler.firstOf(own, DnsTestSupport.chain(DnsTestSupport.plan())), null);
     assertThat(fastAnswers).isZero();
   }
 
   @Test
   void anUpstreamCheckOrAForwardedZoneTakesTheFullPath() throws Exception {
     AddressPlan plan = DnsTestSupport.plan();
-    DnsAnswerHandler checked = DnsAnswerHandler.firstOf(PlanHostsHandler.builder(plan)
-        .upstreamCheck(host -> CompletableFuture.completedFuture(List.of(DnsTestSupport.ip("17.0.0.1")))).build(),
-        DnsAnswerHandler.refusing());
+    DnsAnswerHandler checked =
+        DnsAnswerHandler.firstOf(
+            PlanHostsHandler.builder(plan)
+                .upstreamCheck(
+                    host ->
+                        CompletableFuture.completedFuture(List.of(DnsTestSupport.ip("17.0.0.1"))))
+                .build(),
+            DnsAnswerHandler.refusing());
     DnsResponder r = DnsResponder.builder(checked).build();
     byte[] q = DnsTestSupport.query("17-courier.push.apple.com", Type.A).toWire();
     for (int i = 0; i < 3; i++) {
-      assertThat(new Message(respond(r, q, SITE_A_CLIENT, DnsTransport.UDP)).getSection(Section.ANSWER)).hasSize(1);
+      assertThat(
+              new Message(respond(r, q, SITE_A_CLIENT, DnsTransport.UDP))
+                  .getSection(Section.ANSWER))
+          .hasSize(1);
     }
     assertThat(r.fastAnswers()).isZero();
   }
 
   @Test
   void severalAddressesRotateAsOnTheFullPath() throws Exception {
-    DnsResponder fast = DnsResponder.builder(DnsAnswerHandler.firstOf(PlanHostsHandler.builder(twoSites()).build()))
-        .build();
+    DnsResponder fast =
+        DnsResponder.builder(DnsAnswerHandler.firstOf(PlanHostsHandler.builder(twoSites()).build()))
+            .build();
     byte[] q = DnsTestSupport.query("17-courier.push.apple.com", Type.A).toWire();
     List<String> firsts = new ArrayList<>();
     for (int i = 0; i < 4; i++) {
@@ -193,7 +266,8 @@ class DnsFastPathTest {
       firsts.add(((ARecord) m.getSection(Section.ANSWER).get(0)).getAddress().getHostAddress());
     }
     // the client is in sites b and c (the sites that list it)
-    assertThat(firsts).containsExactly("127.100.101.18", "127.100.102.18", "127.100.101.18", "127.100.102.18");
+    assertThat(firsts)
+        .containsExactly("127.100.101.18", "127.100.102.18", "127.100.101.18", "127.100.102.18");
     assertThat(fast.fastAnswers()).isEqualTo(3);
   }
 }

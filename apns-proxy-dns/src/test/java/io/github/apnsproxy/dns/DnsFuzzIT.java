@@ -28,18 +28,28 @@ import org.xbill.DNS.Section;
 import org.xbill.DNS.Type;
 
 /**
- * Seeded garbage and bit-flipped queries over UDP (and some over TCP): the server must keep answering correctly,
- * keep every thread, account for every packet, and every reply it sends must parse.
+ * Seeded garbage and bit-flipped queries over UDP (and some over TCP): the server must keep
+ * answering correctly, keep every thread, account for every packet, and every reply it sends must
+ * parse.
  */
 class DnsFuzzIT {
   private static final long SEED = 0x5EED_D45L;
   private static final int PACKETS = 100_000;
   private static final int BATCH = 128;
 
-  private static final String[] NAMES = {"17-courier.push.apple.com", "0-courier2.sandbox.push.apple.com",
-      "init.push.apple.com", "push.apple.com", "www.example.com", "51-courier.push.apple.com",
-      "017.courier.push.apple.com", "api.sandbox.push.apple.com"};
-  private static final int[] TYPES = {Type.A, Type.AAAA, Type.HTTPS, Type.TXT, Type.ANY, Type.SOA, Type.NS, Type.MX};
+  private static final String[] NAMES = {
+    "17-courier.push.apple.com",
+    "0-courier2.sandbox.push.apple.com",
+    "init.push.apple.com",
+    "push.apple.com",
+    "www.example.com",
+    "51-courier.push.apple.com",
+    "017.courier.push.apple.com",
+    "api.sandbox.push.apple.com"
+  };
+  private static final int[] TYPES = {
+    Type.A, Type.AAAA, Type.HTTPS, Type.TXT, Type.ANY, Type.SOA, Type.NS, Type.MX
+  };
 
   private static List<byte[]> seeds() {
     List<byte[]> out = new ArrayList<>();
@@ -89,7 +99,8 @@ class DnsFuzzIT {
       }
       default -> { // a label length or compression pointer byte overwritten
         int at = 12 + random.nextInt(Math.max(1, m.length - 12));
-        m[Math.min(at, m.length - 1)] = (byte) (random.nextBoolean() ? 0xC0 | random.nextInt(64) : random.nextInt(64));
+        m[Math.min(at, m.length - 1)] =
+            (byte) (random.nextBoolean() ? 0xC0 | random.nextInt(64) : random.nextInt(64));
       }
     }
     return m;
@@ -98,7 +109,8 @@ class DnsFuzzIT {
   @Test
   void hundredThousandBadPacketsNeitherKillNorStallTheServer() throws Exception {
     Set<String> threadsBefore = DnsTestSupport.dnsThreads();
-    try (DnsServer server = DnsServer.builder().listen(LOOPBACK_ANY_PORT).handler(chain(plan())).build().start()) {
+    try (DnsServer server =
+        DnsServer.builder().listen(LOOPBACK_ANY_PORT).handler(chain(plan())).build().start()) {
       Set<String> serverThreads = DnsTestSupport.dnsThreads();
       assertThat(serverThreads.size()).isGreaterThan(threadsBefore.size());
       InetSocketAddress dns = server.udpAddresses().get(0);
@@ -137,7 +149,9 @@ class DnsFuzzIT {
         }
       }
       assertThat(unparsable).as("replies that do not parse").isEmpty();
-      assertThat(replies).as("some mutated queries are still valid and answered").isGreaterThan(PACKETS / 20);
+      assertThat(replies)
+          .as("some mutated queries are still valid and answered")
+          .isGreaterThan(PACKETS / 20);
 
       // still answering correctly, over both transports, with every thread alive
       for (boolean tcp : new boolean[] {false, true}) {
@@ -147,28 +161,36 @@ class DnsFuzzIT {
             .isEqualTo("127.100.100.18");
       }
       assertThat(DnsTestSupport.dnsThreads()).isEqualTo(serverThreads);
-      // each reuse-port receiver drains its own socket: one may still be working through its backlog (a loaded
-      // machine) while another answered the checks above; wait (bounded) until every query received is settled
+      // each reuse-port receiver drains its own socket: one may still be working through its
+      // backlog (a loaded
+      // machine) while another answered the checks above; wait (bounded) until every query received
+      // is settled
       DnsStats stats = server.stats();
       for (int i = 0; i < 500 && settled(stats) != stats.queries(); i++) {
         java.util.concurrent.locks.LockSupport.parkNanos(10_000_000); // at most 5 s in all
         stats = server.stats();
       }
-      assertThat(stats.udpQueries()).as("received of %d sent", PACKETS).isGreaterThan(PACKETS * 9L / 10);
+      assertThat(stats.udpQueries())
+          .as("received of %d sent", PACKETS)
+          .isGreaterThan(PACKETS * 9L / 10);
       long answered = stats.answersByRcode().values().stream().mapToLong(Long::longValue).sum();
-      assertThat(answered + stats.dropped()).as("every query answered or dropped, once").isEqualTo(stats.queries());
+      assertThat(answered + stats.dropped())
+          .as("every query answered or dropped, once")
+          .isEqualTo(stats.queries());
       assertThat(stats.handlerErrors()).isZero();
     }
   }
 
   /** Queries answered or dropped. */
   private static long settled(DnsStats stats) {
-    return stats.answersByRcode().values().stream().mapToLong(Long::longValue).sum() + stats.dropped();
+    return stats.answersByRcode().values().stream().mapToLong(Long::longValue).sum()
+        + stats.dropped();
   }
 
   @Test
   void badTcpFramesCloseOrAnswerButNeverKillTheServer() throws Exception {
-    try (DnsServer server = DnsServer.builder().listen(LOOPBACK_ANY_PORT).handler(chain(plan())).build().start()) {
+    try (DnsServer server =
+        DnsServer.builder().listen(LOOPBACK_ANY_PORT).handler(chain(plan())).build().start()) {
       InetSocketAddress dns = server.tcpAddresses().get(0);
       Random random = new Random(SEED + 1);
       List<byte[]> seeds = seeds();

@@ -25,15 +25,20 @@ import org.xbill.DNS.Type;
 class DnsReconfigureIT {
 
   private static DnsAnswerHandler chain(AddressPlan plan, Duration ttl) {
-    return DnsAnswerHandler.firstOf(PlanHostsHandler.builder(plan).ttl(ttl).build(), DnsAnswerHandler.refusing());
+    return DnsAnswerHandler.firstOf(
+        PlanHostsHandler.builder(plan).ttl(ttl).build(), DnsAnswerHandler.refusing());
   }
 
   @Test
   void newHandlerAndPolicyAnswerFromTheNextQueryOnOpenSocketsToo() throws Exception {
     AddressPlan first = AddressPlan.builder().site(Cidr.parse("127.100.100.0/24")).build();
     AddressPlan second = AddressPlan.builder().site(Cidr.parse("127.100.101.0/24")).build();
-    try (DnsServer dns = DnsServer.builder().listen(LOOPBACK_ANY_PORT).handler(chain(first, Duration.ofSeconds(30)))
-        .build().start();
+    try (DnsServer dns =
+            DnsServer.builder()
+                .listen(LOOPBACK_ANY_PORT)
+                .handler(chain(first, Duration.ofSeconds(30)))
+                .build()
+                .start();
         DnsTestSupport.TcpClient tcp = new DnsTestSupport.TcpClient(dns.tcpAddresses().get(0))) {
       byte[] q = query("17-courier.push.apple.com", Type.A).toWire();
       for (int i = 0; i < 3; i++) { // the fast path remembers this answer after the first

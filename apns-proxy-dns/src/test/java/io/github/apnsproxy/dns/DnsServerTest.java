@@ -66,8 +66,10 @@ class DnsServerTest {
     return start(handler, b -> b);
   }
 
-  private DnsServer start(DnsAnswerHandler handler, UnaryOperator<DnsServer.Builder> custom) throws IOException {
-    DnsServer s = custom.apply(DnsServer.builder().listen(LOOPBACK_ANY_PORT).handler(handler)).build();
+  private DnsServer start(DnsAnswerHandler handler, UnaryOperator<DnsServer.Builder> custom)
+      throws IOException {
+    DnsServer s =
+        custom.apply(DnsServer.builder().listen(LOOPBACK_ANY_PORT).handler(handler)).build();
     servers.add(s);
     return s.start();
   }
@@ -122,9 +124,17 @@ class DnsServerTest {
     InetSocketAddress dns = startPlan();
     AddressPlan plan = plan();
     SimpleResolver r = resolver(dns, false);
-    String[] names = {"0-courier.push.apple.com", "50-courier2.push.apple.com", "017.courier.push.apple.com",
-        "3-courier.sandbox.push.apple.com", "init.push.apple.com", "init-p01st.push.apple.com",
-        "init.sandbox.push.apple.com", "api.push.apple.com", "api.sandbox.push.apple.com"};
+    String[] names = {
+      "0-courier.push.apple.com",
+      "50-courier2.push.apple.com",
+      "017.courier.push.apple.com",
+      "3-courier.sandbox.push.apple.com",
+      "init.push.apple.com",
+      "init-p01st.push.apple.com",
+      "init.sandbox.push.apple.com",
+      "api.push.apple.com",
+      "api.sandbox.push.apple.com"
+    };
     for (String n : names) {
       Message m = r.send(query(n, Type.A));
       InetAddress expected = plan.addressesFor(plan.hostNames().parse(n), ip("127.0.0.1")).get(0);
@@ -134,8 +144,11 @@ class DnsServerTest {
 
   @Test
   void severalSitesGiveOneRecordEachInRotatingOrder() throws Exception {
-    AddressPlan plan = AddressPlan.builder().site(AddressPlan.Site.of("a", Cidr.parse("127.100.100.0/24")))
-        .site(AddressPlan.Site.of("b", Cidr.parse("127.100.101.0/24"))).build();
+    AddressPlan plan =
+        AddressPlan.builder()
+            .site(AddressPlan.Site.of("a", Cidr.parse("127.100.100.0/24")))
+            .site(AddressPlan.Site.of("b", Cidr.parse("127.100.101.0/24")))
+            .build();
     InetSocketAddress dns = start(chain(plan)).udpAddresses().get(0);
     Set<String> firsts = new HashSet<>();
     for (int i = 0; i < 4; i++) {
@@ -157,8 +170,15 @@ class DnsServerTest {
     assertThat(soa.getMinimum()).isEqualTo(30);
     assertThat(soa.getTTL()).isEqualTo(30);
 
-    AddressPlan dual = AddressPlan.builder().site(new AddressPlan.Site("main", Cidr.parse("127.100.100.0/24"),
-        Cidr.parse("fd00:100::/120"), CidrSet.any())).build();
+    AddressPlan dual =
+        AddressPlan.builder()
+            .site(
+                new AddressPlan.Site(
+                    "main",
+                    Cidr.parse("127.100.100.0/24"),
+                    Cidr.parse("fd00:100::/120"),
+                    CidrSet.any()))
+            .build();
     InetSocketAddress dns = start(chain(dual)).udpAddresses().get(0);
     Message m = resolver(dns, false).send(query("17-courier.push.apple.com", Type.AAAA));
     assertThat(addresses(m)).containsExactly("fd00:100:0:0:0:0:0:12");
@@ -167,8 +187,10 @@ class DnsServerTest {
   @Test
   void otherTypesOfPlanNamesAreNodataWithTheNegativeTtl() throws Exception {
     AddressPlan plan = plan();
-    DnsAnswerHandler handler = DnsAnswerHandler.firstOf(
-        PlanHostsHandler.builder(plan).negativeTtl(Duration.ofSeconds(45)).build(), DnsAnswerHandler.refusing());
+    DnsAnswerHandler handler =
+        DnsAnswerHandler.firstOf(
+            PlanHostsHandler.builder(plan).negativeTtl(Duration.ofSeconds(45)).build(),
+            DnsAnswerHandler.refusing());
     InetSocketAddress dns = start(handler).udpAddresses().get(0);
     for (int type : new int[] {Type.HTTPS, Type.SVCB, Type.TXT, Type.MX, Type.ANY, Type.CNAME}) {
       Message m = resolver(dns, false).send(query("5-courier.sandbox.push.apple.com", type));
@@ -184,8 +206,14 @@ class DnsServerTest {
   void couriersAboveTheCountAndUnknownZoneNamesAreNxdomainParentsAreNodata() throws Exception {
     InetSocketAddress dns = startPlan();
     SimpleResolver r = resolver(dns, false);
-    for (String n : new String[] {"51-courier.push.apple.com", "99999999999-courier.push.apple.com",
-        "1-courier7.push.apple.com", "www.push.apple.com", "x.y.sandbox.push.apple.com"}) {
+    for (String n :
+        new String[] {
+          "51-courier.push.apple.com",
+          "99999999999-courier.push.apple.com",
+          "1-courier7.push.apple.com",
+          "www.push.apple.com",
+          "x.y.sandbox.push.apple.com"
+        }) {
       Message m = r.send(query(n, Type.A));
       assertThat(m.getRcode()).as(n).isEqualTo(Rcode.NXDOMAIN);
       assertThat(m.getHeader().getFlag(Flags.AA)).isTrue();
@@ -202,26 +230,33 @@ class DnsServerTest {
     InetSocketAddress dns = startPlan();
     SimpleResolver r = resolver(dns, false);
     Message txt = r.send(query("push.apple.com", Type.TXT));
-    assertThat(((TXTRecord) txt.getSection(Section.ANSWER).get(0)).getStrings()).containsExactly("count=50");
+    assertThat(((TXTRecord) txt.getSection(Section.ANSWER).get(0)).getStrings())
+        .containsExactly("count=50");
     Message sandboxTxt = r.send(query("sandbox.push.apple.com", Type.TXT));
-    assertThat(((TXTRecord) sandboxTxt.getSection(Section.ANSWER).get(0)).getStrings()).containsExactly("count=50");
+    assertThat(((TXTRecord) sandboxTxt.getSection(Section.ANSWER).get(0)).getStrings())
+        .containsExactly("count=50");
     Message soa = r.send(query("push.apple.com", Type.SOA));
     assertThat(soa.getSection(Section.ANSWER).get(0)).isInstanceOf(SOARecord.class);
     Message ns = r.send(query("sandbox.push.apple.com", Type.NS));
-    assertThat(((NSRecord) ns.getSection(Section.ANSWER).get(0)).getTarget()).isEqualTo(name("ns.push.apple.com"));
-    assertThat(ns.getSection(Section.ADDITIONAL)).anySatisfy(rec -> {
-      assertThat(rec).isInstanceOf(ARecord.class);
-      assertThat(((ARecord) rec).getAddress().getHostAddress()).isEqualTo("127.0.0.53");
-    });
+    assertThat(((NSRecord) ns.getSection(Section.ANSWER).get(0)).getTarget())
+        .isEqualTo(name("ns.push.apple.com"));
+    assertThat(ns.getSection(Section.ADDITIONAL))
+        .anySatisfy(
+            rec -> {
+              assertThat(rec).isInstanceOf(ARecord.class);
+              assertThat(((ARecord) rec).getAddress().getHostAddress()).isEqualTo("127.0.0.53");
+            });
     Message apexA = r.send(query("push.apple.com", Type.A));
     assertThat(apexA.getRcode()).isEqualTo(Rcode.NOERROR);
     assertThat(apexA.getSection(Section.ANSWER)).isEmpty();
     soa(apexA);
 
     AddressPlan plan = plan();
-    InetSocketAddress custom = start(ZoneApexHandler.builder(plan).txtCount(7).build()).udpAddresses().get(0);
+    InetSocketAddress custom =
+        start(ZoneApexHandler.builder(plan).txtCount(7).build()).udpAddresses().get(0);
     Message seven = resolver(custom, false).send(query("push.apple.com", Type.TXT));
-    assertThat(((TXTRecord) seven.getSection(Section.ANSWER).get(0)).getStrings()).containsExactly("count=7");
+    assertThat(((TXTRecord) seven.getSection(Section.ANSWER).get(0)).getStrings())
+        .containsExactly("count=7");
   }
 
   @Test
@@ -238,7 +273,8 @@ class DnsServerTest {
     byte[] reply = udp(dns, q.toWire(), Duration.ofSeconds(3)).orElseThrow();
     Message r = new Message(reply);
     assertThat(r.getQuestion().getName().toString()).isEqualTo("17-CoUrIeR.PuSh.aPPle.CoM.");
-    assertThat(r.getSection(Section.ANSWER).get(0).getName().toString()).isEqualTo("17-CoUrIeR.PuSh.aPPle.CoM.");
+    assertThat(r.getSection(Section.ANSWER).get(0).getName().toString())
+        .isEqualTo("17-CoUrIeR.PuSh.aPPle.CoM.");
     // the raw bytes too: the question section follows the 12-byte header
     byte[] qWire = q.toWire();
     int qLength = qWire.length - 12;
@@ -261,8 +297,8 @@ class DnsServerTest {
   }
 
   /**
-   * A handler answering {@code big.example.} with 100 A records of distinct owners (one RRset each, so truncation,
-   * which drops whole RRsets, fills the message up to the limit).
+   * A handler answering {@code big.example.} with 100 A records of distinct owners (one RRset each,
+   * so truncation, which drops whole RRsets, fills the message up to the limit).
    */
   private static DnsAnswerHandler big() {
     return q -> {
@@ -271,7 +307,8 @@ class DnsServerTest {
       }
       Message m = new Message();
       for (int i = 0; i < 100; i++) {
-        m.addRecord(new ARecord(name("h" + i + ".big.example"), DClass.IN, 60, ip("127.0.9." + i)),
+        m.addRecord(
+            new ARecord(name("h" + i + ".big.example"), DClass.IN, 60, ip("127.0.9." + i)),
             Section.ANSWER);
       }
       return CompletableFuture.completedFuture(Optional.of(m));
@@ -285,14 +322,18 @@ class DnsServerTest {
 
   @Test
   void udpSizeFollowsEdnsWithinLimitsAndTruncatesWithTc() throws Exception {
-    InetSocketAddress dns = start(DnsAnswerHandler.firstOf(big(), chain(plan()))).udpAddresses().get(0);
+    InetSocketAddress dns =
+        start(DnsAnswerHandler.firstOf(big(), chain(plan()))).udpAddresses().get(0);
     int[][] cases = {{-1, 512}, {100, 512}, {512, 512}, {1000, 1000}, {1232, 1232}, {4096, 1232}};
     for (int[] c : cases) {
       Message q = query("big.example", Type.A);
       byte[] wire = c[0] < 0 ? q.toWire() : withEdns(q, c[0], 0);
       byte[] reply = udp(dns, wire, Duration.ofSeconds(3)).orElseThrow();
       Message r = new Message(reply);
-      assertThat(reply.length).as("payload %d", c[0]).isLessThanOrEqualTo(c[1]).isGreaterThan(c[1] - 60);
+      assertThat(reply.length)
+          .as("payload %d", c[0])
+          .isLessThanOrEqualTo(c[1])
+          .isGreaterThan(c[1] - 60);
       assertThat(r.getHeader().getFlag(Flags.TC)).isTrue();
       assertThat(r.getSection(Section.ANSWER).size()).isLessThan(100);
       if (c[0] < 0) {
@@ -316,8 +357,11 @@ class DnsServerTest {
     with.addRecord(new OPTRecord(1232, 0, 0, ExtendedFlags.DO), Section.ADDITIONAL);
     Message r = udpExchange(dns, with.toWire());
     assertThat(r.getRcode()).isEqualTo(Rcode.NOERROR);
-    assertThat(r.getOPT().getFlags() & ExtendedFlags.DO).as("DO copied (RFC 3225)").isEqualTo(ExtendedFlags.DO);
-    Message without = udpExchange(dns, withEdns(query("1-courier.push.apple.com", Type.A), 1232, 0));
+    assertThat(r.getOPT().getFlags() & ExtendedFlags.DO)
+        .as("DO copied (RFC 3225)")
+        .isEqualTo(ExtendedFlags.DO);
+    Message without =
+        udpExchange(dns, withEdns(query("1-courier.push.apple.com", Type.A), 1232, 0));
     assertThat(without.getOPT().getFlags() & ExtendedFlags.DO).isZero();
   }
 
@@ -345,12 +389,14 @@ class DnsServerTest {
     Message none = new Message(0x1111);
     assertThat(udpExchange(dns, none.toWire()).getRcode()).isEqualTo(Rcode.FORMERR);
     Message two = query("1-courier.push.apple.com", Type.A);
-    two.addRecord(Record.newRecord(name("2-courier.push.apple.com"), Type.A, DClass.IN), Section.QUESTION);
+    two.addRecord(
+        Record.newRecord(name("2-courier.push.apple.com"), Type.A, DClass.IN), Section.QUESTION);
     Message formerr = udpExchange(dns, two.toWire());
     assertThat(formerr.getRcode()).isEqualTo(Rcode.FORMERR);
     assertThat(formerr.getHeader().getID()).isEqualTo(two.getHeader().getID());
     // a header that parses, a body that does not: FORMERR with the ID
-    byte[] truncatedBody = java.util.Arrays.copyOf(query("1-courier.push.apple.com", Type.A).toWire(), 20);
+    byte[] truncatedBody =
+        java.util.Arrays.copyOf(query("1-courier.push.apple.com", Type.A).toWire(), 20);
     truncatedBody[0] = 0x12;
     truncatedBody[1] = 0x34;
     Message broken = udpExchange(dns, truncatedBody);
@@ -375,49 +421,77 @@ class DnsServerTest {
 
   @Test
   void clientsOutsideThePolicyAreRefusedOrDropped() throws Exception {
-    AddressPolicy onlyTen = new AddressPolicy(CidrSet.parse("10.0.0.0/8"), AddressPolicy.APPLE_APNS);
-    InetSocketAddress refusing = start(chain(plan()),
-        b -> b.responder(DnsResponder.builder(chain(plan())).policy(onlyTen).build())).udpAddresses().get(0);
+    AddressPolicy onlyTen =
+        new AddressPolicy(CidrSet.parse("10.0.0.0/8"), AddressPolicy.APPLE_APNS);
+    InetSocketAddress refusing =
+        start(
+                chain(plan()),
+                b -> b.responder(DnsResponder.builder(chain(plan())).policy(onlyTen).build()))
+            .udpAddresses()
+            .get(0);
     Message r = udpExchange(refusing, query("1-courier.push.apple.com", Type.A).toWire());
     assertThat(r.getRcode()).isEqualTo(Rcode.REFUSED);
     assertThat(r.getSection(Section.ANSWER)).isEmpty();
 
-    InetSocketAddress dropping = start(chain(plan()),
-        b -> b.responder(DnsResponder.builder(chain(plan())).policy(onlyTen)
-            .deniedClients(DeniedClients.DROP).build())).udpAddresses().get(0);
-    assertThat(udp(dropping, query("1-courier.push.apple.com", Type.A).toWire(), Duration.ofMillis(300)))
+    InetSocketAddress dropping =
+        start(
+                chain(plan()),
+                b ->
+                    b.responder(
+                        DnsResponder.builder(chain(plan()))
+                            .policy(onlyTen)
+                            .deniedClients(DeniedClients.DROP)
+                            .build()))
+            .udpAddresses()
+            .get(0);
+    assertThat(
+            udp(
+                dropping,
+                query("1-courier.push.apple.com", Type.A).toWire(),
+                Duration.ofMillis(300)))
         .isEmpty();
     assertThat(servers.get(1).stats().dropped()).isEqualTo(1);
 
-    AddressPolicy loopback = new AddressPolicy(CidrSet.parse("127.0.0.0/8"), AddressPolicy.APPLE_APNS);
-    InetSocketAddress allowed = start(chain(plan()),
-        b -> b.responder(DnsResponder.builder(chain(plan())).policy(loopback).build())).udpAddresses().get(0);
+    AddressPolicy loopback =
+        new AddressPolicy(CidrSet.parse("127.0.0.0/8"), AddressPolicy.APPLE_APNS);
+    InetSocketAddress allowed =
+        start(
+                chain(plan()),
+                b -> b.responder(DnsResponder.builder(chain(plan())).policy(loopback).build()))
+            .udpAddresses()
+            .get(0);
     assertThat(udpExchange(allowed, query("1-courier.push.apple.com", Type.A).toWire()).getRcode())
         .isEqualTo(Rcode.NOERROR);
   }
 
   @Test
   void aThrowingOrFailingOrSilentHandlerGivesServfailAndTheServerLivesOn() throws Exception {
-    DnsAnswerHandler handler = q -> {
-      String n = q.question().getName().toString();
-      if (n.startsWith("throw.")) {
-        throw new IllegalStateException("boom (expected by the test)");
-      }
-      if (n.startsWith("fail.")) {
-        return CompletableFuture.failedFuture(new IOException("failed (expected by the test)"));
-      }
-      if (n.startsWith("never.")) {
-        return new CompletableFuture<>();
-      }
-      if (n.startsWith("error.")) {
-        throw new AssertionError("a handler bug that is an Error (expected by the test)");
-      }
-      return chain(plan()).answer(q);
-    };
-    DnsServer server = start(handler,
-        b -> b.responder(DnsResponder.builder(handler).handlerTimeout(Duration.ofMillis(200)).build()));
+    DnsAnswerHandler handler =
+        q -> {
+          String n = q.question().getName().toString();
+          if (n.startsWith("throw.")) {
+            throw new IllegalStateException("boom (expected by the test)");
+          }
+          if (n.startsWith("fail.")) {
+            return CompletableFuture.failedFuture(new IOException("failed (expected by the test)"));
+          }
+          if (n.startsWith("never.")) {
+            return new CompletableFuture<>();
+          }
+          if (n.startsWith("error.")) {
+            throw new AssertionError("a handler bug that is an Error (expected by the test)");
+          }
+          return chain(plan()).answer(q);
+        };
+    DnsServer server =
+        start(
+            handler,
+            b ->
+                b.responder(
+                    DnsResponder.builder(handler).handlerTimeout(Duration.ofMillis(200)).build()));
     InetSocketAddress dns = server.udpAddresses().get(0);
-    for (String n : new String[] {"throw.example", "fail.example", "never.example", "error.example"}) {
+    for (String n :
+        new String[] {"throw.example", "fail.example", "never.example", "error.example"}) {
       for (boolean tcp : new boolean[] {false, true}) {
         Message r = resolver(dns, tcp).send(query(n, Type.A));
         assertThat(r.getRcode()).as(n).isEqualTo(Rcode.SERVFAIL);
@@ -435,7 +509,8 @@ class DnsServerTest {
   void pipelinedTcpQueriesAreAnsweredAsTheyComplete() throws Exception {
     CompletableFuture<Optional<Message>> slow = new CompletableFuture<>();
     DnsAnswerHandler plan = chain(plan());
-    DnsAnswerHandler handler = q -> q.question().getName().equals(name("slow.example")) ? slow : plan.answer(q);
+    DnsAnswerHandler handler =
+        q -> q.question().getName().equals(name("slow.example")) ? slow : plan.answer(q);
     InetSocketAddress dns = start(handler).tcpAddresses().get(0);
     try (TcpClient c = new TcpClient(dns)) {
       Message first = query("slow.example", Type.A);
@@ -454,7 +529,8 @@ class DnsServerTest {
       assertThat(List.of(r2.getHeader().getID(), r3.getHeader().getID()))
           .containsExactlyInAnyOrder(second.getHeader().getID(), third.getHeader().getID());
       Message answer = new Message();
-      answer.addRecord(new ARecord(name("slow.example"), DClass.IN, 5, ip("127.0.9.9")), Section.ANSWER);
+      answer.addRecord(
+          new ARecord(name("slow.example"), DClass.IN, 5, ip("127.0.9.9")), Section.ANSWER);
       slow.complete(Optional.of(answer));
       Message r1 = c.receive();
       assertThat(r1.getHeader().getID()).isEqualTo(first.getHeader().getID());
@@ -476,9 +552,10 @@ class DnsServerTest {
 
   @Test
   void idleAndHalfSentTcpConnectionsAreClosedAfterTheIdleTimeout() throws Exception {
-    InetSocketAddress dns = start(chain(plan()), b -> b.tcpIdleTimeout(Duration.ofMillis(300))).tcpAddresses()
-        .get(0);
-    try (TcpClient idle = new TcpClient(dns); TcpClient halfSent = new TcpClient(dns);
+    InetSocketAddress dns =
+        start(chain(plan()), b -> b.tcpIdleTimeout(Duration.ofMillis(300))).tcpAddresses().get(0);
+    try (TcpClient idle = new TcpClient(dns);
+        TcpClient halfSent = new TcpClient(dns);
         TcpClient working = new TcpClient(dns)) {
       halfSent.sendRaw(new byte[] {0, 40, 1, 2, 3}); // promises 40 bytes, sends 3
       working.send(query("6-courier.push.apple.com", Type.A).toWire());
@@ -490,20 +567,30 @@ class DnsServerTest {
 
   @Test
   void aMessageTricklingInDoesNotKeepItsConnectionOpen() throws Exception {
-    InetSocketAddress dns = start(chain(plan()), b -> b.tcpIdleTimeout(Duration.ofMillis(300))).tcpAddresses()
-        .get(0);
+    InetSocketAddress dns =
+        start(chain(plan()), b -> b.tcpIdleTimeout(Duration.ofMillis(300))).tcpAddresses().get(0);
     try (TcpClient slow = new TcpClient(dns)) {
-      slow.sendRaw(new byte[] {0, 100}); // promises 100 bytes, then one byte every 100 ms: each within the timeout
+      slow.sendRaw(
+          new byte[] {
+            0, 100
+          }); // promises 100 bytes, then one byte every 100 ms: each within the timeout
       ScheduledExecutorService trickle = Executors.newSingleThreadScheduledExecutor();
-      var unused = trickle.scheduleAtFixedRate(() -> {
-        try {
-          slow.sendRaw(new byte[] {1});
-        } catch (IOException e) {
-          throw new UncheckedIOException(e); // closed by the server: stops the schedule
-        }
-      }, 100, 100, TimeUnit.MILLISECONDS);
+      var unused =
+          trickle.scheduleAtFixedRate(
+              () -> {
+                try {
+                  slow.sendRaw(new byte[] {1});
+                } catch (IOException e) {
+                  throw new UncheckedIOException(e); // closed by the server: stops the schedule
+                }
+              },
+              100,
+              100,
+              TimeUnit.MILLISECONDS);
       try {
-        assertThat(slow.closedByServer()).as("closed within 3 s although a byte arrives every 100 ms").isTrue();
+        assertThat(slow.closedByServer())
+            .as("closed within 3 s although a byte arrives every 100 ms")
+            .isTrue();
       } finally {
         trickle.shutdownNow();
       }
@@ -519,14 +606,16 @@ class DnsServerTest {
       ch.setOption(StandardSocketOptions.SO_SNDBUF, 8192);
       ch.connect(server.tcpAddresses().get(0));
       ch.configureBlocking(false);
-      // write queries without reading until the server stops reading them: writes make no progress for 300 ms
+      // write queries without reading until the server stops reading them: writes make no progress
+      // for 300 ms
       int sent = 0;
       ByteBuffer current = ByteBuffer.wrap(frame);
       long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
       long stalledSince = 0;
       while (true) {
         long now = System.nanoTime();
-        assertThat(now - deadline).as("the server kept reading for 10 s from a client that reads nothing")
+        assertThat(now - deadline)
+            .as("the server kept reading for 10 s from a client that reads nothing")
             .isNegative();
         if (ch.write(current) > 0) {
           stalledSince = 0;
@@ -548,7 +637,9 @@ class DnsServerTest {
       int nxOrError = 0;
       deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
       while (answers < expected) {
-        assertThat(System.nanoTime() - deadline).as("answers so far %d of %d", answers, expected).isNegative();
+        assertThat(System.nanoTime() - deadline)
+            .as("answers so far %d of %d", answers, expected)
+            .isNegative();
         if (rest.position() > 0 && rest.hasRemaining()) {
           ch.write(rest);
         }
@@ -593,11 +684,13 @@ class DnsServerTest {
     }
     for (InetSocketAddress a : server.udpAddresses()) {
       assertThat(addresses(resolver(a, false).send(query("8-courier.push.apple.com", Type.A))))
-          .as("UDP %s", a).containsExactly("127.100.100.9");
+          .as("UDP %s", a)
+          .containsExactly("127.100.100.9");
     }
     for (InetSocketAddress a : server.tcpAddresses()) {
       assertThat(addresses(resolver(a, true).send(query("8-courier.push.apple.com", Type.A))))
-          .as("TCP %s", a).containsExactly("127.100.100.9");
+          .as("TCP %s", a)
+          .containsExactly("127.100.100.9");
     }
     assertThat(server.udpAddresses().size()).isGreaterThanOrEqualTo(2);
   }
@@ -607,9 +700,14 @@ class DnsServerTest {
     DnsServer first = start(chain(plan()));
     InetSocketAddress taken = first.udpAddresses().get(0);
     Set<String> before = DnsTestSupport.dnsThreads();
-    DnsServer second = DnsServer.builder().listen(new InetSocketAddress(ip("127.0.0.3"), 0), taken)
-        .handler(chain(plan())).threads(1).build();
-    assertThatThrownBy(second::start).isInstanceOf(IOException.class)
+    DnsServer second =
+        DnsServer.builder()
+            .listen(new InetSocketAddress(ip("127.0.0.3"), 0), taken)
+            .handler(chain(plan()))
+            .threads(1)
+            .build();
+    assertThatThrownBy(second::start)
+        .isInstanceOf(IOException.class)
         .hasMessageContaining("127.0.0.1:" + taken.getPort());
     assertThat(DnsTestSupport.dnsThreads()).isEqualTo(before);
     assertThat(second.udpAddresses()).isEmpty();
@@ -618,8 +716,13 @@ class DnsServerTest {
   @Test
   void closeIsIdempotentBoundedAndLeavesNoThreads() throws Exception {
     Set<String> before = DnsTestSupport.dnsThreads();
-    DnsServer server = DnsServer.builder().listen(LOOPBACK_ANY_PORT).handler(chain(plan())).threads(3).build()
-        .start();
+    DnsServer server =
+        DnsServer.builder()
+            .listen(LOOPBACK_ANY_PORT)
+            .handler(chain(plan()))
+            .threads(3)
+            .build()
+            .start();
     InetSocketAddress dns = server.udpAddresses().get(0);
     assertThat(DnsTestSupport.dnsThreads()).hasSizeGreaterThanOrEqualTo(before.size() + 4);
     try (TcpClient open = new TcpClient(server.tcpAddresses().get(0))) {
@@ -630,39 +733,59 @@ class DnsServerTest {
       assertThat(open.closedByServer()).isTrue();
     }
     assertThat(DnsTestSupport.dnsThreads()).isEqualTo(before);
-    assertThat(udp(dns, query("1-courier.push.apple.com", Type.A).toWire(), Duration.ofMillis(200))).isEmpty();
-    assertThatThrownBy(server::start).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+    assertThat(udp(dns, query("1-courier.push.apple.com", Type.A).toWire(), Duration.ofMillis(200)))
+        .isEmpty();
+    assertThatThrownBy(server::start)
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("closed");
     DnsServer never = DnsServer.builder().listen(LOOPBACK_ANY_PORT).handler(chain(plan())).build();
     never.close();
     assertThatThrownBy(never::start).isInstanceOf(IllegalStateException.class);
-    assertThat(DnsTestSupport.dnsThreads()).as("a start after close binds nothing").isEqualTo(before);
+    assertThat(DnsTestSupport.dnsThreads())
+        .as("a start after close binds nothing")
+        .isEqualTo(before);
   }
 
   @Test
   void builderRejectsMissingParts() {
     assertThatThrownBy(() -> DnsServer.builder().listen(LOOPBACK_ANY_PORT).build())
-        .isInstanceOf(IllegalStateException.class).hasMessageContaining("handler");
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("handler");
     assertThatThrownBy(() -> DnsServer.builder().handler(DnsAnswerHandler.refusing()).build())
-        .isInstanceOf(IllegalStateException.class).hasMessageContaining("address");
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("address");
     assertThatThrownBy(() -> DnsServer.builder().threads(0)).hasMessageContaining("threads 0");
   }
 
-  /** Issue 18: a zone transfer of the proxy's zones (or of a plan name) gets NOTIMP, as forwarded transfers do. */
+  /**
+   * Issue 18: a zone transfer of the proxy's zones (or of a plan name) gets NOTIMP, as forwarded
+   * transfers do.
+   */
   @Test
   void zoneTransfersOfTheZonesAreNotImplementedOverUdpAndTcp() throws Exception {
     DnsServer server = start(chain(plan()));
     InetSocketAddress udp = server.udpAddresses().get(0);
-    for (String name : List.of("push.apple.com", "sandbox.push.apple.com", "17-courier.push.apple.com",
-        "courier.push.apple.com", "nothing.push.apple.com")) {
+    for (String name :
+        List.of(
+            "push.apple.com",
+            "sandbox.push.apple.com",
+            "17-courier.push.apple.com",
+            "courier.push.apple.com",
+            "nothing.push.apple.com")) {
       for (int type : new int[] {Type.AXFR, Type.IXFR}) {
         byte[] q = query(name, type).toWire();
         Message overUdp = DnsTestSupport.udpExchange(udp, q);
-        assertThat(overUdp.getRcode()).as("%s %s over UDP", name, Type.string(type)).isEqualTo(Rcode.NOTIMP);
+        assertThat(overUdp.getRcode())
+            .as("%s %s over UDP", name, Type.string(type))
+            .isEqualTo(Rcode.NOTIMP);
         assertThat(overUdp.getSection(Section.ANSWER)).isEmpty();
-        try (DnsTestSupport.TcpClient tcp = new DnsTestSupport.TcpClient(server.tcpAddresses().get(0))) {
+        try (DnsTestSupport.TcpClient tcp =
+            new DnsTestSupport.TcpClient(server.tcpAddresses().get(0))) {
           tcp.send(q);
           Message overTcp = tcp.receive();
-          assertThat(overTcp.getRcode()).as("%s %s over TCP", name, Type.string(type)).isEqualTo(Rcode.NOTIMP);
+          assertThat(overTcp.getRcode())
+              .as("%s %s over TCP", name, Type.string(type))
+              .isEqualTo(Rcode.NOTIMP);
           assertThat(overTcp.getQuestion().getName()).isEqualTo(DnsTestSupport.name(name));
         }
       }

@@ -29,8 +29,9 @@ import org.xbill.DNS.Section;
 import org.xbill.DNS.Type;
 
 /**
- * DNS over TCP at its limits and through a failing selector, on real loopback sockets: clients outside the policy,
- * one address holding many idle connections, a full table, a {@code select()} that throws.
+ * DNS over TCP at its limits and through a failing selector, on real loopback sockets: clients
+ * outside the policy, one address holding many idle connections, a full table, a {@code select()}
+ * that throws.
  */
 @Timeout(60)
 class DnsTcpServerIT {
@@ -51,7 +52,8 @@ class DnsTcpServerIT {
   }
 
   private DnsServer start(UnaryOperator<DnsServer.Builder> custom) throws IOException {
-    DnsServer s = custom.apply(DnsServer.builder().listen(LOOPBACK_ANY_PORT).handler(chain(plan()))).build();
+    DnsServer s =
+        custom.apply(DnsServer.builder().listen(LOOPBACK_ANY_PORT).handler(chain(plan()))).build();
     servers.add(s);
     return s.start();
   }
@@ -81,7 +83,8 @@ class DnsTcpServerIT {
 
   @Test
   void manyIdleConnectionsFromOneAddressDoNotShutOutAnotherClient() throws Exception {
-    DnsServer server = start(b -> b.tcpIdleTimeout(Duration.ZERO)); // defaults: 256 in all, 64 per client
+    DnsServer server =
+        start(b -> b.tcpIdleTimeout(Duration.ZERO)); // defaults: 256 in all, 64 per client
     InetSocketAddress dns = server.tcpAddresses().get(0);
     for (int i = 0; i < 256; i++) {
       SocketChannel flood = SocketChannel.open();
@@ -99,8 +102,14 @@ class DnsTcpServerIT {
   @Test
   void aClientAtItsCapWithEveryConnectionBusyGetsNoMore() throws Exception {
     DnsAnswerHandler neverAnswers = q -> new CompletableFuture<>();
-    DnsServer server = start(b -> b.maxTcpConnectionsPerClient(2)
-        .responder(DnsResponder.builder(neverAnswers).handlerTimeout(Duration.ofMinutes(5)).build()));
+    DnsServer server =
+        start(
+            b ->
+                b.maxTcpConnectionsPerClient(2)
+                    .responder(
+                        DnsResponder.builder(neverAnswers)
+                            .handlerTimeout(Duration.ofMinutes(5))
+                            .build()));
     TcpClient a = client(server, "127.0.0.1");
     TcpClient b = client(server, "127.0.0.1");
     a.send(query("1-courier.push.apple.com", Type.A).toWire());
@@ -116,8 +125,10 @@ class DnsTcpServerIT {
 
   @Test
   void aFullTableClosesTheLongestIdleConnectionForANewcomer() throws Exception {
-    DnsServer server = start(b -> b.tcpIdleTimeout(Duration.ZERO).maxTcpConnections(3)
-        .maxTcpConnectionsPerClient(0));
+    DnsServer server =
+        start(
+            b ->
+                b.tcpIdleTimeout(Duration.ZERO).maxTcpConnections(3).maxTcpConnectionsPerClient(0));
     TcpClient a = client(server, "127.0.0.1");
     TcpClient b = client(server, "127.0.0.1");
     TcpClient c = client(server, "127.0.0.1");
@@ -136,8 +147,14 @@ class DnsTcpServerIT {
   @Test
   void aNewcomerIsClosedOnlyWhenEveryConnectionIsBusy() throws Exception {
     DnsAnswerHandler neverAnswers = q -> new CompletableFuture<>();
-    DnsServer server = start(b -> b.maxTcpConnections(2)
-        .responder(DnsResponder.builder(neverAnswers).handlerTimeout(Duration.ofMinutes(5)).build()));
+    DnsServer server =
+        start(
+            b ->
+                b.maxTcpConnections(2)
+                    .responder(
+                        DnsResponder.builder(neverAnswers)
+                            .handlerTimeout(Duration.ofMinutes(5))
+                            .build()));
     TcpClient a = client(server, "127.0.0.1");
     TcpClient b = client(server, "127.0.0.1");
     a.send(query("1-courier.push.apple.com", Type.A).toWire());
@@ -151,10 +168,14 @@ class DnsTcpServerIT {
 
   @Test
   void aClientOutsideThePolicyIsClosedAtAccept() throws Exception {
-    AddressPolicy onlyOne = new AddressPolicy(CidrSet.parse("127.0.0.1/32"), AddressPolicy.APPLE_APNS);
+    AddressPolicy onlyOne =
+        new AddressPolicy(CidrSet.parse("127.0.0.1/32"), AddressPolicy.APPLE_APNS);
     // no idle timeout: before the check at accept, the denied connection was held open for good
-    DnsServer server = start(b -> b.tcpIdleTimeout(Duration.ZERO)
-        .responder(DnsResponder.builder(chain(plan())).policy(onlyOne).build()));
+    DnsServer server =
+        start(
+            b ->
+                b.tcpIdleTimeout(Duration.ZERO)
+                    .responder(DnsResponder.builder(chain(plan())).policy(onlyOne).build()));
     TcpClient denied = client(server, "127.0.0.2");
     assertThat(denied.closedByServer()).isTrue();
     assertThat(server.stats().dropped()).isEqualTo(1);

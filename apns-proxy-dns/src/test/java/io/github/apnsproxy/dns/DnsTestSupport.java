@@ -25,9 +25,13 @@ import org.xbill.DNS.Record;
 import org.xbill.DNS.SimpleResolver;
 import org.xbill.DNS.TextParseException;
 
-/** Shared bits of the DNS tests: a plan, a started server, raw UDP and TCP exchanges with bounded waits. */
+/**
+ * Shared bits of the DNS tests: a plan, a started server, raw UDP and TCP exchanges with bounded
+ * waits.
+ */
 final class DnsTestSupport {
-  static final InetSocketAddress LOOPBACK_ANY_PORT = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
+  static final InetSocketAddress LOOPBACK_ANY_PORT =
+      new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
 
   private DnsTestSupport() {}
 
@@ -38,8 +42,10 @@ final class DnsTestSupport {
 
   /** The stock chain for {@code plan}: plan hosts, zone apex, refusing. */
   static DnsAnswerHandler chain(AddressPlan plan) {
-    return DnsAnswerHandler.firstOf(PlanHostsHandler.builder(plan).build(),
-        ZoneApexHandler.builder(plan).nsAddress(ip("127.0.0.53")).build(), DnsAnswerHandler.refusing());
+    return DnsAnswerHandler.firstOf(
+        PlanHostsHandler.builder(plan).build(),
+        ZoneApexHandler.builder(plan).nsAddress(ip("127.0.0.53")).build(),
+        DnsAnswerHandler.refusing());
   }
 
   static InetAddress ip(String literal) {
@@ -69,8 +75,12 @@ final class DnsTestSupport {
     return r;
   }
 
-  /** Sends {@code wire} over UDP and returns the reply, or empty when none comes within {@code wait}. */
-  static Optional<byte[]> udp(InetSocketAddress server, byte[] wire, Duration wait) throws IOException {
+  /**
+   * Sends {@code wire} over UDP and returns the reply, or empty when none comes within {@code
+   * wait}.
+   */
+  static Optional<byte[]> udp(InetSocketAddress server, byte[] wire, Duration wait)
+      throws IOException {
     try (DatagramSocket s = new DatagramSocket(new InetSocketAddress(server.getAddress(), 0))) {
       s.setSoTimeout((int) wait.toMillis());
       s.send(new DatagramPacket(wire, wire.length, server));
@@ -87,8 +97,9 @@ final class DnsTestSupport {
 
   /** {@link #udp} expecting a reply, parsed. */
   static Message udpExchange(InetSocketAddress server, byte[] wire) throws IOException {
-    byte[] reply = udp(server, wire, Duration.ofSeconds(3))
-        .orElseThrow(() -> new AssertionError("no UDP reply within 3 s"));
+    byte[] reply =
+        udp(server, wire, Duration.ofSeconds(3))
+            .orElseThrow(() -> new AssertionError("no UDP reply within 3 s"));
     return new Message(reply);
   }
 
@@ -102,7 +113,10 @@ final class DnsTestSupport {
       this(server, null, Duration.ofSeconds(3));
     }
 
-    /** A client bound to {@code local} (any port; null for the default), reads waiting at most {@code timeout}. */
+    /**
+     * A client bound to {@code local} (any port; null for the default), reads waiting at most
+     * {@code timeout}.
+     */
     TcpClient(InetSocketAddress server, InetAddress local, Duration timeout) throws IOException {
       socket = new Socket();
       if (local != null) {

@@ -34,23 +34,29 @@ import org.xbill.DNS.TextParseException;
 import org.xbill.DNS.Type;
 
 /**
- * A fake upstream (recursive) DNS server for {@link CachingResolverTest}: UDP and TCP on the same 127.0.0.1 port.
+ * A fake upstream (recursive) DNS server for {@link CachingResolverTest}: UDP and TCP on the same
+ * 127.0.0.1 port.
  *
  * <ul>
- *   <li>A table of names: A/AAAA/CNAME records with their TTLs, names that are NXDOMAIN and names that exist without
- *       records (NODATA). Negative answers carry an SOA whose minimum is the name's negative TTL (its own TTL is
- *       3600, so a resolver must take the smaller, RFC 2308). Names not in the table are NXDOMAIN, negative TTL 60.
- *   <li>CNAMEs are chased inside the answer like a recursive server does, unless {@link #chaseCnames(boolean)} is
- *       off: then the answer holds only the first CNAME (no SOA), and the client must ask for the target itself.
+ *   <li>A table of names: A/AAAA/CNAME records with their TTLs, names that are NXDOMAIN and names
+ *       that exist without records (NODATA). Negative answers carry an SOA whose minimum is the
+ *       name's negative TTL (its own TTL is 3600, so a resolver must take the smaller, RFC 2308).
+ *       Names not in the table are NXDOMAIN, negative TTL 60.
+ *   <li>CNAMEs are chased inside the answer like a recursive server does, unless {@link
+ *       #chaseCnames(boolean)} is off: then the answer holds only the first CNAME (no SOA), and the
+ *       client must ask for the target itself.
  *   <li>Counts every query (per {@code name TYPE}, and per transport); can hold UDP replies until
- *       {@link #release()}; can go {@link #silent(boolean) silent} (bound, receiving, never answering); can answer a
- *       forced rcode (SERVFAIL, say) for one type or all; can truncate every UDP answer so clients retry over TCP.
+ *       {@link #release()}; can go {@link #silent(boolean) silent} (bound, receiving, never
+ *       answering); can answer a forced rcode (SERVFAIL, say) for one type or all; can truncate
+ *       every UDP answer so clients retry over TCP.
  * </ul>
+ *
  * Every blocking wait is bounded; {@link #close()} stops both threads.
  */
 final class FakeUpstreamDns implements AutoCloseable {
   /** Negative TTL of names not in the table. */
   static final long DEFAULT_NEGATIVE_TTL = 60;
+
   private static final long SOA_OWN_TTL = 3600;
   private static final int ALL_TYPES = -1;
 
@@ -186,7 +192,10 @@ final class FakeUpstreamDns implements AutoCloseable {
     return this;
   }
 
-  /** {@code owner} exists; types it has no records of get NODATA with an SOA of minimum {@code negativeTtl}. */
+  /**
+   * {@code owner} exists; types it has no records of get NODATA with an SOA of minimum {@code
+   * negativeTtl}.
+   */
   FakeUpstreamDns nodata(String owner, long negativeTtl) {
     Node n = node(owner);
     n.nxdomain = false;
@@ -194,7 +203,10 @@ final class FakeUpstreamDns implements AutoCloseable {
     return this;
   }
 
-  /** Forgets every record of {@code owner} (it becomes NXDOMAIN with the default negative TTL until set again). */
+  /**
+   * Forgets every record of {@code owner} (it becomes NXDOMAIN with the default negative TTL until
+   * set again).
+   */
   FakeUpstreamDns remove(String owner) {
     table.remove(name(owner));
     return this;
@@ -466,8 +478,17 @@ final class FakeUpstreamDns implements AutoCloseable {
   }
 
   private static SOARecord soa(long negativeTtl) {
-    return new SOARecord(name("test"), DClass.IN, SOA_OWN_TTL, name("ns.test"), name("hostmaster.test"), 1, 3600,
-        600, 86400, negativeTtl);
+    return new SOARecord(
+        name("test"),
+        DClass.IN,
+        SOA_OWN_TTL,
+        name("ns.test"),
+        name("hostmaster.test"),
+        1,
+        3600,
+        600,
+        86400,
+        negativeTtl);
   }
 
   @Override

@@ -16,8 +16,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The all-in-one apns-proxy command line: {@code demo}, {@code run --config FILE}, {@code check --config FILE} and
- * {@code bench}. Exit codes: 0 success, 1 a runtime failure, 2 bad usage or a bad config (one line naming the key).
+ * The all-in-one apns-proxy command line: {@code demo}, {@code run --config FILE}, {@code check
+ * --config FILE} and {@code bench}. Exit codes: 0 success, 1 a runtime failure, 2 bad usage or a
+ * bad config (one line naming the key).
  *
  * <pre>
  * java -jar apns-proxy-examples/target/apns-proxy.jar demo
@@ -29,7 +30,8 @@ import org.slf4j.LoggerFactory;
 public final class ApnsProxy {
   private static final Logger LOG = LoggerFactory.getLogger(ApnsProxy.class);
 
-  static final String USAGE = """
+  static final String USAGE =
+      """
       Usage: java -jar apns-proxy.jar <command> [options]
 
       Commands:
@@ -69,7 +71,10 @@ public final class ApnsProxy {
 
   /** Runs a command; returns the exit code. */
   static int run(String[] args, PrintStream out, PrintStream err) {
-    if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h") || args[0].equals("help")) {
+    if (args.length == 0
+        || args[0].equals("--help")
+        || args[0].equals("-h")
+        || args[0].equals("help")) {
       out.print(USAGE);
       return args.length == 0 ? 2 : 0;
     }
@@ -83,15 +88,18 @@ public final class ApnsProxy {
         case "keys" -> {
           ProxySetup defaults = ProxySetup.defaults();
           for (ProxyKey<?> k : ProxyKeys.all()) {
-            out.printf("%-26s default %-22s %s%n", k.name(), k.defaultText(defaults), k.description());
+            out.printf(
+                "%-26s default %-22s %s%n", k.name(), k.defaultText(defaults), k.description());
           }
           yield 0;
         }
         case "bench" -> io.github.apnsproxy.examples.bench.Bench.run(rest);
         case "passwd" -> Passwd.run(rest, System.in, out, err);
         default -> {
-          err.println("apns-proxy: unknown command '" + args[0]
-              + "' (expected demo, run, check, probe, bench, keys or passwd)");
+          err.println(
+              "apns-proxy: unknown command '"
+                  + args[0]
+                  + "' (expected demo, run, check, probe, bench, keys or passwd)");
           yield 2;
         }
       };
@@ -112,39 +120,46 @@ public final class ApnsProxy {
   }
 
   /**
-   * Makes SIGHUP (what {@code systemctl reload} sends) run {@code reload} instead of stopping the proxy. The signal
-   * thread only hands it to the thread {@code apns-proxy-reload}, which runs one reload after the other.
-   * {@code sun.misc.Signal} (module jdk.unsupported) is used by reflection, so a JDK without it only loses this: the
-   * proxy then logs that a hangup stops it.
+   * Makes SIGHUP (what {@code systemctl reload} sends) run {@code reload} instead of stopping the
+   * proxy. The signal thread only hands it to the thread {@code apns-proxy-reload}, which runs one
+   * reload after the other. {@code sun.misc.Signal} (module jdk.unsupported) is used by reflection,
+   * so a JDK without it only loses this: the proxy then logs that a hangup stops it.
    */
   static void onHangup(Runnable reload) {
-    ExecutorService reloader = Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "apns-proxy-reload");
-      t.setDaemon(true);
-      return t;
-    });
+    ExecutorService reloader =
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread t = new Thread(r, "apns-proxy-reload");
+              t.setDaemon(true);
+              return t;
+            });
     try {
       Class<?> signal = Class.forName("sun.misc.Signal");
       Class<?> handlerType = Class.forName("sun.misc.SignalHandler");
       Object hup = signal.getConstructor(String.class).newInstance("HUP");
-      Object handler = Proxy.newProxyInstance(handlerType.getClassLoader(), new Class<?>[] {handlerType},
-          (proxy, method, methodArgs) -> switch (method.getName()) {
-            case "handle" -> {
-              // on the JVM's signal dispatch thread: hand over and return at once
-              LOG.info("SIGHUP: reloading the config");
-              reloader.execute(() -> {
-                try {
-                  reload.run();
-                } catch (RuntimeException e) {
-                  LOG.error("config reload failed", e);
-                }
-              });
-              yield null;
-            }
-            case "hashCode" -> System.identityHashCode(proxy);
-            case "equals" -> methodArgs != null && proxy == methodArgs[0];
-            default -> "SIGHUP handler of apns-proxy";
-          });
+      Object handler =
+          Proxy.newProxyInstance(
+              handlerType.getClassLoader(),
+              new Class<?>[] {handlerType},
+              (proxy, method, methodArgs) ->
+                  switch (method.getName()) {
+                    case "handle" -> {
+                      // on the JVM's signal dispatch thread: hand over and return at once
+                      LOG.info("SIGHUP: reloading the config");
+                      reloader.execute(
+                          () -> {
+                            try {
+                              reload.run();
+                            } catch (RuntimeException e) {
+                              LOG.error("config reload failed", e);
+                            }
+                          });
+                      yield null;
+                    }
+                    case "hashCode" -> System.identityHashCode(proxy);
+                    case "equals" -> methodArgs != null && proxy == methodArgs[0];
+                    default -> "SIGHUP handler of apns-proxy";
+                  });
       signal.getMethod("handle", signal, handlerType).invoke(null, hup, handler);
     } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
       LOG.warn("SIGHUP cannot be handled here ({}); a hangup stops the proxy", e.toString());
@@ -168,7 +183,8 @@ public final class ApnsProxy {
       } else if (args[i].startsWith("--config=")) {
         config = Path.of(args[i].substring("--config=".length()));
       } else {
-        throw new UsageException(command + ": unknown option '" + args[i] + "' (expected --config FILE)");
+        throw new UsageException(
+            command + ": unknown option '" + args[i] + "' (expected --config FILE)");
       }
     }
     if (config == null) {
@@ -181,8 +197,8 @@ public final class ApnsProxy {
   }
 
   /**
-   * Loads a config and maps it onto the builders; a file that cannot be read as properties text (not a regular file,
-   * too large, not UTF-8, a bad escape) is bad usage too: exit 2.
+   * Loads a config and maps it onto the builders; a file that cannot be read as properties text
+   * (not a regular file, too large, not UTF-8, a bad escape) is bad usage too: exit 2.
    */
   static ProxySetup loadConfig(Path file) {
     try {
@@ -205,24 +221,37 @@ public final class ApnsProxy {
     ProxyNode node = ProxyNode.start(setup);
     onHangup(() -> node.reload(configFile)); // re-reads the same file
     CountDownLatch stopped = new CountDownLatch(1);
-    Thread hook = new Thread(() -> {
-      int code = 0;
-      try {
-        node.close(node.setup().app().drainTimeout()); // as the last reload set it
-      } catch (RuntimeException | Error e) {
-        err.println("apns-proxy: stopping failed: " + e);
-        code = 1;
-      }
-      stopped.countDown();
-      err.flush();
-      out.flush();
-      // SIGTERM is the normal way to stop the proxy: after a clean drain, exit 0 rather than the JVM's 143
-      Runtime.getRuntime().halt(code);
-    }, "apns-proxy-shutdown");
+    Thread hook =
+        new Thread(
+            () -> {
+              int code = 0;
+              try {
+                node.close(node.setup().app().drainTimeout()); // as the last reload set it
+              } catch (RuntimeException | Error e) {
+                err.println("apns-proxy: stopping failed: " + e);
+                code = 1;
+              }
+              stopped.countDown();
+              err.flush();
+              out.flush();
+              // SIGTERM is the normal way to stop the proxy: after a clean drain, exit 0 rather
+              // than the JVM's 143
+              Runtime.getRuntime().halt(code);
+            },
+            "apns-proxy-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
-    out.println("apns-proxy running: DNS " + node.dnsAddresses() + ", splicer on " + node.splicerAddressCount()
-        + " addresses" + node.metricsAddress().map(a -> ", metrics http://" + a.getHostString() + ":"
-            + a.getPort() + "/metrics").orElse("") + " (pid " + ProcessHandle.current().pid() + ")");
+    out.println(
+        "apns-proxy running: DNS "
+            + node.dnsAddresses()
+            + ", splicer on "
+            + node.splicerAddressCount()
+            + " addresses"
+            + node.metricsAddress()
+                .map(a -> ", metrics http://" + a.getHostString() + ":" + a.getPort() + "/metrics")
+                .orElse("")
+            + " (pid "
+            + ProcessHandle.current().pid()
+            + ")");
     out.flush();
     stopped.await();
     return 0;

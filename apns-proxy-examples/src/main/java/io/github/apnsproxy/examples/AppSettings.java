@@ -9,16 +9,20 @@ import java.util.Optional;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The runnable proxy's own settings, those no library builder has: where DNS listens by default, the metrics
- * endpoint, the stats line and the drain on SIGTERM. Each default is here, once. Immutable.
+ * The runnable proxy's own settings, those no library builder has: where DNS listens by default,
+ * the metrics endpoint, the stats line and the drain on SIGTERM. Each default is here, once.
+ * Immutable.
  *
  * @param dnsListen the DNS listen addresses
  * @param metricsListen the {@code /metrics} endpoint, if any
  * @param statsInterval the interval of the stats log line; zero = off
  * @param drainTimeout how long a graceful shutdown waits for open splices
  */
-public record AppSettings(List<InetSocketAddress> dnsListen, Optional<InetSocketAddress> metricsListen,
-    Duration statsInterval, Duration drainTimeout) {
+public record AppSettings(
+    List<InetSocketAddress> dnsListen,
+    Optional<InetSocketAddress> metricsListen,
+    Duration statsInterval,
+    Duration drainTimeout) {
   /** Copies and checks. */
   public AppSettings {
     dnsListen = List.copyOf(dnsListen);
@@ -70,7 +74,8 @@ public record AppSettings(List<InetSocketAddress> dnsListen, Optional<InetSocket
 
     /** The settings. */
     public AppSettings build() {
-      return new AppSettings(dnsListen, Optional.ofNullable(metricsListen), statsInterval, drainTimeout);
+      return new AppSettings(
+          dnsListen, Optional.ofNullable(metricsListen), statsInterval, drainTimeout);
     }
 
     private static Duration nonNegative(Duration d, String what) {

@@ -19,13 +19,14 @@ import org.xbill.DNS.SimpleResolver;
 import org.xbill.DNS.Type;
 
 /**
- * The DNS side alone: a {@link DnsServer} answering the APNs names from an address plan (courier, init and API names
- * get virtual addresses in {@code 10.100.100.0/24}; the zone apex answers SOA, NS and {@code TXT count=N}; anything
- * else is REFUSED). Useful when the TCP side is a different product (a load balancer configured from the same plan,
- * see {@code check --config}). No TCP splicer involved.
+ * The DNS side alone: a {@link DnsServer} answering the APNs names from an address plan (courier,
+ * init and API names get virtual addresses in {@code 10.100.100.0/24}; the zone apex answers SOA,
+ * NS and {@code TXT count=N}; anything else is REFUSED). Useful when the TCP side is a different
+ * product (a load balancer configured from the same plan, see {@code check --config}). No TCP
+ * splicer involved.
  *
- * <p>Run it (after {@code mvn -B -q package -DskipTests}); it starts on a free loopback port, asks itself a few
- * questions with dnsjava's {@code SimpleResolver}, prints the answers and exits:
+ * <p>Run it (after {@code mvn -B -q package -DskipTests}); it starts on a free loopback port, asks
+ * itself a few questions with dnsjava's {@code SimpleResolver}, prints the answers and exits:
  *
  * <pre>
  * java -cp apns-proxy-examples/target/apns-proxy.jar io.github.apnsproxy.examples.DnsOnlyExample
@@ -41,8 +42,8 @@ import org.xbill.DNS.Type;
  * www.example.com. A -&gt; REFUSED
  * </pre>
  *
- * <p>With {@code --listen 127.0.0.1:5353} it serves until interrupted instead, e.g. for
- * {@code dig @127.0.0.1 -p 5353 17-courier.push.apple.com}.
+ * <p>With {@code --listen 127.0.0.1:5353} it serves until interrupted instead, e.g. for {@code
+ * dig @127.0.0.1 -p 5353 17-courier.push.apple.com}.
  */
 public final class DnsOnlyExample {
   private DnsOnlyExample() {}
@@ -52,17 +53,22 @@ public final class DnsOnlyExample {
     boolean serve = false;
     if (args.length == 2 && args[0].equals("--listen")) {
       int colon = args[1].lastIndexOf(':');
-      listen = new InetSocketAddress(args[1].substring(0, colon), Integer.parseInt(args[1].substring(colon + 1)));
+      listen =
+          new InetSocketAddress(
+              args[1].substring(0, colon), Integer.parseInt(args[1].substring(colon + 1)));
       serve = true;
     }
-    AddressPlan plan = AddressPlan.builder().site(Cidr.parse("10.100.100.0/24")).courierCount(50).build();
-    DnsAnswerHandler chain = DnsAnswerHandler.firstOf(
-        PlanHostsHandler.builder(plan).ttl(Duration.ofSeconds(30)).build(),
-        ZoneApexHandler.builder(plan).build(),
-        DnsAnswerHandler.refusing());
+    AddressPlan plan =
+        AddressPlan.builder().site(Cidr.parse("10.100.100.0/24")).courierCount(50).build();
+    DnsAnswerHandler chain =
+        DnsAnswerHandler.firstOf(
+            PlanHostsHandler.builder(plan).ttl(Duration.ofSeconds(30)).build(),
+            ZoneApexHandler.builder(plan).build(),
+            DnsAnswerHandler.refusing());
     try (DnsServer server = DnsServer.builder().listen(listen).handler(chain).build().start()) {
       InetSocketAddress bound = server.udpAddresses().get(0);
-      System.out.println("DNS server on " + bound.getHostString() + ":" + bound.getPort() + " (UDP and TCP)");
+      System.out.println(
+          "DNS server on " + bound.getHostString() + ":" + bound.getPort() + " (UDP and TCP)");
       if (serve) {
         Thread.currentThread().join();
       }
@@ -78,16 +84,20 @@ public final class DnsOnlyExample {
   static void ask(SimpleResolver resolver, String name, int type) throws Exception {
     Message query = Message.newQuery(Record.newRecord(Name.fromString(name), type, DClass.IN));
     Message response = resolver.send(query);
-    StringBuilder line = new StringBuilder(name + " " + Type.string(type) + " -> "
-        + Rcode.string(response.getRcode()));
+    StringBuilder line =
+        new StringBuilder(
+            name + " " + Type.string(type) + " -> " + Rcode.string(response.getRcode()));
     if (!response.getSection(Section.ANSWER).isEmpty()) {
       for (Record r : response.getSection(Section.ANSWER)) {
         line.append(' ').append(r);
       }
     } else if (response.getRcode() == Rcode.NOERROR) {
       line.append(" (no answer; ");
-      response.getSection(Section.AUTHORITY).stream().filter(r -> r.getType() == Type.SOA).findFirst()
-          .ifPresentOrElse(soa -> line.append("SOA ").append(soa.getName()).append(" in authority)"),
+      response.getSection(Section.AUTHORITY).stream()
+          .filter(r -> r.getType() == Type.SOA)
+          .findFirst()
+          .ifPresentOrElse(
+              soa -> line.append("SOA ").append(soa.getName()).append(" in authority)"),
               () -> line.append("no SOA)"));
     }
     System.out.println(line);

@@ -22,10 +22,11 @@ import org.xbill.DNS.SimpleResolver;
 import org.xbill.DNS.Type;
 
 /**
- * A host application that already runs its own DNS server embeds the apns-proxy handler chain through the wire-level
- * entry, {@link DnsResponder#respond}: bytes of a query in, bytes of the answer out (or nothing, when the query must be
- * dropped), with the protocol rules (ID, flags, EDNS, truncation, FORMERR/NOTIMP) applied by the responder. Here the
- * "host's own server" is a minimal blocking UDP loop; in a real gateway it is whatever already receives the packets.
+ * A host application that already runs its own DNS server embeds the apns-proxy handler chain
+ * through the wire-level entry, {@link DnsResponder#respond}: bytes of a query in, bytes of the
+ * answer out (or nothing, when the query must be dropped), with the protocol rules (ID, flags,
+ * EDNS, truncation, FORMERR/NOTIMP) applied by the responder. Here the "host's own server" is a
+ * minimal blocking UDP loop; in a real gateway it is whatever already receives the packets.
  *
  * <p>Run it (after {@code mvn -B -q package -DskipTests}):
  *
@@ -48,22 +49,32 @@ public final class EmbeddedDnsHandlerExample {
   private EmbeddedDnsHandlerExample() {}
 
   public static void main(String[] args) throws Exception {
-    AddressPlan plan = AddressPlan.builder().site(Cidr.parse("10.100.100.0/24")).courierCount(50).build();
-    // The host builds the chain it wants: plan hosts, the zone apex, and REFUSED for anything else. A host that
+    AddressPlan plan =
+        AddressPlan.builder().site(Cidr.parse("10.100.100.0/24")).courierCount(50).build();
+    // The host builds the chain it wants: plan hosts, the zone apex, and REFUSED for anything else.
+    // A host that
     // answers other names itself sends only the push.apple.com zone to the responder.
-    DnsResponder responder = DnsResponder.builder(DnsAnswerHandler.firstOf(
-        PlanHostsHandler.builder(plan).build(),
-        ZoneApexHandler.builder(plan).build(),
-        DnsAnswerHandler.refusing())).build();
+    DnsResponder responder =
+        DnsResponder.builder(
+                DnsAnswerHandler.firstOf(
+                    PlanHostsHandler.builder(plan).build(),
+                    ZoneApexHandler.builder(plan).build(),
+                    DnsAnswerHandler.refusing()))
+            .build();
 
-    try (DatagramSocket socket = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
+    try (DatagramSocket socket =
+        new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
       int[] answered = new int[1];
       Thread host = new Thread(() -> serve(socket, responder, answered), "host-dns");
       host.setDaemon(true);
       host.start();
       InetSocketAddress bound = (InetSocketAddress) socket.getLocalSocketAddress();
-      System.out.println("host DNS server on " + bound.getHostString() + ":" + bound.getPort()
-          + ", apns-proxy handler chain embedded");
+      System.out.println(
+          "host DNS server on "
+              + bound.getHostString()
+              + ":"
+              + bound.getPort()
+              + ", apns-proxy handler chain embedded");
 
       SimpleResolver resolver = new SimpleResolver(bound);
       resolver.setTimeout(Duration.ofSeconds(2));
@@ -72,12 +83,16 @@ public final class EmbeddedDnsHandlerExample {
       DnsOnlyExample.ask(resolver, "sandbox.push.apple.com.", Type.TXT);
       DnsOnlyExample.ask(resolver, "99-courier.push.apple.com.", Type.A);
       synchronized (answered) {
-        System.out.println("host server: " + answered[0] + " queries answered through the handler chain");
+        System.out.println(
+            "host server: " + answered[0] + " queries answered through the handler chain");
       }
     }
   }
 
-  /** The host's own receive loop: hand each datagram to the responder, send back whatever it returns. */
+  /**
+   * The host's own receive loop: hand each datagram to the responder, send back whatever it
+   * returns.
+   */
   private static void serve(DatagramSocket socket, DnsResponder responder, int[] answered) {
     byte[] buffer = new byte[65535];
     while (!socket.isClosed()) {
@@ -92,8 +107,11 @@ public final class EmbeddedDnsHandlerExample {
       InetSocketAddress client = (InetSocketAddress) packet.getSocketAddress();
       byte[] query = Arrays.copyOf(packet.getData(), packet.getLength());
       try {
-        Optional<byte[]> reply = responder.respond(query, query.length, client, DnsTransport.UDP, 65535)
-            .toCompletableFuture().get(5, TimeUnit.SECONDS);
+        Optional<byte[]> reply =
+            responder
+                .respond(query, query.length, client, DnsTransport.UDP, 65535)
+                .toCompletableFuture()
+                .get(5, TimeUnit.SECONDS);
         if (reply.isPresent()) {
           socket.send(new DatagramPacket(reply.get(), reply.get().length, client));
           synchronized (answered) {

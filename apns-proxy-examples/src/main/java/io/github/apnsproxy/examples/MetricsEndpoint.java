@@ -22,11 +22,11 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.Enumeration;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -45,25 +45,29 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The {@code /metrics} and {@code /healthz} endpoint: the Prometheus client's scrape handler (content negotiation,
- * text / OpenMetrics / protobuf, gzip, {@code name[]} filters) behind a small HTTP/1.1 server that no client can
- * stall.
+ * The {@code /metrics} and {@code /healthz} endpoint: the Prometheus client's scrape handler
+ * (content negotiation, text / OpenMetrics / protobuf, gzip, {@code name[]} filters) behind a small
+ * HTTP/1.1 server that no client can stall.
  *
- * <p>Why not the JDK's {@code com.sun.net.httpserver} (which the client's {@code HTTPServer} wraps): its dispatcher
- * reads request headers with blocking reads on the executor's threads, so a few half-sent requests hold every
- * thread, and it retries a failing {@code accept()} (out of descriptors) without pausing, spinning a core. Here:
+ * <p>Why not the JDK's {@code com.sun.net.httpserver} (which the client's {@code HTTPServer}
+ * wraps): its dispatcher reads request headers with blocking reads on the executor's threads, so a
+ * few half-sent requests hold every thread, and it retries a failing {@code accept()} (out of
+ * descriptors) without pausing, spinning a core. Here:
+ *
  * <ul>
- *   <li>one selector thread ({@code apns-proxy-metrics}) accepts, reads requests and writes responses without
- *       blocking; a request must arrive whole within the request timeout (and the response be taken within it too),
- *       else the connection is closed; at the connection cap the oldest connection still sending its request is
- *       closed, so newcomers are always served;
- *   <li>the scrape itself runs on a second thread ({@code apns-proxy-metrics-scrape}), so the selector never waits
- *       on it;
+ *   <li>one selector thread ({@code apns-proxy-metrics}) accepts, reads requests and writes
+ *       responses without blocking; a request must arrive whole within the request timeout (and the
+ *       response be taken within it too), else the connection is closed; at the connection cap the
+ *       oldest connection still sending its request is closed, so newcomers are always served;
+ *   <li>the scrape itself runs on a second thread ({@code apns-proxy-metrics-scrape}), so the
+ *       selector never waits on it;
  *   <li>a client address outside the allow-list is closed at accept, before a byte is read;
- *   <li>a failing {@code accept()} (EMFILE, ENFILE, ENOBUFS) pauses accepting for the accept backoff (one WARN line
- *       per episode), as the splicer does.
+ *   <li>a failing {@code accept()} (EMFILE, ENFILE, ENOBUFS) pauses accepting for the accept
+ *       backoff (one WARN line per episode), as the splicer does.
  * </ul>
- * One request per connection ({@code Connection: close}); GET and HEAD only; request heads up to 8 KiB.
+ *
+ * One request per connection ({@code Connection: close}); GET and HEAD only; request heads up to 8
+ * KiB.
  */
 public final class MetricsEndpoint implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(MetricsEndpoint.class);
@@ -85,9 +89,12 @@ public final class MetricsEndpoint implements Closeable {
   private final Thread thread;
   private final ExecutorService scraper;
   private final Queue<Conn> answered = new ConcurrentLinkedQueue<>();
+
   /** Open connections in accept order; loop thread only. */
   private final Set<Conn> conns = new LinkedHashSet<>();
+
   private volatile boolean closed;
+
   /** When accepting resumes after a failed accept (nanoTime), or 0; loop thread only. */
   private long acceptPausedUntil;
 
@@ -99,14 +106,20 @@ public final class MetricsEndpoint implements Closeable {
     this.requestTimeoutNanos = b.requestTimeout.toNanos();
     this.acceptBackoffNanos = b.acceptBackoff.toNanos();
     this.maxConnections = b.maxConnections;
-    this.refused = Counter.builder().name(ProxyMetrics.PREFIX + "metrics_refused_total")
-        .help("Connections to the metrics endpoint closed without an answer, by reason.")
-        .labelNames("reason").register(b.registry);
+    this.refused =
+        Counter.builder()
+            .name(ProxyMetrics.PREFIX + "metrics_refused_total")
+            .help("Connections to the metrics endpoint closed without an answer, by reason.")
+            .labelNames("reason")
+            .register(b.registry);
     for (String reason : new String[] {"denied", "timeout", "evicted", "too_large"}) {
       refused.labelValues(reason); // present from the start
     }
-    this.acceptErrors = Counter.builder().name(ProxyMetrics.PREFIX + "metrics_accept_errors_total")
-        .help("Failed accepts on the metrics endpoint (each pauses accepting for the backoff).").register(b.registry);
+    this.acceptErrors =
+        Counter.builder()
+            .name(ProxyMetrics.PREFIX + "metrics_accept_errors_total")
+            .help("Failed accepts on the metrics endpoint (each pauses accepting for the backoff).")
+            .register(b.registry);
     ServerSocketChannel s = ServerSocketChannel.open();
     try {
       s.bind(b.listen, 64);
@@ -115,7 +128,8 @@ public final class MetricsEndpoint implements Closeable {
       this.acceptKey = s.register(selector, SelectionKey.OP_ACCEPT);
     } catch (IOException e) {
       s.close();
-      throw new IOException("cannot bind the metrics endpoint on " + b.listen + ": " + e.getMessage(), e);
+      throw new IOException(
+          "cannot bind the metrics endpoint on " + b.listen + ": " + e.getMessage(), e);
     }
     this.server = s;
     this.scraper = Executors.newSingleThreadExecutor(r -> daemon(r, "apns-proxy-metrics-scrape"));
@@ -128,7 +142,10 @@ public final class MetricsEndpoint implements Closeable {
     return t;
   }
 
-  /** A builder; {@link Builder#listen}, {@link Builder#registry} and {@link Builder#health} are required. */
+  /**
+   * A builder; {@link Builder#listen}, {@link Builder#registry} and {@link Builder#health} are
+   * required.
+   */
   public static Builder builder() {
     return new Builder();
   }
@@ -179,7 +196,10 @@ public final class MetricsEndpoint implements Closeable {
     }
   }
 
-  /** Closes connections past their deadline; returns the nanos until the next deadline (at most one second). */
+  /**
+   * Closes connections past their deadline; returns the nanos until the next deadline (at most one
+   * second).
+   */
   private long expire(long now) {
     long next = TimeUnit.SECONDS.toNanos(1);
     for (Conn c : new ArrayList<>(conns)) {
@@ -201,10 +221,13 @@ public final class MetricsEndpoint implements Closeable {
       try {
         ch = server.accept();
       } catch (IOException e) {
-        // Out of descriptors (or buffers): the listener stays readable, so retrying at once would spin. Pause.
+        // Out of descriptors (or buffers): the listener stays readable, so retrying at once would
+        // spin. Pause.
         acceptErrors.inc();
         if (acceptPausedUntil == 0) {
-          LOG.warn("metrics endpoint: accept failed ({}); pausing accepts for {} ms", e.getMessage(),
+          LOG.warn(
+              "metrics endpoint: accept failed ({}); pausing accepts for {} ms",
+              e.getMessage(),
               TimeUnit.NANOSECONDS.toMillis(acceptBackoffNanos));
         }
         acceptKey.interestOps(0);
@@ -242,7 +265,10 @@ public final class MetricsEndpoint implements Closeable {
     }
   }
 
-  /** At the cap: the oldest connection still sending its request goes (RFC 7230 section 6.5 allows closing idle). */
+  /**
+   * At the cap: the oldest connection still sending its request goes (RFC 7230 section 6.5 allows
+   * closing idle).
+   */
   private void evictOldestReader() {
     for (Conn c : conns) {
       if (c.state == State.READING) {
@@ -253,9 +279,16 @@ public final class MetricsEndpoint implements Closeable {
     }
   }
 
-  private enum State { READING, SCRAPING, WRITING }
+  private enum State {
+    READING,
+    SCRAPING,
+    WRITING
+  }
 
-  /** One client connection; touched by the loop thread, except {@link #response} which the scrape thread sets. */
+  /**
+   * One client connection; touched by the loop thread, except {@link #response} which the scrape
+   * thread sets.
+   */
   private final class Conn {
     final SocketChannel ch;
     final InetSocketAddress remote;
@@ -308,19 +341,25 @@ public final class MetricsEndpoint implements Closeable {
       state = State.SCRAPING;
       Objects.requireNonNull(key).interestOps(0);
       try {
-        scraper.execute(() -> {
-          response = answer(request);
-          answered.add(this);
-          selector.wakeup();
-        });
+        scraper.execute(
+            () -> {
+              response = answer(request);
+              answered.add(this);
+              selector.wakeup();
+            });
       } catch (RejectedExecutionException e) {
         close(); // closing down
       }
     }
 
     private void respondNow(int status, String body) {
-      response = encode(status, "text/plain; charset=utf-8", Map.of(), body.getBytes(StandardCharsets.UTF_8),
-          false);
+      response =
+          encode(
+              status,
+              "text/plain; charset=utf-8",
+              Map.of(),
+              body.getBytes(StandardCharsets.UTF_8),
+              false);
       startWriting();
     }
 
@@ -356,7 +395,10 @@ public final class MetricsEndpoint implements Closeable {
   /** The index just past the blank line ending the request head, or -1. */
   private static int headEnd(ByteBuffer in) {
     for (int i = 3; i < in.position(); i++) {
-      if (in.get(i) == '\n' && in.get(i - 1) == '\r' && in.get(i - 2) == '\n' && in.get(i - 3) == '\r') {
+      if (in.get(i) == '\n'
+          && in.get(i - 1) == '\r'
+          && in.get(i - 2) == '\n'
+          && in.get(i - 3) == '\r') {
         return i + 1;
       }
     }
@@ -376,58 +418,85 @@ public final class MetricsEndpoint implements Closeable {
   private ByteBuffer answer(Request r) {
     boolean head = r.method.equals("HEAD");
     if (!head && !r.method.equals("GET")) {
-      return encode(405, "text/plain; charset=utf-8", Map.of("Allow", "GET, HEAD"),
-          "method not allowed\n".getBytes(StandardCharsets.UTF_8), false);
+      return encode(
+          405,
+          "text/plain; charset=utf-8",
+          Map.of("Allow", "GET, HEAD"),
+          "method not allowed\n".getBytes(StandardCharsets.UTF_8),
+          false);
     }
     switch (r.path) {
-      case "/healthz": {
-        boolean ok;
-        try {
-          ok = healthy.getAsBoolean();
-        } catch (RuntimeException e) {
-          LOG.warn("metrics endpoint: health check failed", e);
-          ok = false;
-        }
-        Function<Boolean, DeepHealth> d = deep;
-        if (ok && d != null && r.query != null && Arrays.asList(r.query.split("&", -1)).contains("deep=1")) {
-          DeepHealth h;
+      case "/healthz":
+        {
+          boolean ok;
           try {
-            h = d.apply(Boolean.TRUE);
+            ok = healthy.getAsBoolean();
           } catch (RuntimeException e) {
-            LOG.warn("metrics endpoint: deep health check failed", e);
-            h = new DeepHealth(false, "deep check failed: " + e + "\n");
+            LOG.warn("metrics endpoint: health check failed", e);
+            ok = false;
           }
-          return encode(h.ok() ? 200 : 503, "text/plain; charset=utf-8", Map.of(),
-              h.text().getBytes(StandardCharsets.UTF_8), head);
+          Function<Boolean, DeepHealth> d = deep;
+          if (ok
+              && d != null
+              && r.query != null
+              && Arrays.asList(r.query.split("&", -1)).contains("deep=1")) {
+            DeepHealth h;
+            try {
+              h = d.apply(Boolean.TRUE);
+            } catch (RuntimeException e) {
+              LOG.warn("metrics endpoint: deep health check failed", e);
+              h = new DeepHealth(false, "deep check failed: " + e + "\n");
+            }
+            return encode(
+                h.ok() ? 200 : 503,
+                "text/plain; charset=utf-8",
+                Map.of(),
+                h.text().getBytes(StandardCharsets.UTF_8),
+                head);
+          }
+          return encode(
+              ok ? 200 : 503,
+              "text/plain; charset=utf-8",
+              Map.of(),
+              (ok ? "ok\n" : "not serving\n").getBytes(StandardCharsets.UTF_8),
+              head);
         }
-        return encode(ok ? 200 : 503, "text/plain; charset=utf-8", Map.of(),
-            (ok ? "ok\n" : "not serving\n").getBytes(StandardCharsets.UTF_8), head);
-      }
-      case "/metrics": {
-        Exchange exchange = new Exchange(r);
-        try {
-          scrapeHandler.handleRequest(exchange);
-        } catch (IOException | RuntimeException e) {
-          exchange.handleException(new IOException(e));
+      case "/metrics":
+        {
+          Exchange exchange = new Exchange(r);
+          try {
+            scrapeHandler.handleRequest(exchange);
+          } catch (IOException | RuntimeException e) {
+            exchange.handleException(new IOException(e));
+          }
+          return encode(
+              exchange.status,
+              exchange.contentType(),
+              exchange.headers,
+              exchange.body.toByteArray(),
+              head);
         }
-        return encode(exchange.status, exchange.contentType(), exchange.headers, exchange.body.toByteArray(), head);
-      }
       default:
-        return encode(404, "text/plain; charset=utf-8", Map.of(),
-            "not found: try /metrics or /healthz\n".getBytes(StandardCharsets.UTF_8), head);
+        return encode(
+            404,
+            "text/plain; charset=utf-8",
+            Map.of(),
+            "not found: try /metrics or /healthz\n".getBytes(StandardCharsets.UTF_8),
+            head);
     }
   }
 
-  private static ByteBuffer encode(int status, String contentType, Map<String, String> headers, byte[] body,
-      boolean head) {
+  private static ByteBuffer encode(
+      int status, String contentType, Map<String, String> headers, byte[] body, boolean head) {
     StringBuilder h = new StringBuilder(256);
     h.append("HTTP/1.1 ").append(status).append(' ').append(reason(status)).append("\r\n");
     h.append("Content-Type: ").append(contentType).append("\r\n");
-    headers.forEach((k, v) -> {
-      if (!k.equalsIgnoreCase("Content-Type") && !k.equalsIgnoreCase("Content-Length")) {
-        h.append(k).append(": ").append(v).append("\r\n");
-      }
-    });
+    headers.forEach(
+        (k, v) -> {
+          if (!k.equalsIgnoreCase("Content-Type") && !k.equalsIgnoreCase("Content-Length")) {
+            h.append(k).append(": ").append(v).append("\r\n");
+          }
+        });
     h.append("Content-Length: ").append(body.length).append("\r\nConnection: close\r\n\r\n");
     byte[] headBytes = h.toString().getBytes(StandardCharsets.ISO_8859_1);
     ByteBuffer out = ByteBuffer.allocate(headBytes.length + (head ? 0 : body.length));
@@ -440,13 +509,20 @@ public final class MetricsEndpoint implements Closeable {
 
   private static String reason(int status) {
     switch (status) {
-      case 200: return "OK";
-      case 400: return "Bad Request";
-      case 404: return "Not Found";
-      case 405: return "Method Not Allowed";
-      case 431: return "Request Header Fields Too Large";
-      case 503: return "Service Unavailable";
-      default: return status >= 500 ? "Server Error" : "Client Error";
+      case 200:
+        return "OK";
+      case 400:
+        return "Bad Request";
+      case 404:
+        return "Not Found";
+      case 405:
+        return "Method Not Allowed";
+      case 431:
+        return "Request Header Fields Too Large";
+      case 503:
+        return "Service Unavailable";
+      default:
+        return status >= 500 ? "Server Error" : "Client Error";
     }
   }
 
@@ -459,7 +535,8 @@ public final class MetricsEndpoint implements Closeable {
     }
   }
 
-  private record Request(String method, String path, @Nullable String query, Map<String, List<String>> headers) {
+  private record Request(
+      String method, String path, @Nullable String query, Map<String, List<String>> headers) {
     static Request parse(String head) {
       String[] lines = head.split("\r\n");
       String[] first = lines[0].split(" ");
@@ -472,19 +549,25 @@ public final class MetricsEndpoint implements Closeable {
         if (colon <= 0) {
           continue; // the empty line at the end, or a malformed line we need not understand
         }
-        headers.computeIfAbsent(lines[i].substring(0, colon).strip().toLowerCase(Locale.ROOT),
-            k -> new ArrayList<>()).add(lines[i].substring(colon + 1).strip());
+        headers
+            .computeIfAbsent(
+                lines[i].substring(0, colon).strip().toLowerCase(Locale.ROOT),
+                k -> new ArrayList<>())
+            .add(lines[i].substring(colon + 1).strip());
       }
       String target = first[1];
       int q = target.indexOf('?');
-      return new Request(first[0], q < 0 ? target : target.substring(0, q), q < 0 ? null : target.substring(q + 1),
+      return new Request(
+          first[0],
+          q < 0 ? target : target.substring(0, q),
+          q < 0 ? null : target.substring(q + 1),
           headers);
     }
   }
 
   /** The Prometheus client's view of one request; the response is buffered whole. */
-  private static final class Exchange implements PrometheusHttpExchange, PrometheusHttpRequest,
-      PrometheusHttpResponse {
+  private static final class Exchange
+      implements PrometheusHttpExchange, PrometheusHttpRequest, PrometheusHttpResponse {
     final Request request;
     final Map<String, String> headers = new LinkedHashMap<>();
     final ByteArrayOutputStream body = new ByteArrayOutputStream(16384);
@@ -515,7 +598,8 @@ public final class MetricsEndpoint implements Closeable {
 
     @Override
     public Enumeration<String> getHeaders(String name) {
-      return Collections.enumeration(request.headers.getOrDefault(name.toLowerCase(Locale.ROOT), List.of()));
+      return Collections.enumeration(
+          request.headers.getOrDefault(name.toLowerCase(Locale.ROOT), List.of()));
     }
 
     @Override
@@ -563,7 +647,8 @@ public final class MetricsEndpoint implements Closeable {
 
   private MetricsEndpoint begin() {
     thread.start();
-    LOG.info("metrics endpoint on http://{}:{}/metrics", address().getHostString(), address().getPort());
+    LOG.info(
+        "metrics endpoint on http://{}:{}/metrics", address().getHostString(), address().getPort());
     return this;
   }
 
@@ -615,8 +700,9 @@ public final class MetricsEndpoint implements Closeable {
     }
 
     /**
-     * What {@code /healthz?deep=1} answers when the plain check passes (e.g. {@link Probe#cached}: the upstream path
-     * checked end to end, at most once a minute); called on the scrape thread, may block for the probe's duration.
+     * What {@code /healthz?deep=1} answers when the plain check passes (e.g. {@link Probe#cached}:
+     * the upstream path checked end to end, at most once a minute); called on the scrape thread,
+     * may block for the probe's duration.
      */
     public Builder deepHealth(Function<Boolean, DeepHealth> deep) {
       this.deep = Objects.requireNonNull(deep, "deep");
@@ -647,7 +733,10 @@ public final class MetricsEndpoint implements Closeable {
       return this;
     }
 
-    /** Most open connections; at the cap the oldest one still sending its request is closed. Default 64. */
+    /**
+     * Most open connections; at the cap the oldest one still sending its request is closed. Default
+     * 64.
+     */
     public Builder maxConnections(int max) {
       if (max < 1) {
         throw new IllegalArgumentException("max connections " + max + " (expected at least 1)");

@@ -13,19 +13,23 @@ import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
 /**
- * The {@code passwd USER} subcommand: reads a password (from the terminal without echo, or the first line of
- * stdin) and prints the {@code connect.users} line for it. The password is never printed or logged.
+ * The {@code passwd USER} subcommand: reads a password (from the terminal without echo, or the
+ * first line of stdin) and prints the {@code connect.users} line for it. The password is never
+ * printed or logged.
  */
 final class Passwd {
   private Passwd() {}
 
-  // On JDK 22+ System.console() is never null; its readPassword then reads the piped line as well, so both ways give
+  // On JDK 22+ System.console() is never null; its readPassword then reads the piped line as well,
+  // so both ways give
   // the first line of stdin when it is not a terminal.
   @SuppressWarnings("SystemConsoleNull")
-  static int run(String[] args, InputStream in, PrintStream out, PrintStream err) throws IOException {
+  static int run(String[] args, InputStream in, PrintStream out, PrintStream err)
+      throws IOException {
     if (args.length != 1 || args[0].startsWith("-")) {
-      throw new ApnsProxy.UsageException("passwd: expected one argument, the user name (passwd USER); the"
-          + " password is read from stdin");
+      throw new ApnsProxy.UsageException(
+          "passwd: expected one argument, the user name (passwd USER); the"
+              + " password is read from stdin");
     }
     char[] password;
     Console console = System.console();
@@ -39,7 +43,8 @@ final class Passwd {
     }
     try {
       if (password.length == 0) {
-        throw new ApnsProxy.UsageException("passwd: the password is empty (expected one line on stdin)");
+        throw new ApnsProxy.UsageException(
+            "passwd: the password is empty (expected one line on stdin)");
       }
       String line;
       try {

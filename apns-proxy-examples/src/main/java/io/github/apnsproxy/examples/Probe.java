@@ -41,12 +41,13 @@ import javax.net.ssl.X509TrustManager;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Proves the path to Apple from this host, through the configured egress: for each kind of upstream (a courier of
- * each variant and environment, init, the provider API) name resolution (direct) or the proxy's CONNECT, the TCP
- * connect, and a TLS handshake with the server name a device sends, verifying the chain and the name against a
- * trust store. Each failure names its cause, telling apart the faults operators hit most: the proxy refusing the
- * port, DNS not resolving, TLS intercepted. Thread-safe; {@link #run} blocks (bounded by the timeout per host, hosts
- * in parallel on threads named {@code apns-proxy-probe-N}); {@link #cached} runs at most once per interval, for
+ * Proves the path to Apple from this host, through the configured egress: for each kind of upstream
+ * (a courier of each variant and environment, init, the provider API) name resolution (direct) or
+ * the proxy's CONNECT, the TCP connect, and a TLS handshake with the server name a device sends,
+ * verifying the chain and the name against a trust store. Each failure names its cause, telling
+ * apart the faults operators hit most: the proxy refusing the port, DNS not resolving, TLS
+ * intercepted. Thread-safe; {@link #run} blocks (bounded by the timeout per host, hosts in parallel
+ * on threads named {@code apns-proxy-probe-N}); {@link #cached} runs at most once per interval, for
  * {@code /healthz?deep=1}.
  */
 public final class Probe {
@@ -60,8 +61,17 @@ public final class Probe {
     }
   }
 
-  /** The outcome for one target; {@code failedStep} is empty when it passed. Times in milliseconds (-1: not run). */
-  public record Result(Target target, String failedStep, String cause, long resolveMs, long connectMs, long tlsMs,
+  /**
+   * The outcome for one target; {@code failedStep} is empty when it passed. Times in milliseconds
+   * (-1: not run).
+   */
+  public record Result(
+      Target target,
+      String failedStep,
+      String cause,
+      long resolveMs,
+      long connectMs,
+      long tlsMs,
       String via) {
     public boolean passed() {
       return failedStep.isEmpty();
@@ -78,16 +88,23 @@ public final class Probe {
   private long lastAt;
 
   /**
-   * A probe of {@code targets} through {@code egress} ({@code resolver} resolves names for direct egress), verifying
-   * certificates with {@code trust} (null: the JDK's default trust store), each step bounded by {@code timeout}.
+   * A probe of {@code targets} through {@code egress} ({@code resolver} resolves names for direct
+   * egress), verifying certificates with {@code trust} (null: the JDK's default trust store), each
+   * step bounded by {@code timeout}.
    */
-  public Probe(List<Target> targets, Egress egress, UpstreamResolver resolver, @Nullable KeyStore trust,
-      Duration timeout) throws GeneralSecurityException {
+  public Probe(
+      List<Target> targets,
+      Egress egress,
+      UpstreamResolver resolver,
+      @Nullable KeyStore trust,
+      Duration timeout)
+      throws GeneralSecurityException {
     this.targets = List.copyOf(targets);
     this.egress = Objects.requireNonNull(egress, "egress");
     this.resolver = Objects.requireNonNull(resolver, "resolver");
     this.timeout = Objects.requireNonNull(timeout, "timeout");
-    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    TrustManagerFactory tmf =
+        TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
     tmf.init(trust);
     X509TrustManager base = null;
     for (TrustManager tm : tmf.getTrustManagers()) {
@@ -103,8 +120,9 @@ public final class Probe {
   }
 
   /**
-   * The hosts a plan serves, one per kind: a courier of each variant and environment (the number 1, or 0 when the
-   * plan has no more), init and the provider API of each environment, on the first port the plan serves for each.
+   * The hosts a plan serves, one per kind: a courier of each variant and environment (the number 1,
+   * or 0 when the plan has no more), init and the provider API of each environment, on the first
+   * port the plan serves for each.
    */
   public static List<Target> targetsFor(AddressPlan plan) {
     Set<String> seen = new LinkedHashSet<>();
@@ -115,14 +133,20 @@ public final class Probe {
         if (!seen.add(key)) {
           continue;
         }
-        ApnsHost pick = u.isCourier() ? ApnsHost.courier(u.environment(), u.variant(),
-            Math.min(1, plan.courierCount())) : u;
+        ApnsHost pick =
+            u.isCourier()
+                ? ApnsHost.courier(u.environment(), u.variant(), Math.min(1, plan.courierCount()))
+                : u;
         List<Integer> ports = plan.ports(u.kind());
         int port = ports.isEmpty() ? 443 : ports.get(0);
-        // devices send the courier name without its number: 1-courier.push.apple.com -> courier.push.apple.com
-        String sni = u.isCourier() ? pick.name().substring(pick.name().indexOf('.') + 1) : pick.name();
-        String label = u.kind().name().toLowerCase(Locale.ROOT) + (u.isCourier() ? " " + u.variant() : "")
-            + (u.environment() == ApnsHost.Environment.SANDBOX ? " sandbox" : "");
+        // devices send the courier name without its number: 1-courier.push.apple.com ->
+        // courier.push.apple.com
+        String sni =
+            u.isCourier() ? pick.name().substring(pick.name().indexOf('.') + 1) : pick.name();
+        String label =
+            u.kind().name().toLowerCase(Locale.ROOT)
+                + (u.isCourier() ? " " + u.variant() : "")
+                + (u.environment() == ApnsHost.Environment.SANDBOX ? " sandbox" : "");
         out.add(new Target(label, pick.name(), port, sni));
       }
     }
@@ -132,11 +156,14 @@ public final class Probe {
   /** Runs every check now; one result per target, in target order. */
   public List<Result> run() throws InterruptedException {
     AtomicInteger n = new AtomicInteger();
-    ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, Math.min(8, targets.size())), r -> {
-      Thread t = new Thread(r, "apns-proxy-probe-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    });
+    ExecutorService pool =
+        Executors.newFixedThreadPool(
+            Math.max(1, Math.min(8, targets.size())),
+            r -> {
+              Thread t = new Thread(r, "apns-proxy-probe-" + n.incrementAndGet());
+              t.setDaemon(true);
+              return t;
+            });
     try {
       List<Future<Result>> futures = new ArrayList<>();
       for (Target t : targets) {
@@ -158,9 +185,9 @@ public final class Probe {
   }
 
   /**
-   * The results of the last run if younger than {@code maxAge}, else of a new run (callers wait for one run in
-   * flight instead of starting another): for {@code /healthz?deep=1}, so health checkers cannot make the proxy
-   * hammer Apple or the corporate proxy.
+   * The results of the last run if younger than {@code maxAge}, else of a new run (callers wait for
+   * one run in flight instead of starting another): for {@code /healthz?deep=1}, so health checkers
+   * cannot make the proxy hammer Apple or the corporate proxy.
    */
   public List<Result> cached(Duration maxAge) throws InterruptedException {
     synchronized (cacheLock) {
@@ -190,17 +217,33 @@ public final class Probe {
       long start = System.nanoTime();
       List<InetAddress> addresses;
       try {
-        addresses = resolver.resolve(t.host()).toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        addresses =
+            resolver
+                .resolve(t.host())
+                .toCompletableFuture()
+                .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         return new Result(t, "dns", "interrupted", -1, -1, -1, "direct");
       } catch (ExecutionException | TimeoutException | RuntimeException e) {
-        return new Result(t, "dns", "DNS does not resolve " + t.host() + " (" + rootMessage(e) + ")",
-            ms(start), -1, -1, "direct");
+        return new Result(
+            t,
+            "dns",
+            "DNS does not resolve " + t.host() + " (" + rootMessage(e) + ")",
+            ms(start),
+            -1,
+            -1,
+            "direct");
       }
       resolveMs = ms(start);
       if (addresses.isEmpty()) {
-        return new Result(t, "dns", "DNS does not resolve " + t.host() + " (no address)", resolveMs, -1, -1,
+        return new Result(
+            t,
+            "dns",
+            "DNS does not resolve " + t.host() + " (no address)",
+            resolveMs,
+            -1,
+            -1,
             "direct");
       }
       start = System.nanoTime();
@@ -214,14 +257,27 @@ public final class Probe {
           break;
         } catch (IOException e) {
           closeQuietly(s);
-          failures.append(failures.length() == 0 ? "" : "; ").append(a.getHostAddress()).append(": ")
+          failures
+              .append(failures.length() == 0 ? "" : "; ")
+              .append(a.getHostAddress())
+              .append(": ")
               .append(e.getMessage());
         }
       }
       connectMs = ms(start);
       if (socket == null) {
-        return new Result(t, "connect", "no TCP connection to port " + t.port() + " (" + failures
-            + "): the firewall must allow it", resolveMs, connectMs, -1, "direct");
+        return new Result(
+            t,
+            "connect",
+            "no TCP connection to port "
+                + t.port()
+                + " ("
+                + failures
+                + "): the firewall must allow it",
+            resolveMs,
+            connectMs,
+            -1,
+            "direct");
       }
       via = "direct " + socket.getInetAddress().getHostAddress();
     } else {
@@ -246,17 +302,26 @@ public final class Probe {
       connectMs = ms(start);
       if (socket == null) {
         String step = reached ? "proxy CONNECT" : "proxy connect";
-        String cause = config ? failures.toString()
-            : reached ? "the proxy could not reach " + t.host() + ":" + t.port() + " (" + failures
-                + "); it may not resolve the name or reach Apple"
-            : failures.toString();
+        String cause =
+            config
+                ? failures.toString()
+                : reached
+                    ? "the proxy could not reach "
+                        + t.host()
+                        + ":"
+                        + t.port()
+                        + " ("
+                        + failures
+                        + "); it may not resolve the name or reach Apple"
+                    : failures.toString();
         return new Result(t, step, cause, -1, connectMs, -1, "proxy");
       }
     }
     long start = System.nanoTime();
     try (Socket plain = socket) {
       plain.setSoTimeout((int) timeout.toMillis());
-      SSLSocket ssl = (SSLSocket) tls.getSocketFactory().createSocket(plain, t.sni(), t.port(), false);
+      SSLSocket ssl =
+          (SSLSocket) tls.getSocketFactory().createSocket(plain, t.sni(), t.port(), false);
       SSLParameters params = ssl.getSSLParameters();
       params.setServerNames(List.of(new SNIHostName(t.sni())));
       params.setEndpointIdentificationAlgorithm("HTTPS");
@@ -269,9 +334,17 @@ public final class Probe {
     } catch (SSLException e) {
       return new Result(t, "tls", tlsCause(e), resolveMs, connectMs, ms(start), via);
     } catch (SocketTimeoutException e) {
-      return new Result(t, "tls", "no TLS answer within " + timeout, resolveMs, connectMs, ms(start), via);
+      return new Result(
+          t, "tls", "no TLS answer within " + timeout, resolveMs, connectMs, ms(start), via);
     } catch (IOException e) {
-      return new Result(t, "tls", "TLS handshake failed: " + e.getMessage(), resolveMs, connectMs, ms(start), via);
+      return new Result(
+          t,
+          "tls",
+          "TLS handshake failed: " + e.getMessage(),
+          resolveMs,
+          connectMs,
+          ms(start),
+          via);
     }
   }
 
@@ -284,16 +357,21 @@ public final class Probe {
     }
     String issuer = chain[chain.length - 1].getIssuerX500Principal().getName();
     String subject = chain[0].getSubjectX500Principal().getName();
-    boolean apple = issuer.contains("O=Apple Inc.") || chain[0].getIssuerX500Principal().getName()
-        .contains("O=Apple Inc.");
+    boolean apple =
+        issuer.contains("O=Apple Inc.")
+            || chain[0].getIssuerX500Principal().getName().contains("O=Apple Inc.");
     if (msg.contains("No subject alternative") || msg.contains("No name matching")) {
       return "TLS intercepted? the certificate (" + subject + ") does not name the host: " + msg;
     }
     if (apple) {
-      return "certificate issued by Apple but not trusted here (" + issuer
+      return "certificate issued by Apple but not trusted here ("
+          + issuer
           + "): add Apple's root to the trust store (--trust-store)";
     }
-    return "TLS intercepted (certificate not Apple's): issued by " + issuer + " for " + subject
+    return "TLS intercepted (certificate not Apple's): issued by "
+        + issuer
+        + " for "
+        + subject
         + "; the proxy inspects TLS, exempt the APNs names from interception";
   }
 
@@ -321,16 +399,34 @@ public final class Probe {
   /** The results as a table, one line per host, with the failed step and its cause. */
   public static String table(List<Result> results) {
     StringBuilder b = new StringBuilder();
-    b.append(String.format(Locale.ROOT, "%-26s %-38s %-8s %8s %8s %8s  %s%n", "KIND", "HOST:PORT (SNI)", "RESULT",
-        "DNS ms", "TCP ms", "TLS ms", "FAILED STEP: CAUSE"));
+    b.append(
+        String.format(
+            Locale.ROOT,
+            "%-26s %-38s %-8s %8s %8s %8s  %s%n",
+            "KIND",
+            "HOST:PORT (SNI)",
+            "RESULT",
+            "DNS ms",
+            "TCP ms",
+            "TLS ms",
+            "FAILED STEP: CAUSE"));
     for (Result r : results) {
       Target t = r.target();
-      b.append(String.format(Locale.ROOT, "%-26s %-38s %-8s %8s %8s %8s  %s%n", t.label(),
-          t.host() + ":" + t.port() + " (" + t.sni() + ")", r.passed() ? "ok" : "FAILED", num(r.resolveMs()),
-          num(r.connectMs()), num(r.tlsMs()), r.passed() ? r.via() : r.failedStep() + ": " + r.cause()));
+      b.append(
+          String.format(
+              Locale.ROOT,
+              "%-26s %-38s %-8s %8s %8s %8s  %s%n",
+              t.label(),
+              t.host() + ":" + t.port() + " (" + t.sni() + ")",
+              r.passed() ? "ok" : "FAILED",
+              num(r.resolveMs()),
+              num(r.connectMs()),
+              num(r.tlsMs()),
+              r.passed() ? r.via() : r.failedStep() + ": " + r.cause()));
     }
     long failed = results.stream().filter(r -> !r.passed()).count();
-    b.append(failed == 0 ? "every host passed\n" : failed + " of " + results.size() + " hosts failed\n");
+    b.append(
+        failed == 0 ? "every host passed\n" : failed + " of " + results.size() + " hosts failed\n");
     return b.toString();
   }
 
@@ -338,7 +434,10 @@ public final class Probe {
     return ms < 0 ? "-" : Long.toString(ms);
   }
 
-  /** Delegates to the real trust manager, keeping the chain of a failed check for the diagnosis (per thread). */
+  /**
+   * Delegates to the real trust manager, keeping the chain of a failed check for the diagnosis (per
+   * thread).
+   */
   private static final class Recording implements X509TrustManager {
     static final ThreadLocal<X509Certificate[]> LAST = new ThreadLocal<>();
     private final X509TrustManager base;
@@ -348,12 +447,14 @@ public final class Probe {
     }
 
     @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+    public void checkClientTrusted(X509Certificate[] chain, String authType)
+        throws CertificateException {
       base.checkClientTrusted(chain, authType);
     }
 
     @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+    public void checkServerTrusted(X509Certificate[] chain, String authType)
+        throws CertificateException {
       LAST.set(chain);
       base.checkServerTrusted(chain, authType);
     }

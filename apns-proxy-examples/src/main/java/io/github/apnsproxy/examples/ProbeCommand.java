@@ -16,13 +16,15 @@ import java.util.Optional;
 import org.jspecify.annotations.Nullable;
 
 /**
- * {@code probe --config FILE [--trust-store FILE [--trust-store-password PW]]}: runs {@link Probe} for the hosts the
- * config's plan serves, prints the table, exits 0 only when every host passed (1 otherwise, 2 for bad usage).
+ * {@code probe --config FILE [--trust-store FILE [--trust-store-password PW]]}: runs {@link Probe}
+ * for the hosts the config's plan serves, prints the table, exits 0 only when every host passed (1
+ * otherwise, 2 for bad usage).
  */
 final class ProbeCommand {
   private ProbeCommand() {}
 
-  static int run(String[] args, PrintStream out, PrintStream err) throws IOException, InterruptedException {
+  static int run(String[] args, PrintStream out, PrintStream err)
+      throws IOException, InterruptedException {
     Path config = null;
     Path trustFile = null;
     String password = "changeit";
@@ -37,33 +39,44 @@ final class ProbeCommand {
           default -> password = v;
         }
       } else {
-        throw new ApnsProxy.UsageException("probe: unknown option '" + a
-            + "' (expected --config FILE [--trust-store FILE [--trust-store-password PW]])");
+        throw new ApnsProxy.UsageException(
+            "probe: unknown option '"
+                + a
+                + "' (expected --config FILE [--trust-store FILE [--trust-store-password PW]])");
       }
     }
     if (config == null) {
       throw new ApnsProxy.UsageException("probe: --config FILE is required");
     }
-    ProxySetup cfg = ApnsProxy.loadConfig(ApnsProxy.configOption(new String[] {"--config", config.toString()},
-        "probe"));
+    ProxySetup cfg =
+        ApnsProxy.loadConfig(
+            ApnsProxy.configOption(new String[] {"--config", config.toString()}, "probe"));
     KeyStore trust = null;
     if (trustFile != null) {
       if (!Files.isRegularFile(trustFile)) {
-        throw new ApnsProxy.UsageException("probe: --trust-store " + trustFile + " is not a readable file");
+        throw new ApnsProxy.UsageException(
+            "probe: --trust-store " + trustFile + " is not a readable file");
       }
       try {
         trust = KeyStore.getInstance(trustFile.toFile(), password.toCharArray());
       } catch (GeneralSecurityException | IOException e) {
-        throw new ApnsProxy.UsageException("probe: cannot read trust store " + trustFile + ": " + e.getMessage());
+        throw new ApnsProxy.UsageException(
+            "probe: cannot read trust store " + trustFile + ": " + e.getMessage());
       }
     }
     List<AutoCloseable> opened = new ArrayList<>();
     try {
       Egress egress = cfg.splicer().egress(); // upstream.proxy, as run uses it
       UpstreamResolver resolver = resolver(cfg, opened);
-      Probe probe = new Probe(Probe.targetsFor(cfg.plan()), egress, resolver, trust,
-          cfg.splicer().connectTimeout());
-      out.println("probing " + (egress.isDirect() ? "direct egress" : "egress through " + egress) + "...");
+      Probe probe =
+          new Probe(
+              Probe.targetsFor(cfg.plan()),
+              egress,
+              resolver,
+              trust,
+              cfg.splicer().connectTimeout());
+      out.println(
+          "probing " + (egress.isDirect() ? "direct egress" : "egress through " + egress) + "...");
       List<Probe.Result> results = probe.run();
       out.print(Probe.table(results));
       return Probe.allPassed(results) ? 0 : 1;
@@ -85,7 +98,11 @@ final class ProbeCommand {
   private static UpstreamResolver resolver(ProxySetup cfg, List<AutoCloseable> opened) {
     @Nullable CachingResolver caching = null;
     if (!cfg.resolver().servers().isEmpty()) {
-      caching = CachingResolver.builder().servers(cfg.resolver().servers()).timeout(cfg.resolver().timeout()).build();
+      caching =
+          CachingResolver.builder()
+              .servers(cfg.resolver().servers())
+              .timeout(cfg.resolver().timeout())
+              .build();
       opened.add(caching);
     }
     Optional<UpstreamResolver> hosts = cfg.hostsResolver();
@@ -95,7 +112,9 @@ final class ProbeCommand {
     if (caching != null) {
       return caching;
     }
-    return host -> java.util.concurrent.CompletableFuture.failedFuture(new java.net.UnknownHostException(
-        host + " (neither upstream.dns nor upstream.hosts is set)"));
+    return host ->
+        java.util.concurrent.CompletableFuture.failedFuture(
+            new java.net.UnknownHostException(
+                host + " (neither upstream.dns nor upstream.hosts is set)"));
   }
 }

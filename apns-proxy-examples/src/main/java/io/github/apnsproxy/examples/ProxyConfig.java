@@ -30,13 +30,14 @@ import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The runnable proxy's properties file, parsed: the typed value of each key that is set, nothing for the keys that
- * are not (their builders' defaults stand). Immutable. {@link ProxySetup} maps it onto the library builders and
- * checks the rules between keys.
+ * The runnable proxy's properties file, parsed: the typed value of each key that is set, nothing
+ * for the keys that are not (their builders' defaults stand). Immutable. {@link ProxySetup} maps it
+ * onto the library builders and checks the rules between keys.
  *
- * <p>Each value is checked when it is set; every mistake is a {@link ConfigException} whose one-line message names
- * the key, the value and what was expected. Unknown keys are mistakes too (the message suggests the nearest known
- * key), and so is a key written twice in a file. Only a regular file of at most {@link #MAX_FILE_BYTES} is read.
+ * <p>Each value is checked when it is set; every mistake is a {@link ConfigException} whose
+ * one-line message names the key, the value and what was expected. Unknown keys are mistakes too
+ * (the message suggests the nearest known key), and so is a key written twice in a file. Only a
+ * regular file of at most {@link #MAX_FILE_BYTES} is read.
  */
 public final class ProxyConfig {
   /** The largest config file read: 1 MiB. */
@@ -67,11 +68,12 @@ public final class ProxyConfig {
   }
 
   /**
-   * Reads a {@code .properties} file (UTF-8). A relative {@code upstream.hosts} path is resolved against the
-   * directory of {@code file}.
+   * Reads a {@code .properties} file (UTF-8). A relative {@code upstream.hosts} path is resolved
+   * against the directory of {@code file}.
    *
-   * @throws IOException when the file cannot be read, is not a regular file, is larger than {@link #MAX_FILE_BYTES}
-   *     or is not properties text (not UTF-8, a malformed escape); the message names the file
+   * @throws IOException when the file cannot be read, is not a regular file, is larger than {@link
+   *     #MAX_FILE_BYTES} or is not properties text (not UTF-8, a malformed escape); the message
+   *     names the file
    * @throws ConfigException naming the key and value of the first mistake
    */
   public static ProxyConfig load(Path file) throws IOException {
@@ -90,13 +92,17 @@ public final class ProxyConfig {
       if (e instanceof ConfigException) {
         throw e;
       }
-      throw new IOException(file + ": " + e.getMessage(), e); // a malformed Unicode escape in the file
+      throw new IOException(
+          file + ": " + e.getMessage(), e); // a malformed Unicode escape in the file
     }
     Properties p = new Properties();
     p.putAll(read);
     // file keys: a relative path is relative to the config file
-    for (ProxyKey<?> k : List.of(ProxyKeys.UPSTREAM_HOSTS, ProxyKeys.UPSTREAM_PROXY_CREDENTIALS,
-        ProxyKeys.CONNECT_USERS)) {
+    for (ProxyKey<?> k :
+        List.of(
+            ProxyKeys.UPSTREAM_HOSTS,
+            ProxyKeys.UPSTREAM_PROXY_CREDENTIALS,
+            ProxyKeys.CONNECT_USERS)) {
       String v = p.getProperty(k.name());
       if (v != null && !v.isBlank()) {
         Path dir = file.toAbsolutePath().getParent();
@@ -111,7 +117,8 @@ public final class ProxyConfig {
   }
 
   /**
-   * Parses properties; keys not in {@code p} stay unset. The first mistake in key order is reported.
+   * Parses properties; keys not in {@code p} stay unset. The first mistake in key order is
+   * reported.
    *
    * @throws ConfigException naming the key and value of the first mistake
    */
@@ -119,12 +126,14 @@ public final class ProxyConfig {
     Objects.requireNonNull(p, "p");
     for (Object k : p.keySet()) {
       if (!(k instanceof String) || !(p.get(k) instanceof String)) {
-        throw new ConfigException(String.valueOf(k), String.valueOf(p.get(k)), "not a string key and value");
+        throw new ConfigException(
+            String.valueOf(k), String.valueOf(p.get(k)), "not a string key and value");
       }
     }
     List<String> names = new ArrayList<>(p.stringPropertyNames());
     // documentation order, so the first mistake reported does not depend on hashing
-    names.sort(Comparator.comparingInt(ProxyConfig::order).thenComparing(Comparator.naturalOrder()));
+    names.sort(
+        Comparator.comparingInt(ProxyConfig::order).thenComparing(Comparator.naturalOrder()));
     Builder b = new Builder();
     for (String name : names) {
       b.set(name, p.getProperty(name));
@@ -156,8 +165,9 @@ public final class ProxyConfig {
   }
 
   /**
-   * Calls {@code option} with the value of {@code key} when it is set, and does nothing when it is not (the
-   * builder's default stands). A value the option refuses becomes a {@link ConfigException} naming the key.
+   * Calls {@code option} with the value of {@code key} when it is set, and does nothing when it is
+   * not (the builder's default stands). A value the option refuses becomes a {@link
+   * ConfigException} naming the key.
    */
   public <T> void ifSet(ProxyKey<T> key, Consumer<T> option) {
     Optional<T> v = get(key);
@@ -167,8 +177,8 @@ public final class ProxyConfig {
       } catch (ConfigException e) {
         throw e;
       } catch (IllegalArgumentException e) {
-        throw new ConfigException(key.name(), text(key.name()), Objects.requireNonNullElse(e.getMessage(),
-            "refused"), e);
+        throw new ConfigException(
+            key.name(), text(key.name()), Objects.requireNonNullElse(e.getMessage(), "refused"), e);
       }
     }
   }
@@ -178,7 +188,10 @@ public final class ProxyConfig {
     return texts.getOrDefault(key, "");
   }
 
-  /** The sites named in {@code site.NAME.*} keys: name to attribute ({@code ipv4}, ...) to parsed value. */
+  /**
+   * The sites named in {@code site.NAME.*} keys: name to attribute ({@code ipv4}, ...) to parsed
+   * value.
+   */
   Map<String, Map<String, Object>> siteValues() {
     return sites;
   }
@@ -202,8 +215,8 @@ public final class ProxyConfig {
     private Builder() {}
 
     /**
-     * Sets one key; the value is checked at once (surrounding whitespace ignored, empty means "none" for optional
-     * keys). Setting a key again replaces its value.
+     * Sets one key; the value is checked at once (surrounding whitespace ignored, empty means
+     * "none" for optional keys). Setting a key again replaces its value.
      *
      * @throws ConfigException for an unknown key or a bad value, naming both and what was expected
      */
@@ -213,18 +226,33 @@ public final class ProxyConfig {
       Matcher m = SITE_KEY.matcher(key);
       ProxyKey<?> spec;
       if (m.matches()) {
-        spec = ProxyKeys.siteKeys().filter(k -> k.siteAttribute().equals(m.group(2))).findFirst().orElse(null);
+        spec =
+            ProxyKeys.siteKeys()
+                .filter(k -> k.siteAttribute().equals(m.group(2)))
+                .findFirst()
+                .orElse(null);
         if (spec == null) {
-          throw new ConfigException(key, value, "unknown key" + suggestion(key)
-              + " (expected site.NAME.ipv4, site.NAME.ipv6 or site.NAME.clients)");
+          throw new ConfigException(
+              key,
+              value,
+              "unknown key"
+                  + suggestion(key)
+                  + " (expected site.NAME.ipv4, site.NAME.ipv6 or site.NAME.clients)");
         }
         if (!ValueTypes.isSiteName(m.group(1))) {
-          throw new ConfigException(key, value, "bad site name '" + m.group(1)
-              + "' (expected lower-case letters, digits, '-' and '_', like site.east.ipv4)");
+          throw new ConfigException(
+              key,
+              value,
+              "bad site name '"
+                  + m.group(1)
+                  + "' (expected lower-case letters, digits, '-' and '_', like site.east.ipv4)");
         }
       } else {
-        spec = ProxyKeys.all().stream().filter(k -> !k.isSiteKey() && k.name().equals(key)).findFirst()
-            .orElse(null);
+        spec =
+            ProxyKeys.all().stream()
+                .filter(k -> !k.isSiteKey() && k.name().equals(key))
+                .findFirst()
+                .orElse(null);
         if (spec == null) {
           throw new ConfigException(key, value, "unknown key" + suggestion(key));
         }
@@ -264,7 +292,8 @@ public final class ProxyConfig {
     }
     Matcher m = Pattern.compile("site\\.([^.]*)\\..*").matcher(key);
     String site = m.matches() ? m.group(1) : "NAME";
-    ProxyKeys.siteKeys().forEach(k -> candidates.add(ProxyKeys.SITE_PREFIX + site + "." + k.siteAttribute()));
+    ProxyKeys.siteKeys()
+        .forEach(k -> candidates.add(ProxyKeys.SITE_PREFIX + site + "." + k.siteAttribute()));
     String best = null;
     int bestDistance = Integer.MAX_VALUE;
     String k = key.toLowerCase(Locale.ROOT);
@@ -277,7 +306,8 @@ public final class ProxyConfig {
     }
     // near means a few edits, and fewer than half the key: "dns.tll" -> dns.ttl, "foo" -> nothing
     return best != null && bestDistance <= Math.max(1, Math.min(3, key.length() / 2))
-        ? " (did you mean " + best + "?)" : "";
+        ? " (did you mean " + best + "?)"
+        : "";
   }
 
   /** Levenshtein distance. */
@@ -300,15 +330,22 @@ public final class ProxyConfig {
     return prev[b.length()];
   }
 
-  /** Properties that reject a key written twice, which {@link Properties} would silently resolve to the last. */
+  /**
+   * Properties that reject a key written twice, which {@link Properties} would silently resolve to
+   * the last.
+   */
   private static final class DuplicateCheckingProperties extends Properties {
     private static final long serialVersionUID = 1L;
 
     @Override
     public synchronized @Nullable Object put(Object key, Object value) {
       if (containsKey(key)) {
-        throw new ConfigException(String.valueOf(key), String.valueOf(value), "set twice in the file, first to '"
-            + ConfigException.echo(String.valueOf(get(key))) + "' (expected each key once)");
+        throw new ConfigException(
+            String.valueOf(key),
+            String.valueOf(value),
+            "set twice in the file, first to '"
+                + ConfigException.echo(String.valueOf(get(key)))
+                + "' (expected each key once)");
       }
       return super.put(key, value);
     }

@@ -8,9 +8,9 @@ import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One key of the runnable proxy's properties file: a typed {@link ConfigKey} and where its effective value is read
- * back from ({@link ProxySetup}'s builders and plan), so {@code check} and {@code keys} print what runs. The key
- * holds no default; the builder it maps onto does. Immutable.
+ * One key of the runnable proxy's properties file: a typed {@link ConfigKey} and where its
+ * effective value is read back from ({@link ProxySetup}'s builders and plan), so {@code check} and
+ * {@code keys} print what runs. The key holds no default; the builder it maps onto does. Immutable.
  *
  * @param <T> the value's type
  */
@@ -19,7 +19,8 @@ public final class ProxyKey<T> {
   private final @Nullable String defaultNote;
   private final @Nullable Function<ProxySetup, T> readBack;
 
-  private ProxyKey(ConfigKey<T> key, @Nullable String defaultNote, @Nullable Function<ProxySetup, T> readBack) {
+  private ProxyKey(
+      ConfigKey<T> key, @Nullable String defaultNote, @Nullable Function<ProxySetup, T> readBack) {
     this.key = key;
     this.defaultNote = defaultNote;
     this.readBack = readBack;
@@ -28,18 +29,28 @@ public final class ProxyKey<T> {
   /**
    * A key read back with {@code readBack}.
    *
-   * @param defaultNote how {@code keys} and the README show the default instead of the read-back value (e.g.
-   *     {@code none}, {@code = courier.count}), or null to show the read-back default
+   * @param defaultNote how {@code keys} and the README show the default instead of the read-back
+   *     value (e.g. {@code none}, {@code = courier.count}), or null to show the read-back default
    */
-  static <T> ProxyKey<T> of(String name, ValueType<T> type, @Nullable String defaultNote, String description,
+  static <T> ProxyKey<T> of(
+      String name,
+      ValueType<T> type,
+      @Nullable String defaultNote,
+      String description,
       Function<ProxySetup, T> readBack) {
-    return new ProxyKey<>(ConfigKey.of(name, type, description), defaultNote, Objects.requireNonNull(readBack));
+    return new ProxyKey<>(
+        ConfigKey.of(name, type, description), defaultNote, Objects.requireNonNull(readBack));
   }
 
-  /** A per-site template key {@code site.NAME.ATTRIBUTE}; read back per site by {@link ProxySetup}. */
-  static <T> ProxyKey<T> site(String attribute, ValueType<T> type, String defaultNote, String description) {
-    return new ProxyKey<>(ConfigKey.of(ProxyKeys.SITE_PREFIX + "NAME." + attribute, type, description),
-        defaultNote, null);
+  /**
+   * A per-site template key {@code site.NAME.ATTRIBUTE}; read back per site by {@link ProxySetup}.
+   */
+  static <T> ProxyKey<T> site(
+      String attribute, ValueType<T> type, String defaultNote, String description) {
+    return new ProxyKey<>(
+        ConfigKey.of(ProxyKeys.SITE_PREFIX + "NAME." + attribute, type, description),
+        defaultNote,
+        null);
   }
 
   /** The typed key. */
@@ -47,7 +58,10 @@ public final class ProxyKey<T> {
     return key;
   }
 
-  /** The key's name, e.g. {@code dns.ttl}; per-site keys have {@code NAME} in place of the site name. */
+  /**
+   * The key's name, e.g. {@code dns.ttl}; per-site keys have {@code NAME} in place of the site
+   * name.
+   */
   public String name() {
     return key.name();
   }
@@ -67,7 +81,10 @@ public final class ProxyKey<T> {
     return name().substring(name().lastIndexOf('.') + 1);
   }
 
-  /** The default as {@code keys} and the README show it: the note, or the value read back from {@code defaults}. */
+  /**
+   * The default as {@code keys} and the README show it: the note, or the value read back from
+   * {@code defaults}.
+   */
   public String defaultText(ProxySetup defaults) {
     return defaultNote != null ? defaultNote : effective(defaults);
   }

@@ -5,9 +5,9 @@ import static io.github.apnsproxy.examples.ProxyKeys.*;
 
 import io.github.apnsproxy.core.AddressPlan;
 import io.github.apnsproxy.core.AddressPolicy;
+import io.github.apnsproxy.core.UpstreamResolver;
 import io.github.apnsproxy.core.config.ConfigException;
 import io.github.apnsproxy.core.config.ValueTypes.Hosts;
-import io.github.apnsproxy.core.UpstreamResolver;
 import io.github.apnsproxy.dns.CachingResolver;
 import io.github.apnsproxy.dns.DnsAnswerHandler;
 import io.github.apnsproxy.dns.DnsResponder;
@@ -18,8 +18,6 @@ import io.github.apnsproxy.dns.PlanHostsHandler;
 import io.github.apnsproxy.dns.ResolverStats;
 import io.github.apnsproxy.dns.ZoneApexHandler;
 import io.github.apnsproxy.dns.ZoneOther;
-import io.github.apnsproxy.tcp.CloseReason;
-import io.github.apnsproxy.tcp.RejectReason;
 import io.github.apnsproxy.tcp.ExplicitProxy;
 import io.github.apnsproxy.tcp.FrontDoor;
 import io.github.apnsproxy.tcp.Router;
@@ -56,23 +54,32 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One running proxy node assembled from a {@link ProxySetup} (a {@link ProxyConfig} mapped onto the library
- * builders): the upstream resolver (hosts file, then a caching DNS resolver), the DNS server with the handler chain (plan hosts, zone apex, optional forwarding, refusing), the TCP
- * splicer on every virtual address of the plan, the optional metrics endpoint and the periodic stats line.
+ * One running proxy node assembled from a {@link ProxySetup} (a {@link ProxyConfig} mapped onto the
+ * library builders): the upstream resolver (hosts file, then a caching DNS resolver), the DNS
+ * server with the handler chain (plan hosts, zone apex, optional forwarding, refusing), the TCP
+ * splicer on every virtual address of the plan, the optional metrics endpoint and the periodic
+ * stats line.
  *
- * <p>This is what {@code run} and {@code demo} start; it is also the shortest way for a host application to run the
- * whole proxy from one config. Every piece it wires is public API of the library modules, so a host that needs a
- * different arrangement copies {@link #start} and changes what it needs. {@link #reload} applies a new config to the
- * running node (what {@code run} does on SIGHUP), with live splices untouched.
+ * <p>This is what {@code run} and {@code demo} start; it is also the shortest way for a host
+ * application to run the whole proxy from one config. Every piece it wires is public API of the
+ * library modules, so a host that needs a different arrangement copies {@link #start} and changes
+ * what it needs. {@link #reload} applies a new config to the running node (what {@code run} does on
+ * SIGHUP), with live splices untouched.
  */
 public final class ProxyNode implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ProxyNode.class);
 
   private final List<AutoCloseable> resources;
-  /** What {@link #reload} swaps: the setup, the caching resolver, the handler chain's forwarders, the listeners. */
+
+  /**
+   * What {@link #reload} swaps: the setup, the caching resolver, the handler chain's forwarders,
+   * the listeners.
+   */
   private volatile Live live;
+
   /** CONNECT and SOCKS5 listeners: not in {@link Live#listeners}, which are the plan's. */
   private final int explicitListeners;
+
   private final DnsServer dns;
   private final TcpSplicer splicer;
   private final ProxyMetrics metrics;
@@ -80,8 +87,15 @@ public final class ProxyNode implements AutoCloseable {
   private final @Nullable ScheduledExecutorService statsTimer;
   private final AtomicBoolean closed;
 
-  private ProxyNode(List<AutoCloseable> resources, Live live, int explicitListeners, DnsServer dns, TcpSplicer splicer,
-      ProxyMetrics metrics, @Nullable MetricsEndpoint metricsEndpoint, @Nullable ScheduledExecutorService statsTimer,
+  private ProxyNode(
+      List<AutoCloseable> resources,
+      Live live,
+      int explicitListeners,
+      DnsServer dns,
+      TcpSplicer splicer,
+      ProxyMetrics metrics,
+      @Nullable MetricsEndpoint metricsEndpoint,
+      @Nullable ScheduledExecutorService statsTimer,
       AtomicBoolean closed) {
     this.resources = resources;
     this.live = live;
@@ -98,14 +112,16 @@ public final class ProxyNode implements AutoCloseable {
    * Starts a node from a parsed config ({@link ProxySetup#of}).
    *
    * @throws IOException naming the address when a listener cannot be bound
-   * @throws io.github.apnsproxy.core.config.ConfigException naming the key when a rule between keys is broken
+   * @throws io.github.apnsproxy.core.config.ConfigException naming the key when a rule between keys
+   *     is broken
    */
   public static ProxyNode start(ProxyConfig config) throws IOException {
     return start(ProxySetup.of(config));
   }
 
   /**
-   * Starts every part of the node; on failure everything already started is closed again. Uses up {@code setup}.
+   * Starts every part of the node; on failure everything already started is closed again. Uses up
+   * {@code setup}.
    *
    * @throws IOException naming the address when a listener cannot be bound
    */
@@ -136,21 +152,30 @@ public final class ProxyNode implements AutoCloseable {
     DnsAnswerHandler chain = handlerChain(setup, resolver, chainResources);
     started.addAll(chainResources);
     DnsResponder.Builder options = setup.responder();
-    DnsServer dns = setup.dnsServer()
-        .responder(DnsResponder.builder(metrics.timed(chain))
-            .policy(options.policy().orElse(null))
-            .deniedClients(options.deniedClients())
-            .build())
-        .build();
+    DnsServer dns =
+        setup
+            .dnsServer()
+            .responder(
+                DnsResponder.builder(metrics.timed(chain))
+                    .policy(options.policy().orElse(null))
+                    .deniedClients(options.deniedClients())
+                    .build())
+            .build();
     started.add(dns);
     dns.start();
 
     // the egress goes to the router too, so names a proxy resolves are not resolved here
-    TcpSplicer.Builder sb = setup.splicer()
-        .router(Router.fromPlan(plan, resolver, setup.policy(), setup.splicer().egress()))
-        // log.access: one access log line per finished or refused connection, on the logger io.github.apnsproxy.access
-        .listener(SpliceListener.all(setup.accessLog()
-            ? List.of(metrics.spliceListener(), SpliceListener.accessLog()) : List.of(metrics.spliceListener())));
+    TcpSplicer.Builder sb =
+        setup
+            .splicer()
+            .router(Router.fromPlan(plan, resolver, setup.policy(), setup.splicer().egress()))
+            // log.access: one access log line per finished or refused connection, on the logger
+            // io.github.apnsproxy.access
+            .listener(
+                SpliceListener.all(
+                    setup.accessLog()
+                        ? List.of(metrics.spliceListener(), SpliceListener.accessLog())
+                        : List.of(metrics.spliceListener())));
     if (!setup.connectListen().isEmpty() || !setup.socksListen().isEmpty()) {
       ExplicitProxy explicit = setup.explicitProxy(resolver);
       if (!setup.connectListen().isEmpty()) {
@@ -168,73 +193,117 @@ public final class ProxyNode implements AutoCloseable {
 
     // the resolver a reload installs is read at each scrape
     AtomicReference<@Nullable ProxyNode> self = new AtomicReference<>();
-    metrics.watch(splicer::stats, () -> splicer.stats().outstandingBuffers(), dns::stats, dns::tcpConnections,
+    metrics.watch(
+        splicer::stats,
+        () -> splicer.stats().outstandingBuffers(),
+        dns::stats,
+        dns::tcpConnections,
         () -> Optional.ofNullable(self.get()).flatMap(ProxyNode::resolverStats));
     MetricsEndpoint endpoint = null;
     Optional<InetSocketAddress> metricsListen = setup.app().metricsListen();
     if (metricsListen.isPresent()) {
-      // clients.allow guards the endpoint too (issue 18.2): an address outside it is closed at accept
-      endpoint = MetricsEndpoint.builder()
-          .listen(metricsListen.get())
-          .registry(metrics.registry())
-          .allow(setup.policy().clients())
-          .health(() -> !closed.get() && splicer.isServing() && dns.isServing())
-          // /healthz?deep=1: the probe's checks through the configured egress, run at most once a minute
-          .deepHealth(deepProbe(setup, plan, host -> { // the resolver a reload installs
-            ProxyNode n = self.get();
-            return (n == null ? resolver : n.live.resolver()).resolve(host);
-          }))
-          .start();
+      // clients.allow guards the endpoint too (issue 18.2): an address outside it is closed at
+      // accept
+      endpoint =
+          MetricsEndpoint.builder()
+              .listen(metricsListen.get())
+              .registry(metrics.registry())
+              .allow(setup.policy().clients())
+              .health(() -> !closed.get() && splicer.isServing() && dns.isServing())
+              // /healthz?deep=1: the probe's checks through the configured egress, run at most once
+              // a minute
+              .deepHealth(
+                  deepProbe(
+                      setup,
+                      plan,
+                      host -> { // the resolver a reload installs
+                        ProxyNode n = self.get();
+                        return (n == null ? resolver : n.live.resolver()).resolve(host);
+                      }))
+              .start();
       started.add(endpoint);
     }
 
     ScheduledExecutorService timer = null;
     long interval = setup.app().statsInterval().toMillis();
     if (interval > 0) {
-      timer = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "apns-proxy-stats");
-        t.setDaemon(true);
-        return t;
-      });
+      timer =
+          Executors.newSingleThreadScheduledExecutor(
+              r -> {
+                Thread t = new Thread(r, "apns-proxy-stats");
+                t.setDaemon(true);
+                return t;
+              });
       ScheduledExecutorService statsTimer = timer;
       started.add(statsTimer::shutdownNow);
       // runs until the timer is shut down; the task contains its own failures
-      var unused = timer.scheduleAtFixedRate(() -> {
-        try {
-          LOG.info("{}", metrics.statsLine());
-        } catch (RuntimeException e) {
-          LOG.warn("stats line failed", e);
-        }
-      }, interval, interval, TimeUnit.MILLISECONDS);
+      var unused =
+          timer.scheduleAtFixedRate(
+              () -> {
+                try {
+                  LOG.info("{}", metrics.statsLine());
+                } catch (RuntimeException e) {
+                  LOG.warn("stats line failed", e);
+                }
+              },
+              interval,
+              interval,
+              TimeUnit.MILLISECONDS);
     }
 
     List<AutoCloseable> fixed = new ArrayList<>(started);
     fixed.removeAll(chainResources);
     fixed.remove(caching);
     Map<InetSocketAddress, InetSocketAddress> listeners = new LinkedHashMap<>();
-    // bound in listen order: the plan's listeners, then the CONNECT and SOCKS5 ones (fixed until a restart)
+    // bound in listen order: the plan's listeners, then the CONNECT and SOCKS5 ones (fixed until a
+    // restart)
     List<InetSocketAddress> bound = splicer.boundAddresses();
     int explicitListeners = setup.connectListen().size() + setup.socksListen().size();
     for (int i = 0; i < bound.size() - explicitListeners; i++) {
       listeners.put(sb.listen().get(i), bound.get(i));
     }
-    ProxyNode node = new ProxyNode(List.copyOf(fixed), new Live(setup, caching, resolver,
-        List.copyOf(chainResources),
-        Collections.unmodifiableMap(listeners)), explicitListeners, dns, splicer, metrics, endpoint, timer, closed);
+    ProxyNode node =
+        new ProxyNode(
+            List.copyOf(fixed),
+            new Live(
+                setup,
+                caching,
+                resolver,
+                List.copyOf(chainResources),
+                Collections.unmodifiableMap(listeners)),
+            explicitListeners,
+            dns,
+            splicer,
+            metrics,
+            endpoint,
+            timer,
+            closed);
     self.set(node);
-    LOG.info("apns-proxy started: DNS on {}, splicer on {} addresses ({} plan, {} virtual addresses, at most {}"
-        + " connections)", dns.udpAddresses(), listenCount, plan.style().name().toLowerCase(Locale.ROOT),
-        plan.entries().size(), sb.maxConnections());
+    LOG.info(
+        "apns-proxy started: DNS on {}, splicer on {} addresses ({} plan, {} virtual addresses, at most {}"
+            + " connections)",
+        dns.udpAddresses(),
+        listenCount,
+        plan.style().name().toLowerCase(Locale.ROOT),
+        plan.entries().size(),
+        sb.maxConnections());
     return node;
   }
 
-  /** The deep health check: {@link Probe} over the plan's hosts, its results cached for a minute. */
-  private static Function<Boolean, MetricsEndpoint.DeepHealth> deepProbe(ProxySetup setup, AddressPlan plan,
-      UpstreamResolver resolver) {
+  /**
+   * The deep health check: {@link Probe} over the plan's hosts, its results cached for a minute.
+   */
+  private static Function<Boolean, MetricsEndpoint.DeepHealth> deepProbe(
+      ProxySetup setup, AddressPlan plan, UpstreamResolver resolver) {
     Probe probe;
     try {
-      probe = new Probe(Probe.targetsFor(plan), setup.splicer().egress(), resolver, null,
-          setup.splicer().connectTimeout());
+      probe =
+          new Probe(
+              Probe.targetsFor(plan),
+              setup.splicer().egress(),
+              resolver,
+              null,
+              setup.splicer().connectTimeout());
     } catch (java.security.GeneralSecurityException e) {
       String why = "deep check unavailable: TLS setup failed: " + e.getMessage() + "\n";
       return unused -> new MetricsEndpoint.DeepHealth(false, why);
@@ -263,16 +332,23 @@ public final class ProxyNode implements AutoCloseable {
       return caching;
     }
     if (!setup.splicer().egress().isDirect()) {
-      // upstream.proxy resolves the plan's names; a name it does not take (no_proxy) cannot be resolved here
-      return host -> CompletableFuture.failedFuture(new UnknownHostException(host + ": neither upstream.dns nor"
-          + " upstream.hosts is set, and upstream.proxy does not take this name"));
+      // upstream.proxy resolves the plan's names; a name it does not take (no_proxy) cannot be
+      // resolved here
+      return host ->
+          CompletableFuture.failedFuture(
+              new UnknownHostException(
+                  host
+                      + ": neither upstream.dns nor"
+                      + " upstream.hosts is set, and upstream.proxy does not take this name"));
     }
     throw new IllegalStateException("neither upstream.dns nor upstream.hosts is set");
   }
 
-  /** Plan hosts, zone apex, forwarding of other names (when {@code dns.forward} is set), refusing. */
-  private static DnsAnswerHandler handlerChain(ProxySetup setup, UpstreamResolver resolver,
-      List<AutoCloseable> started) {
+  /**
+   * Plan hosts, zone apex, forwarding of other names (when {@code dns.forward} is set), refusing.
+   */
+  private static DnsAnswerHandler handlerChain(
+      ProxySetup setup, UpstreamResolver resolver, List<AutoCloseable> started) {
     List<DnsAnswerHandler> chain = new ArrayList<>();
     PlanHostsHandler.Builder planHosts = setup.planHosts();
     if (planHosts.checksUpstream()) {
@@ -282,10 +358,11 @@ public final class ProxyNode implements AutoCloseable {
 
     ZoneApexHandler.Builder apex = setup.apex();
     if (apex.otherNames() == ZoneOther.FORWARD) {
-      ForwardingHandler zoneForwarder = ForwardingHandler.builder()
-          .servers(setup.resolver().servers())
-          .timeout(setup.resolver().timeout())
-          .build();
+      ForwardingHandler zoneForwarder =
+          ForwardingHandler.builder()
+              .servers(setup.resolver().servers())
+              .timeout(setup.resolver().timeout())
+              .build();
       started.add(zoneForwarder);
       apex.otherNames(ZoneOther.FORWARD, zoneForwarder);
     }
@@ -301,29 +378,70 @@ public final class ProxyNode implements AutoCloseable {
   }
 
   /** What {@link #reload} swaps; replaced as a whole. */
-  private record Live(ProxySetup setup, @Nullable CachingResolver caching, UpstreamResolver resolver,
+  private record Live(
+      ProxySetup setup,
+      @Nullable CachingResolver caching,
+      UpstreamResolver resolver,
       List<AutoCloseable> chainResources,
       Map<InetSocketAddress, InetSocketAddress> listeners) {}
 
   /** A reload ready to apply: everything built and checked, nothing running touched yet. */
-  private record Prepared(ProxySetup setup, Set<String> changed,
-      @Nullable CachingResolver caching, boolean newResolver, UpstreamResolver resolver, DnsAnswerHandler chain,
-      List<AutoCloseable> chainResources, List<InetSocketAddress> adding, List<InetSocketAddress> removing) {}
+  private record Prepared(
+      ProxySetup setup,
+      Set<String> changed,
+      @Nullable CachingResolver caching,
+      boolean newResolver,
+      UpstreamResolver resolver,
+      DnsAnswerHandler chain,
+      List<AutoCloseable> chainResources,
+      List<InetSocketAddress> adding,
+      List<InetSocketAddress> removing) {}
 
-  /** The keys a reload applies (and every {@code site.NAME.*} key); a change to any other key needs a restart. */
-  static final Set<String> RELOADABLE = Set.of(PLAN_IPV4.name(), PLAN_IPV6.name(), PLAN_SITES.name(),
-      COURIER_COUNT.name(), COURIER_VARIANTS.name(), DNS_TTL.name(), DNS_NEGATIVE_TTL.name(), DNS_FORWARD.name(),
-      DNS_ZONE_OTHER.name(), DNS_NS_NAME.name(), DNS_NS_ADDRESS.name(), DNS_TXT_COUNT.name(),
-      DNS_UPSTREAM_CHECK.name(), UPSTREAM_DNS.name(), UPSTREAM_HOSTS.name(), UPSTREAM_TIMEOUT.name(),
-      UPSTREAM_TTL_MIN.name(), UPSTREAM_TTL_MAX.name(), UPSTREAM_SERVE_STALE.name(),
-      UPSTREAM_STALE_ANSWER_TIMEOUT.name(), UPSTREAM_ALLOW.name(), CLIENTS_ALLOW.name(), TCP_LISTEN.name(),
-      TCP_COURIER_PORTS.name(), TCP_INIT_PORTS.name(), TCP_API_PORTS.name(), TCP_DRAIN_TIMEOUT.name(),
-      TCP_MAX_CONNECTIONS.name(), TCP_MAX_PER_CLIENT.name());
+  /**
+   * The keys a reload applies (and every {@code site.NAME.*} key); a change to any other key needs
+   * a restart.
+   */
+  static final Set<String> RELOADABLE =
+      Set.of(
+          PLAN_IPV4.name(),
+          PLAN_IPV6.name(),
+          PLAN_SITES.name(),
+          COURIER_COUNT.name(),
+          COURIER_VARIANTS.name(),
+          DNS_TTL.name(),
+          DNS_NEGATIVE_TTL.name(),
+          DNS_FORWARD.name(),
+          DNS_ZONE_OTHER.name(),
+          DNS_NS_NAME.name(),
+          DNS_NS_ADDRESS.name(),
+          DNS_TXT_COUNT.name(),
+          DNS_UPSTREAM_CHECK.name(),
+          UPSTREAM_DNS.name(),
+          UPSTREAM_HOSTS.name(),
+          UPSTREAM_TIMEOUT.name(),
+          UPSTREAM_TTL_MIN.name(),
+          UPSTREAM_TTL_MAX.name(),
+          UPSTREAM_SERVE_STALE.name(),
+          UPSTREAM_STALE_ANSWER_TIMEOUT.name(),
+          UPSTREAM_ALLOW.name(),
+          CLIENTS_ALLOW.name(),
+          TCP_LISTEN.name(),
+          TCP_COURIER_PORTS.name(),
+          TCP_INIT_PORTS.name(),
+          TCP_API_PORTS.name(),
+          TCP_DRAIN_TIMEOUT.name(),
+          TCP_MAX_CONNECTIONS.name(),
+          TCP_MAX_PER_CLIENT.name());
 
   /** The keys whose change makes a new caching resolver. */
-  private static final List<String> RESOLVER_KEYS = List.of(UPSTREAM_DNS.name(), UPSTREAM_TIMEOUT.name(),
-      UPSTREAM_TTL_MIN.name(), UPSTREAM_TTL_MAX.name(), UPSTREAM_SERVE_STALE.name(),
-      UPSTREAM_STALE_ANSWER_TIMEOUT.name());
+  private static final List<String> RESOLVER_KEYS =
+      List.of(
+          UPSTREAM_DNS.name(),
+          UPSTREAM_TIMEOUT.name(),
+          UPSTREAM_TTL_MIN.name(),
+          UPSTREAM_TTL_MAX.name(),
+          UPSTREAM_SERVE_STALE.name(),
+          UPSTREAM_STALE_ANSWER_TIMEOUT.name());
 
   /** Whether a reload applies a change to {@code key}; the others need a restart. */
   static boolean isReloadable(String key) {
@@ -331,9 +449,10 @@ public final class ProxyNode implements AutoCloseable {
   }
 
   /**
-   * Re-reads the config file ({@link ProxySetup#load}) and applies it with {@link #reload(ProxySetup)}; a file that
-   * cannot be read or fails validation is refused the same way: the running config stays, one line names the
-   * problem, {@code apns_proxy_config_reloads_total{result="failure"}} counts it. What {@code run} does on SIGHUP.
+   * Re-reads the config file ({@link ProxySetup#load}) and applies it with {@link
+   * #reload(ProxySetup)}; a file that cannot be read or fails validation is refused the same way:
+   * the running config stays, one line names the problem, {@code
+   * apns_proxy_config_reloads_total{result="failure"}} counts it. What {@code run} does on SIGHUP.
    * Any thread but a splicer or DNS callback.
    *
    * @return whether the new config was applied
@@ -353,14 +472,16 @@ public final class ProxyNode implements AutoCloseable {
   }
 
   /**
-   * Applies {@code next} to the running node with live splices untouched; uses up {@code next}. Everything is built
-   * and checked first (new virtual addresses bound, all or none); only then are the DNS handler chain, the splicer's
-   * router, policy and limits swapped, listeners of addresses that left the plan closed (their live splices go on
-   * until they end), and a caching resolver that was replaced (an {@code upstream.*} resolver key changed) closed.
-   * Keys that need a restart ({@link #isReloadable} false: listen addresses of DNS and metrics, threads, timeouts,
-   * {@code plan.style}, ...) keep their running values, with one warning naming them. When anything fails the
-   * running config stays as it was, with one line naming the problem; each outcome is counted in
-   * {@code apns_proxy_config_reloads_total}. One reload at a time; any thread but a splicer or DNS callback.
+   * Applies {@code next} to the running node with live splices untouched; uses up {@code next}.
+   * Everything is built and checked first (new virtual addresses bound, all or none); only then are
+   * the DNS handler chain, the splicer's router, policy and limits swapped, listeners of addresses
+   * that left the plan closed (their live splices go on until they end), and a caching resolver
+   * that was replaced (an {@code upstream.*} resolver key changed) closed. Keys that need a restart
+   * ({@link #isReloadable} false: listen addresses of DNS and metrics, threads, timeouts, {@code
+   * plan.style}, ...) keep their running values, with one warning naming them. When anything fails
+   * the running config stays as it was, with one line naming the problem; each outcome is counted
+   * in {@code apns_proxy_config_reloads_total}. One reload at a time; any thread but a splicer or
+   * DNS callback.
    *
    * @return whether {@code next} was applied
    */
@@ -377,10 +498,13 @@ public final class ProxyNode implements AutoCloseable {
     try {
       p = prepare(old, next, made);
       // binds all or none; nobody is sent to a new address before the DNS swap below
-      addedBound = p.adding().isEmpty() ? List.of()
-          : p.setup().plan().style() == AddressPlan.Style.SINGLE || p.setup().sni() // as ProxySetup listens
-              ? splicer.addListeners(p.adding(), FrontDoor.tlsServerName())
-              : splicer.addListeners(p.adding());
+      addedBound =
+          p.adding().isEmpty()
+              ? List.of()
+              : p.setup().plan().style() == AddressPlan.Style.SINGLE
+                      || p.setup().sni() // as ProxySetup listens
+                  ? splicer.addListeners(p.adding(), FrontDoor.tlsServerName())
+                  : splicer.addListeners(p.adding());
     } catch (ConfigException e) {
       closeAll(made);
       return refused("config: " + e.getMessage());
@@ -391,8 +515,11 @@ public final class ProxyNode implements AutoCloseable {
 
     // nothing below fails
     AddressPolicy policy = p.setup().policy();
-    splicer.update(Router.fromPlan(p.setup().plan(), p.resolver(), policy, p.setup().splicer().egress()), policy);
-    splicer.limits(p.setup().splicer().maxConnections(), p.setup().splicer().maxConnectionsPerClient());
+    splicer.update(
+        Router.fromPlan(p.setup().plan(), p.resolver(), policy, p.setup().splicer().egress()),
+        policy);
+    splicer.limits(
+        p.setup().splicer().maxConnections(), p.setup().splicer().maxConnectionsPerClient());
     dns.update(metrics.timed(p.chain()), p.setup().responder().policy().orElse(null));
     List<InetSocketAddress> gone = new ArrayList<>();
     for (InetSocketAddress a : p.removing()) {
@@ -406,7 +533,13 @@ public final class ProxyNode implements AutoCloseable {
     for (int i = 0; i < p.adding().size(); i++) {
       listeners.put(p.adding().get(i), addedBound.get(i));
     }
-    live = new Live(p.setup(), p.caching(), p.resolver(), p.chainResources(), Collections.unmodifiableMap(listeners));
+    live =
+        new Live(
+            p.setup(),
+            p.caching(),
+            p.resolver(),
+            p.chainResources(),
+            Collections.unmodifiableMap(listeners));
     List<AutoCloseable> replaced = new ArrayList<>();
     if (p.newResolver() && old.caching() != null) {
       replaced.add(old.caching());
@@ -414,19 +547,25 @@ public final class ProxyNode implements AutoCloseable {
     replaced.addAll(old.chainResources());
     closeAll(replaced);
     metrics.reloaded(true);
-    LOG.info("config reloaded: {}; listeners +{} -{}{}; {} live splices untouched",
+    LOG.info(
+        "config reloaded: {}; listeners +{} -{}{}; {} live splices untouched",
         p.changed().isEmpty() ? "no key changed" : "changed " + String.join(", ", p.changed()),
-        p.adding().size(), p.removing().size(), p.newResolver() ? "; new upstream resolver" : "",
+        p.adding().size(),
+        p.removing().size(),
+        p.newResolver() ? "; new upstream resolver" : "",
         splicer.stats().active());
     return true;
   }
 
-  private Prepared prepare(Live old, ProxySetup proposed, List<AutoCloseable> made) throws IOException {
+  private Prepared prepare(Live old, ProxySetup proposed, List<AutoCloseable> made)
+      throws IOException {
     ProxySetup next = proposed;
     Map<String, String> before = old.setup().effectiveValues();
     Set<String> kept = new TreeSet<>();
-    // the CONNECT/SOCKS doors hold the resolver they started with: it must stay open, so its keys stay too
-    boolean explicitDoors = !old.setup().connectListen().isEmpty() || !old.setup().socksListen().isEmpty();
+    // the CONNECT/SOCKS doors hold the resolver they started with: it must stay open, so its keys
+    // stay too
+    boolean explicitDoors =
+        !old.setup().connectListen().isEmpty() || !old.setup().socksListen().isEmpty();
     for (String k : changedKeys(before, next.effectiveValues())) {
       if (!isReloadable(k) || (explicitDoors && RESOLVER_KEYS.contains(k))) {
         kept.add(k);
@@ -436,9 +575,17 @@ public final class ProxyNode implements AutoCloseable {
       List<String> values = new ArrayList<>();
       Map<String, String> after = next.effectiveValues();
       for (String k : kept) {
-        values.add(k + " = '" + after.getOrDefault(k, "") + "' (running '" + before.getOrDefault(k, "") + "')");
+        values.add(
+            k
+                + " = '"
+                + after.getOrDefault(k, "")
+                + "' (running '"
+                + before.getOrDefault(k, "")
+                + "')");
       }
-      LOG.warn("config reload: {} change only with a restart; keeping the running values", String.join(", ", values));
+      LOG.warn(
+          "config reload: {} change only with a restart; keeping the running values",
+          String.join(", ", values));
       next = keepRunning(next, old.setup(), kept);
     }
     Set<String> changed = changedKeys(before, next.effectiveValues());
@@ -480,11 +627,22 @@ public final class ProxyNode implements AutoCloseable {
         removing.add(a);
       }
     }
-    return new Prepared(next, changed, caching, newResolver, resolver, chain, List.copyOf(chainResources),
-        List.copyOf(adding), List.copyOf(removing));
+    return new Prepared(
+        next,
+        changed,
+        caching,
+        newResolver,
+        resolver,
+        chain,
+        List.copyOf(chainResources),
+        List.copyOf(adding),
+        List.copyOf(removing));
   }
 
-  /** {@code next} with {@code keys} set as {@code running} has them (or unset where it does not set them). */
+  /**
+   * {@code next} with {@code keys} set as {@code running} has them (or unset where it does not set
+   * them).
+   */
   private static ProxySetup keepRunning(ProxySetup next, ProxySetup running, Set<String> keys) {
     Properties p = new Properties();
     p.putAll(next.config().texts());
@@ -589,12 +747,17 @@ public final class ProxyNode implements AutoCloseable {
     return true;
   }
 
-  /** The node's metrics: the registry behind {@code /metrics}, the stats line and the stats text. */
+  /**
+   * The node's metrics: the registry behind {@code /metrics}, the stats line and the stats text.
+   */
   public ProxyMetrics metrics() {
     return metrics;
   }
 
-  /** The one-line stats summary logged every {@code stats.interval} ({@link ProxyMetrics#statsLine()}). */
+  /**
+   * The one-line stats summary logged every {@code stats.interval} ({@link
+   * ProxyMetrics#statsLine()}).
+   */
   public String statsLine() {
     return metrics.statsLine();
   }
@@ -611,19 +774,24 @@ public final class ProxyNode implements AutoCloseable {
   }
 
   /**
-   * Stops accepting connections, lets live splices finish for up to {@code drain}, then closes everything. DNS keeps
-   * answering through the drain, so devices still resolve (and, with several nodes, find another one) instead of
-   * timing out; it closes once the splicer has drained. Idempotent.
+   * Stops accepting connections, lets live splices finish for up to {@code drain}, then closes
+   * everything. DNS keeps answering through the drain, so devices still resolve (and, with several
+   * nodes, find another one) instead of timing out; it closes once the splicer has drained.
+   * Idempotent.
    */
   public void close(Duration drain) {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
     Live l;
-    synchronized (this) { // waits for a reload in progress; a later one sees closed and changes nothing
+    synchronized (
+        this) { // waits for a reload in progress; a later one sees closed and changes nothing
       l = live;
     }
-    LOG.info("apns-proxy stopping: draining {} live splices for up to {}", splicer.stats().active(), drain);
+    LOG.info(
+        "apns-proxy stopping: draining {} live splices for up to {}",
+        splicer.stats().active(),
+        drain);
     splicer.close(drain);
     dns.close();
     List<AutoCloseable> rest = new ArrayList<>(resources);

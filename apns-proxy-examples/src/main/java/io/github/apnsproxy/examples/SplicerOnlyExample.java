@@ -20,9 +20,10 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * The TCP splicer alone, with a {@link Router} the host application supplies: here a table from the virtual address
- * the client dialled to an upstream socket address (a host could equally look up its own service registry). No DNS,
- * no dnsjava: {@code apns-proxy-tcp} depends on {@code apns-proxy-core} only.
+ * The TCP splicer alone, with a {@link Router} the host application supplies: here a table from the
+ * virtual address the client dialled to an upstream socket address (a host could equally look up
+ * its own service registry). No DNS, no dnsjava: {@code apns-proxy-tcp} depends on {@code
+ * apns-proxy-core} only.
  *
  * <p>Run it (after {@code mvn -B -q package -DskipTests}):
  *
@@ -43,28 +44,37 @@ public final class SplicerOnlyExample {
   private SplicerOnlyExample() {}
 
   public static void main(String[] args) throws Exception {
-    // An upstream the host knows about: a line echo server on 127.0.1.1 (any loopback address works on Linux).
+    // An upstream the host knows about: a line echo server on 127.0.1.1 (any loopback address works
+    // on Linux).
     try (ServerSocket upstream = new ServerSocket(0, 50, InetAddress.getByName("127.0.1.1"))) {
       Thread echo = new Thread(() -> echo(upstream), "example-echo");
       echo.setDaemon(true);
       echo.start();
       InetSocketAddress upstreamAddress = (InetSocketAddress) upstream.getLocalSocketAddress();
-      System.out.println("upstream echo server on " + upstreamAddress.getHostString() + ":" + upstreamAddress.getPort());
+      System.out.println(
+          "upstream echo server on "
+              + upstreamAddress.getHostString()
+              + ":"
+              + upstreamAddress.getPort());
 
-      // The host's own routing: the local (virtual) address the client dialled decides the upstream.
+      // The host's own routing: the local (virtual) address the client dialled decides the
+      // upstream.
       InetAddress virtual = InetAddress.getByName("127.100.100.18");
-      Router router = inbound -> CompletableFuture.completedFuture(
-          inbound.local().getAddress().equals(virtual)
-              ? Route.to("17-courier.push.apple.com", List.of(upstreamAddress))
-              : Route.reject("no upstream for " + inbound.local()));
+      Router router =
+          inbound ->
+              CompletableFuture.completedFuture(
+                  inbound.local().getAddress().equals(virtual)
+                      ? Route.to("17-courier.push.apple.com", List.of(upstreamAddress))
+                      : Route.reject("no upstream for " + inbound.local()));
 
-      TcpSplicer splicer = TcpSplicer.builder()
-          .listen(new InetSocketAddress(virtual, 0))
-          .router(router)
-          .policy(new AddressPolicy(CidrSet.parse("127.0.0.0/8"), CidrSet.parse("127.0.0.0/8")))
-          .loops(1)
-          .idleTimeout(Duration.ofMinutes(5))
-          .build();
+      TcpSplicer splicer =
+          TcpSplicer.builder()
+              .listen(new InetSocketAddress(virtual, 0))
+              .router(router)
+              .policy(new AddressPolicy(CidrSet.parse("127.0.0.0/8"), CidrSet.parse("127.0.0.0/8")))
+              .loops(1)
+              .idleTimeout(Duration.ofMinutes(5))
+              .build();
       splicer.start();
       try {
         InetSocketAddress front = splicer.boundAddresses().get(0);
@@ -75,17 +85,33 @@ public final class SplicerOnlyExample {
           OutputStream out = client.getOutputStream();
           out.write((message + "\n").getBytes(StandardCharsets.UTF_8));
           client.shutdownOutput();
-          String back = new String(client.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-          System.out.println("client -> " + front.getHostString() + ":" + front.getPort() + " sent \"" + message
-              + "\", got back \"" + back + "\"");
+          String back =
+              new String(client.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+          System.out.println(
+              "client -> "
+                  + front.getHostString()
+                  + ":"
+                  + front.getPort()
+                  + " sent \""
+                  + message
+                  + "\", got back \""
+                  + back
+                  + "\"");
         }
         long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
         while (splicer.stats().active() > 0 && System.nanoTime() < deadline) {
           Thread.sleep(5);
         }
         SpliceStats stats = splicer.stats();
-        System.out.println("stats: accepted " + stats.accepted() + ", active " + stats.active() + ", bytes up "
-            + stats.bytesClientToUpstream() + ", bytes down " + stats.bytesUpstreamToClient());
+        System.out.println(
+            "stats: accepted "
+                + stats.accepted()
+                + ", active "
+                + stats.active()
+                + ", bytes up "
+                + stats.bytesClientToUpstream()
+                + ", bytes down "
+                + stats.bytesUpstreamToClient());
       } finally {
         splicer.close();
       }

@@ -19,7 +19,10 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** {@code log.access} as {@code run} wires it: on, a refused connection gets an access line; off, none. */
+/**
+ * {@code log.access} as {@code run} wires it: on, a refused connection gets an access line; off,
+ * none.
+ */
 class AccessLogIT {
   private static final String ACCESS_LOGGER = "io.github.apnsproxy.access";
 
@@ -31,35 +34,53 @@ class AccessLogIT {
       port = s.getLocalPort();
     }
     Path config = dir.resolve("proxy.properties");
-    // upstream.hosts pins 0-courier to an address outside upstream.allow: the connection is refused at once
-    Files.writeString(dir.resolve("hosts"), "192.0.2.1 0-courier.push.apple.com\n", StandardCharsets.UTF_8);
-    Files.writeString(config, String.join("\n",
-        "plan.ipv4=127.100.100.0/24",
-        "dns.listen=127.0.0.1:0",
-        "upstream.dns=127.0.0.1:9",
-        "upstream.hosts=hosts",
-        "upstream.allow=127.0.1.0/24",
-        "clients.allow=127.0.0.0/8",
-        "tcp.courier-ports=" + port,
-        "tcp.init-ports=" + port,
-        "tcp.api-ports=" + port,
-        "stats.interval=0",
-        "log.access=" + logAccess,
-        ""));
+    // upstream.hosts pins 0-courier to an address outside upstream.allow: the connection is refused
+    // at once
+    Files.writeString(
+        dir.resolve("hosts"), "192.0.2.1 0-courier.push.apple.com\n", StandardCharsets.UTF_8);
+    Files.writeString(
+        config,
+        String.join(
+            "\n",
+            "plan.ipv4=127.100.100.0/24",
+            "dns.listen=127.0.0.1:0",
+            "upstream.dns=127.0.0.1:9",
+            "upstream.hosts=hosts",
+            "upstream.allow=127.0.1.0/24",
+            "clients.allow=127.0.0.0/8",
+            "tcp.courier-ports=" + port,
+            "tcp.init-ports=" + port,
+            "tcp.api-ports=" + port,
+            "stats.interval=0",
+            "log.access=" + logAccess,
+            ""));
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     Path stderr = dir.resolve("stderr.txt");
-    Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
-        ApnsProxy.class.getName(), "run", "--config", config.toString()))
-        .redirectError(stderr.toFile()).start();
+    Process p =
+        new ProcessBuilder(
+                List.of(
+                    java,
+                    "-cp",
+                    System.getProperty("java.class.path"),
+                    ApnsProxy.class.getName(),
+                    "run",
+                    "--config",
+                    config.toString()))
+            .redirectError(stderr.toFile())
+            .start();
     try {
-      BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-      String first = CompletableFuture.supplyAsync(() -> {
-        try {
-          return out.readLine();
-        } catch (java.io.IOException e) {
-          return e.toString();
-        }
-      }).get(60, TimeUnit.SECONDS);
+      BufferedReader out =
+          new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+      String first =
+          CompletableFuture.supplyAsync(
+                  () -> {
+                    try {
+                      return out.readLine();
+                    } catch (java.io.IOException e) {
+                      return e.toString();
+                    }
+                  })
+              .get(60, TimeUnit.SECONDS);
       assertThat(first).startsWith("apns-proxy running:");
 
       try (Socket c = new Socket()) {

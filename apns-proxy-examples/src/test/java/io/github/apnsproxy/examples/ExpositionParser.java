@@ -9,16 +9,18 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * A strict parser of the Prometheus text exposition format (version 0.0.4) for tests: every line must be a
- * {@code # HELP}, a {@code # TYPE} (once per family, before its samples), another comment, or a sample
- * {@code name{label="value",...} value} whose name belongs to the declared family (histograms: {@code _bucket} with
- * an {@code le} label, {@code _sum}, {@code _count}; counters: {@code _total}). Anything else throws, naming the line.
+ * A strict parser of the Prometheus text exposition format (version 0.0.4) for tests: every line
+ * must be a {@code # HELP}, a {@code # TYPE} (once per family, before its samples), another
+ * comment, or a sample {@code name{label="value",...} value} whose name belongs to the declared
+ * family (histograms: {@code _bucket} with an {@code le} label, {@code _sum}, {@code _count};
+ * counters: {@code _total}). Anything else throws, naming the line.
  */
 final class ExpositionParser {
   private static final Pattern NAME = Pattern.compile("[a-zA-Z_:][a-zA-Z0-9_:]*");
-  private static final Pattern SAMPLE = Pattern.compile(
-      "([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{(.*)\\})? ([^ ]+)( -?[0-9]+)?");
-  private static final Pattern LABEL = Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)=\"((?:[^\"\\\\]|\\\\.)*)\",?");
+  private static final Pattern SAMPLE =
+      Pattern.compile("([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{(.*)\\})? ([^ ]+)( -?[0-9]+)?");
+  private static final Pattern LABEL =
+      Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)=\"((?:[^\"\\\\]|\\\\.)*)\",?");
 
   /** One sample line. */
   record Sample(String name, Map<String, String> labels, double value) {}
@@ -31,8 +33,11 @@ final class ExpositionParser {
       for (int i = 0; i + 1 < labelPairs.length; i += 2) {
         want.put(labelPairs[i], labelPairs[i + 1]);
       }
-      return samples.stream().filter(s -> s.name.equals(sample) && s.labels.equals(want)).findFirst()
-          .orElseThrow(() -> new AssertionError("no sample " + sample + want + " in " + samples)).value;
+      return samples.stream()
+          .filter(s -> s.name.equals(sample) && s.labels.equals(want))
+          .findFirst()
+          .orElseThrow(() -> new AssertionError("no sample " + sample + want + " in " + samples))
+          .value;
     }
 
     /** The sum of every sample named {@code sample}. */
@@ -61,7 +66,8 @@ final class ExpositionParser {
       }
       if (line.startsWith("# TYPE ")) {
         String[] p = line.substring(7).split(" ");
-        if (p.length != 2 || !NAME.matcher(p[0]).matches()
+        if (p.length != 2
+            || !NAME.matcher(p[0]).matches()
             || !p[1].matches("counter|gauge|histogram|summary|untyped")) {
           throw new IllegalArgumentException("line " + lineNo + ": bad TYPE: " + line);
         }
@@ -85,7 +91,9 @@ final class ExpositionParser {
         Matcher l = LABEL.matcher(m.group(3));
         int end = 0;
         while (l.find() && l.start() == end) {
-          labels.put(l.group(1), l.group(2).replace("\\\"", "\"").replace("\\n", "\n").replace("\\\\", "\\"));
+          labels.put(
+              l.group(1),
+              l.group(2).replace("\\\"", "\"").replace("\\n", "\n").replace("\\\\", "\\"));
           end = l.end();
         }
         if (end != m.group(3).length()) {
@@ -94,7 +102,8 @@ final class ExpositionParser {
       }
       double value = parseValue(m.group(4), lineNo);
       if (current == null || !belongs(name, current)) {
-        throw new IllegalArgumentException("line " + lineNo + ": sample " + name + " outside its family's TYPE");
+        throw new IllegalArgumentException(
+            "line " + lineNo + ": sample " + name + " outside its family's TYPE");
       }
       if (name.endsWith("_bucket") && !labels.containsKey("le")) {
         throw new IllegalArgumentException("line " + lineNo + ": bucket without le: " + line);
@@ -107,12 +116,18 @@ final class ExpositionParser {
   private static boolean belongs(String sample, Family f) {
     switch (f.type) {
       case "counter":
-        return sample.equals(f.name + "_total") || sample.equals(f.name) || sample.equals(f.name + "_created");
+        return sample.equals(f.name + "_total")
+            || sample.equals(f.name)
+            || sample.equals(f.name + "_created");
       case "histogram":
-        return sample.equals(f.name + "_bucket") || sample.equals(f.name + "_sum") || sample.equals(f.name + "_count")
+        return sample.equals(f.name + "_bucket")
+            || sample.equals(f.name + "_sum")
+            || sample.equals(f.name + "_count")
             || sample.equals(f.name + "_created");
       case "summary":
-        return sample.equals(f.name) || sample.equals(f.name + "_sum") || sample.equals(f.name + "_count")
+        return sample.equals(f.name)
+            || sample.equals(f.name + "_sum")
+            || sample.equals(f.name + "_count")
             || sample.equals(f.name + "_created");
       default:
         return sample.equals(f.name);

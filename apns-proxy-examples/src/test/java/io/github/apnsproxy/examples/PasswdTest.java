@@ -17,8 +17,11 @@ class PasswdTest {
   private final ByteArrayOutputStream err = new ByteArrayOutputStream();
 
   private int passwd(String stdin, String... args) throws Exception {
-    return Passwd.run(args, new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)),
-        new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+    return Passwd.run(
+        args,
+        new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)),
+        new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
   }
 
   @Test
@@ -33,7 +36,8 @@ class PasswdTest {
 
   @Test
   void badUsageIsExitTwo() {
-    assertThatThrownBy(() -> passwd("x\n")).isInstanceOf(ApnsProxy.UsageException.class)
+    assertThatThrownBy(() -> passwd("x\n"))
+        .isInstanceOf(ApnsProxy.UsageException.class)
         .hasMessageContaining("passwd USER");
     assertThatThrownBy(() -> passwd("\n", "mdm")).hasMessageContaining("empty");
     assertThatThrownBy(() -> passwd("x\n", "a:b")).hasMessageContaining("colon");

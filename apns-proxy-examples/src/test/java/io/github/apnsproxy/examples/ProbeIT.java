@@ -28,9 +28,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@code probe} against simulated hosts: every host passing, directly and through a proxy; the courier port blocked
- * at the proxy; a name that does not resolve; a TLS server whose certificate is not from the expected trust store -
- * each reported with its own step and cause.
+ * {@code probe} against simulated hosts: every host passing, directly and through a proxy; the
+ * courier port blocked at the proxy; a name that does not resolve; a TLS server whose certificate
+ * is not from the expected trust store - each reported with its own step and cause.
  */
 class ProbeIT {
   private static DemoCertificates apple;
@@ -42,7 +42,8 @@ class ProbeIT {
   @BeforeAll
   static void certificates() throws IOException {
     apple = DemoCertificates.generate();
-    interceptor = DemoCertificates.generate(); // same names, a different key: not in apple's trust store
+    interceptor =
+        DemoCertificates.generate(); // same names, a different key: not in apple's trust store
   }
 
   @AfterEach
@@ -61,30 +62,39 @@ class ProbeIT {
   private static UpstreamResolver hosts(Map<String, InetAddress> table) {
     return host -> {
       InetAddress a = table.get(host);
-      return a == null ? CompletableFuture.failedFuture(new UnknownHostException(host))
+      return a == null
+          ? CompletableFuture.failedFuture(new UnknownHostException(host))
           : CompletableFuture.completedFuture(List.of(a));
     };
   }
 
-  private Probe probe(List<Probe.Target> targets, Egress egress, UpstreamResolver resolver) throws Exception {
+  private Probe probe(List<Probe.Target> targets, Egress egress, UpstreamResolver resolver)
+      throws Exception {
     return new Probe(targets, egress, resolver, apple.trustStore(), Duration.ofSeconds(5));
   }
 
-  /** A tiny CONNECT proxy: names from {@code table}, only {@code ports} allowed (else 403, as Squid's SSL_ports). */
-  private EgressProxy connectProxy(Map<String, InetSocketAddress> table, Set<Integer> ports) throws IOException {
+  /**
+   * A tiny CONNECT proxy: names from {@code table}, only {@code ports} allowed (else 403, as
+   * Squid's SSL_ports).
+   */
+  private EgressProxy connectProxy(Map<String, InetSocketAddress> table, Set<Integer> ports)
+      throws IOException {
     proxyServer = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"));
-    Thread t = new Thread(() -> {
-      while (!proxyServer.isClosed()) {
-        try {
-          Socket s = proxyServer.accept();
-          Thread h = new Thread(() -> serve(s, table, ports), "test-connect-proxy-conn");
-          h.setDaemon(true);
-          h.start();
-        } catch (IOException e) {
-          return; // closed
-        }
-      }
-    }, "test-connect-proxy");
+    Thread t =
+        new Thread(
+            () -> {
+              while (!proxyServer.isClosed()) {
+                try {
+                  Socket s = proxyServer.accept();
+                  Thread h = new Thread(() -> serve(s, table, ports), "test-connect-proxy-conn");
+                  h.setDaemon(true);
+                  h.start();
+                } catch (IOException e) {
+                  return; // closed
+                }
+              }
+            },
+            "test-connect-proxy");
     t.setDaemon(true);
     t.start();
     return EgressProxy.of(EgressProxy.Scheme.HTTP, "127.0.0.1", proxyServer.getLocalPort());
@@ -116,15 +126,19 @@ class ProbeIT {
       }
       try (Socket up = new Socket()) {
         up.connect(to, 5000);
-        out.write("HTTP/1.1 200 Connection established\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-        Thread down = new Thread(() -> {
-          try {
-            up.getInputStream().transferTo(out);
-            s.shutdownOutput();
-          } catch (IOException e) {
-            // the client went away
-          }
-        }, "test-connect-proxy-down");
+        out.write(
+            "HTTP/1.1 200 Connection established\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        Thread down =
+            new Thread(
+                () -> {
+                  try {
+                    up.getInputStream().transferTo(out);
+                    s.shutdownOutput();
+                  } catch (IOException e) {
+                    // the client went away
+                  }
+                },
+                "test-connect-proxy-down");
         down.setDaemon(true);
         down.start();
         in.transferTo(up.getOutputStream());
@@ -138,26 +152,42 @@ class ProbeIT {
 
   private void startCouriers() throws IOException {
     courier = SimulatedCourier.start("courier", new InetSocketAddress("127.0.1.1", 0), apple);
-    intercepting = SimulatedCourier.start("intercepting", new InetSocketAddress("127.0.1.2", 0), interceptor);
+    intercepting =
+        SimulatedCourier.start("intercepting", new InetSocketAddress("127.0.1.2", 0), interceptor);
   }
 
   @Test
   void everyHostPassesDirectlyAndThroughAProxy() throws Exception {
     startCouriers();
     int port = courier.address().getPort();
-    List<Probe.Target> targets = List.of(
-        new Probe.Target("courier", "1-courier.push.apple.com", port, "courier.push.apple.com"),
-        new Probe.Target("courier sandbox", "1-courier.sandbox.push.apple.com", port,
-            "courier.sandbox.push.apple.com"));
+    List<Probe.Target> targets =
+        List.of(
+            new Probe.Target("courier", "1-courier.push.apple.com", port, "courier.push.apple.com"),
+            new Probe.Target(
+                "courier sandbox",
+                "1-courier.sandbox.push.apple.com",
+                port,
+                "courier.sandbox.push.apple.com"));
     InetAddress at = courier.address().getAddress();
-    List<Probe.Result> direct = probe(targets, Egress.direct(), hosts(Map.of(
-        "1-courier.push.apple.com", at, "1-courier.sandbox.push.apple.com", at))).run();
+    List<Probe.Result> direct =
+        probe(
+                targets,
+                Egress.direct(),
+                hosts(
+                    Map.of("1-courier.push.apple.com", at, "1-courier.sandbox.push.apple.com", at)))
+            .run();
     assertThat(direct).allMatch(Probe.Result::passed, Probe.table(direct));
     assertThat(Probe.allPassed(direct)).isTrue();
     assertThat(Probe.table(direct)).contains("every host passed");
 
-    EgressProxy proxy = connectProxy(Map.of("1-courier.push.apple.com", courier.address(),
-        "1-courier.sandbox.push.apple.com", courier.address()), Set.of(port));
+    EgressProxy proxy =
+        connectProxy(
+            Map.of(
+                "1-courier.push.apple.com",
+                courier.address(),
+                "1-courier.sandbox.push.apple.com",
+                courier.address()),
+            Set.of(port));
     UpstreamResolver noDns = hosts(Map.of()); // through the proxy, nothing is resolved here
     List<Probe.Result> proxied = probe(targets, Egress.through(proxy), noDns).run();
     assertThat(proxied).allMatch(Probe.Result::passed, Probe.table(proxied));
@@ -168,14 +198,25 @@ class ProbeIT {
   void eachFaultIsReportedWithItsOwnCause() throws Exception {
     startCouriers();
     int port = courier.address().getPort();
-    Probe.Target good = new Probe.Target("courier", "1-courier.push.apple.com", port, "courier.push.apple.com");
-    Probe.Target unknown = new Probe.Target("courier2", "1-courier2.push.apple.com", port,
-        "courier2.push.apple.com");
-    Probe.Target intercepted = new Probe.Target("courier sandbox", "1-courier.sandbox.push.apple.com",
-        intercepting.address().getPort(), "courier.sandbox.push.apple.com");
-    List<Probe.Result> r = probe(List.of(good, unknown, intercepted), Egress.direct(), hosts(Map.of(
-        "1-courier.push.apple.com", courier.address().getAddress(),
-        "1-courier.sandbox.push.apple.com", intercepting.address().getAddress()))).run();
+    Probe.Target good =
+        new Probe.Target("courier", "1-courier.push.apple.com", port, "courier.push.apple.com");
+    Probe.Target unknown =
+        new Probe.Target("courier2", "1-courier2.push.apple.com", port, "courier2.push.apple.com");
+    Probe.Target intercepted =
+        new Probe.Target(
+            "courier sandbox",
+            "1-courier.sandbox.push.apple.com",
+            intercepting.address().getPort(),
+            "courier.sandbox.push.apple.com");
+    List<Probe.Result> r =
+        probe(
+                List.of(good, unknown, intercepted),
+                Egress.direct(),
+                hosts(
+                    Map.of(
+                        "1-courier.push.apple.com", courier.address().getAddress(),
+                        "1-courier.sandbox.push.apple.com", intercepting.address().getAddress())))
+            .run();
     String table = Probe.table(r);
     assertThat(r.get(0).passed()).as(table).isTrue();
     assertThat(r.get(1).failedStep()).as(table).isEqualTo("dns");
@@ -186,24 +227,35 @@ class ProbeIT {
     assertThat(table).contains("2 of 3 hosts failed");
 
     // the courier port blocked at the proxy (only 443 allowed, as Squid's default SSL_ports)
-    EgressProxy proxy = connectProxy(Map.of("1-courier.push.apple.com", courier.address()), Set.of(443));
+    EgressProxy proxy =
+        connectProxy(Map.of("1-courier.push.apple.com", courier.address()), Set.of(443));
     List<Probe.Result> blocked = probe(List.of(good), Egress.through(proxy), hosts(Map.of())).run();
     assertThat(blocked.get(0).failedStep()).as(Probe.table(blocked)).isEqualTo("proxy CONNECT");
-    assertThat(blocked.get(0).cause()).contains("the proxy admin must allow CONNECT to port " + port);
+    assertThat(blocked.get(0).cause())
+        .contains("the proxy admin must allow CONNECT to port " + port);
   }
 
   @Test
   void cachedResultsAreReusedWithinTheInterval() throws Exception {
     startCouriers();
     int[] lookups = {0};
-    UpstreamResolver counting = host -> {
-      synchronized (lookups) {
-        lookups[0]++;
-      }
-      return CompletableFuture.completedFuture(List.of(courier.address().getAddress()));
-    };
-    Probe p = probe(List.of(new Probe.Target("courier", "1-courier.push.apple.com", courier.address().getPort(),
-        "courier.push.apple.com")), Egress.direct(), counting);
+    UpstreamResolver counting =
+        host -> {
+          synchronized (lookups) {
+            lookups[0]++;
+          }
+          return CompletableFuture.completedFuture(List.of(courier.address().getAddress()));
+        };
+    Probe p =
+        probe(
+            List.of(
+                new Probe.Target(
+                    "courier",
+                    "1-courier.push.apple.com",
+                    courier.address().getPort(),
+                    "courier.push.apple.com")),
+            Egress.direct(),
+            counting);
     List<Probe.Result> first = p.cached(Duration.ofMinutes(1));
     List<Probe.Result> second = p.cached(Duration.ofMinutes(1));
     assertThat(second).isSameAs(first);

@@ -42,9 +42,9 @@ import org.xbill.DNS.SimpleResolver;
 import org.xbill.DNS.Type;
 
 /**
- * The demo's whole chain as a test, on loopback with real sockets and real TLS: simulated upstream DNS, simulated
- * TLS couriers on 127.0.1.1 and 127.0.1.2, the proxy node (DNS server + splicer from one plan over
- * 127.100.100.0/24), simulated devices.
+ * The demo's whole chain as a test, on loopback with real sockets and real TLS: simulated upstream
+ * DNS, simulated TLS couriers on 127.0.1.1 and 127.0.1.2, the proxy node (DNS server + splicer from
+ * one plan over 127.100.100.0/24), simulated devices.
  */
 class ProxyEndToEndIT {
   private static final String COURIER_A = "127.0.1.1";
@@ -63,16 +63,20 @@ class ProxyEndToEndIT {
   private DemoWorld start(long upstreamTtlSeconds, Map<String, String> overrides) throws Exception {
     Map<String, String> all = new HashMap<>(overrides);
     all.putIfAbsent("metrics.listen", "127.0.0.1:0");
-    world = DemoWorld.start(line -> {
-      synchronized (log) {
-        log.add(line);
-      }
-    }, upstreamTtlSeconds, all);
+    world =
+        DemoWorld.start(
+            line -> {
+              synchronized (log) {
+                log.add(line);
+              }
+            },
+            upstreamTtlSeconds,
+            all);
     return world;
   }
 
   private SimulatedDevice device() {
-    return new SimulatedDevice(world.proxyDns(), world.tls(), world.port(), line -> { });
+    return new SimulatedDevice(world.proxyDns(), world.tls(), world.port(), line -> {});
   }
 
   private static InetAddress ip(String text) throws Exception {
@@ -85,8 +89,8 @@ class ProxyEndToEndIT {
     // 17-courier really lives on courier-b only, 18-courier on courier-a only
     world.upstreamDns().put("17-courier.push.apple.com", List.of(ip(COURIER_B)));
     world.upstreamDns().put("18-courier.push.apple.com", List.of(ip(COURIER_A)));
-    InetAddress virtual17 = world.node().setup().plan()
-        .addressesFor(ApnsHost.courier(17), ip("127.0.0.1")).get(0);
+    InetAddress virtual17 =
+        world.node().setup().plan().addressesFor(ApnsHost.courier(17), ip("127.0.0.1")).get(0);
     assertThat(virtual17.getHostAddress()).isEqualTo("127.100.100.18");
 
     // DNS answers over UDP and over TCP agree with the plan
@@ -94,16 +98,21 @@ class ProxyEndToEndIT {
       SimpleResolver r = new SimpleResolver(world.proxyDns());
       r.setTCP(tcp);
       r.setTimeout(Duration.ofSeconds(5));
-      Message q = Message.newQuery(Record.newRecord(Name.fromString("17-Courier.Push.Apple.com."), Type.A,
-          DClass.IN));
+      Message q =
+          Message.newQuery(
+              Record.newRecord(Name.fromString("17-Courier.Push.Apple.com."), Type.A, DClass.IN));
       Message a = r.send(q);
       assertThat(a.getRcode()).isEqualTo(Rcode.NOERROR);
       assertThat(a.getHeader().getFlag(Flags.AA)).isTrue();
       assertThat(a.getQuestion().getName().toString()).isEqualTo("17-Courier.Push.Apple.com.");
-      assertThat(a.getSection(Section.ANSWER)).singleElement()
+      assertThat(a.getSection(Section.ANSWER))
+          .singleElement()
           .satisfies(rec -> assertThat(((ARecord) rec).getAddress()).isEqualTo(virtual17));
-      Message aaaa = r.send(Message.newQuery(Record.newRecord(Name.fromString("17-courier.push.apple.com."),
-          Type.AAAA, DClass.IN)));
+      Message aaaa =
+          r.send(
+              Message.newQuery(
+                  Record.newRecord(
+                      Name.fromString("17-courier.push.apple.com."), Type.AAAA, DClass.IN)));
       assertThat(aaaa.getRcode()).isEqualTo(Rcode.NOERROR);
       assertThat(aaaa.getSection(Section.ANSWER)).isEmpty();
       assertThat(aaaa.getSection(Section.AUTHORITY)).anyMatch(rec -> rec instanceof SOARecord);
@@ -120,18 +129,24 @@ class ProxyEndToEndIT {
     assertThat(r17.httpsAnswers()).isZero();
     assertThat(r17.peerCertificate()).contains("courier.push.apple.com");
     // bytes exact: every line came back from the courier the plan routes to, unchanged
-    assertThat(r17.replies()).hasSize(3).allSatisfy(line -> assertThat(line).startsWith("courier-b: hello "));
+    assertThat(r17.replies())
+        .hasSize(3)
+        .allSatisfy(line -> assertThat(line).startsWith("courier-b: hello "));
     for (int i = 0; i < 3; i++) {
-      assertThat(r17.replies().get(i)).isEqualTo("courier-b: hello " + (i + 1) + " from device "
-          + Thread.currentThread().getName());
+      assertThat(r17.replies().get(i))
+          .isEqualTo(
+              "courier-b: hello " + (i + 1) + " from device " + Thread.currentThread().getName());
     }
-    assertThat(r18.replies()).hasSize(2).allSatisfy(line -> assertThat(line).startsWith("courier-a: hello "));
+    assertThat(r18.replies())
+        .hasSize(2)
+        .allSatisfy(line -> assertThat(line).startsWith("courier-a: hello "));
     assertThat(world.couriers().get(1).connections()).isEqualTo(courierBBefore + 1);
 
     assertThat(world.node().awaitIdle(Duration.ofSeconds(10))).isTrue();
     SpliceStats after = world.node().spliceStats();
     assertThat(after.accepted() - before.accepted()).isEqualTo(2);
-    assertThat(after.closed(CloseReason.COMPLETED) - before.closed(CloseReason.COMPLETED)).isEqualTo(2);
+    assertThat(after.closed(CloseReason.COMPLETED) - before.closed(CloseReason.COMPLETED))
+        .isEqualTo(2);
     assertThat(after.upstreamConnectFailures()).isEqualTo(before.upstreamConnectFailures());
     // TLS records carry more than the application bytes, in both directions
     assertThat(after.bytesClientToUpstream() - before.bytesClientToUpstream())
@@ -142,10 +157,12 @@ class ProxyEndToEndIT {
 
     // the metrics endpoint says what the stats say
     DnsStats dns = world.node().dnsStats();
-    assertThat(dns.udpQueries()).isGreaterThanOrEqualTo(2 + 4); // 2 direct UDP queries + the UDP device's 4
+    assertThat(dns.udpQueries())
+        .isGreaterThanOrEqualTo(2 + 4); // 2 direct UDP queries + the UDP device's 4
     assertThat(dns.tcpQueries()).isGreaterThanOrEqualTo(2 + 4);
     String metrics = scrape("/metrics");
-    assertThat(metric(metrics, "apns_proxy_connections_accepted_total")).isEqualTo(after.accepted());
+    assertThat(metric(metrics, "apns_proxy_connections_accepted_total"))
+        .isEqualTo(after.accepted());
     assertThat(metric(metrics, "apns_proxy_connections_closed_total{reason=\"completed\"}"))
         .isEqualTo(after.closed(CloseReason.COMPLETED));
     assertThat(metric(metrics, "apns_proxy_bytes_total{direction=\"client_to_upstream\"}"))
@@ -155,19 +172,25 @@ class ProxyEndToEndIT {
     assertThat(metric(metrics, "apns_proxy_dns_answers_total{rcode=\"noerror\"}"))
         .isEqualTo(world.node().dnsStats().answers("NOERROR"));
     assertThat(metric(metrics, "apns_proxy_connections_active")).isZero();
-    // the demo's plan routes by the dialled address: both devices counted as address-routed without a name
-    assertThat(after.routed("address", ServerNameKind.NONE) - before.routed("address", ServerNameKind.NONE))
+    // the demo's plan routes by the dialled address: both devices counted as address-routed without
+    // a name
+    assertThat(
+            after.routed("address", ServerNameKind.NONE)
+                - before.routed("address", ServerNameKind.NONE))
         .isEqualTo(2);
-    assertThat(metric(metrics, "apns_proxy_connections_routed_total{front_door=\"address\",name_kind=\"none\"}"))
+    assertThat(
+            metric(
+                metrics,
+                "apns_proxy_connections_routed_total{front_door=\"address\",name_kind=\"none\"}"))
         .isEqualTo(after.routed("address", ServerNameKind.NONE));
     assertThat(metric(metrics, "apns_proxy_preface_bytes")).isZero();
     assertThat(scrape("/healthz")).isEqualTo("ok\n");
   }
 
   /**
-   * connect.listen and socks.listen wired from the config: an MDM server's CONNECT for a courier name reaches the
-   * courier the upstream DNS names (TLS verified through the tunnel), a name outside APNs gets 403, and both are
-   * counted in {@code apns_proxy_explicit_requests_total}.
+   * connect.listen and socks.listen wired from the config: an MDM server's CONNECT for a courier
+   * name reaches the courier the upstream DNS names (TLS verified through the tunnel), a name
+   * outside APNs gets 403, and both are counted in {@code apns_proxy_explicit_requests_total}.
    */
   @Test
   void theConnectListenerOfTheConfigTunnelsToTheCourierAndIsCounted() throws Exception {
@@ -183,44 +206,63 @@ class ProxyEndToEndIT {
       plain.connect(connect, 5_000);
       plain.setSoTimeout(10_000);
       String target = "17-courier.push.apple.com:" + world.port();
-      plain.getOutputStream().write(("CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n")
-          .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      plain
+          .getOutputStream()
+          .write(
+              ("CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n")
+                  .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
       assertThat(readHead(plain.getInputStream())).startsWith("HTTP/1.1 200");
-      javax.net.ssl.SSLSocket tls = (javax.net.ssl.SSLSocket) world.tls().client().getSocketFactory()
-          .createSocket(plain, "courier.push.apple.com", world.port(), true);
+      javax.net.ssl.SSLSocket tls =
+          (javax.net.ssl.SSLSocket)
+              world
+                  .tls()
+                  .client()
+                  .getSocketFactory()
+                  .createSocket(plain, "courier.push.apple.com", world.port(), true);
       javax.net.ssl.SSLParameters params = tls.getSSLParameters();
       params.setEndpointIdentificationAlgorithm("HTTPS");
       tls.setSSLParameters(params);
       tls.startHandshake();
       tls.getOutputStream().write("hello 1\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
       tls.getOutputStream().flush();
-      java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(tls.getInputStream(),
-          java.nio.charset.StandardCharsets.UTF_8));
+      java.io.BufferedReader in =
+          new java.io.BufferedReader(
+              new java.io.InputStreamReader(
+                  tls.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
       assertThat(in.readLine()).isEqualTo("courier-b: hello 1");
       tls.close();
     }
     try (java.net.Socket refused = new java.net.Socket()) {
       refused.connect(connect, 5_000);
       refused.setSoTimeout(10_000);
-      refused.getOutputStream().write("CONNECT www.example.com:443 HTTP/1.1\r\nHost: www.example.com:443\r\n\r\n"
-          .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      refused
+          .getOutputStream()
+          .write(
+              "CONNECT www.example.com:443 HTTP/1.1\r\nHost: www.example.com:443\r\n\r\n"
+                  .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
       assertThat(readHead(refused.getInputStream())).startsWith("HTTP/1.1 403");
     }
     try (java.net.Socket socks5 = new java.net.Socket()) {
       socks5.connect(socks, 5_000);
       socks5.setSoTimeout(10_000);
-      socks5.getOutputStream().write(new byte[] {5, 1, 0}); // version 5, one method: no authentication
+      socks5
+          .getOutputStream()
+          .write(new byte[] {5, 1, 0}); // version 5, one method: no authentication
       byte[] choice = socks5.getInputStream().readNBytes(2);
       assertThat(choice).containsExactly(5, 0);
     }
 
     assertThat(world.node().awaitIdle(Duration.ofSeconds(10))).isTrue();
     String metrics = scrape("/metrics"); // labels in the exposition's (alphabetical) order
-    assertThat(metric(metrics,
-        "apns_proxy_explicit_requests_total{door=\"http-connect\",kind=\"courier\",outcome=\"200\"}"))
+    assertThat(
+            metric(
+                metrics,
+                "apns_proxy_explicit_requests_total{door=\"http-connect\",kind=\"courier\",outcome=\"200\"}"))
         .isEqualTo(1);
-    assertThat(metric(metrics,
-        "apns_proxy_explicit_requests_total{door=\"http-connect\",kind=\"other\",outcome=\"403\"}"))
+    assertThat(
+            metric(
+                metrics,
+                "apns_proxy_explicit_requests_total{door=\"http-connect\",kind=\"other\",outcome=\"403\"}"))
         .isEqualTo(1);
     assertThat(metric(metrics, "apns_proxy_explicit_failed_logins_total")).isZero();
     assertThat(metric(metrics, "apns_proxy_egress_proxy_failures_total")).isZero();
@@ -254,16 +296,20 @@ class ProxyEndToEndIT {
         int courier = i % 50;
         boolean tcp = i % 10 == 0;
         SimulatedDevice d = device();
-        futures.add(pool.submit(() -> {
-          go.await();
-          return d.run(count -> courier, 2, tcp);
-        }));
+        futures.add(
+            pool.submit(
+                () -> {
+                  go.await();
+                  return d.run(count -> courier, 2, tcp);
+                }));
       }
       go.countDown();
       int ok = 0;
       for (Future<SimulatedDevice.Result> f : futures) {
         SimulatedDevice.Result r = f.get(120, TimeUnit.SECONDS);
-        assertThat(r.replies()).hasSize(2).allSatisfy(line -> assertThat(line).matches("courier-[ab]: hello .*"));
+        assertThat(r.replies())
+            .hasSize(2)
+            .allSatisfy(line -> assertThat(line).matches("courier-[ab]: hello .*"));
         ok++;
       }
       assertThat(ok).isEqualTo(devices);
@@ -274,7 +320,8 @@ class ProxyEndToEndIT {
     SpliceStats s = world.node().spliceStats();
     assertThat(s.accepted()).isEqualTo(devices);
     assertThat(s.closed(CloseReason.COMPLETED)).isEqualTo(devices);
-    assertThat(world.couriers().stream().mapToInt(SimulatedCourier::connections).sum()).isEqualTo(devices);
+    assertThat(world.couriers().stream().mapToInt(SimulatedCourier::connections).sum())
+        .isEqualTo(devices);
     // coalescing and caching: 50 courier names were resolved upstream, not 500
     ResolverStats rs = world.node().resolverStats().orElseThrow();
     assertThat(world.upstreamDns().queries()).isLessThanOrEqualTo(50 * 2 + 10);
@@ -286,12 +333,15 @@ class ProxyEndToEndIT {
   void upstreamDnsStoppedNewConnectionsRoutedFromTheStaleCache() throws Exception {
     start(1, Map.of("upstream.ttl-min", "1s", "upstream.timeout", "300ms"));
     world.upstreamDns().put("5-courier.push.apple.com", List.of(ip(COURIER_A)));
-    assertThat(device().run(count -> 5, 1, false).replies()).singleElement()
+    assertThat(device().run(count -> 5, 1, false).replies())
+        .singleElement()
         .satisfies(line -> assertThat(line).startsWith("courier-a: "));
     world.upstreamDns().close();
     Thread.sleep(2_200); // the 1 s answer (floor 1 s) is now expired
     SimulatedDevice.Result again = device().run(count -> 5, 1, false);
-    assertThat(again.replies()).singleElement().satisfies(line -> assertThat(line).startsWith("courier-a: "));
+    assertThat(again.replies())
+        .singleElement()
+        .satisfies(line -> assertThat(line).startsWith("courier-a: "));
     assertThat(world.node().resolverStats().orElseThrow().staleServed()).isPositive();
     // a name never resolved before has nothing stale: that connection is closed, and counted
     SpliceStats before = world.node().spliceStats();
@@ -313,20 +363,26 @@ class ProxyEndToEndIT {
     world.upstreamDns().put("9-courier.push.apple.com", List.of(ip("127.0.1.9"), ip(COURIER_B)));
     SpliceStats before = world.node().spliceStats();
     SimulatedDevice.Result r = device().run(count -> 9, 2, false);
-    assertThat(r.replies()).hasSize(2).allSatisfy(line -> assertThat(line).startsWith("courier-b: "));
+    assertThat(r.replies())
+        .hasSize(2)
+        .allSatisfy(line -> assertThat(line).startsWith("courier-b: "));
     assertThat(world.node().awaitIdle(Duration.ofSeconds(10))).isTrue();
     SpliceStats after = world.node().spliceStats();
     assertThat(after.upstreamConnectFailures() - before.upstreamConnectFailures()).isEqualTo(1);
-    assertThat(after.closed(CloseReason.COMPLETED) - before.closed(CloseReason.COMPLETED)).isEqualTo(1);
+    assertThat(after.closed(CloseReason.COMPLETED) - before.closed(CloseReason.COMPLETED))
+        .isEqualTo(1);
     assertThat(metric(scrape("/metrics"), "apns_proxy_upstream_connect_failures_total"))
         .isEqualTo(after.upstreamConnectFailures());
   }
 
-  /** Issue 18: DNS answers through the drain, so devices still resolve while live splices finish. */
+  /**
+   * Issue 18: DNS answers through the drain, so devices still resolve while live splices finish.
+   */
   @Test
   void dnsAnswersThroughTheDrain() throws Exception {
     start(300, Map.of());
-    InetAddress virtual17 = world.node().setup().plan().addressesFor(ApnsHost.courier(17), ip("127.0.0.1")).get(0);
+    InetAddress virtual17 =
+        world.node().setup().plan().addressesFor(ApnsHost.courier(17), ip("127.0.0.1")).get(0);
     ExecutorService closer = Executors.newSingleThreadExecutor();
     java.net.Socket held = new java.net.Socket(virtual17, world.port());
     try {
@@ -338,10 +394,14 @@ class ProxyEndToEndIT {
 
       SimpleResolver r = new SimpleResolver(world.proxyDns());
       r.setTimeout(Duration.ofSeconds(5));
-      Message a = r.send(Message.newQuery(Record.newRecord(Name.fromString("17-courier.push.apple.com."), Type.A,
-          DClass.IN)));
+      Message a =
+          r.send(
+              Message.newQuery(
+                  Record.newRecord(
+                      Name.fromString("17-courier.push.apple.com."), Type.A, DClass.IN)));
       assertThat(a.getRcode()).isEqualTo(Rcode.NOERROR);
-      assertThat(a.getSection(Section.ANSWER)).singleElement()
+      assertThat(a.getSection(Section.ANSWER))
+          .singleElement()
           .satisfies(rec -> assertThat(((ARecord) rec).getAddress()).isEqualTo(virtual17));
 
       held.close(); // the last splice ends: the drain ends, then DNS closes
@@ -368,21 +428,31 @@ class ProxyEndToEndIT {
   private int status(String path) throws Exception {
     var address = world.node().metricsAddress().orElseThrow();
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + address.getPort() + path))
-        .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+    return http.send(
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + address.getPort() + path))
+                .timeout(Duration.ofSeconds(5))
+                .build(),
+            HttpResponse.BodyHandlers.discarding())
+        .statusCode();
   }
 
   private String scrape(String path) throws Exception {
     var address = world.node().metricsAddress().orElseThrow();
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-    HttpResponse<String> response = http.send(HttpRequest.newBuilder(
-        URI.create("http://127.0.0.1:" + address.getPort() + path)).timeout(Duration.ofSeconds(5)).build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> response =
+        http.send(
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + address.getPort() + path))
+                .timeout(Duration.ofSeconds(5))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(response.statusCode()).isEqualTo(200);
     return response.body();
   }
 
-  /** The value of {@code sample} (as written: name and labels in order) in a scrape parsed by the format's rules. */
+  /**
+   * The value of {@code sample} (as written: name and labels in order) in a scrape parsed by the
+   * format's rules.
+   */
   private static long metric(String text, String sample) {
     Map<String, Double> samples = new HashMap<>();
     for (ExpositionParser.Family f : ExpositionParser.parse(text).values()) {

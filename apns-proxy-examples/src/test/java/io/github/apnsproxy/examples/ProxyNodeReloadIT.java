@@ -21,9 +21,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@link ProxyNode#reload} in process: what is refused keeps the running config (a new address that cannot be bound,
- * a file that does not parse), a key that needs a restart keeps its running value, a resolver key makes a new
- * resolver. {@link ReloadIT} runs the whole process with live splices.
+ * {@link ProxyNode#reload} in process: what is refused keeps the running config (a new address that
+ * cannot be bound, a file that does not parse), a key that needs a restart keeps its running value,
+ * a resolver key makes a new resolver. {@link ReloadIT} runs the whole process with live splices.
  */
 class ProxyNodeReloadIT {
   private final List<ProxyNode> nodes = new ArrayList<>();
@@ -45,9 +45,17 @@ class ProxyNodeReloadIT {
 
   private ProxySetup setup(String... lines) {
     Properties p = new Properties();
-    List<String> all = new ArrayList<>(List.of("dns.listen=127.0.0.1:0", "upstream.dns=127.0.0.1:9",
-        "clients.allow=127.0.0.0/8", "stats.interval=0s", "courier.count=1", "tcp.courier-ports=" + port,
-        "tcp.init-ports=" + port, "tcp.api-ports=" + port));
+    List<String> all =
+        new ArrayList<>(
+            List.of(
+                "dns.listen=127.0.0.1:0",
+                "upstream.dns=127.0.0.1:9",
+                "clients.allow=127.0.0.0/8",
+                "stats.interval=0s",
+                "courier.count=1",
+                "tcp.courier-ports=" + port,
+                "tcp.init-ports=" + port,
+                "tcp.api-ports=" + port));
     all.addAll(List.of(lines));
     for (String l : all) {
       int eq = l.indexOf('=');
@@ -58,9 +66,12 @@ class ProxyNodeReloadIT {
 
   private static long reloads(ProxyNode node, String result) {
     for (MetricSnapshot m : node.metrics().registry().scrape()) {
-      if (m.getMetadata().getPrometheusName().equals("apns_proxy_config_reloads") && m instanceof CounterSnapshot c) {
-        return c.getDataPoints().stream().filter(p -> result.equals(p.getLabels().get("result")))
-            .mapToLong(p -> (long) p.getValue()).findFirst()
+      if (m.getMetadata().getPrometheusName().equals("apns_proxy_config_reloads")
+          && m instanceof CounterSnapshot c) {
+        return c.getDataPoints().stream()
+            .filter(p -> result.equals(p.getLabels().get("result")))
+            .mapToLong(p -> (long) p.getValue())
+            .findFirst()
             .orElseThrow(() -> new AssertionError("no series result=" + result));
       }
     }
@@ -79,9 +90,15 @@ class ProxyNodeReloadIT {
     List<InetSocketAddress> before = node.splicerAddresses();
     ProxySetup running = node.setup();
 
-    // 192.0.2.0/24 (TEST-NET-1) is no address of this host: binding it fails, so nothing of the new file applies
-    boolean applied = node.reload(setup("plan.sites=a,b", "site.a.ipv4=127.100.123.0/24",
-        "site.b.ipv4=192.0.2.0/24", "dns.ttl=120s"));
+    // 192.0.2.0/24 (TEST-NET-1) is no address of this host: binding it fails, so nothing of the new
+    // file applies
+    boolean applied =
+        node.reload(
+            setup(
+                "plan.sites=a,b",
+                "site.a.ipv4=127.100.123.0/24",
+                "site.b.ipv4=192.0.2.0/24",
+                "dns.ttl=120s"));
 
     assertThat(applied).isFalse();
     assertThat(node.setup()).isSameAs(running);
@@ -108,11 +125,20 @@ class ProxyNodeReloadIT {
 
   @Test
   void restartKeysKeepTheirRunningValuesAndResolverKeysMakeANewResolver() throws Exception {
-    ProxyNode node = start(setup("plan.ipv4=127.100.125.0/24", "dns.threads=2", "tcp.idle-timeout=1h"));
+    ProxyNode node =
+        start(setup("plan.ipv4=127.100.125.0/24", "dns.threads=2", "tcp.idle-timeout=1h"));
     int listeners = node.splicerAddressCount();
 
-    assertThat(node.reload(setup("plan.ipv4=127.100.125.0/24", "dns.threads=3", "tcp.idle-timeout=2h",
-        "upstream.dns=127.0.0.1:19", "tcp.max-connections=1234", "dns.ttl=42s"))).isTrue();
+    assertThat(
+            node.reload(
+                setup(
+                    "plan.ipv4=127.100.125.0/24",
+                    "dns.threads=3",
+                    "tcp.idle-timeout=2h",
+                    "upstream.dns=127.0.0.1:19",
+                    "tcp.max-connections=1234",
+                    "dns.ttl=42s")))
+        .isTrue();
 
     assertThat(node.setup().effectiveValues())
         .containsEntry("dns.threads", "2")
@@ -128,13 +154,24 @@ class ProxyNodeReloadIT {
 
   @Test
   void connectAndSocksListenersStayAndKeepTheirResolver() throws Exception {
-    ProxyNode node = start(setup("plan.ipv4=127.100.126.0/24", "connect.listen=127.0.0.1:0",
-        "socks.listen=127.0.0.1:0"));
+    ProxyNode node =
+        start(
+            setup(
+                "plan.ipv4=127.100.126.0/24",
+                "connect.listen=127.0.0.1:0",
+                "socks.listen=127.0.0.1:0"));
     List<InetSocketAddress> before = node.splicerAddresses();
     assertThat(node.splicerAddressCount()).isEqualTo(before.size());
 
-    assertThat(node.reload(setup("plan.ipv4=127.100.126.0/24", "connect.listen=127.0.0.1:0",
-        "socks.listen=127.0.0.1:0", "upstream.dns=127.0.0.1:19", "dns.ttl=42s"))).isTrue();
+    assertThat(
+            node.reload(
+                setup(
+                    "plan.ipv4=127.100.126.0/24",
+                    "connect.listen=127.0.0.1:0",
+                    "socks.listen=127.0.0.1:0",
+                    "upstream.dns=127.0.0.1:19",
+                    "dns.ttl=42s")))
+        .isTrue();
 
     // the CONNECT and SOCKS5 listeners are not the plan's: a reload leaves them bound
     assertThat(node.splicerAddresses()).isEqualTo(before);

@@ -18,10 +18,11 @@ import org.w3c.dom.Node;
 import org.w3c.dom.NodeList;
 
 /**
- * What Maven Central requires of each published library artifact, checked on the built reactor (the library modules
- * are built before this module's integration tests): name, description, URL, licence, developers and SCM in the POM
- * (its own or the parent's, which is published too), and next to the jar a sources jar and a javadoc jar with real
- * content. Signatures come from the {@code release} profile's GPG plugin, checked to be configured to sign.
+ * What Maven Central requires of each published library artifact, checked on the built reactor (the
+ * library modules are built before this module's integration tests): name, description, URL,
+ * licence, developers and SCM in the POM (its own or the parent's, which is published too), and
+ * next to the jar a sources jar and a javadoc jar with real content. Signatures come from the
+ * {@code release} profile's GPG plugin, checked to be configured to sign.
  */
 class ReleaseArtifactsIT {
   private static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
@@ -32,7 +33,10 @@ class ReleaseArtifactsIT {
     return f.newDocumentBuilder().parse(file.toFile());
   }
 
-  /** The text of the first {@code name} child element of the project (not of nested elements), or "". */
+  /**
+   * The text of the first {@code name} child element of the project (not of nested elements), or
+   * "".
+   */
   private static String child(Element parent, String name) {
     for (Node n = parent.getFirstChild(); n != null; n = n.getNextSibling()) {
       if (n instanceof Element e && e.getTagName().equals(name)) {
@@ -57,7 +61,8 @@ class ReleaseArtifactsIT {
     assertThat(child(pom, "url")).startsWith("https://");
     for (String field : List.of("licenses", "developers", "scm")) {
       String own = child(pom, field);
-      assertThat(own.isEmpty() ? child(parent, field) : own).as("%s <%s> (own or the parent's)", module, field)
+      assertThat(own.isEmpty() ? child(parent, field) : own)
+          .as("%s <%s> (own or the parent's)", module, field)
           .isNotBlank();
     }
     Element licence = (Element) parent.getElementsByTagName("license").item(0);
@@ -66,8 +71,10 @@ class ReleaseArtifactsIT {
     Element scm = (Element) parent.getElementsByTagName("scm").item(0);
     for (String field : List.of("connection", "developerConnection", "url")) {
       assertThat(child(scm, field)).as("scm %s", field).isNotBlank();
-      // the modules share one repository: the inherited addresses must not get the artifactId appended
-      assertThat(scm.getAttribute("child.scm." + field + ".inherit.append.path")).isEqualTo("false");
+      // the modules share one repository: the inherited addresses must not get the artifactId
+      // appended
+      assertThat(scm.getAttribute("child.scm." + field + ".inherit.append.path"))
+          .isEqualTo("false");
     }
     assertThat(parent.getAttribute("child.project.url.inherit.append.path")).isEqualTo("false");
     Element developer = (Element) parent.getElementsByTagName("developer").item(0);
@@ -79,22 +86,37 @@ class ReleaseArtifactsIT {
     Path sources = target.resolve(module + "-" + version + "-sources.jar");
     Path javadoc = target.resolve(module + "-" + version + "-javadoc.jar");
     for (Path p : List.of(jar, sources, javadoc)) {
-      assertThat(p).as("built before this module's integration tests (run the reactor: -am)").exists();
+      assertThat(p)
+          .as("built before this module's integration tests (run the reactor: -am)")
+          .exists();
     }
-    try (JarFile j = new JarFile(jar.toFile()); JarFile s = new JarFile(sources.toFile());
+    try (JarFile j = new JarFile(jar.toFile());
+        JarFile s = new JarFile(sources.toFile());
         JarFile d = new JarFile(javadoc.toFile())) {
       assertThat(j.getEntry("module-info.class")).isNotNull();
-      List<String> classes = j.stream().map(e -> e.getName()).filter(n -> n.endsWith(".class")
-          && !n.contains("$") && !n.endsWith("module-info.class") && !n.endsWith("package-info.class")
-          && !n.contains("/internal/")).collect(Collectors.toList());
+      List<String> classes =
+          j.stream()
+              .map(e -> e.getName())
+              .filter(
+                  n ->
+                      n.endsWith(".class")
+                          && !n.contains("$")
+                          && !n.endsWith("module-info.class")
+                          && !n.endsWith("package-info.class")
+                          && !n.contains("/internal/"))
+              .collect(Collectors.toList());
       assertThat(classes).isNotEmpty();
       for (String c : classes) {
         assertThat(s.getEntry(c.replace(".class", ".java"))).as("source of %s", c).isNotNull();
-        String page = c.replace(".class", ".html"); // under the module's directory in modular javadoc
+        String page =
+            c.replace(".class", ".html"); // under the module's directory in modular javadoc
         if (!isPublic(c)) {
-          continue; // a package-private helper of an exported package has no javadoc page, by design
+          continue; // a package-private helper of an exported package has no javadoc page, by
+          // design
         }
-        assertThat(d.stream().anyMatch(e -> e.getName().endsWith(page))).as("javadoc of %s", c).isTrue();
+        assertThat(d.stream().anyMatch(e -> e.getName().endsWith(page)))
+            .as("javadoc of %s", c)
+            .isTrue();
       }
       assertThat(d.getEntry("index.html")).isNotNull();
     }
@@ -123,7 +145,10 @@ class ReleaseArtifactsIT {
     assertThat(Files.readString(ROOT.resolve("LICENSE"))).contains("Apache License");
   }
 
-  /** Whether the class named by a jar entry is public (loaded without initialising it; the test path has them all). */
+  /**
+   * Whether the class named by a jar entry is public (loaded without initialising it; the test path
+   * has them all).
+   */
   private static boolean isPublic(String entry) {
     String name = entry.substring(0, entry.length() - ".class".length()).replace('/', '.');
     try {

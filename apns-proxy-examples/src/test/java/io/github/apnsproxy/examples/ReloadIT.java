@@ -54,10 +54,11 @@ import org.xbill.DNS.SimpleResolver;
 import org.xbill.DNS.Type;
 
 /**
- * Issue 17 item 1: {@code run --config} as its own process, reloaded with SIGHUP while 200 splices carry data. The
- * reload changes the plan's TTL, adds a site and removes a courier port (and changes a key that needs a restart);
- * every live splice survives it, new DNS answers and connections see the new config. A broken file is then refused:
- * the old config serves on and the failure is counted in {@code /metrics}.
+ * Issue 17 item 1: {@code run --config} as its own process, reloaded with SIGHUP while 200 splices
+ * carry data. The reload changes the plan's TTL, adds a site and removes a courier port (and
+ * changes a key that needs a restart); every live splice survives it, new DNS answers and
+ * connections see the new config. A broken file is then refused: the old config serves on and the
+ * failure is counted in {@code /metrics}.
  */
 class ReloadIT {
   private static final int SPLICES = 200;
@@ -66,11 +67,13 @@ class ReloadIT {
   private static final Duration WAIT = Duration.ofSeconds(90);
 
   private final List<AutoCloseable> closeLater = new CopyOnWriteArrayList<>();
-  private final ExecutorService threads = Executors.newCachedThreadPool(r -> {
-    Thread t = new Thread(r, "reload-it");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ExecutorService threads =
+      Executors.newCachedThreadPool(
+          r -> {
+            Thread t = new Thread(r, "reload-it");
+            t.setDaemon(true);
+            return t;
+          });
   private Process proxy;
 
   @AfterEach
@@ -89,29 +92,43 @@ class ReloadIT {
   }
 
   @Test
-  void sighupAppliesANewConfigWithLiveSplicesUntouchedAndRefusesABrokenOne(@TempDir Path dir) throws Exception {
-    // two echo upstreams on 127.0.0.1; the plan's ports are theirs, so a splice reaches the one on its dialled port
+  void sighupAppliesANewConfigWithLiveSplicesUntouchedAndRefusesABrokenOne(@TempDir Path dir)
+      throws Exception {
+    // two echo upstreams on 127.0.0.1; the plan's ports are theirs, so a splice reaches the one on
+    // its dialled port
     ServerSocket echo1 = echoServer();
     ServerSocket echo2 = echoServer();
     int p1 = echo1.getLocalPort();
     int p2 = echo2.getLocalPort();
 
-    List<String> common = List.of(
-        "dns.listen=127.0.0.1:0",
-        "metrics.listen=127.0.0.1:0",
-        "stats.interval=0s",
-        "upstream.allow=127.0.0.1/32",
-        "clients.allow=127.0.0.0/8",
-        "courier.count=3",
-        "tcp.max-per-client=0",
-        "tcp.init-ports=" + p1,
-        "tcp.api-ports=" + p1);
+    List<String> common =
+        List.of(
+            "dns.listen=127.0.0.1:0",
+            "metrics.listen=127.0.0.1:0",
+            "stats.interval=0s",
+            "upstream.allow=127.0.0.1/32",
+            "clients.allow=127.0.0.0/8",
+            "courier.count=3",
+            "tcp.max-per-client=0",
+            "tcp.init-ports=" + p1,
+            "tcp.api-ports=" + p1);
     List<String> v1 = new ArrayList<>(common);
-    v1.addAll(List.of("plan.sites=a", "site.a.ipv4=" + SITE_A, "dns.ttl=60s", "tcp.courier-ports=" + p1 + "," + p2));
+    v1.addAll(
+        List.of(
+            "plan.sites=a",
+            "site.a.ipv4=" + SITE_A,
+            "dns.ttl=60s",
+            "tcp.courier-ports=" + p1 + "," + p2));
     List<String> v2 = new ArrayList<>(common);
-    v2.addAll(List.of("plan.sites=a,b", "site.a.ipv4=" + SITE_A, "site.b.ipv4=" + SITE_B,
-        "site.b.clients=127.0.0.2/32", "dns.ttl=120s", "tcp.courier-ports=" + p1,
-        "tcp.idle-timeout=7200s")); // needs a restart: kept, with a warning
+    v2.addAll(
+        List.of(
+            "plan.sites=a,b",
+            "site.a.ipv4=" + SITE_A,
+            "site.b.ipv4=" + SITE_B,
+            "site.b.clients=127.0.0.2/32",
+            "dns.ttl=120s",
+            "tcp.courier-ports=" + p1,
+            "tcp.idle-timeout=7200s")); // needs a restart: kept, with a warning
 
     // a hosts file naming every upstream of both plans as 127.0.0.1
     Path hosts = dir.resolve("hosts.txt");
@@ -128,20 +145,39 @@ class ReloadIT {
 
     Path stderr = dir.resolve("stderr.txt");
     String javaExe = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    proxy = new ProcessBuilder(List.of(javaExe, "-Xss512k", "-cp", System.getProperty("java.class.path"),
-        ApnsProxy.class.getName(), "run", "--config", config.toString()))
-        .redirectError(stderr.toFile()).start();
-    BufferedReader out = new BufferedReader(new InputStreamReader(proxy.getInputStream(), StandardCharsets.UTF_8));
-    String first = CompletableFuture.supplyAsync(() -> {
-      try {
-        return String.valueOf(out.readLine());
-      } catch (IOException e) {
-        return e.toString();
-      }
-    }, threads).get(WAIT.toSeconds(), TimeUnit.SECONDS);
-    Matcher m = Pattern.compile("DNS \\[/127\\.0\\.0\\.1:(\\d+)].*metrics http://127\\.0\\.0\\.1:(\\d+)/metrics")
-        .matcher(first);
-    assertThat(m.find()).as("first line: %s (stderr: %s)", first, Files.readString(stderr)).isTrue();
+    proxy =
+        new ProcessBuilder(
+                List.of(
+                    javaExe,
+                    "-Xss512k",
+                    "-cp",
+                    System.getProperty("java.class.path"),
+                    ApnsProxy.class.getName(),
+                    "run",
+                    "--config",
+                    config.toString()))
+            .redirectError(stderr.toFile())
+            .start();
+    BufferedReader out =
+        new BufferedReader(new InputStreamReader(proxy.getInputStream(), StandardCharsets.UTF_8));
+    String first =
+        CompletableFuture.supplyAsync(
+                () -> {
+                  try {
+                    return String.valueOf(out.readLine());
+                  } catch (IOException e) {
+                    return e.toString();
+                  }
+                },
+                threads)
+            .get(WAIT.toSeconds(), TimeUnit.SECONDS);
+    Matcher m =
+        Pattern.compile(
+                "DNS \\[/127\\.0\\.0\\.1:(\\d+)].*metrics http://127\\.0\\.0\\.1:(\\d+)/metrics")
+            .matcher(first);
+    assertThat(m.find())
+        .as("first line: %s (stderr: %s)", first, Files.readString(stderr))
+        .isTrue();
     InetSocketAddress dns = new InetSocketAddress("127.0.0.1", Integer.parseInt(m.group(1)));
     URI metrics = URI.create("http://127.0.0.1:" + m.group(2) + "/metrics");
 
@@ -153,12 +189,16 @@ class ReloadIT {
     assertThat(address(b1).getHostAddress()).as("no site b yet").startsWith("127.100.120.");
 
     // 200 splices carrying data, half on the courier port that the reload removes
-    List<InetAddress> couriers = plan(v1).listenAddresses().stream().filter(s -> s.getPort() == p2)
-        .map(InetSocketAddress::getAddress).toList();
+    List<InetAddress> couriers =
+        plan(v1).listenAddresses().stream()
+            .filter(s -> s.getPort() == p2)
+            .map(InetSocketAddress::getAddress)
+            .toList();
     assertThat(couriers).isNotEmpty();
     List<Socket> splices = new ArrayList<>();
     for (int i = 0; i < SPLICES; i++) {
-      Socket s = connect(new InetSocketAddress(couriers.get(i % couriers.size()), i % 2 == 0 ? p1 : p2));
+      Socket s =
+          connect(new InetSocketAddress(couriers.get(i % couriers.size()), i % 2 == 0 ? p1 : p2));
       splices.add(s);
       roundTrip(s, i);
     }
@@ -167,18 +207,21 @@ class ReloadIT {
     AtomicBoolean pumping = new AtomicBoolean(true);
     AtomicReference<Throwable> pumpFailure = new AtomicReference<>();
     AtomicLong rounds = new AtomicLong();
-    CompletableFuture<Void> pump = CompletableFuture.runAsync(() -> {
-      try {
-        while (pumping.get()) {
-          for (int i = 0; i < splices.size(); i++) {
-            roundTrip(splices.get(i), i);
-          }
-          rounds.incrementAndGet();
-        }
-      } catch (IOException | RuntimeException | AssertionError e) {
-        pumpFailure.set(e);
-      }
-    }, threads);
+    CompletableFuture<Void> pump =
+        CompletableFuture.runAsync(
+            () -> {
+              try {
+                while (pumping.get()) {
+                  for (int i = 0; i < splices.size(); i++) {
+                    roundTrip(splices.get(i), i);
+                  }
+                  rounds.incrementAndGet();
+                }
+              } catch (IOException | RuntimeException | AssertionError e) {
+                pumpFailure.set(e);
+              }
+            },
+            threads);
     awaitRounds(rounds, 1, pumpFailure);
 
     // reload: TTL 120, site b added, courier port p2 removed
@@ -188,9 +231,11 @@ class ReloadIT {
     long after = rounds.get();
     awaitRounds(rounds, after + 2, pumpFailure);
     String log = Files.readString(stderr);
-    assertThat(log).contains("tcp.idle-timeout = '")
+    assertThat(log)
+        .contains("tcp.idle-timeout = '")
         .contains("change only with a restart; keeping the running values")
-        .containsPattern("config reloaded: changed .*dns\\.ttl.*plan\\.sites.*site\\.b\\.ipv4.*tcp\\.courier-ports")
+        .containsPattern(
+            "config reloaded: changed .*dns\\.ttl.*plan\\.sites.*site\\.b\\.ipv4.*tcp\\.courier-ports")
         .contains(SPLICES + " live splices untouched");
     assertThat(reloads(metrics, "success")).isEqualTo(1);
     assertThat(reloads(metrics, "failure")).isZero();
@@ -213,15 +258,17 @@ class ReloadIT {
     assertThatThrownBy(() -> connect(new InetSocketAddress(couriers.get(0), p2)).close())
         .isInstanceOf(ConnectException.class);
 
-    // a broken file is refused as a whole: the old config serves on, the failure is counted and names the key
+    // a broken file is refused as a whole: the old config serves on, the failure is counted and
+    // names the key
     List<String> broken = new ArrayList<>(v2);
     broken.replaceAll(l -> l.startsWith("dns.ttl=") ? "dns.ttl=banana" : l);
     broken.replaceAll(l -> l.startsWith("site.b.ipv4=") ? "site.b.ipv4=127.100.122.0/24" : l);
     write(config, broken, hosts);
     hangup();
     awaitLog(stderr, "config reload refused", 1);
-    assertThat(Files.readString(stderr)).containsPattern("config reload refused, the running config stays: config: "
-        + "dns\\.ttl = 'banana'");
+    assertThat(Files.readString(stderr))
+        .containsPattern(
+            "config reload refused, the running config stays: config: " + "dns\\.ttl = 'banana'");
     assertThat(reloads(metrics, "failure")).isEqualTo(1);
     assertThat(reloads(metrics, "success")).isEqualTo(1);
     Message b3 = query(dns, "127.0.0.2");
@@ -243,7 +290,9 @@ class ReloadIT {
       s.close();
     }
     proxy.destroy(); // SIGTERM
-    assertThat(proxy.waitFor(WAIT.toSeconds(), TimeUnit.SECONDS)).as("exited after SIGTERM").isTrue();
+    assertThat(proxy.waitFor(WAIT.toSeconds(), TimeUnit.SECONDS))
+        .as("exited after SIGTERM")
+        .isTrue();
     assertThat(proxy.exitValue()).isZero();
   }
 
@@ -263,7 +312,10 @@ class ReloadIT {
     all.add("upstream.hosts=" + hosts);
     Path tmp = config.resolveSibling("proxy.properties.tmp");
     Files.writeString(tmp, String.join("\n", all) + "\n");
-    Files.move(tmp, config, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+    Files.move(
+        tmp,
+        config,
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING,
         java.nio.file.StandardCopyOption.ATOMIC_MOVE);
   }
 
@@ -290,12 +342,14 @@ class ReloadIT {
     return n;
   }
 
-  private static void awaitRounds(AtomicLong rounds, long atLeast, AtomicReference<Throwable> failure)
+  private static void awaitRounds(
+      AtomicLong rounds, long atLeast, AtomicReference<Throwable> failure)
       throws InterruptedException {
     long deadline = System.nanoTime() + WAIT.toNanos();
     while (rounds.get() < atLeast) {
       assertThat(failure.get()).as("pump failure").isNull();
-      assertThat(System.nanoTime() - deadline).as("%s rounds over every splice within %s", atLeast, WAIT)
+      assertThat(System.nanoTime() - deadline)
+          .as("%s rounds over every splice within %s", atLeast, WAIT)
           .isNegative();
       Thread.sleep(10);
     }
@@ -315,7 +369,10 @@ class ReloadIT {
     }
   }
 
-  /** Sends 256 bytes tagged with {@code n} and reads them back through the splice and the echo upstream. */
+  /**
+   * Sends 256 bytes tagged with {@code n} and reads them back through the splice and the echo
+   * upstream.
+   */
   private static void roundTrip(Socket s, int n) throws IOException {
     byte[] sent = new byte[256];
     for (int i = 0; i < sent.length; i++) {
@@ -326,30 +383,39 @@ class ReloadIT {
     o.flush();
     byte[] got = s.getInputStream().readNBytes(sent.length);
     if (!Arrays.equals(sent, got)) {
-      throw new AssertionError("splice " + n + " to " + s.getRemoteSocketAddress() + ": echoed " + got.length
-          + " bytes, not what was sent");
+      throw new AssertionError(
+          "splice "
+              + n
+              + " to "
+              + s.getRemoteSocketAddress()
+              + ": echoed "
+              + got.length
+              + " bytes, not what was sent");
     }
   }
 
   private ServerSocket echoServer() throws IOException {
     ServerSocket server = new ServerSocket(0, 512, InetAddress.getByName("127.0.0.1"));
     closeLater.add(server);
-    threads.execute(() -> {
-      while (!server.isClosed()) {
-        try {
-          Socket c = server.accept();
-          closeLater.add(c);
-          threads.execute(() -> echo(c));
-        } catch (IOException e) {
-          return; // closed at the end of the test
-        }
-      }
-    });
+    threads.execute(
+        () -> {
+          while (!server.isClosed()) {
+            try {
+              Socket c = server.accept();
+              closeLater.add(c);
+              threads.execute(() -> echo(c));
+            } catch (IOException e) {
+              return; // closed at the end of the test
+            }
+          }
+        });
     return server;
   }
 
   private static void echo(Socket c) {
-    try (c; InputStream in = c.getInputStream(); OutputStream o = c.getOutputStream()) {
+    try (c;
+        InputStream in = c.getInputStream();
+        OutputStream o = c.getOutputStream()) {
       byte[] buf = new byte[4096];
       for (int n; (n = in.read(buf)) >= 0; ) {
         o.write(buf, 0, n);
@@ -363,8 +429,10 @@ class ReloadIT {
     SimpleResolver r = new SimpleResolver(dns);
     r.setLocalAddress(new InetSocketAddress(from, 0));
     r.setTimeout(Duration.ofSeconds(20));
-    Message answer = r.send(Message.newQuery(Record.newRecord(Name.fromString("0-courier.push.apple.com."), Type.A,
-        DClass.IN)));
+    Message answer =
+        r.send(
+            Message.newQuery(
+                Record.newRecord(Name.fromString("0-courier.push.apple.com."), Type.A, DClass.IN)));
     assertThat(answer.getRcode()).isEqualTo(Rcode.NOERROR);
     assertThat(answer.getSection(Section.ANSWER)).isNotEmpty();
     return answer;
@@ -380,12 +448,17 @@ class ReloadIT {
 
   private static long reloads(URI metrics, String result) throws Exception {
     HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(20)).build();
-    HttpResponse<String> r = client.send(HttpRequest.newBuilder(metrics).timeout(Duration.ofSeconds(30)).build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r =
+        client.send(
+            HttpRequest.newBuilder(metrics).timeout(Duration.ofSeconds(30)).build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(r.statusCode()).isEqualTo(200);
     String prefix = "apns_proxy_config_reloads_total{result=\"" + result + "\"} ";
-    return r.body().lines().filter(l -> l.startsWith(prefix)).map(l -> (long) Double.parseDouble(
-        l.substring(prefix.length()).trim().split(" ")[0])).findFirst()
+    return r.body()
+        .lines()
+        .filter(l -> l.startsWith(prefix))
+        .map(l -> (long) Double.parseDouble(l.substring(prefix.length()).trim().split(" ")[0]))
+        .findFirst()
         .orElseThrow(() -> new AssertionError("no " + prefix + "in /metrics"));
   }
 }

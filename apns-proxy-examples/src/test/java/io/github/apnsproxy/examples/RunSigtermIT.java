@@ -26,33 +26,50 @@ class RunSigtermIT {
       port = s.getLocalPort();
     }
     Path config = dir.resolve("proxy.properties");
-    Files.writeString(config, String.join("\n",
-        "plan.ipv4=127.100.100.0/24",
-        "dns.listen=127.0.0.1:0",
-        "upstream.dns=127.0.0.1:9",
-        "clients.allow=127.0.0.0/8",
-        "tcp.courier-ports=" + port,
-        "tcp.init-ports=" + port,
-        "tcp.api-ports=" + port,
-        ""));
+    Files.writeString(
+        config,
+        String.join(
+            "\n",
+            "plan.ipv4=127.100.100.0/24",
+            "dns.listen=127.0.0.1:0",
+            "upstream.dns=127.0.0.1:9",
+            "clients.allow=127.0.0.0/8",
+            "tcp.courier-ports=" + port,
+            "tcp.init-ports=" + port,
+            "tcp.api-ports=" + port,
+            ""));
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
-        ApnsProxy.class.getName(), "run", "--config", config.toString()))
-        .redirectError(dir.resolve("stderr.txt").toFile()).start();
+    Process p =
+        new ProcessBuilder(
+                List.of(
+                    java,
+                    "-cp",
+                    System.getProperty("java.class.path"),
+                    ApnsProxy.class.getName(),
+                    "run",
+                    "--config",
+                    config.toString()))
+            .redirectError(dir.resolve("stderr.txt").toFile())
+            .start();
     try {
-      BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-      String first = CompletableFuture.supplyAsync(() -> {
-        try {
-          return out.readLine();
-        } catch (java.io.IOException e) {
-          return e.toString();
-        }
-      }).get(60, TimeUnit.SECONDS);
+      BufferedReader out =
+          new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+      String first =
+          CompletableFuture.supplyAsync(
+                  () -> {
+                    try {
+                      return out.readLine();
+                    } catch (java.io.IOException e) {
+                      return e.toString();
+                    }
+                  })
+              .get(60, TimeUnit.SECONDS);
       assertThat(first).startsWith("apns-proxy running: DNS [/127.0.0.1:");
       p.destroy(); // SIGTERM
       assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("exited after SIGTERM").isTrue();
       assertThat(p.exitValue()).isZero();
-      assertThat(Files.readString(dir.resolve("stderr.txt"))).contains("apns-proxy stopping: draining 0 live splices")
+      assertThat(Files.readString(dir.resolve("stderr.txt")))
+          .contains("apns-proxy stopping: draining 0 live splices")
           .contains("apns-proxy stopped");
     } finally {
       p.destroyForcibly();
@@ -60,8 +77,9 @@ class RunSigtermIT {
   }
 
   /**
-   * Issue 18 defect 9, then issue 17 item 1: SIGHUP does not stop the proxy; it re-reads the unchanged file, applies
-   * it (nothing changed) and goes on serving DNS. {@link ReloadIT} covers a changed file.
+   * Issue 18 defect 9, then issue 17 item 1: SIGHUP does not stop the proxy; it re-reads the
+   * unchanged file, applies it (nothing changed) and goes on serving DNS. {@link ReloadIT} covers a
+   * changed file.
    */
   @Test
   void sighupReloadsAndTheProxyKeepsServing(@TempDir Path dir) throws Exception {
@@ -70,31 +88,48 @@ class RunSigtermIT {
       port = s.getLocalPort();
     }
     Path config = dir.resolve("proxy.properties");
-    Files.writeString(config, String.join("\n",
-        "plan.ipv4=127.100.100.0/24",
-        "dns.listen=127.0.0.1:0",
-        "upstream.dns=127.0.0.1:9",
-        "upstream.allow=127.0.1.0/24",
-        "clients.allow=127.0.0.0/8",
-        "tcp.courier-ports=" + port,
-        "tcp.init-ports=" + port,
-        "tcp.api-ports=" + port,
-        ""));
+    Files.writeString(
+        config,
+        String.join(
+            "\n",
+            "plan.ipv4=127.100.100.0/24",
+            "dns.listen=127.0.0.1:0",
+            "upstream.dns=127.0.0.1:9",
+            "upstream.allow=127.0.1.0/24",
+            "clients.allow=127.0.0.0/8",
+            "tcp.courier-ports=" + port,
+            "tcp.init-ports=" + port,
+            "tcp.api-ports=" + port,
+            ""));
     String javaExe = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     Path stderr = dir.resolve("stderr.txt");
-    Process p = new ProcessBuilder(List.of(javaExe, "-cp", System.getProperty("java.class.path"),
-        ApnsProxy.class.getName(), "run", "--config", config.toString()))
-        .redirectError(stderr.toFile()).start();
+    Process p =
+        new ProcessBuilder(
+                List.of(
+                    javaExe,
+                    "-cp",
+                    System.getProperty("java.class.path"),
+                    ApnsProxy.class.getName(),
+                    "run",
+                    "--config",
+                    config.toString()))
+            .redirectError(stderr.toFile())
+            .start();
     try {
-      BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-      String first = CompletableFuture.supplyAsync(() -> {
-        try {
-          return out.readLine();
-        } catch (java.io.IOException e) {
-          return e.toString();
-        }
-      }).get(60, TimeUnit.SECONDS);
-      java.util.regex.Matcher m = java.util.regex.Pattern.compile("DNS \\[/127\\.0\\.0\\.1:(\\d+)").matcher(first);
+      BufferedReader out =
+          new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+      String first =
+          CompletableFuture.supplyAsync(
+                  () -> {
+                    try {
+                      return out.readLine();
+                    } catch (java.io.IOException e) {
+                      return e.toString();
+                    }
+                  })
+              .get(60, TimeUnit.SECONDS);
+      java.util.regex.Matcher m =
+          java.util.regex.Pattern.compile("DNS \\[/127\\.0\\.0\\.1:(\\d+)").matcher(first);
       assertThat(m.find()).as(first).isTrue();
       int dnsPort = Integer.parseInt(m.group(1));
 
@@ -108,13 +143,21 @@ class RunSigtermIT {
         Thread.sleep(20);
       }
 
-      org.xbill.DNS.SimpleResolver r = new org.xbill.DNS.SimpleResolver(
-          new java.net.InetSocketAddress("127.0.0.1", dnsPort));
+      org.xbill.DNS.SimpleResolver r =
+          new org.xbill.DNS.SimpleResolver(new java.net.InetSocketAddress("127.0.0.1", dnsPort));
       r.setTimeout(java.time.Duration.ofSeconds(10));
-      org.xbill.DNS.Message a = r.send(org.xbill.DNS.Message.newQuery(org.xbill.DNS.Record.newRecord(
-          org.xbill.DNS.Name.fromString("0-courier.push.apple.com."), org.xbill.DNS.Type.A, org.xbill.DNS.DClass.IN)));
+      org.xbill.DNS.Message a =
+          r.send(
+              org.xbill.DNS.Message.newQuery(
+                  org.xbill.DNS.Record.newRecord(
+                      org.xbill.DNS.Name.fromString("0-courier.push.apple.com."),
+                      org.xbill.DNS.Type.A,
+                      org.xbill.DNS.DClass.IN)));
       assertThat(a.getRcode()).isEqualTo(org.xbill.DNS.Rcode.NOERROR);
-      assertThat(a.getSection(org.xbill.DNS.Section.ANSWER)).singleElement().asString().contains("127.100.100.1");
+      assertThat(a.getSection(org.xbill.DNS.Section.ANSWER))
+          .singleElement()
+          .asString()
+          .contains("127.100.100.1");
       assertThat(p.isAlive()).isTrue();
 
       p.destroy(); // SIGTERM still stops it

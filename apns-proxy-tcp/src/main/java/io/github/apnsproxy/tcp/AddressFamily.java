@@ -10,9 +10,10 @@ import java.util.Locale;
 import java.util.Objects;
 
 /**
- * Which resolved upstream addresses direct egress tries, and in which order (config key {@code upstream.family}).
- * Networks without working IPv6 egress otherwise wait for connects to Apple's IPv6 addresses to time out before
- * falling back. Does not apply through an {@link Egress egress proxy}, which resolves the names itself.
+ * Which resolved upstream addresses direct egress tries, and in which order (config key {@code
+ * upstream.family}). Networks without working IPv6 egress otherwise wait for connects to Apple's
+ * IPv6 addresses to time out before falling back. Does not apply through an {@link Egress egress
+ * proxy}, which resolves the names itself.
  */
 public enum AddressFamily {
   /** Every address, in the order the resolver returned them (the default). */
@@ -26,7 +27,10 @@ public enum AddressFamily {
   /** Every address, IPv6 ones first (each family in resolver order). */
   IPV6_FIRST;
 
-  /** The config text: {@code any}, {@code ipv4}, {@code ipv6}, {@code ipv4-first}, {@code ipv6-first}. */
+  /**
+   * The config text: {@code any}, {@code ipv4}, {@code ipv6}, {@code ipv4-first}, {@code
+   * ipv6-first}.
+   */
   public String text() {
     return name().toLowerCase(Locale.ROOT).replace('_', '-');
   }
@@ -44,13 +48,16 @@ public enum AddressFamily {
         return f;
       }
     }
-    throw new IllegalArgumentException("address family '" + (text.length() > 40 ? text.substring(0, 40) + "..."
-        : text) + "' (expected any, ipv4, ipv6, ipv4-first or ipv6-first)");
+    throw new IllegalArgumentException(
+        "address family '"
+            + (text.length() > 40 ? text.substring(0, 40) + "..." : text)
+            + "' (expected any, ipv4, ipv6, ipv4-first or ipv6-first)");
   }
 
   /**
-   * The candidates this family keeps, in its order; unresolved candidates (names for a proxy) are kept in place.
-   * Returns {@code candidates} itself when nothing changes (no copy on the common path).
+   * The candidates this family keeps, in its order; unresolved candidates (names for a proxy) are
+   * kept in place. Returns {@code candidates} itself when nothing changes (no copy on the common
+   * path).
    */
   public List<InetSocketAddress> apply(List<InetSocketAddress> candidates) {
     Objects.requireNonNull(candidates, "candidates");
@@ -66,27 +73,28 @@ public enum AddressFamily {
         v4.add(a); // IPv4, and unresolved names (which only a proxy reaches)
       }
     }
-    List<InetSocketAddress> out = switch (this) {
-      case IPV4 -> v4;
-      case IPV6 -> {
-        List<InetSocketAddress> only = new ArrayList<>(v6);
-        for (InetSocketAddress a : v4) {
-          if (!(a.getAddress() instanceof Inet4Address)) {
-            only.add(a);
+    List<InetSocketAddress> out =
+        switch (this) {
+          case IPV4 -> v4;
+          case IPV6 -> {
+            List<InetSocketAddress> only = new ArrayList<>(v6);
+            for (InetSocketAddress a : v4) {
+              if (!(a.getAddress() instanceof Inet4Address)) {
+                only.add(a);
+              }
+            }
+            yield only;
           }
-        }
-        yield only;
-      }
-      case IPV4_FIRST -> {
-        v4.addAll(v6);
-        yield v4;
-      }
-      case IPV6_FIRST -> {
-        v6.addAll(v4);
-        yield v6;
-      }
-      default -> candidates;
-    };
+          case IPV4_FIRST -> {
+            v4.addAll(v6);
+            yield v4;
+          }
+          case IPV6_FIRST -> {
+            v6.addAll(v4);
+            yield v6;
+          }
+          default -> candidates;
+        };
     return out.equals(candidates) ? candidates : List.copyOf(out);
   }
 }

@@ -19,7 +19,10 @@ public enum CloseReason {
   TARGET_REFUSED,
   /** Every candidate upstream address refused the connection or timed out. */
   CONNECT_FAILED,
-  /** The client closed before sending a single byte (typically while the upstream was still being reached). */
+  /**
+   * The client closed before sending a single byte (typically while the upstream was still being
+   * reached).
+   */
   CLIENT_GONE,
   /** Closed at accept: the connection limit or the per-client limit was reached. */
   LIMIT,
@@ -30,15 +33,16 @@ public enum CloseReason {
   /** An unexpected error on this connection (logged at WARN). */
   ERROR,
   /**
-   * Closed during the preface stage: the front door refused the preface, it was too large or over the aggregate
-   * budget, or a required PROXY protocol header was missing or untrusted ({@link SpliceStats#rejected} says which).
+   * Closed during the preface stage: the front door refused the preface, it was too large or over
+   * the aggregate budget, or a required PROXY protocol header was missing or untrusted ({@link
+   * SpliceStats#rejected} says which).
    */
   PREFACE_REFUSED,
   /** The preface was not complete within the preface timeout. */
   PREFACE_TIMEOUT,
   /**
-   * The front door answered the connection itself and closed it, nothing wrong (a PROXY protocol v2 LOCAL health
-   * check, a PAC file).
+   * The front door answered the connection itself and closed it, nothing wrong (a PROXY protocol v2
+   * LOCAL health check, a PAC file).
    */
   ANSWERED
 }

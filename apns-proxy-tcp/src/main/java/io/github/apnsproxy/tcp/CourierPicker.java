@@ -19,18 +19,18 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.LongSupplier;
 
 /**
- * Chooses numbered couriers for an unnumbered courier name. Devices send the TLS server name
- * {@code courier.push.apple.com} (or {@code courier2...}, {@code courier.sandbox...}), never a number, and those
- * names do not resolve upstream; couriers are interchangeable, so the proxy picks numbers itself: spread round robin
- * over {@code 0..count} of the plan, skipping for {@code penalty} a courier whose resolution or connection just
- * failed. Thread-safe; shared by all loops.
+ * Chooses numbered couriers for an unnumbered courier name. Devices send the TLS server name {@code
+ * courier.push.apple.com} (or {@code courier2...}, {@code courier.sandbox...}), never a number, and
+ * those names do not resolve upstream; couriers are interchangeable, so the proxy picks numbers
+ * itself: spread round robin over {@code 0..count} of the plan, skipping for {@code penalty} a
+ * courier whose resolution or connection just failed. Thread-safe; shared by all loops.
  *
- * <p>Use: {@link #poolOf(String)} recognises an unnumbered name; {@link #pick(Pool, int)} gives couriers to try in
- * order (try the addresses of the first, then of the next: a failed connect moves on to another number);
- * {@link #failed(ApnsHost)} reports a courier that did not resolve or connect. {@link Router#fromPlan} uses one
- * internally for server names and explicit targets (an HTTP CONNECT to {@code courier.push.apple.com:5223} routes
- * through the stock router and so picks a numbered courier as well); a custom router can make its own with
- * {@link #of(AddressPlan)}.
+ * <p>Use: {@link #poolOf(String)} recognises an unnumbered name; {@link #pick(Pool, int)} gives
+ * couriers to try in order (try the addresses of the first, then of the next: a failed connect
+ * moves on to another number); {@link #failed(ApnsHost)} reports a courier that did not resolve or
+ * connect. {@link Router#fromPlan} uses one internally for server names and explicit targets (an
+ * HTTP CONNECT to {@code courier.push.apple.com:5223} routes through the stock router and so picks
+ * a numbered courier as well); a custom router can make its own with {@link #of(AddressPlan)}.
  */
 public final class CourierPicker {
   /** The unnumbered courier pool a name stands for: environment and variant. */
@@ -47,6 +47,7 @@ public final class CourierPicker {
   private final LongSupplier clock;
   private final Map<String, Pool> pools = new ConcurrentHashMap<>();
   private final Map<Pool, AtomicInteger> next = new ConcurrentHashMap<>();
+
   /** Couriers that failed, with the time until which they are skipped. */
   private final Map<ApnsHost, Long> failedUntil = new ConcurrentHashMap<>();
 
@@ -57,7 +58,8 @@ public final class CourierPicker {
     if (penalty.isNegative()) {
       throw new IllegalArgumentException("penalty " + penalty + " (expected zero or positive)");
     }
-    // every unnumbered form: each courier pattern without its "{n}-" or "{n}." prefix, for each variant
+    // every unnumbered form: each courier pattern without its "{n}-" or "{n}." prefix, for each
+    // variant
     for (HostPattern p : plan.hostNames().patterns()) {
       String t = p.template();
       if (p.kind() != Kind.COURIER || !(t.startsWith("{n}-") || t.startsWith("{n}."))) {
@@ -74,26 +76,35 @@ public final class CourierPicker {
     return of(plan, Duration.ofSeconds(30), System::nanoTime);
   }
 
-  /** A picker skipping failed couriers for {@code penalty}, with {@code clock} giving nanoseconds (for tests). */
+  /**
+   * A picker skipping failed couriers for {@code penalty}, with {@code clock} giving nanoseconds
+   * (for tests).
+   */
   public static CourierPicker of(AddressPlan plan, Duration penalty, LongSupplier clock) {
     return new CourierPicker(plan, penalty, clock);
   }
 
-  /** The pool an unnumbered courier name (case-insensitive, optional trailing dot) stands for, if it is one. */
+  /**
+   * The pool an unnumbered courier name (case-insensitive, optional trailing dot) stands for, if it
+   * is one.
+   */
   public Optional<Pool> poolOf(String name) {
     Optional<String> n = HostNames.normalize(Objects.requireNonNull(name, "name"));
     return n.map(s -> pools.get(s.toLowerCase(Locale.ROOT)));
   }
 
   /**
-   * Up to {@code n} distinct numbered couriers of {@code pool} to try in order: the next ones in rotation that have
-   * not failed recently, then (when fewer are healthy) the failed ones, so a pool never runs dry.
+   * Up to {@code n} distinct numbered couriers of {@code pool} to try in order: the next ones in
+   * rotation that have not failed recently, then (when fewer are healthy) the failed ones, so a
+   * pool never runs dry.
    */
   public List<ApnsHost> pick(Pool pool, int n) {
     Objects.requireNonNull(pool, "pool");
     int count = plan.courierCount() + 1;
     int want = Math.max(1, Math.min(n, count));
-    int start = Math.floorMod(next.computeIfAbsent(pool, k -> new AtomicInteger()).getAndIncrement(), count);
+    int start =
+        Math.floorMod(
+            next.computeIfAbsent(pool, k -> new AtomicInteger()).getAndIncrement(), count);
     long now = clock.getAsLong();
     List<ApnsHost> healthy = new ArrayList<>(want);
     List<ApnsHost> sick = new ArrayList<>();
@@ -117,7 +128,9 @@ public final class CourierPicker {
     return healthy;
   }
 
-  /** Reports that {@code courier} did not resolve or connect: it is skipped for the penalty time. */
+  /**
+   * Reports that {@code courier} did not resolve or connect: it is skipped for the penalty time.
+   */
   public void failed(ApnsHost courier) {
     if (courier.isCourier() && penaltyNanos > 0) {
       failedUntil.put(courier, clock.getAsLong() + penaltyNanos);

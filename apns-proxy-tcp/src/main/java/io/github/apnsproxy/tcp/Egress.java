@@ -15,13 +15,14 @@ import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
- * How the splicer reaches upstream hosts: directly, or through an ordered list of {@link EgressProxy corporate
- * proxies} tried in order (failover), except for the hosts a no-proxy list names. Immutable; passwords never appear in
- * {@link #toString()}.
+ * How the splicer reaches upstream hosts: directly, or through an ordered list of {@link
+ * EgressProxy corporate proxies} tried in order (failover), except for the hosts a no-proxy list
+ * names. Immutable; passwords never appear in {@link #toString()}.
  *
  * <p>Through a proxy the splicer asks for the upstream host <em>by name</em> ({@code CONNECT
- * 17-courier.push.apple.com:5223}, or SOCKS5 with a domain name) and the proxy resolves it; so a router need not (and
- * should not) resolve names that go through a proxy, see {@link #isProxied(String, int)} and {@link Route#toHost}.
+ * 17-courier.push.apple.com:5223}, or SOCKS5 with a domain name) and the proxy resolves it; so a
+ * router need not (and should not) resolve names that go through a proxy, see {@link
+ * #isProxied(String, int)} and {@link Route#toHost}.
  */
 public final class Egress {
   private static final Egress DIRECT = new Egress(List.of(), List.of());
@@ -53,8 +54,9 @@ public final class Egress {
   }
 
   /**
-   * Parses the value of {@code upstream.proxy}: empty for direct, or a comma list of proxy URLs (see
-   * {@link EgressProxy#parse}). The value {@code env} is not handled here: see {@link #fromEnvironment}.
+   * Parses the value of {@code upstream.proxy}: empty for direct, or a comma list of proxy URLs
+   * (see {@link EgressProxy#parse}). The value {@code env} is not handled here: see {@link
+   * #fromEnvironment}.
    */
   public static Egress parse(String text) {
     Objects.requireNonNull(text, "text");
@@ -62,8 +64,10 @@ public final class Egress {
     for (String part : text.split(",", -1)) {
       if (part.isBlank()) {
         if (!text.isBlank()) {
-          throw new IllegalArgumentException("proxy list '" + EgressProxy.mask(text)
-              + "' has an empty entry (expected comma-separated proxy URLs)");
+          throw new IllegalArgumentException(
+              "proxy list '"
+                  + EgressProxy.mask(text)
+                  + "' has an empty entry (expected comma-separated proxy URLs)");
         }
         continue;
       }
@@ -73,11 +77,12 @@ public final class Egress {
   }
 
   /**
-   * The proxy the environment names for HTTPS traffic, as curl and Go programs read it: {@code https_proxy}, then
-   * {@code HTTPS_PROXY}, then {@code all_proxy}, then {@code ALL_PROXY} (the first one set and not empty; a URL
-   * without a scheme is http), and the hosts {@code no_proxy} / {@code NO_PROXY} exclude: comma- or space-separated
-   * entries, {@code *} for every host, a domain (with or without a leading dot) matching itself and its subdomains,
-   * optionally with {@code :port}, or an IP address / CIDR matched against IP-literal hosts only. Nothing set: direct.
+   * The proxy the environment names for HTTPS traffic, as curl and Go programs read it: {@code
+   * https_proxy}, then {@code HTTPS_PROXY}, then {@code all_proxy}, then {@code ALL_PROXY} (the
+   * first one set and not empty; a URL without a scheme is http), and the hosts {@code no_proxy} /
+   * {@code NO_PROXY} exclude: comma- or space-separated entries, {@code *} for every host, a domain
+   * (with or without a leading dot) matching itself and its subdomains, optionally with {@code
+   * :port}, or an IP address / CIDR matched against IP-literal hosts only. Nothing set: direct.
    *
    * @param env the environment, e.g. {@code System.getenv()}
    * @throws IllegalArgumentException naming the variable whose value does not parse
@@ -91,7 +96,8 @@ public final class Egress {
         try {
           proxy = EgressProxy.parse(v);
         } catch (IllegalArgumentException e) {
-          throw new IllegalArgumentException("environment variable " + name + ": " + e.getMessage(), e);
+          throw new IllegalArgumentException(
+              "environment variable " + name + ": " + e.getMessage(), e);
         }
         break;
       }
@@ -116,10 +122,11 @@ public final class Egress {
   }
 
   /**
-   * This egress with credentials from a file (config key {@code upstream.proxy-credentials}), so passwords need not
-   * sit in the configuration: UTF-8 lines {@code host:port user:password} for one proxy, or {@code user:password} for
-   * every proxy; blank lines and {@code #} comments ignored; the password runs to the end of the line. Credentials in
-   * a proxy URL win over the file. A regular file of at most 64 KiB.
+   * This egress with credentials from a file (config key {@code upstream.proxy-credentials}), so
+   * passwords need not sit in the configuration: UTF-8 lines {@code host:port user:password} for
+   * one proxy, or {@code user:password} for every proxy; blank lines and {@code #} comments
+   * ignored; the password runs to the end of the line. Credentials in a proxy URL win over the
+   * file. A regular file of at most 64 KiB.
    *
    * @throws IOException when the file cannot be read (the message names the file, never a password)
    * @throws IllegalArgumentException naming the file and line that does not parse
@@ -148,7 +155,9 @@ public final class Egress {
       int space = line.indexOf(' ');
       String key = null;
       String cred = line;
-      if (space > 0 && line.substring(0, space).indexOf(':') >= 0 && line.substring(space).strip().indexOf(':') > 0
+      if (space > 0
+          && line.substring(0, space).indexOf(':') >= 0
+          && line.substring(space).strip().indexOf(':') > 0
           && !line.substring(0, space).contains("@")) {
         key = line.substring(0, space).toLowerCase(Locale.ROOT);
         cred = line.substring(space).strip();
@@ -187,7 +196,10 @@ public final class Egress {
     return proxies.isEmpty();
   }
 
-  /** Whether connections to {@code host:port} ({@code host} a name or an IP literal) go through the proxies. */
+  /**
+   * Whether connections to {@code host:port} ({@code host} a name or an IP literal) go through the
+   * proxies.
+   */
   public boolean isProxied(String host, int port) {
     return !proxiesFor(host, port).isEmpty();
   }
@@ -221,14 +233,17 @@ public final class Egress {
         return false;
       }
       try {
-        return io.github.apnsproxy.core.Cidr.parse(e).contains(java.net.InetAddress.getByName(host));
+        return io.github.apnsproxy.core.Cidr.parse(e)
+            .contains(java.net.InetAddress.getByName(host));
       } catch (IllegalArgumentException | java.net.UnknownHostException ex) {
         return false; // an entry that is not a CIDR matches nothing, as in curl
       }
     }
     int entryPort = -1;
     int colon = e.lastIndexOf(':');
-    if (colon > 0 && e.indexOf(':') == colon && e.substring(colon + 1).chars().allMatch(Character::isDigit)
+    if (colon > 0
+        && e.indexOf(':') == colon
+        && e.substring(colon + 1).chars().allMatch(Character::isDigit)
         && colon < e.length() - 1) {
       entryPort = Integer.parseInt(e.substring(colon + 1));
       e = e.substring(0, colon);

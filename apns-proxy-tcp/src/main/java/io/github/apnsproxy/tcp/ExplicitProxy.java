@@ -13,17 +13,18 @@ import java.util.concurrent.Executor;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The explicit-proxy front doors for MDM servers and PAC-configured devices: an HTTP CONNECT listener (RFC 9110
- * section 9.3.6, with {@code GET /proxy.pac}) and a SOCKS5 listener (RFC 1928, with RFC 1929 username/password),
- * limited to APNs: a request may name only a host of the zone {@code plan} serves, on its ports (couriers, also the
- * unnumbered {@code courier.push.apple.com} names, for which the proxy picks a numbered courier; init, and
- * {@code init-p01st} also on 80; the provider API), and an address literal only when
- * {@link Builder#allowAddresses} is on and the address is in the policy's upstream list. The success reply is sent
- * once the upstream is connected; failures get real codes (HTTP 400, 403, 405, 407, 502, 504; SOCKS5 0x02 to 0x08).
+ * The explicit-proxy front doors for MDM servers and PAC-configured devices: an HTTP CONNECT
+ * listener (RFC 9110 section 9.3.6, with {@code GET /proxy.pac}) and a SOCKS5 listener (RFC 1928,
+ * with RFC 1929 username/password), limited to APNs: a request may name only a host of the zone
+ * {@code plan} serves, on its ports (couriers, also the unnumbered {@code courier.push.apple.com}
+ * names, for which the proxy picks a numbered courier; init, and {@code init-p01st} also on 80; the
+ * provider API), and an address literal only when {@link Builder#allowAddresses} is on and the
+ * address is in the policy's upstream list. The success reply is sent once the upstream is
+ * connected; failures get real codes (HTTP 400, 403, 405, 407, 502, 504; SOCKS5 0x02 to 0x08).
  *
- * <p>Use with {@link TcpSplicer.Builder#connectListen} and {@link TcpSplicer.Builder#socksListen}; the splicer then
- * routes these listeners' connections with {@link #router(Router)}. Immutable and thread-safe; its counters are
- * read with {@link #requests()}.
+ * <p>Use with {@link TcpSplicer.Builder#connectListen} and {@link TcpSplicer.Builder#socksListen};
+ * the splicer then routes these listeners' connections with {@link #router(Router)}. Immutable and
+ * thread-safe; its counters are read with {@link #requests()}.
  */
 public final class ExplicitProxy {
   private final ExplicitDoors doors;
@@ -32,7 +33,10 @@ public final class ExplicitProxy {
     this.doors = doors;
   }
 
-  /** A builder for the plan whose names are allowed, the resolver of those names, the upstream policy. */
+  /**
+   * A builder for the plan whose names are allowed, the resolver of those names, the upstream
+   * policy.
+   */
   public static Builder builder(AddressPlan plan, UpstreamResolver resolver, AddressPolicy policy) {
     return new Builder(plan, resolver, policy);
   }
@@ -48,8 +52,8 @@ public final class ExplicitProxy {
   }
 
   /**
-   * A router that routes the explicit-proxy connections (those whose {@link Preface#target()} is set) to their
-   * target, and every other connection with {@code others}.
+   * A router that routes the explicit-proxy connections (those whose {@link Preface#target()} is
+   * set) to their target, and every other connection with {@code others}.
    */
   public Router router(Router others) {
     return doors.router(Objects.requireNonNull(others, "others"));
@@ -57,16 +61,20 @@ public final class ExplicitProxy {
 
   /**
    * Requests so far by outcome: keys {@code DOOR CODE KIND}, e.g. {@code http-connect 200 api},
-   * {@code socks5 2 address} (the HTTP status or SOCKS5 reply code, {@code auth-failed} for wrong or missing
-   * SOCKS5 credentials, {@code auth-busy} for credentials not checked because the auth executor was full (answered
-   * like wrong ones), {@code pac} for the PAC file; the target kind: courier, courier-unnumbered, init, api, address,
-   * other, or {@code -} before a target was read). Any thread.
+   * {@code socks5 2 address} (the HTTP status or SOCKS5 reply code, {@code auth-failed} for wrong
+   * or missing SOCKS5 credentials, {@code auth-busy} for credentials not checked because the auth
+   * executor was full (answered like wrong ones), {@code pac} for the PAC file; the target kind:
+   * courier, courier-unnumbered, init, api, address, other, or {@code -} before a target was read).
+   * Any thread.
    */
   public Map<String, Long> requests() {
     return doors.counts();
   }
 
-  /** Failed credential checks so far (wrong password, unknown user; missing credentials are not attempts). */
+  /**
+   * Failed credential checks so far (wrong password, unknown user; missing credentials are not
+   * attempts).
+   */
   public long failedLogins() {
     return doors.users().failedAttempts();
   }
@@ -88,8 +96,9 @@ public final class ExplicitProxy {
     }
 
     /**
-     * Whether requests may name an IPv4/IPv6 address instead of an APNs name (then only inside the policy's
-     * upstream list, on an APNs port); default false (config key {@code connect.allow-addresses}).
+     * Whether requests may name an IPv4/IPv6 address instead of an APNs name (then only inside the
+     * policy's upstream list, on an APNs port); default false (config key {@code
+     * connect.allow-addresses}).
      */
     public Builder allowAddresses(boolean allow) {
       this.allowAddresses = allow;
@@ -97,8 +106,8 @@ public final class ExplicitProxy {
     }
 
     /**
-     * The users that may use the listeners; default none = no authentication (config key {@code connect.users},
-     * a file read with {@link ProxyUsers#load}).
+     * The users that may use the listeners; default none = no authentication (config key {@code
+     * connect.users}, a file read with {@link ProxyUsers#load}).
      */
     public Builder users(ProxyUsers users) {
       this.users = Objects.requireNonNull(users, "users");
@@ -106,12 +115,13 @@ public final class ExplicitProxy {
     }
 
     /**
-     * Where the slow password checks run (PBKDF2, tens to hundreds of milliseconds each; never on a loop thread).
-     * It must refuse work over its capacity with {@link java.util.concurrent.RejectedExecutionException}: such a
-     * request is answered like wrong credentials (HTTP 407, SOCKS5 authentication failure) and counted as
-     * {@code auth-busy}. Default: made at {@link #build()}, {@value AuthPool#THREADS} daemon threads named
-     * {@code apns-proxy-auth-N} (ending when idle, so nothing needs closing) and a queue of
-     * {@value AuthPool#QUEUE} checks. Used only when {@link #users} has users.
+     * Where the slow password checks run (PBKDF2, tens to hundreds of milliseconds each; never on a
+     * loop thread). It must refuse work over its capacity with {@link
+     * java.util.concurrent.RejectedExecutionException}: such a request is answered like wrong
+     * credentials (HTTP 407, SOCKS5 authentication failure) and counted as {@code auth-busy}.
+     * Default: made at {@link #build()}, {@value AuthPool#THREADS} daemon threads named {@code
+     * apns-proxy-auth-N} (ending when idle, so nothing needs closing) and a queue of {@value
+     * AuthPool#QUEUE} checks. Used only when {@link #users} has users.
      */
     public Builder authExecutor(Executor executor) {
       this.authExecutor = Objects.requireNonNull(executor, "executor");
@@ -119,14 +129,15 @@ public final class ExplicitProxy {
     }
 
     /**
-     * The proxy address written into the PAC file ({@code PROXY host:port}); default the address and port the
-     * client reached the CONNECT listener on (config key {@code connect.pac-address}). An unresolved address
-     * keeps its name.
+     * The proxy address written into the PAC file ({@code PROXY host:port}); default the address
+     * and port the client reached the CONNECT listener on (config key {@code connect.pac-address}).
+     * An unresolved address keeps its name.
      */
     public Builder pacAddress(InetSocketAddress address) {
       Objects.requireNonNull(address, "address");
       if (address.getPort() == 0) {
-        throw new IllegalArgumentException("PAC address " + address + " has port 0 (expected the CONNECT port)");
+        throw new IllegalArgumentException(
+            "PAC address " + address + " has port 0 (expected the CONNECT port)");
       }
       this.pacAddress = address;
       return this;
@@ -138,7 +149,8 @@ public final class ExplicitProxy {
       if (auth == null) {
         auth = users.isEmpty() ? Runnable::run : AuthPool.create();
       }
-      return new ExplicitProxy(new ExplicitDoors(plan, resolver, policy, allowAddresses, users, auth, pacAddress));
+      return new ExplicitProxy(
+          new ExplicitDoors(plan, resolver, policy, allowAddresses, users, auth, pacAddress));
     }
   }
 }

@@ -7,20 +7,26 @@ import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
- * What a connection's preface said about where it goes, as the {@link Router} sees it in
- * {@link InboundConnection#preface()}: which front door read it, and what that door found. Immutable.
+ * What a connection's preface said about where it goes, as the {@link Router} sees it in {@link
+ * InboundConnection#preface()}: which front door read it, and what that door found. Immutable.
  *
- * <p>A connection on a listener without a front door has {@link #NONE}: the dialled address decides. A TLS front door
- * ({@link FrontDoor#tlsServerName()}) fills {@link #serverName} (when the ClientHello carries one) and {@link #alpn};
- * an explicit-proxy door (HTTP CONNECT, SOCKS5) fills {@link #target} with the requested host and port.
+ * <p>A connection on a listener without a front door has {@link #NONE}: the dialled address
+ * decides. A TLS front door ({@link FrontDoor#tlsServerName()}) fills {@link #serverName} (when the
+ * ClientHello carries one) and {@link #alpn}; an explicit-proxy door (HTTP CONNECT, SOCKS5) fills
+ * {@link #target} with the requested host and port.
  *
- * @param frontDoor the {@link FrontDoor#name()} of the door that read the preface; {@code "address"} for none
- * @param serverName the TLS server name (SNI), lower case without a trailing dot; {@code null} when none was sent
+ * @param frontDoor the {@link FrontDoor#name()} of the door that read the preface; {@code
+ *     "address"} for none
+ * @param serverName the TLS server name (SNI), lower case without a trailing dot; {@code null} when
+ *     none was sent
  * @param alpn the ALPN protocol names offered, in the client's order; empty when none
- * @param target the host and port the client asked for explicitly (unresolved for a name, resolved for an address
- *     literal); {@code null} when the door has no such request
+ * @param target the host and port the client asked for explicitly (unresolved for a name, resolved
+ *     for an address literal); {@code null} when the door has no such request
  */
-public record Preface(String frontDoor, @Nullable String serverName, List<String> alpn,
+public record Preface(
+    String frontDoor,
+    @Nullable String serverName,
+    List<String> alpn,
     @Nullable InetSocketAddress target) {
 
   /** The front door name of connections routed by their dialled address. */

@@ -7,22 +7,27 @@ import java.util.concurrent.CompletionStage;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A {@link PrefaceParser}'s answer for the bytes buffered so far. Immutable values made by the static factories.
+ * A {@link PrefaceParser}'s answer for the bytes buffered so far. Immutable values made by the
+ * static factories.
  *
  * <ul>
  *   <li>{@link #needMore()}: read more (within the size cap and the {@code prefaceTimeout}).
- *   <li>{@link #reply(ByteBuffer, int)}: send these bytes, drop the first {@code consumed} buffered bytes and read on
- *       (a SOCKS5 method selection or authentication reply).
- *   <li>{@link #route(Preface, int)} / {@link #route(Preface, int, UpstreamReplies)}: the preface is complete; the
- *       router decides with what was found; the buffered bytes after the first {@code skip} are forwarded upstream
- *       first, before any byte the client sends later. The optional {@link UpstreamReplies} answers the client
- *       after the upstream outcome (an HTTP 200 or 502, a SOCKS5 success or failure reply).
+ *   <li>{@link #reply(ByteBuffer, int)}: send these bytes, drop the first {@code consumed} buffered
+ *       bytes and read on (a SOCKS5 method selection or authentication reply).
+ *   <li>{@link #route(Preface, int)} / {@link #route(Preface, int, UpstreamReplies)}: the preface
+ *       is complete; the router decides with what was found; the buffered bytes after the first
+ *       {@code skip} are forwarded upstream first, before any byte the client sends later. The
+ *       optional {@link UpstreamReplies} answers the client after the upstream outcome (an HTTP 200
+ *       or 502, a SOCKS5 success or failure reply).
  *   <li>{@link #refuse(String)} / {@link #refuse(String, ByteBuffer)}: not acceptable (counted as
- *       {@link RejectReason#PREFACE_REFUSED}); optionally an answer is sent before the close (an HTTP 400).
- *   <li>{@link #answer(String, ByteBuffer)}: the door answered the connection itself and closes it, nothing is wrong
- *       (a PAC file, a health check); closed as {@link CloseReason#ANSWERED}, not counted as a rejection.
- *   <li>{@link #later(CompletionStage)}: the decision needs work that must not run on the loop thread (a slow
- *       password hash); the splicer stops reading the client and applies the stage's decision once it completes.
+ *       {@link RejectReason#PREFACE_REFUSED}); optionally an answer is sent before the close (an
+ *       HTTP 400).
+ *   <li>{@link #answer(String, ByteBuffer)}: the door answered the connection itself and closes it,
+ *       nothing is wrong (a PAC file, a health check); closed as {@link CloseReason#ANSWERED}, not
+ *       counted as a rejection.
+ *   <li>{@link #later(CompletionStage)}: the decision needs work that must not run on the loop
+ *       thread (a slow password hash); the splicer stops reading the client and applies the stage's
+ *       decision once it completes.
  * </ul>
  */
 public sealed interface PrefaceDecision {
@@ -32,17 +37,26 @@ public sealed interface PrefaceDecision {
     return NeedMore.INSTANCE;
   }
 
-  /** Send {@code bytes} (its remaining bytes, copied), drop the first {@code consumed} buffered bytes, read on. */
+  /**
+   * Send {@code bytes} (its remaining bytes, copied), drop the first {@code consumed} buffered
+   * bytes, read on.
+   */
   static PrefaceDecision reply(ByteBuffer bytes, int consumed) {
     return new Reply(copy(bytes), consumed);
   }
 
-  /** Route with what was found, forwarding the buffered bytes after the first {@code skip} upstream first. */
+  /**
+   * Route with what was found, forwarding the buffered bytes after the first {@code skip} upstream
+   * first.
+   */
   static PrefaceDecision route(Preface found, int skip) {
     return new Proceed(found, skip, null);
   }
 
-  /** Like {@link #route(Preface, int)}, answering the client after the upstream outcome with {@code replies}. */
+  /**
+   * Like {@link #route(Preface, int)}, answering the client after the upstream outcome with {@code
+   * replies}.
+   */
   static PrefaceDecision route(Preface found, int skip, UpstreamReplies replies) {
     return new Proceed(found, skip, Objects.requireNonNull(replies, "replies"));
   }
@@ -63,13 +77,15 @@ public sealed interface PrefaceDecision {
   }
 
   /**
-   * Decide later: the splicer stops reading the client until {@code decision} completes, then applies its decision
-   * on the connection's loop thread as if {@link PrefaceParser#parse} had returned it (a {@link Reply} drops its
-   * bytes and the parser is called again with the rest, as usual). The parser is not called while the stage is
-   * pending, so the stage may update the parser's state before it completes; that completion happens-before the
-   * next {@code parse} call. A stage that fails (or completes with {@code null}) refuses the connection. The
-   * {@code prefaceTimeout} keeps running: a connection that times out or goes away meanwhile is closed and the late
-   * decision is ignored. The stage must not use the {@code buffered} view it was made from (copy what it needs).
+   * Decide later: the splicer stops reading the client until {@code decision} completes, then
+   * applies its decision on the connection's loop thread as if {@link PrefaceParser#parse} had
+   * returned it (a {@link Reply} drops its bytes and the parser is called again with the rest, as
+   * usual). The parser is not called while the stage is pending, so the stage may update the
+   * parser's state before it completes; that completion happens-before the next {@code parse} call.
+   * A stage that fails (or completes with {@code null}) refuses the connection. The {@code
+   * prefaceTimeout} keeps running: a connection that times out or goes away meanwhile is closed and
+   * the late decision is ignored. The stage must not use the {@code buffered} view it was made from
+   * (copy what it needs).
    */
   static PrefaceDecision later(CompletionStage<PrefaceDecision> decision) {
     return new Later(Objects.requireNonNull(decision, "decision"));
@@ -108,10 +124,13 @@ public sealed interface PrefaceDecision {
    * The preface is complete: route.
    *
    * @param found what the preface said, handed to the router in {@link InboundConnection#preface()}
-   * @param skip how many buffered bytes not to forward (0: forward every buffered byte, as for a ClientHello)
-   * @param replies answers the client after the upstream outcome; {@code null} for none (transparent doors)
+   * @param skip how many buffered bytes not to forward (0: forward every buffered byte, as for a
+   *     ClientHello)
+   * @param replies answers the client after the upstream outcome; {@code null} for none
+   *     (transparent doors)
    */
-  record Proceed(Preface found, int skip, @Nullable UpstreamReplies replies) implements PrefaceDecision {
+  record Proceed(Preface found, int skip, @Nullable UpstreamReplies replies)
+      implements PrefaceDecision {
     /** Checks the arguments. */
     public Proceed {
       Objects.requireNonNull(found, "found");

@@ -2,9 +2,10 @@
 package io.github.apnsproxy.tcp;
 
 /**
- * Which PROXY protocol header (HAProxy's, versions 1 and 2) the listeners require from a balancer in front of the
- * splicer. With a header, its source address is the client (for the client allow-list, per-client limits, the
- * listener and logs) and its destination address is the dialled address (for routing).
+ * Which PROXY protocol header (HAProxy's, versions 1 and 2) the listeners require from a balancer
+ * in front of the splicer. With a header, its source address is the client (for the client
+ * allow-list, per-client limits, the listener and logs) and its destination address is the dialled
+ * address (for routing).
  */
 public enum ProxyProtocol {
   /** No header expected; the socket's addresses are used. */

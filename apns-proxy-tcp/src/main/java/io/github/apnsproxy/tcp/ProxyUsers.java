@@ -28,20 +28,22 @@ import javax.crypto.spec.PBEKeySpec;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * The users of the explicit-proxy listeners (HTTP CONNECT Basic authentication, SOCKS5 username/password): one line
- * per user, {@code USER:pbkdf2-sha256:ITERATIONS:SALT:HASH} with the salt and the PBKDF2-HMAC-SHA256 hash in
- * base64, made by {@link #line}. Blank lines and lines starting with {@code #} are ignored. Immutable and
- * thread-safe.
+ * The users of the explicit-proxy listeners (HTTP CONNECT Basic authentication, SOCKS5
+ * username/password): one line per user, {@code USER:pbkdf2-sha256:ITERATIONS:SALT:HASH} with the
+ * salt and the PBKDF2-HMAC-SHA256 hash in base64, made by {@link #line}. Blank lines and lines
+ * starting with {@code #} are ignored. Immutable and thread-safe.
  *
- * <p>A password is checked with the slow hash the first time; a right password is then remembered as an HMAC under a
- * key made at random for this object (never the password itself), so a client that reconnects often is checked in
- * microseconds, and a wrong password for a user whose right one was seen is refused as fast. Comparisons are in
- * constant time ({@link MessageDigest#isEqual}). A user not in the file costs a full hash too, so timing does not
- * tell which users exist. Passwords are never logged, stored or put in exception messages.
+ * <p>A password is checked with the slow hash the first time; a right password is then remembered
+ * as an HMAC under a key made at random for this object (never the password itself), so a client
+ * that reconnects often is checked in microseconds, and a wrong password for a user whose right one
+ * was seen is refused as fast. Comparisons are in constant time ({@link MessageDigest#isEqual}). A
+ * user not in the file costs a full hash too, so timing does not tell which users exist. Passwords
+ * are never logged, stored or put in exception messages.
  */
 public final class ProxyUsers {
   /** The PBKDF2 iterations {@link #line(String, char[])} uses. */
   public static final int DEFAULT_ITERATIONS = 210_000;
+
   private static final String SCHEME = "pbkdf2-sha256";
   private static final int SALT_BYTES = 16;
   private static final int HASH_BYTES = 32;
@@ -61,7 +63,8 @@ public final class ProxyUsers {
     random.nextBytes(cacheKey);
     byte[] salt = new byte[SALT_BYTES];
     random.nextBytes(salt);
-    int iterations = users.values().stream().mapToInt(Entry::iterations).max().orElse(DEFAULT_ITERATIONS);
+    int iterations =
+        users.values().stream().mapToInt(Entry::iterations).max().orElse(DEFAULT_ITERATIONS);
     this.dummy = new Entry(iterations, salt, new byte[HASH_BYTES]);
   }
 
@@ -93,12 +96,16 @@ public final class ProxyUsers {
       String where = source + " line " + (i + 1);
       String[] f = line.split(":", -1);
       if (f.length != 5) {
-        throw new IllegalArgumentException(where + ": expected USER:" + SCHEME
-            + ":ITERATIONS:SALT:HASH (made by the passwd subcommand)");
+        throw new IllegalArgumentException(
+            where
+                + ": expected USER:"
+                + SCHEME
+                + ":ITERATIONS:SALT:HASH (made by the passwd subcommand)");
       }
       checkUser(f[0], where);
       if (!f[1].equals(SCHEME)) {
-        throw new IllegalArgumentException(where + ": scheme '" + f[1] + "' (expected " + SCHEME + ")");
+        throw new IllegalArgumentException(
+            where + ": scheme '" + f[1] + "' (expected " + SCHEME + ")");
       }
       int iterations;
       try {
@@ -107,7 +114,8 @@ public final class ProxyUsers {
         iterations = -1;
       }
       if (iterations < 1_000 || iterations > 10_000_000) {
-        throw new IllegalArgumentException(where + ": iterations '" + f[2] + "' (expected 1000..10000000)");
+        throw new IllegalArgumentException(
+            where + ": iterations '" + f[2] + "' (expected 1000..10000000)");
       }
       byte[] salt;
       byte[] hash;
@@ -118,8 +126,15 @@ public final class ProxyUsers {
         throw new IllegalArgumentException(where + ": salt or hash is not base64");
       }
       if (salt.length < 8 || hash.length != HASH_BYTES) {
-        throw new IllegalArgumentException(where + ": salt of " + salt.length + " bytes, hash of " + hash.length
-            + " (expected at least 8 and exactly " + HASH_BYTES + ")");
+        throw new IllegalArgumentException(
+            where
+                + ": salt of "
+                + salt.length
+                + " bytes, hash of "
+                + hash.length
+                + " (expected at least 8 and exactly "
+                + HASH_BYTES
+                + ")");
       }
       if (users.put(f[0], new Entry(iterations, salt, hash)) != null) {
         throw new IllegalArgumentException(where + ": user '" + f[0] + "' is listed twice");
@@ -134,11 +149,11 @@ public final class ProxyUsers {
   }
 
   /**
-   * A users-file line for {@code user} and {@code password}, with a fresh random salt and
-   * {@link #DEFAULT_ITERATIONS}.
+   * A users-file line for {@code user} and {@code password}, with a fresh random salt and {@link
+   * #DEFAULT_ITERATIONS}.
    *
-   * @throws IllegalArgumentException when the user name is empty, has a colon or control characters, or either is
-   *     longer than 255 bytes in UTF-8 (the SOCKS5 limit, RFC 1929)
+   * @throws IllegalArgumentException when the user name is empty, has a colon or control
+   *     characters, or either is longer than 255 bytes in UTF-8 (the SOCKS5 limit, RFC 1929)
    */
   public static String line(String user, char[] password) {
     return line(user, password, DEFAULT_ITERATIONS);
@@ -153,26 +168,38 @@ public final class ProxyUsers {
     }
     byte[] utf8 = utf8(password);
     if (utf8.length > 255) {
-      throw new IllegalArgumentException("password of " + utf8.length + " bytes (expected at most 255)");
+      throw new IllegalArgumentException(
+          "password of " + utf8.length + " bytes (expected at most 255)");
     }
     Arrays.fill(utf8, (byte) 0);
     byte[] salt = new byte[SALT_BYTES];
     new SecureRandom().nextBytes(salt);
     byte[] hash = pbkdf2(password, salt, iterations);
     Base64.Encoder b64 = Base64.getEncoder();
-    return user + ":" + SCHEME + ":" + iterations + ":" + b64.encodeToString(salt) + ":" + b64.encodeToString(hash);
+    return user
+        + ":"
+        + SCHEME
+        + ":"
+        + iterations
+        + ":"
+        + b64.encodeToString(salt)
+        + ":"
+        + b64.encodeToString(hash);
   }
 
   private static void checkUser(String user, String where) {
     if (user.isEmpty() || user.getBytes(StandardCharsets.UTF_8).length > 255) {
-      throw new IllegalArgumentException(where + ": user name of " + user.length()
-          + " characters (expected 1 to 255 bytes)");
+      throw new IllegalArgumentException(
+          where + ": user name of " + user.length() + " characters (expected 1 to 255 bytes)");
     }
     for (int i = 0; i < user.length(); i++) {
       char c = user.charAt(i);
       if (c == ':' || c < 0x20 || c == 0x7f) {
-        throw new IllegalArgumentException(where + ": user name '" + user.replaceAll("[\\p{Cntrl}]", "?")
-            + "' has a colon or a control character");
+        throw new IllegalArgumentException(
+            where
+                + ": user name '"
+                + user.replaceAll("[\\p{Cntrl}]", "?")
+                + "' has a colon or a control character");
       }
     }
   }
@@ -193,9 +220,10 @@ public final class ProxyUsers {
   }
 
   /**
-   * The answer for {@code user} and {@code password} (UTF-8) when it is known without the slow hash: true for the
-   * remembered right password, false for another one of a user whose right password was seen; empty otherwise. Fast;
-   * any thread. A false answer is counted as a failed attempt.
+   * The answer for {@code user} and {@code password} (UTF-8) when it is known without the slow
+   * hash: true for the remembered right password, false for another one of a user whose right
+   * password was seen; empty otherwise. Fast; any thread. A false answer is counted as a failed
+   * attempt.
    */
   public Optional<Boolean> quickCheck(String user, byte[] password) {
     byte[] known = verified.get(user);
@@ -210,8 +238,9 @@ public final class ProxyUsers {
   }
 
   /**
-   * Checks {@code user} and {@code password} (UTF-8) with the slow hash (tens to hundreds of milliseconds: call it
-   * off any event loop). Any thread. A false answer is counted as a failed attempt.
+   * Checks {@code user} and {@code password} (UTF-8) with the slow hash (tens to hundreds of
+   * milliseconds: call it off any event loop). Any thread. A false answer is counted as a failed
+   * attempt.
    */
   public boolean verify(String user, byte[] password) {
     Objects.requireNonNull(user, "user");
@@ -257,11 +286,18 @@ public final class ProxyUsers {
     }
   }
 
-  /** The password bytes as chars for PBKDF2 (the JDK's PBKDF2 hashes chars as UTF-8); malformed UTF-8 is kept. */
+  /**
+   * The password bytes as chars for PBKDF2 (the JDK's PBKDF2 hashes chars as UTF-8); malformed
+   * UTF-8 is kept.
+   */
   private static char[] chars(byte[] utf8) {
     try {
-      CharBuffer cb = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-          .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(utf8));
+      CharBuffer cb =
+          StandardCharsets.UTF_8
+              .newDecoder()
+              .onMalformedInput(CodingErrorAction.REPORT)
+              .onUnmappableCharacter(CodingErrorAction.REPORT)
+              .decode(ByteBuffer.wrap(utf8));
       char[] out = new char[cb.remaining()];
       cb.get(out);
       Arrays.fill(cb.array(), '\0');

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.github.apnsproxy.tcp;
 
-/** Why a connection was refused before any upstream connection was attempted; counted in {@link SpliceStats}. */
+/**
+ * Why a connection was refused before any upstream connection was attempted; counted in {@link
+ * SpliceStats}.
+ */
 public enum RejectReason {
   /** The client address is outside the policy's client allow-list. */
   CLIENT_DENIED,
@@ -20,8 +23,8 @@ public enum RejectReason {
   /** The router threw or failed its stage with an unexpected exception. */
   ROUTER_ERROR,
   /**
-   * The front door refused the preface: not its protocol (non-TLS bytes on a TLS door), malformed, larger than the
-   * door's cap, or a request it does not allow.
+   * The front door refused the preface: not its protocol (non-TLS bytes on a TLS door), malformed,
+   * larger than the door's cap, or a request it does not allow.
    */
   PREFACE_REFUSED,
   /** The preface was not complete within the preface timeout. */
@@ -29,12 +32,14 @@ public enum RejectReason {
   /** Buffering the preface would have taken the splicer past its aggregate preface budget. */
   PREFACE_BUDGET,
   /**
-   * PROXY protocol: the header was missing or malformed, or came from a peer outside the trusted balancers.
+   * PROXY protocol: the header was missing or malformed, or came from a peer outside the trusted
+   * balancers.
    */
   PROXY_HEADER,
   /**
-   * Every upstream candidate was this proxy's own address (a plan or listen address): connecting would splice the
-   * proxy to itself. Typically a hosts line or an upstream DNS answer pointing an APNs name back at the proxy.
+   * Every upstream candidate was this proxy's own address (a plan or listen address): connecting
+   * would splice the proxy to itself. Typically a hosts line or an upstream DNS answer pointing an
+   * APNs name back at the proxy.
    */
   SELF_LOOP
 }

@@ -4,8 +4,9 @@ package io.github.apnsproxy.tcp;
 import java.util.Locale;
 
 /**
- * The kind of name a connection was routed by, for the splicer's counters ({@link SpliceStats#routed()}): the TLS
- * server name or explicit target its preface carried, as the {@link Router#nameKind(String)} classifies it.
+ * The kind of name a connection was routed by, for the splicer's counters ({@link
+ * SpliceStats#routed()}): the TLS server name or explicit target its preface carried, as the {@link
+ * Router#nameKind(String)} classifies it.
  */
 public enum ServerNameKind {
   /** A numbered courier name, e.g. {@code 3-courier.push.apple.com} (custom clients). */
@@ -18,7 +19,9 @@ public enum ServerNameKind {
   API,
   /** A name the router does not classify (a custom router routing other names). */
   OTHER,
-  /** No name: routed by the dialled address (no front door, or a ClientHello without a server name). */
+  /**
+   * No name: routed by the dialled address (no front door, or a ClientHello without a server name).
+   */
   NONE;
 
   /** The kind as a lower-case label, e.g. {@code courier-unnumbered}, for logs and metrics. */

@@ -15,21 +15,24 @@ import java.util.concurrent.CompletableFuture;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A non-blocking TCP splicer: accepts client connections on the listen addresses, asks the {@link Router} where each
- * goes, connects to the upstream (trying the candidates in order, with a connect timeout) and relays bytes both ways
- * untouched, with backpressure, half-close, reset propagation, idle timeouts and connection limits.
+ * A non-blocking TCP splicer: accepts client connections on the listen addresses, asks the {@link
+ * Router} where each goes, connects to the upstream (trying the candidates in order, with a connect
+ * timeout) and relays bytes both ways untouched, with backpressure, half-close, reset propagation,
+ * idle timeouts and connection limits.
  *
- * <p>Lifecycle: {@link #builder()} ... {@link Builder#build()}, then {@link #start()} once, then {@link #close()} or
- * {@link #close(Duration)}. Threading: the splicer runs {@code loops} selector threads named
- * {@code apns-proxy-tcp-loop-N} (daemon threads); both channels of a connection live on one loop and only that
- * thread touches them. All public methods are thread-safe, but {@code close} must not be called from a listener or
- * router callback (it waits for the loop threads; use {@link #closeAsync} there). Memory: a connection holds a
- * buffer only while a peer cannot take bytes; at most one buffer ({@code bufferSize}) per direction.
+ * <p>Lifecycle: {@link #builder()} ... {@link Builder#build()}, then {@link #start()} once, then
+ * {@link #close()} or {@link #close(Duration)}. Threading: the splicer runs {@code loops} selector
+ * threads named {@code apns-proxy-tcp-loop-N} (daemon threads); both channels of a connection live
+ * on one loop and only that thread touches them. All public methods are thread-safe, but {@code
+ * close} must not be called from a listener or router callback (it waits for the loop threads; use
+ * {@link #closeAsync} there). Memory: a connection holds a buffer only while a peer cannot take
+ * bytes; at most one buffer ({@code bufferSize}) per direction.
  *
- * <p>Reconfiguring while running: {@link #update} swaps the router and the policy atomically, {@link #limits}
- * changes the connection limits, {@link #addListeners} and {@link #removeListeners} change where it accepts; each
- * applies to connections accepted afterwards, and live splices are never touched (a connection accepted on a
- * listener that is removed stays until it ends). The other options are fixed at build time.
+ * <p>Reconfiguring while running: {@link #update} swaps the router and the policy atomically,
+ * {@link #limits} changes the connection limits, {@link #addListeners} and {@link #removeListeners}
+ * change where it accepts; each applies to connections accepted afterwards, and live splices are
+ * never touched (a connection accepted on a listener that is removed stays until it ends). The
+ * other options are fixed at build time.
  */
 public final class TcpSplicer implements AutoCloseable {
   private final Engine engine;
@@ -53,45 +56,52 @@ public final class TcpSplicer implements AutoCloseable {
     engine.start();
   }
 
-  /** The bound listen addresses with their real ports (port 0 resolved), in listen order; empty before start. */
+  /**
+   * The bound listen addresses with their real ports (port 0 resolved), in listen order; empty
+   * before start.
+   */
   public List<InetSocketAddress> boundAddresses() {
     return engine.boundAddresses();
   }
 
   /**
-   * Whether the splicer is serving: started, not closed, and every selector loop running. A loop survives a failing
-   * {@code select()} (it rebuilds its selector) and every failure of one connection; it stops only when the JVM
-   * fails under it (out of memory, an internal error), and the splicer is then degraded. For health checks; any
-   * thread.
+   * Whether the splicer is serving: started, not closed, and every selector loop running. A loop
+   * survives a failing {@code select()} (it rebuilds its selector) and every failure of one
+   * connection; it stops only when the JVM fails under it (out of memory, an internal error), and
+   * the splicer is then degraded. For health checks; any thread.
    */
   public boolean isServing() {
     return engine.isServing();
   }
 
   /**
-   * Swaps the router and the policy at once, atomically: every connection accepted after this returns is checked
-   * against {@code policy} and routed by {@code router}; connections already routed or splicing keep what they
-   * have (a live splice is never touched), and one still in its preface stage is routed by the new router. Any
-   * thread; the old router is no longer called for new connections once this returns.
+   * Swaps the router and the policy at once, atomically: every connection accepted after this
+   * returns is checked against {@code policy} and routed by {@code router}; connections already
+   * routed or splicing keep what they have (a live splice is never touched), and one still in its
+   * preface stage is routed by the new router. Any thread; the old router is no longer called for
+   * new connections once this returns.
    */
   public void update(Router router, AddressPolicy policy) {
     Objects.requireNonNull(router, "router");
     Objects.requireNonNull(policy, "policy");
     synchronized (engine) {
       Engine.Live l = engine.live();
-      engine.update(new Engine.Live(router, policy, l.maxConnections(), l.maxConnectionsPerClient()));
+      engine.update(
+          new Engine.Live(router, policy, l.maxConnections(), l.maxConnectionsPerClient()));
     }
   }
 
   /**
-   * Changes the connection limits ({@link Builder#maxConnections}, {@link Builder#maxConnectionsPerClient}) for
-   * connections accepted from now on; live connections above a lowered limit stay. Any thread.
+   * Changes the connection limits ({@link Builder#maxConnections}, {@link
+   * Builder#maxConnectionsPerClient}) for connections accepted from now on; live connections above
+   * a lowered limit stay. Any thread.
    */
   public void limits(int maxConnections, int maxConnectionsPerClient) {
     checkLimits(maxConnections, maxConnectionsPerClient);
     synchronized (engine) {
       Engine.Live l = engine.live();
-      engine.update(new Engine.Live(l.router(), l.policy(), maxConnections, maxConnectionsPerClient));
+      engine.update(
+          new Engine.Live(l.router(), l.policy(), maxConnections, maxConnectionsPerClient));
     }
   }
 
@@ -100,35 +110,44 @@ public final class TcpSplicer implements AutoCloseable {
     return engine.live().router();
   }
 
-  /** The policy new connections are checked against (the builder's, or the last {@link #update}'s). */
+  /**
+   * The policy new connections are checked against (the builder's, or the last {@link #update}'s).
+   */
   public AddressPolicy policy() {
     return engine.live().policy();
   }
 
   /**
-   * Starts listening on more addresses while running, routed by their dialled address (as {@link Builder#listen}):
-   * binds them all or none, then accepts on them. Any thread but a listener or router callback.
+   * Starts listening on more addresses while running, routed by their dialled address (as {@link
+   * Builder#listen}): binds them all or none, then accepts on them. Any thread but a listener or
+   * router callback.
    *
    * @return the bound addresses (port 0 resolved), in order
    * @throws IOException naming the address that could not be bound; none of them is then open
    * @throws IllegalArgumentException when already listening on one of them
    * @throws IllegalStateException when not started or closed
    */
-  public List<InetSocketAddress> addListeners(List<InetSocketAddress> addresses) throws IOException {
+  public List<InetSocketAddress> addListeners(List<InetSocketAddress> addresses)
+      throws IOException {
     return engine.addListeners(checkListen(addresses), null);
   }
 
-  /** Like {@link #addListeners(List)}, with {@code door}'s preface stage (as {@link Builder#listen(List, FrontDoor)}). */
-  public List<InetSocketAddress> addListeners(List<InetSocketAddress> addresses, FrontDoor door) throws IOException {
+  /**
+   * Like {@link #addListeners(List)}, with {@code door}'s preface stage (as {@link
+   * Builder#listen(List, FrontDoor)}).
+   */
+  public List<InetSocketAddress> addListeners(List<InetSocketAddress> addresses, FrontDoor door)
+      throws IOException {
     return engine.addListeners(checkListen(addresses), Objects.requireNonNull(door, "door"));
   }
 
   /**
-   * Stops accepting on some bound addresses (as {@link #boundAddresses()} lists them) and closes their listeners.
-   * Connections accepted on them go on untouched until they end; clients still in the kernel's backlog are reset.
-   * Any thread but a listener or router callback.
+   * Stops accepting on some bound addresses (as {@link #boundAddresses()} lists them) and closes
+   * their listeners. Connections accepted on them go on untouched until they end; clients still in
+   * the kernel's backlog are reset. Any thread but a listener or router callback.
    *
-   * @throws IllegalArgumentException naming an address that is not listened on; nothing changes then
+   * @throws IllegalArgumentException naming an address that is not listened on; nothing changes
+   *     then
    * @throws IllegalStateException when not started or closed
    */
   public void removeListeners(List<InetSocketAddress> addresses) {
@@ -139,7 +158,8 @@ public final class TcpSplicer implements AutoCloseable {
     for (InetSocketAddress a : Objects.requireNonNull(addresses, "addresses")) {
       Objects.requireNonNull(a, "address");
       if (a.isUnresolved()) {
-        throw new IllegalArgumentException("listen address " + a + " is unresolved (expected an IP address)");
+        throw new IllegalArgumentException(
+            "listen address " + a + " is unresolved (expected an IP address)");
       }
     }
     return List.copyOf(addresses);
@@ -147,11 +167,12 @@ public final class TcpSplicer implements AutoCloseable {
 
   static void checkLimits(int maxConnections, int maxConnectionsPerClient) {
     if (maxConnections < 1) {
-      throw new IllegalArgumentException("max connections " + maxConnections + " (expected 1 or more)");
+      throw new IllegalArgumentException(
+          "max connections " + maxConnections + " (expected 1 or more)");
     }
     if (maxConnectionsPerClient < 0) {
-      throw new IllegalArgumentException("max connections per client " + maxConnectionsPerClient
-          + " (expected 0 or more)");
+      throw new IllegalArgumentException(
+          "max connections per client " + maxConnectionsPerClient + " (expected 0 or more)");
     }
   }
 
@@ -171,8 +192,8 @@ public final class TcpSplicer implements AutoCloseable {
   }
 
   /**
-   * Bytes held by connections waiting for their preface (front doors, PROXY protocol), over all loops; at most the
-   * {@code prefaceBudget}. 0 when no connection is in its preface stage.
+   * Bytes held by connections waiting for their preface (front doors, PROXY protocol), over all
+   * loops; at most the {@code prefaceBudget}. 0 when no connection is in its preface stage.
    */
   public long prefaceBytes() {
     return engine.prefaceBytes();
@@ -183,35 +204,42 @@ public final class TcpSplicer implements AutoCloseable {
     return engine.registeredKeys();
   }
 
-  /** Closes at once: stops accepting and closes every connection ({@link CloseReason#SHUTDOWN}). Idempotent. */
+  /**
+   * Closes at once: stops accepting and closes every connection ({@link CloseReason#SHUTDOWN}).
+   * Idempotent.
+   */
   @Override
   public void close() {
     engine.close(Duration.ZERO);
   }
 
   /**
-   * Closes gracefully: stops accepting, lets live connections finish for up to {@code drain}, then closes the rest
-   * ({@link CloseReason#SHUTDOWN}) and stops the loops. Idempotent; returns within {@code drain} plus a few seconds.
-   * An interrupt while waiting cuts the drain short (the interrupt status is kept).
+   * Closes gracefully: stops accepting, lets live connections finish for up to {@code drain}, then
+   * closes the rest ({@link CloseReason#SHUTDOWN}) and stops the loops. Idempotent; returns within
+   * {@code drain} plus a few seconds. An interrupt while waiting cuts the drain short (the
+   * interrupt status is kept).
    *
-   * @throws IllegalStateException when called on a loop thread (from a listener or router callback): use
-   *     {@link #closeAsync} there
+   * @throws IllegalStateException when called on a loop thread (from a listener or router
+   *     callback): use {@link #closeAsync} there
    */
   public void close(Duration drain) {
     engine.close(Objects.requireNonNull(drain, "drain"));
   }
 
   /**
-   * Closes gracefully like {@link #close(Duration)}, without waiting: the work runs on a thread named
-   * {@code apns-proxy-tcp-close}, and the future completes (on that thread) once every loop has stopped. Callable
-   * from any thread, a listener or router callback included. Idempotent: later calls return the same future, whatever
-   * their {@code drain}.
+   * Closes gracefully like {@link #close(Duration)}, without waiting: the work runs on a thread
+   * named {@code apns-proxy-tcp-close}, and the future completes (on that thread) once every loop
+   * has stopped. Callable from any thread, a listener or router callback included. Idempotent:
+   * later calls return the same future, whatever their {@code drain}.
    */
   public CompletableFuture<Void> closeAsync(Duration drain) {
     return engine.closeAsync(Objects.requireNonNull(drain, "drain"));
   }
 
-  /** Builds a {@link TcpSplicer}; each option is checked when set, the whole in {@link #build()}. Not thread-safe. */
+  /**
+   * Builds a {@link TcpSplicer}; each option is checked when set, the whole in {@link #build()}.
+   * Not thread-safe.
+   */
   public static final class Builder {
     private final List<InetSocketAddress> listen = new ArrayList<>();
     private final List<@Nullable FrontDoor> doors = new ArrayList<>();
@@ -232,7 +260,7 @@ public final class TcpSplicer implements AutoCloseable {
     private Duration keepAliveIdle = Duration.ofMinutes(5);
     private Duration keepAliveInterval = Duration.ofSeconds(30);
     private boolean reusePort;
-    private SpliceListener listener = new SpliceListener() { };
+    private SpliceListener listener = new SpliceListener() {};
     private Egress egress = Egress.direct();
     private AddressFamily family = AddressFamily.ANY;
     private CidrSet neverConnectTo = CidrSet.none();
@@ -241,16 +269,17 @@ public final class TcpSplicer implements AutoCloseable {
     private Builder() {}
 
     /**
-     * Adds listen addresses (a virtual address each, or one wildcard address); port 0 picks a free port. Their
-     * connections are routed by the dialled address, with no preface stage (unless PROXY protocol is on).
+     * Adds listen addresses (a virtual address each, or one wildcard address); port 0 picks a free
+     * port. Their connections are routed by the dialled address, with no preface stage (unless
+     * PROXY protocol is on).
      */
     public Builder listen(List<InetSocketAddress> addresses) {
       return add(addresses, null);
     }
 
     /**
-     * Adds listen addresses whose connections first go through {@code door}'s preface stage (a TLS ClientHello,
-     * an HTTP CONNECT or SOCKS5 request) and are then routed with what it found in
+     * Adds listen addresses whose connections first go through {@code door}'s preface stage (a TLS
+     * ClientHello, an HTTP CONNECT or SOCKS5 request) and are then routed with what it found in
      * {@link InboundConnection#preface()}.
      */
     public Builder listen(List<InetSocketAddress> addresses, FrontDoor door) {
@@ -258,15 +287,19 @@ public final class TcpSplicer implements AutoCloseable {
     }
 
     /**
-     * Adds HTTP CONNECT listeners of {@code proxy} (config key {@code connect.listen}); the router is then wrapped
-     * with {@link ExplicitProxy#router(Router)} so their requests go to the target they name.
+     * Adds HTTP CONNECT listeners of {@code proxy} (config key {@code connect.listen}); the router
+     * is then wrapped with {@link ExplicitProxy#router(Router)} so their requests go to the target
+     * they name.
      */
     public Builder connectListen(List<InetSocketAddress> addresses, ExplicitProxy proxy) {
       explicitProxy(proxy);
       return listen(addresses, proxy.httpConnect());
     }
 
-    /** Adds SOCKS5 listeners of {@code proxy} (config key {@code socks.listen}); see {@link #connectListen}. */
+    /**
+     * Adds SOCKS5 listeners of {@code proxy} (config key {@code socks.listen}); see {@link
+     * #connectListen}.
+     */
     public Builder socksListen(List<InetSocketAddress> addresses, ExplicitProxy proxy) {
       explicitProxy(proxy);
       return listen(addresses, proxy.socks5());
@@ -275,8 +308,8 @@ public final class TcpSplicer implements AutoCloseable {
     private void explicitProxy(ExplicitProxy proxy) {
       Objects.requireNonNull(proxy, "proxy");
       if (explicit != null && explicit != proxy) {
-        throw new IllegalArgumentException("a second ExplicitProxy (expected one for every CONNECT and SOCKS5"
-            + " listener)");
+        throw new IllegalArgumentException(
+            "a second ExplicitProxy (expected one for every CONNECT and SOCKS5" + " listener)");
       }
       explicit = proxy;
     }
@@ -285,7 +318,8 @@ public final class TcpSplicer implements AutoCloseable {
       for (InetSocketAddress a : Objects.requireNonNull(addresses, "addresses")) {
         Objects.requireNonNull(a, "address");
         if (a.isUnresolved()) {
-          throw new IllegalArgumentException("listen address " + a + " is unresolved (expected an IP address)");
+          throw new IllegalArgumentException(
+              "listen address " + a + " is unresolved (expected an IP address)");
         }
         listen.add(a);
         doors.add(door);
@@ -294,8 +328,9 @@ public final class TcpSplicer implements AutoCloseable {
     }
 
     /**
-     * How long a connection may take to complete its preface (a ClientHello, a proxy request, a PROXY protocol
-     * header) on listeners that read one; default 10 s (config key {@code tcp.preface-timeout}).
+     * How long a connection may take to complete its preface (a ClientHello, a proxy request, a
+     * PROXY protocol header) on listeners that read one; default 10 s (config key {@code
+     * tcp.preface-timeout}).
      */
     public Builder prefaceTimeout(Duration timeout) {
       this.prefaceTimeout = positive(timeout, "preface timeout");
@@ -303,40 +338,49 @@ public final class TcpSplicer implements AutoCloseable {
     }
 
     /**
-     * The most bytes all connections waiting for their preface may hold together, over all loops (split evenly
-     * between them); default 64 MiB. A connection whose next read would take its loop past its share is closed
-     * ({@link RejectReason#PREFACE_BUDGET}): under a flood of slow prefaces newcomers are refused, memory stays
-     * bounded. Connections without a preface stage never count.
+     * The most bytes all connections waiting for their preface may hold together, over all loops
+     * (split evenly between them); default 64 MiB. A connection whose next read would take its loop
+     * past its share is closed ({@link RejectReason#PREFACE_BUDGET}): under a flood of slow
+     * prefaces newcomers are refused, memory stays bounded. Connections without a preface stage
+     * never count.
      */
     public Builder prefaceBudget(long bytes) {
       if (bytes < 64 * 1024) {
-        throw new IllegalArgumentException("preface budget " + bytes + " bytes (expected at least 65536)");
+        throw new IllegalArgumentException(
+            "preface budget " + bytes + " bytes (expected at least 65536)");
       }
       this.prefaceBudget = bytes;
       return this;
     }
 
     /**
-     * Requires a PROXY protocol header on every listener, accepted only from peers in {@code from} (the trusted
-     * balancers); its source address then stands for the client (policy, per-client limit, listener, logs) and its
-     * destination for the dialled address. A connection from elsewhere, or with a missing or malformed header, is
-     * closed ({@link RejectReason#PROXY_HEADER}); a v2 LOCAL header (a health check) is closed as
-     * {@link CloseReason#ANSWERED}. Default {@link ProxyProtocol#OFF} (config keys {@code tcp.proxy-protocol} and
-     * {@code tcp.proxy-protocol-from}, set together).
+     * Requires a PROXY protocol header on every listener, accepted only from peers in {@code from}
+     * (the trusted balancers); its source address then stands for the client (policy, per-client
+     * limit, listener, logs) and its destination for the dialled address. A connection from
+     * elsewhere, or with a missing or malformed header, is closed ({@link
+     * RejectReason#PROXY_HEADER}); a v2 LOCAL header (a health check) is closed as {@link
+     * CloseReason#ANSWERED}. Default {@link ProxyProtocol#OFF} (config keys {@code
+     * tcp.proxy-protocol} and {@code tcp.proxy-protocol-from}, set together).
      *
-     * @throws IllegalArgumentException when {@code mode} is not OFF and {@code from} is empty, or OFF with a
-     *     non-empty {@code from}
+     * @throws IllegalArgumentException when {@code mode} is not OFF and {@code from} is empty, or
+     *     OFF with a non-empty {@code from}
      */
     public Builder proxyProtocol(ProxyProtocol mode, CidrSet from) {
       Objects.requireNonNull(mode, "mode");
       Objects.requireNonNull(from, "from");
       if (mode != ProxyProtocol.OFF && from.isEmpty()) {
-        throw new IllegalArgumentException("proxy protocol " + mode + " without trusted balancers (expected the"
-            + " balancers' CIDRs in tcp.proxy-protocol-from)");
+        throw new IllegalArgumentException(
+            "proxy protocol "
+                + mode
+                + " without trusted balancers (expected the"
+                + " balancers' CIDRs in tcp.proxy-protocol-from)");
       }
       if (mode == ProxyProtocol.OFF && !from.isEmpty()) {
-        throw new IllegalArgumentException("trusted balancers " + from + " with proxy protocol off (expected"
-            + " tcp.proxy-protocol=v1, v2 or any)");
+        throw new IllegalArgumentException(
+            "trusted balancers "
+                + from
+                + " with proxy protocol off (expected"
+                + " tcp.proxy-protocol=v1, v2 or any)");
       }
       this.proxyProtocol = mode;
       this.proxyProtocolFrom = from;
@@ -375,11 +419,15 @@ public final class TcpSplicer implements AutoCloseable {
       return this;
     }
 
-    /** Closes a connection after this long without a byte either way; default 1 h, {@link Duration#ZERO} = off. */
+    /**
+     * Closes a connection after this long without a byte either way; default 1 h, {@link
+     * Duration#ZERO} = off.
+     */
     public Builder idleTimeout(Duration timeout) {
       Objects.requireNonNull(timeout, "timeout");
       if (timeout.isNegative()) {
-        throw new IllegalArgumentException("idle timeout " + timeout + " (expected zero or positive)");
+        throw new IllegalArgumentException(
+            "idle timeout " + timeout + " (expected zero or positive)");
       }
       this.idleTimeout = timeout;
       return this;
@@ -391,7 +439,10 @@ public final class TcpSplicer implements AutoCloseable {
       return this;
     }
 
-    /** The maximum number of concurrent connections; excess ones are accepted and closed; default 50,000. */
+    /**
+     * The maximum number of concurrent connections; excess ones are accepted and closed; default
+     * 50,000.
+     */
     public Builder maxConnections(int max) {
       if (max < 1) {
         throw new IllegalArgumentException("max connections " + max + " (expected 1 or more)");
@@ -403,7 +454,8 @@ public final class TcpSplicer implements AutoCloseable {
     /** The maximum number of concurrent connections per client address; default 0 = unlimited. */
     public Builder maxConnectionsPerClient(int max) {
       if (max < 0) {
-        throw new IllegalArgumentException("max connections per client " + max + " (expected 0 or more)");
+        throw new IllegalArgumentException(
+            "max connections per client " + max + " (expected 0 or more)");
       }
       this.maxConnectionsPerClient = max;
       return this;
@@ -419,16 +471,20 @@ public final class TcpSplicer implements AutoCloseable {
     }
 
     /**
-     * TCP keepalive timing on both legs where the platform supports it (whole seconds, 1 s to 32767 s, the Linux
-     * limits); default 5 min idle, 30 s interval. SO_KEEPALIVE itself is always on.
+     * TCP keepalive timing on both legs where the platform supports it (whole seconds, 1 s to 32767
+     * s, the Linux limits); default 5 min idle, 30 s interval. SO_KEEPALIVE itself is always on.
      */
     public Builder keepAlive(Duration idle, Duration interval) {
       positive(idle, "keepalive idle");
       positive(interval, "keepalive interval");
       for (Duration d : new Duration[] {idle, interval}) {
         if (d.getSeconds() < 1 || d.getSeconds() > 32_767 || d.getNano() != 0) {
-          throw new IllegalArgumentException("keepalive " + idle + "/" + interval
-              + " (expected whole seconds from 1 s to 32767 s)");
+          throw new IllegalArgumentException(
+              "keepalive "
+                  + idle
+                  + "/"
+                  + interval
+                  + " (expected whole seconds from 1 s to 32767 s)");
         }
       }
       // stored only once both are valid: a refused call leaves the builder as it was
@@ -437,7 +493,10 @@ public final class TcpSplicer implements AutoCloseable {
       return this;
     }
 
-    /** Whether to set SO_REUSEPORT on the listeners (so several processes can share a port); default false. */
+    /**
+     * Whether to set SO_REUSEPORT on the listeners (so several processes can share a port); default
+     * false.
+     */
     public Builder reusePort(boolean reusePort) {
       this.reusePort = reusePort;
       return this;
@@ -535,33 +594,39 @@ public final class TcpSplicer implements AutoCloseable {
     }
 
     /**
-     * How upstream hosts are reached; default {@link Egress#direct()}. Through proxies, each connection's upstream
-     * leg connects to the first proxy, asks it for the route's host name and port ({@code CONNECT host:port} or
-     * SOCKS5 with a domain name), waits for its answer within the {@link #connectTimeout connect timeout} (one budget
-     * for connect and answer, per proxy), then splices; a proxy that refuses the connection, times out, answers 5xx
-     * or a SOCKS failure is skipped for the next one, and so is one that refuses on configuration grounds (403, 407,
-     * SOCKS "not allowed" or authentication), which is also logged at WARN once a minute and counted
-     * ({@link SpliceStats#egressProxyRefusals()}). Applies to every route whatever the router: use
-     * {@link Router#fromPlan(io.github.apnsproxy.core.AddressPlan, io.github.apnsproxy.core.UpstreamResolver,
-     * AddressPolicy, Egress)} with the same egress so that names the proxy resolves are not resolved here.
+     * How upstream hosts are reached; default {@link Egress#direct()}. Through proxies, each
+     * connection's upstream leg connects to the first proxy, asks it for the route's host name and
+     * port ({@code CONNECT host:port} or SOCKS5 with a domain name), waits for its answer within
+     * the {@link #connectTimeout connect timeout} (one budget for connect and answer, per proxy),
+     * then splices; a proxy that refuses the connection, times out, answers 5xx or a SOCKS failure
+     * is skipped for the next one, and so is one that refuses on configuration grounds (403, 407,
+     * SOCKS "not allowed" or authentication), which is also logged at WARN once a minute and
+     * counted ({@link SpliceStats#egressProxyRefusals()}). Applies to every route whatever the
+     * router: use {@link Router#fromPlan(io.github.apnsproxy.core.AddressPlan,
+     * io.github.apnsproxy.core.UpstreamResolver, AddressPolicy, Egress)} with the same egress so
+     * that names the proxy resolves are not resolved here.
      */
     public Builder egress(Egress egress) {
       this.egress = Objects.requireNonNull(egress, "egress");
       return this;
     }
 
-    /** Which resolved addresses direct egress tries, in which order; default {@link AddressFamily#ANY}. */
+    /**
+     * Which resolved addresses direct egress tries, in which order; default {@link
+     * AddressFamily#ANY}.
+     */
     public Builder family(AddressFamily family) {
       this.family = Objects.requireNonNull(family, "family");
       return this;
     }
 
     /**
-     * Networks the splicer never connects to, because they are this proxy itself (e.g. every site of every node in
-     * the same configuration): a candidate there is refused and counted ({@link SpliceStats#selfLoopRefusals()},
-     * {@link RejectReason#SELF_LOOP}) instead of splicing the proxy to itself. Always refused as well, without this
-     * option: the splicer's own listen addresses and, with the stock {@link Router#fromPlan router}, every
-     * network of its plan. Default none.
+     * Networks the splicer never connects to, because they are this proxy itself (e.g. every site
+     * of every node in the same configuration): a candidate there is refused and counted ({@link
+     * SpliceStats#selfLoopRefusals()}, {@link RejectReason#SELF_LOOP}) instead of splicing the
+     * proxy to itself. Always refused as well, without this option: the splicer's own listen
+     * addresses and, with the stock {@link Router#fromPlan router}, every network of its plan.
+     * Default none.
      */
     public Builder neverConnectTo(CidrSet networks) {
       this.neverConnectTo = Objects.requireNonNull(networks, "networks");
@@ -569,14 +634,15 @@ public final class TcpSplicer implements AutoCloseable {
     }
 
     /**
-     * How long an upstream address (or proxy) whose connect failed is tried after the other candidates, so a dead
-     * first address does not cost the connect timeout on every connection; default 30 s, {@link Duration#ZERO} =
-     * remember nothing.
+     * How long an upstream address (or proxy) whose connect failed is tried after the other
+     * candidates, so a dead first address does not cost the connect timeout on every connection;
+     * default 30 s, {@link Duration#ZERO} = remember nothing.
      */
     public Builder failedUpstreamMemory(Duration memory) {
       Objects.requireNonNull(memory, "memory");
       if (memory.isNegative()) {
-        throw new IllegalArgumentException("failed upstream memory " + memory + " (expected zero or positive)");
+        throw new IllegalArgumentException(
+            "failed upstream memory " + memory + " (expected zero or positive)");
       }
       this.failedUpstreamMemory = memory;
       return this;
@@ -593,23 +659,49 @@ public final class TcpSplicer implements AutoCloseable {
       }
       Router r = router;
       if (r == null) {
-        throw new IllegalStateException("no router (expected router(...), e.g. Router.fromPlan(...))");
+        throw new IllegalStateException(
+            "no router (expected router(...), e.g. Router.fromPlan(...))");
       }
       if (explicit != null) {
         r = explicit.router(r);
       }
       for (FrontDoor d : doors) {
         if (d != null && (d.maxPrefaceBytes() < 1 || d.maxPrefaceBytes() > bufferSize)) {
-          throw new IllegalStateException("front door " + d.name() + " takes prefaces of up to "
-              + d.maxPrefaceBytes() + " bytes (expected 1.." + bufferSize + ", the buffer size)");
+          throw new IllegalStateException(
+              "front door "
+                  + d.name()
+                  + " takes prefaces of up to "
+                  + d.maxPrefaceBytes()
+                  + " bytes (expected 1.."
+                  + bufferSize
+                  + ", the buffer size)");
         }
       }
-      return new TcpSplicer(new Settings(listen, r, policy, loops, connectTimeout.toNanos(), idleTimeout.toNanos(),
-          routeTimeout.toNanos(), maxConnections, maxConnectionsPerClient, bufferSize,
-          (int) Math.min(Integer.MAX_VALUE, keepAliveIdle.toSeconds()),
-          (int) Math.min(Integer.MAX_VALUE, keepAliveInterval.toSeconds()), reusePort, listener, doors,
-          prefaceTimeout.toNanos(), prefaceBudget, proxyProtocol, proxyProtocolFrom, egress, family, neverConnectTo,
-          saturatedNanos(failedUpstreamMemory)));
+      return new TcpSplicer(
+          new Settings(
+              listen,
+              r,
+              policy,
+              loops,
+              connectTimeout.toNanos(),
+              idleTimeout.toNanos(),
+              routeTimeout.toNanos(),
+              maxConnections,
+              maxConnectionsPerClient,
+              bufferSize,
+              (int) Math.min(Integer.MAX_VALUE, keepAliveIdle.toSeconds()),
+              (int) Math.min(Integer.MAX_VALUE, keepAliveInterval.toSeconds()),
+              reusePort,
+              listener,
+              doors,
+              prefaceTimeout.toNanos(),
+              prefaceBudget,
+              proxyProtocol,
+              proxyProtocolFrom,
+              egress,
+              family,
+              neverConnectTo,
+              saturatedNanos(failedUpstreamMemory)));
     }
 
     private static long saturatedNanos(Duration d) {

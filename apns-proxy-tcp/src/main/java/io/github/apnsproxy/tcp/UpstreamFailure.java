@@ -8,8 +8,10 @@ import org.jspecify.annotations.Nullable;
  * Why a routed connection could not reach its upstream, as {@link UpstreamReplies#failed} is told.
  *
  * @param kind the class of failure, what a reply code is chosen from
- * @param rejection the router's rejection reason when the router refused; {@code null} when the connect failed
- * @param detail a human-readable detail for logs (may name addresses: do not send it to untrusted clients as is)
+ * @param rejection the router's rejection reason when the router refused; {@code null} when the
+ *     connect failed
+ * @param detail a human-readable detail for logs (may name addresses: do not send it to untrusted
+ *     clients as is)
  */
 public record UpstreamFailure(Kind kind, @Nullable RejectReason rejection, String detail) {
 
@@ -21,7 +23,10 @@ public record UpstreamFailure(Kind kind, @Nullable RejectReason rejection, Strin
 
   /** The class of failure. */
   public enum Kind {
-    /** The router refused the target: no plan host, not an allowed name or address (HTTP 403, SOCKS 0x02). */
+    /**
+     * The router refused the target: no plan host, not an allowed name or address (HTTP 403, SOCKS
+     * 0x02).
+     */
     NOT_ALLOWED,
     /** The host name did not resolve (HTTP 502, SOCKS 0x04). */
     UNRESOLVABLE,

@@ -22,11 +22,29 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.Test;
 
-/** The stock access log over real sockets: one line per finished or refused connection, field by field. */
+/**
+ * The stock access log over real sockets: one line per finished or refused connection, field by
+ * field.
+ */
 class AccessLogIT extends SplicerTestSupport {
-  private static final Clock CLOCK = Clock.fixed(Instant.parse("2025-03-01T12:34:56.789123Z"), ZoneOffset.UTC);
-  private static final List<String> FIELDS = List.of("time", "client", "balancer", "door", "local", "sni", "target",
-      "host", "upstream", "bytes_up", "bytes_down", "duration_ms", "reason", "refused");
+  private static final Clock CLOCK =
+      Clock.fixed(Instant.parse("2025-03-01T12:34:56.789123Z"), ZoneOffset.UTC);
+  private static final List<String> FIELDS =
+      List.of(
+          "time",
+          "client",
+          "balancer",
+          "door",
+          "local",
+          "sni",
+          "target",
+          "host",
+          "upstream",
+          "bytes_up",
+          "bytes_down",
+          "duration_ms",
+          "reason",
+          "refused");
 
   private final List<String> lines = new CopyOnWriteArrayList<>();
 
@@ -37,7 +55,8 @@ class AccessLogIT extends SplicerTestSupport {
   @Test
   void completedConnection() throws Exception {
     TestServer echo = track(TestServer.echo(TestServer.at("127.0.0.1", 0)));
-    TcpSplicer s = start(builder(named("17-courier.push.apple.com", echo.address())).listener(log()));
+    TcpSplicer s =
+        start(builder(named("17-courier.push.apple.com", echo.address())).listener(log()));
     Socket c = connect(entry(s));
     OutputStream out = c.getOutputStream();
     InputStream in = c.getInputStream();
@@ -69,8 +88,11 @@ class AccessLogIT extends SplicerTestSupport {
   void refusedClient() throws Exception {
     TestServer echo = track(TestServer.echo(TestServer.at("127.0.0.1", 0)));
     AddressPolicy onlyOthers = new AddressPolicy(CidrSet.parse("10.0.0.0/8"), CidrSet.any());
-    TcpSplicer s = start(builder(named("17-courier.push.apple.com", echo.address())).policy(onlyOthers)
-        .listener(log()));
+    TcpSplicer s =
+        start(
+            builder(named("17-courier.push.apple.com", echo.address()))
+                .policy(onlyOthers)
+                .listener(log()));
     Socket c = connect(entry(s));
     assertThat(c.getInputStream().read()).isEqualTo(-1);
     Map<String, String> f = onlyLine();
@@ -90,7 +112,10 @@ class AccessLogIT extends SplicerTestSupport {
 
   @Test
   void routerRejection() throws Exception {
-    Router none = c -> CompletableFuture.completedFuture(Route.reject(RejectReason.RESOLVE_FAILED, "no such host"));
+    Router none =
+        c ->
+            CompletableFuture.completedFuture(
+                Route.reject(RejectReason.RESOLVE_FAILED, "no such host"));
     TcpSplicer s = start(builder(none).listener(log()));
     Socket c = connect(entry(s));
     assertThat(c.getInputStream().read()).isEqualTo(-1);
@@ -121,14 +146,21 @@ class AccessLogIT extends SplicerTestSupport {
 
   @Test
   void idleTimedOut() throws Exception {
-    TestServer silent = track(new TestServer(TestServer.at("127.0.0.1", 0), sock -> {
-      InputStream in = sock.getInputStream();
-      while (in.read() >= 0) {
-        // reads until the splicer closes the idle connection
-      }
-    }));
-    TcpSplicer s = start(builder(named("5-courier.push.apple.com", silent.address()))
-        .idleTimeout(Duration.ofMillis(200)).listener(log()));
+    TestServer silent =
+        track(
+            new TestServer(
+                TestServer.at("127.0.0.1", 0),
+                sock -> {
+                  InputStream in = sock.getInputStream();
+                  while (in.read() >= 0) {
+                    // reads until the splicer closes the idle connection
+                  }
+                }));
+    TcpSplicer s =
+        start(
+            builder(named("5-courier.push.apple.com", silent.address()))
+                .idleTimeout(Duration.ofMillis(200))
+                .listener(log()));
     Socket c = connect(entry(s));
     c.getOutputStream().write(new byte[3]);
     assertThat(c.getInputStream().read()).isEqualTo(-1);
@@ -145,11 +177,16 @@ class AccessLogIT extends SplicerTestSupport {
 
   @Test
   void tlsDoorRefusalQuotesTheServerName() throws Exception {
-    TcpSplicer s = start(TcpSplicer.builder().listen(List.of(TestServer.at("127.100.100.1", 0)),
-        FrontDoor.tlsServerName()).router(c -> CompletableFuture.completedFuture(
-            Route.reject("no plan host"))).loops(1).listener(log()));
+    TcpSplicer s =
+        start(
+            TcpSplicer.builder()
+                .listen(List.of(TestServer.at("127.100.100.1", 0)), FrontDoor.tlsServerName())
+                .router(c -> CompletableFuture.completedFuture(Route.reject("no plan host")))
+                .loops(1)
+                .listener(log()));
     Socket c = connect(entry(s));
-    c.getOutputStream().write(ClientHellos.jdk("courier.push.apple.com", List.of("apns-security-v3")));
+    c.getOutputStream()
+        .write(ClientHellos.jdk("courier.push.apple.com", List.of("apns-security-v3")));
     assertThat(c.getInputStream().read()).isEqualTo(-1);
     Map<String, String> f = onlyLine();
     assertThat(f.get("door")).isEqualTo("tls");

@@ -13,9 +13,9 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
- * A stream many times the splicer's buffer crosses a splice unchanged in both directions: the loop reads again
- * within one readiness event while reads fill the buffer, and every byte must still arrive once, in order. Real
- * sockets on loopback, an echo upstream.
+ * A stream many times the splicer's buffer crosses a splice unchanged in both directions: the loop
+ * reads again within one readiness event while reads fill the buffer, and every byte must still
+ * arrive once, in order. Real sockets on loopback, an echo upstream.
  */
 class BulkIntegrityIT extends SplicerTestSupport {
   private static final int BUFFER = 4 * 1024;
@@ -29,19 +29,22 @@ class BulkIntegrityIT extends SplicerTestSupport {
     c.setSoTimeout(30_000);
     byte[] sent = new byte[TOTAL];
     for (int i = 0; i < TOTAL; i++) {
-      sent[i] = (byte) (i * 31 + (i >>> 9)); // no period that a lost or repeated buffer could hide in
+      sent[i] =
+          (byte) (i * 31 + (i >>> 9)); // no period that a lost or repeated buffer could hide in
     }
-    CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
-      try {
-        OutputStream out = c.getOutputStream();
-        for (int off = 0; off < TOTAL; off += 50_000) {
-          out.write(sent, off, Math.min(50_000, TOTAL - off));
-        }
-        c.shutdownOutput();
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    });
+    CompletableFuture<Void> writer =
+        CompletableFuture.runAsync(
+            () -> {
+              try {
+                OutputStream out = c.getOutputStream();
+                for (int off = 0; off < TOTAL; off += 50_000) {
+                  out.write(sent, off, Math.min(50_000, TOTAL - off));
+                }
+                c.shutdownOutput();
+              } catch (IOException e) {
+                throw new UncheckedIOException(e);
+              }
+            });
     InputStream in = c.getInputStream();
     byte[] got = new byte[TOTAL];
     int n = 0;

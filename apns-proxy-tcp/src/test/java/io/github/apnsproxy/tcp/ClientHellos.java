@@ -11,7 +11,10 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
 
-/** Real ClientHellos made by the JDK's own TLS stack (an SSLEngine's first wrap), and ways to re-frame them. */
+/**
+ * Real ClientHellos made by the JDK's own TLS stack (an SSLEngine's first wrap), and ways to
+ * re-frame them.
+ */
 public final class ClientHellos {
   private ClientHellos() {}
 
@@ -47,7 +50,9 @@ public final class ClientHellos {
     return m;
   }
 
-  /** The handshake message {@code m} framed into records of at most {@code max} payload bytes each. */
+  /**
+   * The handshake message {@code m} framed into records of at most {@code max} payload bytes each.
+   */
   public static byte[] frame(byte[] m, int max) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     for (int at = 0; at < m.length; at += max) {
@@ -65,7 +70,7 @@ public final class ClientHellos {
   /** The handshake message {@code m} framed into records of random sizes (1..{@code max}). */
   public static byte[] frameRandomly(byte[] m, int max, Random random) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    for (int at = 0; at < m.length;) {
+    for (int at = 0; at < m.length; ) {
       int n = Math.min(1 + random.nextInt(max), m.length - at);
       out.write(22);
       out.write(3);
@@ -79,8 +84,8 @@ public final class ClientHellos {
   }
 
   /**
-   * The hello {@code m} (a handshake message) with a padding extension (RFC 7685, type 21) of {@code pad} bytes
-   * appended to its extensions: the size of a post-quantum key share.
+   * The hello {@code m} (a handshake message) with a padding extension (RFC 7685, type 21) of
+   * {@code pad} bytes appended to its extensions: the size of a post-quantum key share.
    */
   public static byte[] pad(byte[] m, int pad) {
     // walk to the extensions block: header 4, version 2, random 32, session id, suites, compression
@@ -108,7 +113,7 @@ public final class ClientHellos {
   /** Splits {@code b} into random chunks of 1..{@code max} bytes. */
   public static List<byte[]> chunks(byte[] b, int max, Random random) {
     List<byte[]> out = new ArrayList<>();
-    for (int at = 0; at < b.length;) {
+    for (int at = 0; at < b.length; ) {
       int n = Math.min(1 + random.nextInt(max), b.length - at);
       byte[] c = new byte[n];
       System.arraycopy(b, at, c, 0, n);

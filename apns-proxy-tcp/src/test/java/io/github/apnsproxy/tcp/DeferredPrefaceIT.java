@@ -40,10 +40,16 @@ class DeferredPrefaceIT extends SplicerTestSupport {
   private TcpSplicer splicer(Duration prefaceTimeout) throws IOException {
     TestServer echo = track(TestServer.echo(TestServer.at("127.0.2.2", 0)));
     Route r = Route.to("echo", List.of(echo.address()));
-    return start(TcpSplicer.builder().listen(List.of(TestServer.at("127.100.100.1", 0)), deferring()).router(c -> {
-      routed.add(c);
-      return CompletableFuture.completedFuture(r);
-    }).loops(1).prefaceTimeout(prefaceTimeout));
+    return start(
+        TcpSplicer.builder()
+            .listen(List.of(TestServer.at("127.100.100.1", 0)), deferring())
+            .router(
+                c -> {
+                  routed.add(c);
+                  return CompletableFuture.completedFuture(r);
+                })
+            .loops(1)
+            .prefaceTimeout(prefaceTimeout));
   }
 
   @Test
@@ -52,14 +58,24 @@ class DeferredPrefaceIT extends SplicerTestSupport {
     Socket s = connect(entry(sp));
     s.getOutputStream().write("hello".getBytes(StandardCharsets.US_ASCII));
     await("a deferred decision", () -> pending.size() == 1);
-    Thread other = new Thread(() -> pending.get(0).complete(PrefaceDecision.route(
-        Preface.tls("deferring", "api.push.apple.com", List.of()), 0)), "test-completer");
+    Thread other =
+        new Thread(
+            () ->
+                pending
+                    .get(0)
+                    .complete(
+                        PrefaceDecision.route(
+                            Preface.tls("deferring", "api.push.apple.com", List.of()), 0)),
+            "test-completer");
     other.start();
     other.join(30_000);
-    assertThat(new String(readN(s.getInputStream(), 5), StandardCharsets.US_ASCII)).isEqualTo("hello");
-    assertThat(routed).singleElement().satisfies(c -> assertThat(c.preface().serverName())
-        .isEqualTo("api.push.apple.com"));
-    assertThat(pending).hasSize(1); // the parser was not called again while the decision was pending
+    assertThat(new String(readN(s.getInputStream(), 5), StandardCharsets.US_ASCII))
+        .isEqualTo("hello");
+    assertThat(routed)
+        .singleElement()
+        .satisfies(c -> assertThat(c.preface().serverName()).isEqualTo("api.push.apple.com"));
+    assertThat(pending)
+        .hasSize(1); // the parser was not called again while the decision was pending
     s.close();
     assertQuiet(sp);
   }
@@ -70,7 +86,9 @@ class DeferredPrefaceIT extends SplicerTestSupport {
     Socket s = connect(entry(sp));
     s.getOutputStream().write("ab".getBytes(StandardCharsets.US_ASCII));
     await("a deferred decision", () -> pending.size() == 1);
-    pending.get(0).complete(PrefaceDecision.reply(ByteBuffer.wrap(new byte[] {'!'}), 1)); // consumes "a"
+    pending
+        .get(0)
+        .complete(PrefaceDecision.reply(ByteBuffer.wrap(new byte[] {'!'}), 1)); // consumes "a"
     assertThat(s.getInputStream().read()).isEqualTo('!');
     await("the parser called again on the rest", () -> pending.size() == 2);
     pending.get(1).complete(PrefaceDecision.route(Preface.tls("deferring", null, List.of()), 0));
@@ -94,15 +112,22 @@ class DeferredPrefaceIT extends SplicerTestSupport {
     await("a second deferred decision", () -> pending.size() == 2);
     assertThat(late.getInputStream().read()).as("closed at the preface timeout").isEqualTo(-1);
     await("timeout counted", () -> sp.stats().rejected(RejectReason.PREFACE_TIMEOUT) == 1);
-    pending.get(1).complete(PrefaceDecision.route(Preface.tls("deferring", "late.example", List.of()), 0));
+    pending
+        .get(1)
+        .complete(PrefaceDecision.route(Preface.tls("deferring", "late.example", List.of()), 0));
 
-    // a later connection's decision is applied after the late one (one task queue per loop): only it is routed
+    // a later connection's decision is applied after the late one (one task queue per loop): only
+    // it is routed
     Socket next = connect(entry(sp));
     next.getOutputStream().write('z');
     await("a third deferred decision", () -> pending.size() == 3);
-    pending.get(2).complete(PrefaceDecision.route(Preface.tls("deferring", "next.example", List.of()), 0));
+    pending
+        .get(2)
+        .complete(PrefaceDecision.route(Preface.tls("deferring", "next.example", List.of()), 0));
     assertThat(readN(next.getInputStream(), 1)).containsExactly('z');
-    assertThat(routed).as("the late decision was ignored").singleElement()
+    assertThat(routed)
+        .as("the late decision was ignored")
+        .singleElement()
         .satisfies(c -> assertThat(c.preface().serverName()).isEqualTo("next.example"));
     assertThat(sp.stats().accepted()).isEqualTo(3);
     next.close();

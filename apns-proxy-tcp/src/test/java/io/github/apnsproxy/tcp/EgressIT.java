@@ -24,10 +24,14 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
-/** Egress through in-test HTTP CONNECT and SOCKS5 proxies: asked by name, failover, configuration problems. */
+/**
+ * Egress through in-test HTTP CONNECT and SOCKS5 proxies: asked by name, failover, configuration
+ * problems.
+ */
 class EgressIT extends SplicerTestSupport {
   private static final String COURIER = "17-courier.push.apple.com";
-  private static final Router BY_NAME = c -> CompletableFuture.completedFuture(Route.toHost(COURIER, 5223));
+  private static final Router BY_NAME =
+      c -> CompletableFuture.completedFuture(Route.toHost(COURIER, 5223));
 
   private static byte[] ascii(String s) {
     return s.getBytes(StandardCharsets.US_ASCII);
@@ -37,7 +41,8 @@ class EgressIT extends SplicerTestSupport {
     return track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
   }
 
-  private TestEgressProxy proxy(TestEgressProxy.Kind kind, InetSocketAddress target) throws IOException {
+  private TestEgressProxy proxy(TestEgressProxy.Kind kind, InetSocketAddress target)
+      throws IOException {
     return track(TestEgressProxy.to(kind, target));
   }
 
@@ -73,7 +78,8 @@ class EgressIT extends SplicerTestSupport {
     TestEgressProxy px = proxy(TestEgressProxy.Kind.SOCKS5, up.address());
     px.requireUser = "apns";
     px.requirePass = "s3cret pass";
-    TcpSplicer sp = start(builder(BY_NAME).egress(Egress.through(px.egress("apns", "s3cret pass"))));
+    TcpSplicer sp =
+        start(builder(BY_NAME).egress(Egress.through(px.egress("apns", "s3cret pass"))));
     roundTrip(sp, "socks");
     assertThat(px.requested).containsExactly(COURIER + ":5223");
     assertThat(px.details).containsExactly("3"); // address type 3: a domain name
@@ -96,7 +102,8 @@ class EgressIT extends SplicerTestSupport {
     System.setErr(new PrintStream(new TeeStream(err, captured), true, StandardCharsets.UTF_8));
     try {
       // the first proxy rejects the credentials (407, logged at WARN), the second takes them
-      Egress egress = Egress.through(wrong.egress("apns", "pa:ss@word"), good.egress("apns", "pa:ss@word"));
+      Egress egress =
+          Egress.through(wrong.egress("apns", "pa:ss@word"), good.egress("apns", "pa:ss@word"));
       sp = start(builder(BY_NAME).egress(egress));
       roundTrip(sp, "authorized");
       assertQuiet(sp);
@@ -118,8 +125,10 @@ class EgressIT extends SplicerTestSupport {
     TestServer up = echo();
     TestEgressProxy second = proxy(TestEgressProxy.Kind.HTTP, up.address());
     InetSocketAddress dead = refusingAddress();
-    EgressProxy first = EgressProxy.of(EgressProxy.Scheme.HTTP, dead.getAddress().getHostAddress(), dead.getPort());
-    TcpSplicer sp = start(builder(BY_NAME).egress(Egress.through(first, second.egress(null, null))));
+    EgressProxy first =
+        EgressProxy.of(EgressProxy.Scheme.HTTP, dead.getAddress().getHostAddress(), dead.getPort());
+    TcpSplicer sp =
+        start(builder(BY_NAME).egress(Egress.through(first, second.egress(null, null))));
     roundTrip(sp, "failover");
     assertThat(second.requested).containsExactly(COURIER + ":5223");
     assertThat(sp.stats().upstreamConnectFailures()).isEqualTo(1);
@@ -137,8 +146,15 @@ class EgressIT extends SplicerTestSupport {
     TestEgressProxy failing = proxy(TestEgressProxy.Kind.HTTP, up.address());
     failing.answer = 503;
     TestEgressProxy working = proxy(TestEgressProxy.Kind.SOCKS5, up.address());
-    TcpSplicer sp = start(builder(BY_NAME).connectTimeout(Duration.ofMillis(500)).egress(Egress.through(
-        stalling.egress(null, null), failing.egress(null, null), working.egress(null, null))));
+    TcpSplicer sp =
+        start(
+            builder(BY_NAME)
+                .connectTimeout(Duration.ofMillis(500))
+                .egress(
+                    Egress.through(
+                        stalling.egress(null, null),
+                        failing.egress(null, null),
+                        working.egress(null, null))));
     roundTrip(sp, "stall then 503 then socks");
     assertThat(stalling.requested).containsExactly(COURIER + ":5223");
     assertThat(failing.requested).containsExactly(COURIER + ":5223");
@@ -158,8 +174,14 @@ class EgressIT extends SplicerTestSupport {
     authing.requirePass = "p";
     TestEgressProxy socksDenying = proxy(TestEgressProxy.Kind.SOCKS5, up.address());
     socksDenying.answer = 2; // not allowed by ruleset
-    TcpSplicer sp = start(builder(BY_NAME).egress(Egress.through(forbidding.egress(null, null),
-        authing.egress(null, null), socksDenying.egress(null, null))));
+    TcpSplicer sp =
+        start(
+            builder(BY_NAME)
+                .egress(
+                    Egress.through(
+                        forbidding.egress(null, null),
+                        authing.egress(null, null),
+                        socksDenying.egress(null, null))));
     Socket c = connect(entry(sp));
     assertThat(c.getInputStream().read()).isEqualTo(-1);
     assertQuiet(sp);
@@ -175,8 +197,10 @@ class EgressIT extends SplicerTestSupport {
     TestEgressProxy failing = proxy(TestEgressProxy.Kind.SOCKS5, up.address());
     failing.answer = 1;
     TestEgressProxy working = proxy(TestEgressProxy.Kind.HTTP, up.address());
-    TcpSplicer sp = start(builder(BY_NAME).egress(Egress.through(failing.egress(null, null),
-        working.egress(null, null))));
+    TcpSplicer sp =
+        start(
+            builder(BY_NAME)
+                .egress(Egress.through(failing.egress(null, null), working.egress(null, null))));
     roundTrip(sp, "general failure");
     assertThat(sp.stats().egressProxyFailures()).isEqualTo(1);
     assertThat(sp.stats().egressProxyRefusals()).isZero();
@@ -220,21 +244,33 @@ class EgressIT extends SplicerTestSupport {
     TestServer up = echo();
     TestEgressProxy px = proxy(TestEgressProxy.Kind.HTTP, up.address());
     AtomicInteger lookups = new AtomicInteger();
-    UpstreamResolver resolver = host -> {
-      lookups.incrementAndGet();
-      return CompletableFuture.failedFuture(new java.net.UnknownHostException(host));
-    };
+    UpstreamResolver resolver =
+        host -> {
+          lookups.incrementAndGet();
+          return CompletableFuture.failedFuture(new java.net.UnknownHostException(host));
+        };
     int port;
     try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getByName("127.100.100.1"))) {
       port = probe.getLocalPort();
     }
-    AddressPlan plan = AddressPlan.builder().site(Cidr.parse("127.100.100.0/24")).courierCount(3)
-        .courierVariants(List.of("courier")).ports(ApnsHost.Kind.COURIER, List.of(port)).build();
-    InetAddress virtual = plan.addressesFor(ApnsHost.courier(2), InetAddress.getLoopbackAddress()).get(0);
+    AddressPlan plan =
+        AddressPlan.builder()
+            .site(Cidr.parse("127.100.100.0/24"))
+            .courierCount(3)
+            .courierVariants(List.of("courier"))
+            .ports(ApnsHost.Kind.COURIER, List.of(port))
+            .build();
+    InetAddress virtual =
+        plan.addressesFor(ApnsHost.courier(2), InetAddress.getLoopbackAddress()).get(0);
     Egress egress = Egress.through(px.egress(null, null));
     AddressPolicy policy = new AddressPolicy(CidrSet.any(), AddressPolicy.APPLE_APNS);
-    TcpSplicer sp = start(TcpSplicer.builder().listen(new InetSocketAddress(virtual, port)).loops(1)
-        .router(Router.fromPlan(plan, resolver, policy, egress)).egress(egress));
+    TcpSplicer sp =
+        start(
+            TcpSplicer.builder()
+                .listen(new InetSocketAddress(virtual, port))
+                .loops(1)
+                .router(Router.fromPlan(plan, resolver, policy, egress))
+                .egress(egress));
     roundTrip(sp, "plan host by name");
     assertThat(px.requested).containsExactly("2-courier.push.apple.com:" + port);
     assertThat(lookups.get()).isZero();
@@ -281,18 +317,31 @@ class EgressIT extends SplicerTestSupport {
     try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getByName("127.100.100.1"))) {
       port = probe.getLocalPort();
     }
-    AddressPlan plan = AddressPlan.builder().site(Cidr.parse("127.100.100.0/24")).courierCount(3)
-        .courierVariants(List.of("courier")).ports(ApnsHost.Kind.COURIER, List.of(port)).build();
-    InetAddress virtual = plan.addressesFor(ApnsHost.courier(1), InetAddress.getLoopbackAddress()).get(0);
-    // a hosts line or a forwarding resolver that sends the courier name back to this proxy's virtual address
+    AddressPlan plan =
+        AddressPlan.builder()
+            .site(Cidr.parse("127.100.100.0/24"))
+            .courierCount(3)
+            .courierVariants(List.of("courier"))
+            .ports(ApnsHost.Kind.COURIER, List.of(port))
+            .build();
+    InetAddress virtual =
+        plan.addressesFor(ApnsHost.courier(1), InetAddress.getLoopbackAddress()).get(0);
+    // a hosts line or a forwarding resolver that sends the courier name back to this proxy's
+    // virtual address
     UpstreamResolver loopingDns = host -> CompletableFuture.completedFuture(List.of(virtual));
     AddressPolicy policy = new AddressPolicy(CidrSet.any(), CidrSet.parse("127.0.0.0/8"));
-    TcpSplicer sp = start(TcpSplicer.builder().listen(new InetSocketAddress(virtual, port)).loops(1)
-        .maxConnections(50).router(Router.fromPlan(plan, loopingDns, policy)));
+    TcpSplicer sp =
+        start(
+            TcpSplicer.builder()
+                .listen(new InetSocketAddress(virtual, port))
+                .loops(1)
+                .maxConnections(50)
+                .router(Router.fromPlan(plan, loopingDns, policy)));
     Socket c = connect(entry(sp));
     assertThat(c.getInputStream().read()).isEqualTo(-1);
     assertQuiet(sp);
-    assertThat(sp.stats().accepted()).isEqualTo(1); // before: one hop per accepted connection, up to the limit
+    assertThat(sp.stats().accepted())
+        .isEqualTo(1); // before: one hop per accepted connection, up to the limit
     assertThat(sp.stats().rejected(RejectReason.SELF_LOOP)).isEqualTo(1);
     assertThat(sp.stats().selfLoopRefusals()).isEqualTo(1);
     assertThat(sp.stats().closed(CloseReason.TARGET_REFUSED)).isEqualTo(1);
@@ -301,7 +350,8 @@ class EgressIT extends SplicerTestSupport {
   @Test
   void configuredNetworksOfOtherNodesAreNeverConnectedTo() throws Exception {
     TestServer other = track(TestServer.echo(TestServer.at("127.0.2.9", 0)));
-    TcpSplicer sp = start(builder(fixed(other.address())).neverConnectTo(CidrSet.parse("127.0.2.0/24")));
+    TcpSplicer sp =
+        start(builder(fixed(other.address())).neverConnectTo(CidrSet.parse("127.0.2.0/24")));
     Socket c = connect(entry(sp));
     assertThat(c.getInputStream().read()).isEqualTo(-1);
     assertQuiet(sp);
@@ -311,7 +361,8 @@ class EgressIT extends SplicerTestSupport {
 
   @Test
   void theSplicersOwnListenAddressIsNeverAnUpstream() throws Exception {
-    // a router that sends connections to the splicer's own listen address (bound before the route is known)
+    // a router that sends connections to the splicer's own listen address (bound before the route
+    // is known)
     InetSocketAddress[] self = new InetSocketAddress[1];
     Router router = c -> CompletableFuture.completedFuture(Route.to("loop", List.of(self[0])));
     TcpSplicer sp = start(builder(router).maxConnections(50));

@@ -31,7 +31,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.zip.CRC32;
 import org.junit.jupiter.api.Test;
 
-/** Through the stock plan router: virtual 127.100.100.x -> courier N -> upstream echo server 127.0.1.N. */
+/**
+ * Through the stock plan router: virtual 127.100.100.x -> courier N -> upstream echo server
+ * 127.0.1.N.
+ */
 class EndToEndIT extends SplicerTestSupport {
   private static final int COURIERS = 4;
   private static final AddressPolicy LOOPBACK =
@@ -42,7 +45,10 @@ class EndToEndIT extends SplicerTestSupport {
   private AddressPlan plan;
   private TcpSplicer splicer;
 
-  /** Binds echo upstreams on 127.0.1.N:P and the splicer on every courier's virtual address :P, one free port P. */
+  /**
+   * Binds echo upstreams on 127.0.1.N:P and the splicer on every courier's virtual address :P, one
+   * free port P.
+   */
   private void setUp() throws IOException {
     for (int attempt = 0; ; attempt++) {
       int port;
@@ -65,8 +71,13 @@ class EndToEndIT extends SplicerTestSupport {
   }
 
   private void startAll(int port) throws IOException {
-    plan = AddressPlan.builder().site(Cidr.parse("127.100.100.0/24")).courierCount(COURIERS)
-        .courierVariants(List.of("courier")).ports(ApnsHost.Kind.COURIER, List.of(port)).build();
+    plan =
+        AddressPlan.builder()
+            .site(Cidr.parse("127.100.100.0/24"))
+            .courierCount(COURIERS)
+            .courierVariants(List.of("courier"))
+            .ports(ApnsHost.Kind.COURIER, List.of(port))
+            .build();
     Map<String, List<InetAddress>> table = new HashMap<>();
     List<InetSocketAddress> listen = new ArrayList<>();
     for (int n = 0; n <= COURIERS; n++) {
@@ -76,13 +87,20 @@ class EndToEndIT extends SplicerTestSupport {
       listen.add(new InetSocketAddress(virtual(n), port));
     }
     Router router = Router.fromPlan(plan, UpstreamResolver.fixed(table), LOOPBACK);
-    splicer = start(TcpSplicer.builder().listen(listen).router(router).policy(LOOPBACK).loops(2)
-        .listener(new SpliceListener() {
-          @Override
-          public void connected(InboundConnection c, InetSocketAddress upstream) {
-            connectedTo.put(c.client(), upstream);
-          }
-        }));
+    splicer =
+        start(
+            TcpSplicer.builder()
+                .listen(listen)
+                .router(router)
+                .policy(LOOPBACK)
+                .loops(2)
+                .listener(
+                    new SpliceListener() {
+                      @Override
+                      public void connected(InboundConnection c, InetSocketAddress upstream) {
+                        connectedTo.put(c.client(), upstream);
+                      }
+                    }));
   }
 
   private InetAddress virtual(int courier) {
@@ -93,7 +111,8 @@ class EndToEndIT extends SplicerTestSupport {
   void eachVirtualAddressReachesItsCourier() throws Exception {
     setUp();
     for (int n = 0; n <= COURIERS; n++) {
-      InetSocketAddress v = new InetSocketAddress(virtual(n), splicer.boundAddresses().get(0).getPort());
+      InetSocketAddress v =
+          new InetSocketAddress(virtual(n), splicer.boundAddresses().get(0).getPort());
       assertThat(v.getAddress().getHostAddress()).startsWith("127.100.100.");
       try (Socket s = connect(v)) {
         byte[] msg = ("courier " + n).getBytes(StandardCharsets.US_ASCII);
@@ -118,7 +137,8 @@ class EndToEndIT extends SplicerTestSupport {
       List<Socket> sockets = new ArrayList<>();
       for (int i = 0; i < count; i++) {
         int n = i % (COURIERS + 1);
-        sockets.add(connect(new InetSocketAddress(virtual(n), splicer.boundAddresses().get(0).getPort())));
+        sockets.add(
+            connect(new InetSocketAddress(virtual(n), splicer.boundAddresses().get(0).getPort())));
       }
       List<CompletableFuture<long[]>> results = new ArrayList<>();
       for (int i = 0; i < count; i++) {
@@ -127,42 +147,49 @@ class EndToEndIT extends SplicerTestSupport {
         int total = 16 * 1024 + random.nextInt(96 * 1024);
         byte[] data = new byte[total];
         random.nextBytes(data);
-        CompletableFuture<Long> sent = CompletableFuture.supplyAsync(() -> {
-          try {
-            OutputStream out = s.getOutputStream();
-            CRC32 crc = new CRC32();
-            for (int off = 0; off < total; ) {
-              int chunk = Math.min(total - off, 1 + random.nextInt(8192));
-              out.write(data, off, chunk);
-              crc.update(data, off, chunk);
-              off += chunk;
-            }
-            s.shutdownOutput();
-            return crc.getValue();
-          } catch (IOException e) {
-            throw new IllegalStateException(e);
-          }
-        }, pool);
-        CompletableFuture<Long> received = CompletableFuture.supplyAsync(() -> {
-          try {
-            InputStream in = s.getInputStream();
-            CRC32 crc = new CRC32();
-            byte[] buf = new byte[7000];
-            long got = 0;
-            int r;
-            while ((r = in.read(buf)) >= 0) {
-              crc.update(buf, 0, r);
-              got += r;
-            }
-            assertThat(got).isEqualTo(total);
-            return crc.getValue();
-          } catch (IOException e) {
-            throw new IllegalStateException(e);
-          }
-        }, pool);
+        CompletableFuture<Long> sent =
+            CompletableFuture.supplyAsync(
+                () -> {
+                  try {
+                    OutputStream out = s.getOutputStream();
+                    CRC32 crc = new CRC32();
+                    for (int off = 0; off < total; ) {
+                      int chunk = Math.min(total - off, 1 + random.nextInt(8192));
+                      out.write(data, off, chunk);
+                      crc.update(data, off, chunk);
+                      off += chunk;
+                    }
+                    s.shutdownOutput();
+                    return crc.getValue();
+                  } catch (IOException e) {
+                    throw new IllegalStateException(e);
+                  }
+                },
+                pool);
+        CompletableFuture<Long> received =
+            CompletableFuture.supplyAsync(
+                () -> {
+                  try {
+                    InputStream in = s.getInputStream();
+                    CRC32 crc = new CRC32();
+                    byte[] buf = new byte[7000];
+                    long got = 0;
+                    int r;
+                    while ((r = in.read(buf)) >= 0) {
+                      crc.update(buf, 0, r);
+                      got += r;
+                    }
+                    assertThat(got).isEqualTo(total);
+                    return crc.getValue();
+                  } catch (IOException e) {
+                    throw new IllegalStateException(e);
+                  }
+                },
+                pool);
         results.add(sent.thenCombine(received, (a, b) -> new long[] {a, b}));
       }
-      CompletableFuture.allOf(results.toArray(new CompletableFuture<?>[0])).get(90, TimeUnit.SECONDS);
+      CompletableFuture.allOf(results.toArray(new CompletableFuture<?>[0]))
+          .get(90, TimeUnit.SECONDS);
       for (CompletableFuture<long[]> r : results) {
         long[] sums = r.join();
         assertThat(sums[1]).isEqualTo(sums[0]);

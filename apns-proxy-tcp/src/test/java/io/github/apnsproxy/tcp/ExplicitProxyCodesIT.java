@@ -38,8 +38,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Every SOCKS5 reply code and the HTTP statuses that need an upstream to misbehave (504, 403 after resolving),
- * SOCKS5 credentials, clients that leave early, and password checks kept off the loop thread.
+ * Every SOCKS5 reply code and the HTTP statuses that need an upstream to misbehave (504, 403 after
+ * resolving), SOCKS5 credentials, clients that leave early, and password checks kept off the loop
+ * thread.
  */
 class ExplicitProxyCodesIT extends SplicerTestSupport {
   private static final AddressPolicy LOOPBACK =
@@ -56,23 +57,42 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
   }
 
   private static ProxyUsers users() {
-    return ProxyUsers.parse(List.of(ProxyUsers.line("mdm", GOOD.toCharArray(), 1_000),
-        ProxyUsers.line("ops", "other".toCharArray(), 1_000)), "test users");
+    return ProxyUsers.parse(
+        List.of(
+            ProxyUsers.line("mdm", GOOD.toCharArray(), 1_000),
+            ProxyUsers.line("ops", "other".toCharArray(), 1_000)),
+        "test users");
   }
 
-  /** A plan whose provider API and couriers listen on {@code ports}; names resolve with {@code table}. */
-  private static ExplicitProxy.Builder proxy(List<Integer> ports, Map<String, List<InetAddress>> table) {
-    AddressPlan plan = AddressPlan.builder().site(Cidr.parse("127.100.100.0/24")).courierCount(3)
-        .ports(ApnsHost.Kind.COURIER, ports).ports(ApnsHost.Kind.PROVIDER, ports).build();
+  /**
+   * A plan whose provider API and couriers listen on {@code ports}; names resolve with {@code
+   * table}.
+   */
+  private static ExplicitProxy.Builder proxy(
+      List<Integer> ports, Map<String, List<InetAddress>> table) {
+    AddressPlan plan =
+        AddressPlan.builder()
+            .site(Cidr.parse("127.100.100.0/24"))
+            .courierCount(3)
+            .ports(ApnsHost.Kind.COURIER, ports)
+            .ports(ApnsHost.Kind.PROVIDER, ports)
+            .build();
     return ExplicitProxy.builder(plan, UpstreamResolver.fixed(table), LOOPBACK);
   }
 
-  private TcpSplicer splicer(ExplicitProxy proxy, Duration connectTimeout, int loops) throws IOException {
-    return start(TcpSplicer.builder().router(c -> {
-      throw new AssertionError("only explicit-proxy connections here");
-    }).policy(LOOPBACK).loops(loops).connectTimeout(connectTimeout)
-        .connectListen(List.of(TestServer.at("127.0.0.1", 0)), proxy)
-        .socksListen(List.of(TestServer.at("127.0.0.1", 0)), proxy));
+  private TcpSplicer splicer(ExplicitProxy proxy, Duration connectTimeout, int loops)
+      throws IOException {
+    return start(
+        TcpSplicer.builder()
+            .router(
+                c -> {
+                  throw new AssertionError("only explicit-proxy connections here");
+                })
+            .policy(LOOPBACK)
+            .loops(loops)
+            .connectTimeout(connectTimeout)
+            .connectListen(List.of(TestServer.at("127.0.0.1", 0)), proxy)
+            .socksListen(List.of(TestServer.at("127.0.0.1", 0)), proxy));
   }
 
   private static InetSocketAddress http(TcpSplicer sp) {
@@ -123,8 +143,8 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
   }
 
   /**
-   * A listener that accepts nothing and whose backlog is full, so the kernel drops further SYNs: connecting to it
-   * times out (checked here) instead of being refused.
+   * A listener that accepts nothing and whose backlog is full, so the kernel drops further SYNs:
+   * connecting to it times out (checked here) instead of being refused.
    */
   private InetSocketAddress blackHole() throws IOException {
     ServerSocket server = track(new ServerSocket(0, 1, InetAddress.getByName("127.0.2.9")));
@@ -147,42 +167,67 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
     InetSocketAddress hole = blackHole();
     Map<String, List<InetAddress>> table = new HashMap<>();
     table.put("api.push.apple.com", List.of(echo.address().getAddress()));
-    table.put("api.sandbox.push.apple.com", List.of(InetAddress.getByName("127.0.2.3"))); // nothing listens
+    table.put(
+        "api.sandbox.push.apple.com",
+        List.of(InetAddress.getByName("127.0.2.3"))); // nothing listens
     table.put("2-courier.push.apple.com", List.of(hole.getAddress()));
     ExplicitProxy proxy = proxy(List.of(port, hole.getPort()), table).build();
     TcpSplicer sp = splicer(proxy, Duration.ofMillis(500), 2);
 
     byte[] ok = socksConnect(sp, byName(1, "api.push.apple.com", port));
     assertThat(ok[1]).isEqualTo((byte) 0x00);
-    assertThat(socksConnect(sp, byName(1, "www.example.com", 443))[1]).as("not allowed").isEqualTo((byte) 0x02);
-    assertThat(socksConnect(sp, byName(1, "1-courier.push.apple.com", port))[1]).as("does not resolve: unreachable")
+    assertThat(socksConnect(sp, byName(1, "www.example.com", 443))[1])
+        .as("not allowed")
+        .isEqualTo((byte) 0x02);
+    assertThat(socksConnect(sp, byName(1, "1-courier.push.apple.com", port))[1])
+        .as("does not resolve: unreachable")
         .isEqualTo((byte) 0x04);
-    assertThat(socksConnect(sp, byName(1, "api.sandbox.push.apple.com", port))[1]).as("refused")
+    assertThat(socksConnect(sp, byName(1, "api.sandbox.push.apple.com", port))[1])
+        .as("refused")
         .isEqualTo((byte) 0x05);
     assertThat(socksConnect(sp, byName(1, "2-courier.push.apple.com", hole.getPort()))[1])
-        .as("connect timeout: TTL expired").isEqualTo((byte) 0x06);
-    assertThat(socksConnect(sp, byName(2, "api.push.apple.com", port))[1]).as("BIND").isEqualTo((byte) 0x07);
-    assertThat(socksConnect(sp, byName(3, "api.push.apple.com", port))[1]).as("UDP ASSOCIATE")
+        .as("connect timeout: TTL expired")
+        .isEqualTo((byte) 0x06);
+    assertThat(socksConnect(sp, byName(2, "api.push.apple.com", port))[1])
+        .as("BIND")
         .isEqualTo((byte) 0x07);
-    assertThat(socksConnect(sp, new byte[] {5, 1, 0, 5, 1, 2, 3, 4, 1, (byte) 187})[1]).as("address type 5")
+    assertThat(socksConnect(sp, byName(3, "api.push.apple.com", port))[1])
+        .as("UDP ASSOCIATE")
+        .isEqualTo((byte) 0x07);
+    assertThat(socksConnect(sp, new byte[] {5, 1, 0, 5, 1, 2, 3, 4, 1, (byte) 187})[1])
+        .as("address type 5")
         .isEqualTo((byte) 0x08);
-    assertThat(socksConnect(sp, new byte[] {5, 1, 0, 1, 127, 0, 2, 2, (byte) (port >> 8), (byte) port})[1])
-        .as("IPv4 literal without connect.allow-addresses").isEqualTo((byte) 0x02);
+    assertThat(
+            socksConnect(
+                sp, new byte[] {5, 1, 0, 1, 127, 0, 2, 2, (byte) (port >> 8), (byte) port})[1])
+        .as("IPv4 literal without connect.allow-addresses")
+        .isEqualTo((byte) 0x02);
 
-    assertThat(proxy.requests()).containsEntry("socks5 0 api", 1L).containsEntry("socks5 2 other", 1L)
-        .containsEntry("socks5 4 courier", 1L).containsEntry("socks5 5 api", 1L).containsEntry("socks5 6 courier", 1L)
-        .containsEntry("socks5 7 -", 2L).containsEntry("socks5 8 -", 1L).containsEntry("socks5 2 address", 1L);
+    assertThat(proxy.requests())
+        .containsEntry("socks5 0 api", 1L)
+        .containsEntry("socks5 2 other", 1L)
+        .containsEntry("socks5 4 courier", 1L)
+        .containsEntry("socks5 5 api", 1L)
+        .containsEntry("socks5 6 courier", 1L)
+        .containsEntry("socks5 7 -", 2L)
+        .containsEntry("socks5 8 -", 1L)
+        .containsEntry("socks5 2 address", 1L);
     assertQuiet(sp);
   }
 
   @Test
   void http504WhenTheUpstreamConnectTimesOut() throws Exception {
     InetSocketAddress hole = blackHole();
-    ExplicitProxy proxy = proxy(List.of(hole.getPort()), Map.of("api.push.apple.com", List.of(hole.getAddress())))
-        .build();
+    ExplicitProxy proxy =
+        proxy(List.of(hole.getPort()), Map.of("api.push.apple.com", List.of(hole.getAddress())))
+            .build();
     TcpSplicer sp = splicer(proxy, Duration.ofMillis(500), 1);
-    String reply = exchange(connect(http(sp)), "CONNECT api.push.apple.com:" + hole.getPort()
-        + " HTTP/1.1\r\nHost: api.push.apple.com\r\n\r\n");
+    String reply =
+        exchange(
+            connect(http(sp)),
+            "CONNECT api.push.apple.com:"
+                + hole.getPort()
+                + " HTTP/1.1\r\nHost: api.push.apple.com\r\n\r\n");
     assertThat(reply).startsWith("HTTP/1.1 504 Gateway Timeout\r\n").contains("connection_timeout");
     assertThat(proxy.requests()).containsEntry("http-connect 504 api", 1L);
     assertQuiet(sp);
@@ -192,16 +237,20 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
   void connectWithDeclaredContentIs400() throws Exception {
     TestServer echo = track(TestServer.echo(TestServer.at("127.0.2.2", 0)));
     int port = echo.address().getPort();
-    ExplicitProxy proxy = proxy(List.of(port), Map.of("api.push.apple.com", List.of(echo.address().getAddress())))
-        .build();
+    ExplicitProxy proxy =
+        proxy(List.of(port), Map.of("api.push.apple.com", List.of(echo.address().getAddress())))
+            .build();
     TcpSplicer sp = splicer(proxy, Duration.ofSeconds(2), 1);
     String connect = "CONNECT api.push.apple.com:" + port + " HTTP/1.1\r\nHost: x\r\n";
     assertThat(exchange(connect(http(sp)), connect + "Content-Length: 3\r\n\r\nabc"))
-        .startsWith("HTTP/1.1 400 ").contains("has no content");
+        .startsWith("HTTP/1.1 400 ")
+        .contains("has no content");
     assertThat(exchange(connect(http(sp)), connect + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"))
-        .startsWith("HTTP/1.1 400 ").contains("has no content");
+        .startsWith("HTTP/1.1 400 ")
+        .contains("has no content");
     Socket zero = connect(http(sp)); // Content-Length: 0 declares nothing: the tunnel opens
-    zero.getOutputStream().write((connect + "Content-Length: 0\r\n\r\nping").getBytes(StandardCharsets.US_ASCII));
+    zero.getOutputStream()
+        .write((connect + "Content-Length: 0\r\n\r\nping").getBytes(StandardCharsets.US_ASCII));
     assertThat(new String(readN(zero.getInputStream(), 43), StandardCharsets.US_ASCII))
         .isEqualTo("HTTP/1.1 200 Connection established\r\n\r\nping");
     zero.close();
@@ -211,14 +260,23 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
 
   @Test
   void resolvedAddressesOutsideTheUpstreamAllowListAre403AndNotAllowed() throws Exception {
-    // 192.0.2.1 (TEST-NET-1) is outside the policy's upstream list 127.0.0.0/8; nothing is ever dialled
-    ExplicitProxy proxy = proxy(List.of(443), Map.of("api.push.apple.com",
-        List.of(InetAddress.getByName("192.0.2.1")))).build();
+    // 192.0.2.1 (TEST-NET-1) is outside the policy's upstream list 127.0.0.0/8; nothing is ever
+    // dialled
+    ExplicitProxy proxy =
+        proxy(
+                List.of(443),
+                Map.of("api.push.apple.com", List.of(InetAddress.getByName("192.0.2.1"))))
+            .build();
     TcpSplicer sp = splicer(proxy, Duration.ofSeconds(2), 1);
-    String reply = exchange(connect(http(sp)), "CONNECT api.push.apple.com:443 HTTP/1.1\r\nHost: x\r\n\r\n");
-    assertThat(reply).startsWith("HTTP/1.1 403 Forbidden\r\n").contains("destination_ip_prohibited");
+    String reply =
+        exchange(connect(http(sp)), "CONNECT api.push.apple.com:443 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assertThat(reply)
+        .startsWith("HTTP/1.1 403 Forbidden\r\n")
+        .contains("destination_ip_prohibited");
     assertThat(socksConnect(sp, byName(1, "api.push.apple.com", 443))[1]).isEqualTo((byte) 0x02);
-    assertThat(proxy.requests()).containsEntry("http-connect 403 api", 1L).containsEntry("socks5 2 api", 1L);
+    assertThat(proxy.requests())
+        .containsEntry("http-connect 403 api", 1L)
+        .containsEntry("socks5 2 api", 1L);
     assertThat(sp.stats().rejected()).containsEntry(RejectReason.REFUSED_TARGET, 2L);
     assertQuiet(sp);
   }
@@ -227,8 +285,10 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
   void socksWrongAndMissingCredentials() throws Exception {
     TestServer echo = track(TestServer.echo(TestServer.at("127.0.2.2", 0)));
     int port = echo.address().getPort();
-    ExplicitProxy proxy = proxy(List.of(port), Map.of("api.push.apple.com", List.of(echo.address().getAddress())))
-        .users(users()).build();
+    ExplicitProxy proxy =
+        proxy(List.of(port), Map.of("api.push.apple.com", List.of(echo.address().getAddress())))
+            .users(users())
+            .build();
     TcpSplicer sp = splicer(proxy, Duration.ofSeconds(2), 1);
 
     Socket none = connect(socks(sp)); // offers only "no authentication": no acceptable method
@@ -266,7 +326,9 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
     assertThat(new String(readN(in, 4), StandardCharsets.US_ASCII)).isEqualTo("ping");
     s.close();
 
-    assertThat(proxy.requests()).containsEntry("socks5 auth-failed -", 3L).containsEntry("socks5 0 api", 1L);
+    assertThat(proxy.requests())
+        .containsEntry("socks5 auth-failed -", 3L)
+        .containsEntry("socks5 0 api", 1L);
     assertThat(proxy.failedLogins()).isEqualTo(3);
     assertQuiet(sp);
   }
@@ -284,34 +346,51 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
   }
 
   private static String basic(String user, String password) {
-    return "Proxy-Authorization: Basic " + Base64.getEncoder().encodeToString((user + ":" + password)
-        .getBytes(StandardCharsets.UTF_8)) + "\r\n";
+    return "Proxy-Authorization: Basic "
+        + Base64.getEncoder()
+            .encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8))
+        + "\r\n";
   }
 
   @Test
   void clientGoneBeforeTheUpstreamAnsweredLeavesNothingBehind() throws Exception {
     AtomicInteger ended = new AtomicInteger();
-    TestServer echo = track(new TestServer(TestServer.at("127.0.2.2", 0), c -> {
-      try {
-        TestServer.echo(c);
-      } finally {
-        ended.incrementAndGet();
-      }
-    }));
+    TestServer echo =
+        track(
+            new TestServer(
+                TestServer.at("127.0.2.2", 0),
+                c -> {
+                  try {
+                    TestServer.echo(c);
+                  } finally {
+                    ended.incrementAndGet();
+                  }
+                }));
     int port = echo.address().getPort();
     CompletableFuture<List<InetAddress>> answer = new CompletableFuture<>();
     AtomicInteger asked = new AtomicInteger();
-    AddressPlan plan = AddressPlan.builder().site(Cidr.parse("127.100.100.0/24")).courierCount(3)
-        .ports(ApnsHost.Kind.PROVIDER, List.of(port)).build();
-    ExplicitProxy proxy = ExplicitProxy.builder(plan, host -> {
-      asked.incrementAndGet();
-      return answer;
-    }, LOOPBACK).build();
+    AddressPlan plan =
+        AddressPlan.builder()
+            .site(Cidr.parse("127.100.100.0/24"))
+            .courierCount(3)
+            .ports(ApnsHost.Kind.PROVIDER, List.of(port))
+            .build();
+    ExplicitProxy proxy =
+        ExplicitProxy.builder(
+                plan,
+                host -> {
+                  asked.incrementAndGet();
+                  return answer;
+                },
+                LOOPBACK)
+            .build();
     TcpSplicer sp = splicer(proxy, Duration.ofSeconds(5), 1);
 
     Socket h = connect(http(sp));
-    h.getOutputStream().write(("CONNECT api.push.apple.com:" + port + " HTTP/1.1\r\nHost: x\r\n\r\nearly")
-        .getBytes(StandardCharsets.US_ASCII));
+    h.getOutputStream()
+        .write(
+            ("CONNECT api.push.apple.com:" + port + " HTTP/1.1\r\nHost: x\r\n\r\nearly")
+                .getBytes(StandardCharsets.US_ASCII));
     h.getOutputStream().flush();
     Socket s = connect(socks(sp));
     s.getOutputStream().write(new byte[] {5, 1, 0});
@@ -321,33 +400,40 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
     await("both requests waiting for the resolver", () -> asked.get() == 2);
     h.close();
     s.close();
-    answer.complete(List.of(echo.address().getAddress())); // the upstream answers after the clients left
+    answer.complete(
+        List.of(echo.address().getAddress())); // the upstream answers after the clients left
     assertQuiet(sp);
     await("every upstream leg closed", () -> ended.get() == echo.accepted.get());
     assertThat(echo.accepted.get()).isLessThanOrEqualTo(2);
     // the HTTP client left unread bytes behind, so its close was a reset
     Map<CloseReason, Long> closed = sp.stats().closed();
-    assertThat(closed.get(CloseReason.CLIENT_GONE) + closed.get(CloseReason.CLIENT_RESET)).as("%s", closed)
+    assertThat(closed.get(CloseReason.CLIENT_GONE) + closed.get(CloseReason.CLIENT_RESET))
+        .as("%s", closed)
         .isEqualTo(2L);
   }
 
-  /** An auth executor whose checks wait for {@code gate}; at most {@code queue} wait in line besides the running one. */
+  /**
+   * An auth executor whose checks wait for {@code gate}; at most {@code queue} wait in line besides
+   * the running one.
+   */
   private Executor gated(CountDownLatch gate, int queue, AtomicInteger accepted) {
-    ThreadPoolExecutor pool = new ThreadPoolExecutor(1, 1, 1, TimeUnit.SECONDS, new ArrayBlockingQueue<>(queue));
+    ThreadPoolExecutor pool =
+        new ThreadPoolExecutor(1, 1, 1, TimeUnit.SECONDS, new ArrayBlockingQueue<>(queue));
     pools.add(pool);
     gates.add(gate);
     return r -> {
-      pool.execute(() -> {
-        try {
-          if (!gate.await(60, TimeUnit.SECONDS)) {
-            throw new IllegalStateException("gate never opened");
-          }
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          return;
-        }
-        r.run();
-      });
+      pool.execute(
+          () -> {
+            try {
+              if (!gate.await(60, TimeUnit.SECONDS)) {
+                throw new IllegalStateException("gate never opened");
+              }
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+              return;
+            }
+            r.run();
+          });
       accepted.incrementAndGet();
     };
   }
@@ -360,20 +446,26 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
     AtomicInteger accepted = new AtomicInteger();
     Executor held = gated(storm, 32, accepted);
     AtomicBoolean holding = new AtomicBoolean();
-    ExplicitProxy proxy = proxy(List.of(port), Map.of("api.push.apple.com", List.of(echo.address().getAddress())))
-        .users(users()).authExecutor(r -> {
-          if (holding.get()) {
-            held.execute(r);
-          } else {
-            ForkJoinPool.commonPool().execute(r);
-          }
-        }).build();
+    ExplicitProxy proxy =
+        proxy(List.of(port), Map.of("api.push.apple.com", List.of(echo.address().getAddress())))
+            .users(users())
+            .authExecutor(
+                r -> {
+                  if (holding.get()) {
+                    held.execute(r);
+                  } else {
+                    ForkJoinPool.commonPool().execute(r);
+                  }
+                })
+            .build();
     TcpSplicer sp = splicer(proxy, Duration.ofSeconds(2), 1); // one loop: everything shares it
     String connect = "CONNECT api.push.apple.com:" + port + " HTTP/1.1\r\nHost: x\r\n";
 
     // the right password is checked once (slow hash, off the loop), then remembered
     Socket first = connect(http(sp));
-    first.getOutputStream().write((connect + basic("mdm", GOOD) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+    first
+        .getOutputStream()
+        .write((connect + basic("mdm", GOOD) + "\r\n").getBytes(StandardCharsets.US_ASCII));
     assertThat(new String(readN(first.getInputStream(), 39), StandardCharsets.US_ASCII))
         .isEqualTo("HTTP/1.1 200 Connection established\r\n\r\n");
     first.close();
@@ -382,8 +474,10 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
     List<Socket> attackers = new ArrayList<>();
     for (int i = 0; i < 4; i++) {
       Socket a = connect(http(sp));
-      a.getOutputStream().write((connect + basic(i % 2 == 0 ? "ops" : "root", "guess" + i) + "\r\n")
-          .getBytes(StandardCharsets.US_ASCII));
+      a.getOutputStream()
+          .write(
+              (connect + basic(i % 2 == 0 ? "ops" : "root", "guess" + i) + "\r\n")
+                  .getBytes(StandardCharsets.US_ASCII));
       attackers.add(a);
       Socket b = connect(socks(sp));
       b.getOutputStream().write(new byte[] {5, 1, 2});
@@ -392,9 +486,11 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
     }
     await("8 password checks waiting", () -> accepted.get() == 8);
 
-    // meanwhile, on the same loop: a tunnel with the remembered password, SOCKS5 too, and the PAC file
+    // meanwhile, on the same loop: a tunnel with the remembered password, SOCKS5 too, and the PAC
+    // file
     Socket h = connect(http(sp));
-    h.getOutputStream().write((connect + basic("mdm", GOOD) + "\r\nhello").getBytes(StandardCharsets.US_ASCII));
+    h.getOutputStream()
+        .write((connect + basic("mdm", GOOD) + "\r\nhello").getBytes(StandardCharsets.US_ASCII));
     assertThat(new String(readN(h.getInputStream(), 44), StandardCharsets.US_ASCII))
         .isEqualTo("HTTP/1.1 200 Connection established\r\n\r\nhello");
     Socket s = connect(socks(sp));
@@ -404,13 +500,17 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
     s.getOutputStream().write("world".getBytes(StandardCharsets.US_ASCII));
     assertThat(readN(s.getInputStream(), 4)).containsExactly(5, 2, 1, 0);
     assertThat(readN(s.getInputStream(), 10)[1]).isEqualTo((byte) 0);
-    assertThat(new String(readN(s.getInputStream(), 5), StandardCharsets.US_ASCII)).isEqualTo("world");
-    assertThat(exchange(connect(http(sp)), "GET /proxy.pac HTTP/1.1\r\nHost: x\r\n\r\n")).startsWith("HTTP/1.1 200");
+    assertThat(new String(readN(s.getInputStream(), 5), StandardCharsets.US_ASCII))
+        .isEqualTo("world");
+    assertThat(exchange(connect(http(sp)), "GET /proxy.pac HTTP/1.1\r\nHost: x\r\n\r\n"))
+        .startsWith("HTTP/1.1 200");
     h.close();
     s.close();
 
     for (int i = 0; i < attackers.size(); i += 2) {
-      assertThat(attackers.get(i).getInputStream().available()).as("still waiting for its check").isZero();
+      assertThat(attackers.get(i).getInputStream().available())
+          .as("still waiting for its check")
+          .isZero();
       InputStream in = attackers.get(i + 1).getInputStream();
       assertThat(readN(in, 2)).as("method selected at once").containsExactly(5, 2);
       assertThat(in.available()).as("still waiting for its check").isZero();
@@ -418,7 +518,9 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
     assertThat(storm.getCount()).isEqualTo(1);
     storm.countDown();
     for (int i = 0; i < attackers.size(); i += 2) {
-      assertThat(new String(attackers.get(i).getInputStream().readAllBytes(), StandardCharsets.US_ASCII))
+      assertThat(
+              new String(
+                  attackers.get(i).getInputStream().readAllBytes(), StandardCharsets.US_ASCII))
           .startsWith("HTTP/1.1 407 ");
       InputStream in = attackers.get(i + 1).getInputStream();
       assertThat(readN(in, 2)).containsExactly(1, 1);
@@ -428,8 +530,11 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
       a.close();
     }
     assertThat(proxy.failedLogins()).isEqualTo(8);
-    assertThat(proxy.requests()).containsEntry("http-connect 407 -", 4L).containsEntry("socks5 auth-failed -", 4L)
-        .containsEntry("http-connect 200 api", 2L).containsEntry("socks5 0 api", 1L);
+    assertThat(proxy.requests())
+        .containsEntry("http-connect 407 -", 4L)
+        .containsEntry("socks5 auth-failed -", 4L)
+        .containsEntry("http-connect 200 api", 2L)
+        .containsEntry("socks5 0 api", 1L);
     assertQuiet(sp);
   }
 
@@ -439,10 +544,18 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
     int port = echo.address().getPort();
     CountDownLatch gate = new CountDownLatch(1);
     AtomicInteger accepted = new AtomicInteger();
-    ExplicitProxy proxy = proxy(List.of(port), Map.of("api.push.apple.com", List.of(echo.address().getAddress())))
-        .users(users()).authExecutor(gated(gate, 1, accepted)).build();
+    ExplicitProxy proxy =
+        proxy(List.of(port), Map.of("api.push.apple.com", List.of(echo.address().getAddress())))
+            .users(users())
+            .authExecutor(gated(gate, 1, accepted))
+            .build();
     TcpSplicer sp = splicer(proxy, Duration.ofSeconds(2), 2);
-    String connect = "CONNECT api.push.apple.com:" + port + " HTTP/1.1\r\nHost: x\r\n" + basic("ops", "x") + "\r\n";
+    String connect =
+        "CONNECT api.push.apple.com:"
+            + port
+            + " HTTP/1.1\r\nHost: x\r\n"
+            + basic("ops", "x")
+            + "\r\n";
     List<Socket> waiting = new ArrayList<>();
     for (int i = 0; i < 2; i++) { // one running, one queued
       Socket w = connect(http(sp));
@@ -452,18 +565,23 @@ class ExplicitProxyCodesIT extends SplicerTestSupport {
       await("check " + n + " accepted", () -> accepted.get() == n);
     }
     String busy = exchange(connect(http(sp)), connect);
-    assertThat(busy).startsWith("HTTP/1.1 407 ").contains("Proxy-Authenticate: Basic").contains("busy");
+    assertThat(busy)
+        .startsWith("HTTP/1.1 407 ")
+        .contains("Proxy-Authenticate: Basic")
+        .contains("busy");
     Socket s = connect(socks(sp));
     s.getOutputStream().write(new byte[] {5, 1, 2});
     s.getOutputStream().write(auth("ops", "x"));
     assertThat(readN(s.getInputStream(), 4)).containsExactly(5, 2, 1, 1);
     assertThat(s.getInputStream().read()).isEqualTo(-1);
     s.close();
-    assertThat(proxy.requests()).containsEntry("http-connect auth-busy -", 1L)
+    assertThat(proxy.requests())
+        .containsEntry("http-connect auth-busy -", 1L)
         .containsEntry("socks5 auth-busy -", 1L);
     gate.countDown();
     for (Socket w : waiting) {
-      assertThat(new String(w.getInputStream().readAllBytes(), StandardCharsets.US_ASCII)).startsWith("HTTP/1.1 407");
+      assertThat(new String(w.getInputStream().readAllBytes(), StandardCharsets.US_ASCII))
+          .startsWith("HTTP/1.1 407");
       w.close();
     }
     assertThat(proxy.failedLogins()).isEqualTo(2);

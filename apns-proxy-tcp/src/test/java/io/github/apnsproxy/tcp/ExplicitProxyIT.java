@@ -44,7 +44,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The JDK's own HTTP and SOCKS clients through the explicit-proxy listeners to a TLS host reached by name. */
+/**
+ * The JDK's own HTTP and SOCKS clients through the explicit-proxy listeners to a TLS host reached
+ * by name.
+ */
 class ExplicitProxyIT extends SplicerTestSupport {
   private static final AddressPolicy LOOPBACK =
       new AddressPolicy(CidrSet.parse("127.0.0.0/8"), CidrSet.parse("127.0.0.0/8"));
@@ -58,12 +61,32 @@ class ExplicitProxyIT extends SplicerTestSupport {
   @BeforeEach
   void tlsHost() throws Exception {
     Path ks = dir.resolve("apns.p12");
-    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "keytool").toString(),
-        "-genkeypair", "-alias", "apns", "-keyalg", "EC", "-groupname", "secp256r1", "-validity", "2",
-        "-dname", "CN=api.push.apple.com", "-ext",
-        "SAN=dns:api.push.apple.com,dns:courier.push.apple.com,dns:*.push.apple.com", "-storetype", "PKCS12",
-        "-keystore", ks.toString(), "-storepass", "changeit", "-keypass", "changeit").redirectErrorStream(true)
-        .start();
+    Process p =
+        new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "keytool").toString(),
+                "-genkeypair",
+                "-alias",
+                "apns",
+                "-keyalg",
+                "EC",
+                "-groupname",
+                "secp256r1",
+                "-validity",
+                "2",
+                "-dname",
+                "CN=api.push.apple.com",
+                "-ext",
+                "SAN=dns:api.push.apple.com,dns:courier.push.apple.com,dns:*.push.apple.com",
+                "-storetype",
+                "PKCS12",
+                "-keystore",
+                ks.toString(),
+                "-storepass",
+                "changeit",
+                "-keypass",
+                "changeit")
+            .redirectErrorStream(true)
+            .start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
     assertThat(p.exitValue()).as(out).isZero();
@@ -79,19 +102,23 @@ class ExplicitProxyIT extends SplicerTestSupport {
     KeyStore trust = KeyStore.getInstance("PKCS12");
     trust.load(null, null);
     trust.setCertificateEntry("apns", keys.getCertificate("apns"));
-    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    TrustManagerFactory tmf =
+        TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
     tmf.init(trust);
     clientTls = SSLContext.getInstance("TLS");
     clientTls.init(null, tmf.getTrustManagers(), null);
     https = HttpsServer.create(new InetSocketAddress(InetAddress.getByName("127.0.2.1"), 0), 50);
     https.setHttpsConfigurator(new HttpsConfigurator(serverTls));
-    https.createContext("/", ex -> {
-      byte[] body = ("hello " + ex.getRequestURI().getPath()).getBytes(StandardCharsets.US_ASCII);
-      ex.sendResponseHeaders(200, body.length);
-      try (OutputStream o = ex.getResponseBody()) {
-        o.write(body);
-      }
-    });
+    https.createContext(
+        "/",
+        ex -> {
+          byte[] body =
+              ("hello " + ex.getRequestURI().getPath()).getBytes(StandardCharsets.US_ASCII);
+          ex.sendResponseHeaders(200, body.length);
+          try (OutputStream o = ex.getResponseBody()) {
+            o.write(body);
+          }
+        });
     https.start();
     port = https.getAddress().getPort();
   }
@@ -103,35 +130,60 @@ class ExplicitProxyIT extends SplicerTestSupport {
   }
 
   private ExplicitProxy proxy(ProxyUsers users) {
-    AddressPlan plan = AddressPlan.builder().site(Cidr.parse("127.100.100.0/24")).courierCount(3)
-        .ports(ApnsHost.Kind.COURIER, List.of(port)).ports(ApnsHost.Kind.PROVIDER, List.of(port, 2197)).build();
+    AddressPlan plan =
+        AddressPlan.builder()
+            .site(Cidr.parse("127.100.100.0/24"))
+            .courierCount(3)
+            .ports(ApnsHost.Kind.COURIER, List.of(port))
+            .ports(ApnsHost.Kind.PROVIDER, List.of(port, 2197))
+            .build();
     Map<String, List<InetAddress>> table = new HashMap<>();
     InetAddress host = https.getAddress().getAddress();
     table.put("api.push.apple.com", List.of(host));
     for (int n = 0; n <= 3; n++) {
       table.put(ApnsHost.courier(n).name(), List.of(host));
     }
-    table.put("api.sandbox.push.apple.com", List.of(InetAddress.getLoopbackAddress())); // nothing listens there
-    return ExplicitProxy.builder(plan, UpstreamResolver.fixed(table), LOOPBACK).users(users).build();
+    table.put(
+        "api.sandbox.push.apple.com",
+        List.of(InetAddress.getLoopbackAddress())); // nothing listens there
+    return ExplicitProxy.builder(plan, UpstreamResolver.fixed(table), LOOPBACK)
+        .users(users)
+        .build();
   }
 
   private TcpSplicer splicer(ExplicitProxy proxy) throws Exception {
-    return start(TcpSplicer.builder().router(c -> {
-      throw new AssertionError("only explicit-proxy connections here");
-    }).policy(LOOPBACK).loops(2).connectTimeout(Duration.ofSeconds(2))
-        .connectListen(List.of(TestServer.at("127.0.0.1", 0)), proxy)
-        .socksListen(List.of(TestServer.at("127.0.0.1", 0)), proxy));
+    return start(
+        TcpSplicer.builder()
+            .router(
+                c -> {
+                  throw new AssertionError("only explicit-proxy connections here");
+                })
+            .policy(LOOPBACK)
+            .loops(2)
+            .connectTimeout(Duration.ofSeconds(2))
+            .connectListen(List.of(TestServer.at("127.0.0.1", 0)), proxy)
+            .socksListen(List.of(TestServer.at("127.0.0.1", 0)), proxy));
   }
 
   @Test
-  void httpClientThroughConnectReachesTheApiHostByNameWithItsCertificateVerified() throws Exception {
+  void httpClientThroughConnectReachesTheApiHostByNameWithItsCertificateVerified()
+      throws Exception {
     ExplicitProxy proxy = proxy(ProxyUsers.none());
     TcpSplicer sp = splicer(proxy);
-    HttpClient client = HttpClient.newBuilder().proxy(ProxySelector.of(sp.boundAddresses().get(0)))
-        .sslContext(clientTls).version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
-    HttpResponse<String> r = client.send(HttpRequest.newBuilder(
-        URI.create("https://api.push.apple.com:" + port + "/3/device/abc")).timeout(Duration.ofSeconds(20)).build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpClient client =
+        HttpClient.newBuilder()
+            .proxy(ProxySelector.of(sp.boundAddresses().get(0)))
+            .sslContext(clientTls)
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(10))
+            .build();
+    HttpResponse<String> r =
+        client.send(
+            HttpRequest.newBuilder(
+                    URI.create("https://api.push.apple.com:" + port + "/3/device/abc"))
+                .timeout(Duration.ofSeconds(20))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.body()).isEqualTo("hello /3/device/abc");
     assertThat(proxy.requests()).containsEntry("http-connect 200 api", 1L);
@@ -139,26 +191,32 @@ class ExplicitProxyIT extends SplicerTestSupport {
 
   @Test
   void socksSocketWithCredentialsReachesAnUnnumberedCourierByName() throws Exception {
-    ProxyUsers users = ProxyUsers.parse(List.of(ProxyUsers.line("mdm", USERS_PASSWORD.toCharArray(), 1_000)), "t");
+    ProxyUsers users =
+        ProxyUsers.parse(List.of(ProxyUsers.line("mdm", USERS_PASSWORD.toCharArray(), 1_000)), "t");
     ExplicitProxy proxy = proxy(users);
     TcpSplicer sp = splicer(proxy);
-    Authenticator.setDefault(new Authenticator() {
-      @Override
-      protected PasswordAuthentication getPasswordAuthentication() {
-        return new PasswordAuthentication("mdm", USERS_PASSWORD.toCharArray());
-      }
-    });
+    Authenticator.setDefault(
+        new Authenticator() {
+          @Override
+          protected PasswordAuthentication getPasswordAuthentication() {
+            return new PasswordAuthentication("mdm", USERS_PASSWORD.toCharArray());
+          }
+        });
     Socket raw = track(new Socket(new Proxy(Proxy.Type.SOCKS, sp.boundAddresses().get(1))));
     raw.setSoTimeout(20_000);
     raw.connect(InetSocketAddress.createUnresolved("courier.push.apple.com", port), 10_000);
-    try (SSLSocket tls = (SSLSocket) clientTls.getSocketFactory().createSocket(raw, "courier.push.apple.com", port,
-        true)) {
+    try (SSLSocket tls =
+        (SSLSocket)
+            clientTls.getSocketFactory().createSocket(raw, "courier.push.apple.com", port, true)) {
       SSLParameters params = tls.getSSLParameters();
       params.setEndpointIdentificationAlgorithm("HTTPS");
       tls.setSSLParameters(params);
       tls.startHandshake();
-      tls.getOutputStream().write(("GET /courier HTTP/1.1\r\nHost: courier.push.apple.com\r\nConnection: close"
-          + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      tls.getOutputStream()
+          .write(
+              ("GET /courier HTTP/1.1\r\nHost: courier.push.apple.com\r\nConnection: close"
+                      + "\r\n\r\n")
+                  .getBytes(StandardCharsets.US_ASCII));
       tls.getOutputStream().flush();
       String response = new String(tls.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
       assertThat(response).startsWith("HTTP/1.1 200").endsWith("hello /courier");
@@ -175,36 +233,64 @@ class ExplicitProxyIT extends SplicerTestSupport {
 
   @Test
   void everyHttpStatus() throws Exception {
-    ProxyUsers users = ProxyUsers.parse(List.of(ProxyUsers.line("mdm", USERS_PASSWORD.toCharArray(), 1_000)), "t");
+    ProxyUsers users =
+        ProxyUsers.parse(List.of(ProxyUsers.line("mdm", USERS_PASSWORD.toCharArray(), 1_000)), "t");
     TcpSplicer sp = splicer(proxy(users));
-    String good = "Proxy-Authorization: Basic " + Base64.getEncoder().encodeToString(("mdm:" + USERS_PASSWORD)
-        .getBytes(StandardCharsets.UTF_8)) + "\r\n";
-    String bad = "Proxy-Authorization: Basic " + Base64.getEncoder().encodeToString("mdm:nope".getBytes(
-        StandardCharsets.UTF_8)) + "\r\n";
+    String good =
+        "Proxy-Authorization: Basic "
+            + Base64.getEncoder()
+                .encodeToString(("mdm:" + USERS_PASSWORD).getBytes(StandardCharsets.UTF_8))
+            + "\r\n";
+    String bad =
+        "Proxy-Authorization: Basic "
+            + Base64.getEncoder().encodeToString("mdm:nope".getBytes(StandardCharsets.UTF_8))
+            + "\r\n";
     assertThat(exchange(sp, "CONNECT api.push.apple.com HTTP/1.1\r\nHost: x\r\n" + good + "\r\n"))
         .startsWith("HTTP/1.1 400 ");
     assertThat(exchange(sp, "CONNECT www.example.com:443 HTTP/1.1\r\nHost: x\r\n" + good + "\r\n"))
-        .startsWith("HTTP/1.1 403 ").contains("not an APNs host name");
-    assertThat(exchange(sp, "CONNECT 127.0.2.1:" + port + " HTTP/1.1\r\nHost: x\r\n" + good + "\r\n"))
-        .startsWith("HTTP/1.1 403 ").contains("address literals are not allowed");
-    assertThat(exchange(sp, "POST / HTTP/1.1\r\nHost: x\r\n\r\n")).startsWith("HTTP/1.1 405 ")
+        .startsWith("HTTP/1.1 403 ")
+        .contains("not an APNs host name");
+    assertThat(
+            exchange(sp, "CONNECT 127.0.2.1:" + port + " HTTP/1.1\r\nHost: x\r\n" + good + "\r\n"))
+        .startsWith("HTTP/1.1 403 ")
+        .contains("address literals are not allowed");
+    assertThat(exchange(sp, "POST / HTTP/1.1\r\nHost: x\r\n\r\n"))
+        .startsWith("HTTP/1.1 405 ")
         .contains("\r\nAllow: CONNECT");
     assertThat(exchange(sp, "CONNECT api.push.apple.com:" + port + " HTTP/1.1\r\nHost: x\r\n\r\n"))
-        .startsWith("HTTP/1.1 407 ").contains("Proxy-Authenticate: Basic realm=\"apns-proxy\"");
-    assertThat(exchange(sp, "CONNECT api.push.apple.com:" + port + " HTTP/1.1\r\nHost: x\r\n" + bad + "\r\n"))
+        .startsWith("HTTP/1.1 407 ")
+        .contains("Proxy-Authenticate: Basic realm=\"apns-proxy\"");
+    assertThat(
+            exchange(
+                sp,
+                "CONNECT api.push.apple.com:" + port + " HTTP/1.1\r\nHost: x\r\n" + bad + "\r\n"))
         .startsWith("HTTP/1.1 407 ");
     Socket tunnel = connect(sp.boundAddresses().get(0));
-    tunnel.getOutputStream().write(("CONNECT 3-courier.push.apple.com:" + port + " HTTP/1.1\r\nHost: x\r\n" + good
-        + "\r\n").getBytes(StandardCharsets.US_ASCII));
+    tunnel
+        .getOutputStream()
+        .write(
+            ("CONNECT 3-courier.push.apple.com:"
+                    + port
+                    + " HTTP/1.1\r\nHost: x\r\n"
+                    + good
+                    + "\r\n")
+                .getBytes(StandardCharsets.US_ASCII));
     String established = "HTTP/1.1 200 Connection established\r\n\r\n";
-    assertThat(new String(readN(tunnel.getInputStream(), established.length()), StandardCharsets.US_ASCII))
+    assertThat(
+            new String(
+                readN(tunnel.getInputStream(), established.length()), StandardCharsets.US_ASCII))
         .isEqualTo(established);
     tunnel.close();
-    assertThat(exchange(sp, "CONNECT api.sandbox.push.apple.com:2197 HTTP/1.1\r\nHost: x\r\n" + good + "\r\n"))
+    assertThat(
+            exchange(
+                sp,
+                "CONNECT api.sandbox.push.apple.com:2197 HTTP/1.1\r\nHost: x\r\n" + good + "\r\n"))
         .startsWith("HTTP/1.1 502 ");
-    assertThat(exchange(sp, "CONNECT a:1 HTTP/1.1\r\nHost: x\r\nX: " + "a".repeat(9000) + "\r\n\r\n"))
+    assertThat(
+            exchange(sp, "CONNECT a:1 HTTP/1.1\r\nHost: x\r\nX: " + "a".repeat(9000) + "\r\n\r\n"))
         .startsWith("HTTP/1.1 431 ");
-    assertThat(exchange(sp, "GET /proxy.pac HTTP/1.1\r\nHost: x\r\n\r\n")).startsWith("HTTP/1.1 200 OK")
+    assertThat(exchange(sp, "GET /proxy.pac HTTP/1.1\r\nHost: x\r\n\r\n"))
+        .startsWith("HTTP/1.1 200 OK")
         .contains("PROXY 127.0.0.1:" + sp.boundAddresses().get(0).getPort());
     assertQuiet(sp);
   }
@@ -212,23 +298,40 @@ class ExplicitProxyIT extends SplicerTestSupport {
   @Test
   void headOneByteAtATimeThenEarlyBytesAreForwardedAfterThe200() throws Exception {
     TestServer echo = track(TestServer.echo(TestServer.at("127.0.2.2", 0)));
-    AddressPlan plan = AddressPlan.builder().site(Cidr.parse("127.100.100.0/24")).courierCount(3)
-        .ports(ApnsHost.Kind.PROVIDER, List.of(echo.address().getPort())).build();
-    ExplicitProxy proxy = ExplicitProxy.builder(plan, UpstreamResolver.fixed(Map.of("api.push.apple.com",
-        List.of(echo.address().getAddress()))), LOOPBACK).build();
+    AddressPlan plan =
+        AddressPlan.builder()
+            .site(Cidr.parse("127.100.100.0/24"))
+            .courierCount(3)
+            .ports(ApnsHost.Kind.PROVIDER, List.of(echo.address().getPort()))
+            .build();
+    ExplicitProxy proxy =
+        ExplicitProxy.builder(
+                plan,
+                UpstreamResolver.fixed(
+                    Map.of("api.push.apple.com", List.of(echo.address().getAddress()))),
+                LOOPBACK)
+            .build();
     TcpSplicer sp = splicer(proxy);
     Socket s = connect(sp.boundAddresses().get(0));
-    byte[] head = ("CONNECT api.push.apple.com:" + echo.address().getPort() + " HTTP/1.1\r\nHost: api\r\n\r\n")
-        .getBytes(StandardCharsets.US_ASCII);
+    byte[] head =
+        ("CONNECT api.push.apple.com:"
+                + echo.address().getPort()
+                + " HTTP/1.1\r\nHost: api\r\n\r\n")
+            .getBytes(StandardCharsets.US_ASCII);
     OutputStream o = s.getOutputStream();
     for (int i = 0; i < head.length - 1; i++) {
       o.write(head[i]);
       o.flush();
     }
-    o.write(new byte[] {head[head.length - 1], 'e', 'a', 'r', 'l', 'y'}); // the last head byte and early data
+    o.write(
+        new byte[] {
+          head[head.length - 1], 'e', 'a', 'r', 'l', 'y'
+        }); // the last head byte and early data
     o.flush();
     String established = "HTTP/1.1 200 Connection established\r\n\r\n";
-    assertThat(new String(readN(s.getInputStream(), established.length() + 5), StandardCharsets.US_ASCII))
+    assertThat(
+            new String(
+                readN(s.getInputStream(), established.length() + 5), StandardCharsets.US_ASCII))
         .isEqualTo(established + "early");
     s.close();
     assertQuiet(sp);

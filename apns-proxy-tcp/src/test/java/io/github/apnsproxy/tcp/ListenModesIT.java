@@ -26,7 +26,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
-/** Wildcard (AnyIP-style) listening, SO_REUSEPORT, and accepting under file-descriptor exhaustion. */
+/**
+ * Wildcard (AnyIP-style) listening, SO_REUSEPORT, and accepting under file-descriptor exhaustion.
+ */
 class ListenModesIT extends SplicerTestSupport {
   private static final AddressPolicy LOOPBACK_UPSTREAMS =
       new AddressPolicy(CidrSet.any(), CidrSet.parse("127.0.0.0/8"));
@@ -44,8 +46,13 @@ class ListenModesIT extends SplicerTestSupport {
   @Test
   void aWildcardListenerRoutesByTheAddressTheClientDialled() throws Exception {
     int port = freePort(InetAddress.getByName("0.0.0.0"));
-    AddressPlan plan = AddressPlan.builder().site(Cidr.parse("127.100.100.0/24")).courierCount(3)
-        .courierVariants(List.of("courier")).ports(ApnsHost.Kind.COURIER, List.of(port)).build();
+    AddressPlan plan =
+        AddressPlan.builder()
+            .site(Cidr.parse("127.100.100.0/24"))
+            .courierCount(3)
+            .courierVariants(List.of("courier"))
+            .ports(ApnsHost.Kind.COURIER, List.of(port))
+            .build();
     Map<String, List<InetAddress>> table = new HashMap<>();
     List<TestServer> upstreams = new ArrayList<>();
     for (int n = 0; n <= 3; n++) {
@@ -56,19 +63,45 @@ class ListenModesIT extends SplicerTestSupport {
     // every courier on its own upstream address, all on one port: route by address only
     Map<Integer, InetSocketAddress> upstreamOf = new ConcurrentHashMap<>();
     Router router = Router.fromPlan(plan, UpstreamResolver.fixed(table), LOOPBACK_UPSTREAMS);
-    Router withPorts = c -> router.route(c).thenApply(r -> r.rejection() != null ? r : Route.to(r.host(),
-        r.candidates().stream()
-        .map(a -> upstreams.stream().filter(u -> u.address().getAddress().equals(a.getAddress())).findFirst()
-            .orElseThrow().address()).toList()));
-    TcpSplicer sp = start(TcpSplicer.builder().listen(new InetSocketAddress(InetAddress.getByName("0.0.0.0"), port))
-        .router(withPorts).loops(1).listener(new SpliceListener() {
-          @Override
-          public void connected(InboundConnection c, InetSocketAddress upstream) {
-            upstreamOf.put(c.local().getAddress().getAddress()[3] & 0xff, upstream);
-          }
-        }));
+    Router withPorts =
+        c ->
+            router
+                .route(c)
+                .thenApply(
+                    r ->
+                        r.rejection() != null
+                            ? r
+                            : Route.to(
+                                r.host(),
+                                r.candidates().stream()
+                                    .map(
+                                        a ->
+                                            upstreams.stream()
+                                                .filter(
+                                                    u ->
+                                                        u.address()
+                                                            .getAddress()
+                                                            .equals(a.getAddress()))
+                                                .findFirst()
+                                                .orElseThrow()
+                                                .address())
+                                    .toList()));
+    TcpSplicer sp =
+        start(
+            TcpSplicer.builder()
+                .listen(new InetSocketAddress(InetAddress.getByName("0.0.0.0"), port))
+                .router(withPorts)
+                .loops(1)
+                .listener(
+                    new SpliceListener() {
+                      @Override
+                      public void connected(InboundConnection c, InetSocketAddress upstream) {
+                        upstreamOf.put(c.local().getAddress().getAddress()[3] & 0xff, upstream);
+                      }
+                    }));
     for (int n = 0; n <= 3; n++) {
-      InetAddress virtual = plan.addressesFor(ApnsHost.courier(n), InetAddress.getLoopbackAddress()).get(0);
+      InetAddress virtual =
+          plan.addressesFor(ApnsHost.courier(n), InetAddress.getLoopbackAddress()).get(0);
       Socket s = connect(new InetSocketAddress(virtual, port));
       s.getOutputStream().write(ascii("hi" + n));
       assertThat(readN(s.getInputStream(), 3)).isEqualTo(ascii("hi" + n));
@@ -88,8 +121,13 @@ class ListenModesIT extends SplicerTestSupport {
     TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
     TcpSplicer first = start(builder(fixed(up.address())).reusePort(true));
     InetSocketAddress shared = entry(first);
-    TcpSplicer second = start(TcpSplicer.builder().listen(shared).router(fixed(up.address())).loops(1)
-        .reusePort(true));
+    TcpSplicer second =
+        start(
+            TcpSplicer.builder()
+                .listen(shared)
+                .router(fixed(up.address()))
+                .loops(1)
+                .reusePort(true));
     assertThat(entry(second)).isEqualTo(shared);
     for (int i = 0; i < 8; i++) {
       Socket s = connect(shared);
@@ -114,7 +152,8 @@ class ListenModesIT extends SplicerTestSupport {
     assertQuiet(sp);
 
     // opened now: reading it later must not need a descriptor
-    java.nio.channels.FileChannel loopStat = track(java.nio.channels.FileChannel.open(loopTask().resolve("stat")));
+    java.nio.channels.FileChannel loopStat =
+        track(java.nio.channels.FileChannel.open(loopTask().resolve("stat")));
     Socket client = new Socket(); // made before the descriptors run out
     client.setSoTimeout(20_000);
     List<Pipe> hog = new ArrayList<>();
@@ -136,7 +175,8 @@ class ListenModesIT extends SplicerTestSupport {
       } catch (IOException expected) {
         // the process is out of file descriptors: the splicer cannot accept
       }
-      // free a few so that only the splicer's accept (not our connect) fails: the connect needs one descriptor,
+      // free a few so that only the splicer's accept (not our connect) fails: the connect needs one
+      // descriptor,
       // already held by 'client'; the kernel completes the handshake into the listen backlog
       client.connect(entry(sp), 5_000);
       cpuBefore = cpuTicks(loopStat);
@@ -147,7 +187,9 @@ class ListenModesIT extends SplicerTestSupport {
       // a loop spinning on the ready listener would burn about all of it
       assertThat((double) cpu / wall).as("loop CPU share while accepts fail").isLessThan(0.5);
       assertThat(sp.stats().active()).isZero();
-      assertThat(sp.stats().accepted()).as("nothing accepted while out of descriptors").isEqualTo(1);
+      assertThat(sp.stats().accepted())
+          .as("nothing accepted while out of descriptors")
+          .isEqualTo(1);
     } finally {
       for (java.nio.channels.FileChannel f : singles) {
         f.close();
@@ -164,16 +206,25 @@ class ListenModesIT extends SplicerTestSupport {
     assertQuiet(sp);
   }
 
-  /** The /proc task of the one splicer loop thread (Linux names native threads with the first 15 characters). */
+  /**
+   * The /proc task of the one splicer loop thread (Linux names native threads with the first 15
+   * characters).
+   */
   private static Path loopTask() throws IOException {
     try (var tasks = Files.list(Path.of("/proc/self/task"))) {
-      List<Path> loops = tasks.filter(t -> {
-        try {
-          return Files.readString(t.resolve("comm")).trim().startsWith("apns-proxy-tcp");
-        } catch (IOException e) {
-          return false; // the thread ended
-        }
-      }).toList();
+      List<Path> loops =
+          tasks
+              .filter(
+                  t -> {
+                    try {
+                      return Files.readString(t.resolve("comm"))
+                          .trim()
+                          .startsWith("apns-proxy-tcp");
+                    } catch (IOException e) {
+                      return false; // the thread ended
+                    }
+                  })
+              .toList();
       assertThat(loops).as("one splicer loop thread").hasSize(1);
       return loops.get(0);
     }

@@ -14,7 +14,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
-/** The loops survive a failing {@code select()}; the splicer closes from its own callbacks without deadlock. */
+/**
+ * The loops survive a failing {@code select()}; the splicer closes from its own callbacks without
+ * deadlock.
+ */
 class LoopLifecycleIT extends SplicerTestSupport {
   private static byte[] ascii(String s) {
     return s.getBytes(StandardCharsets.US_ASCII);
@@ -58,12 +61,13 @@ class LoopLifecycleIT extends SplicerTestSupport {
     TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
     AtomicReference<TcpSplicer> self = new AtomicReference<>();
     CompletableFuture<CompletableFuture<Void>> closing = new CompletableFuture<>();
-    SpliceListener closer = new SpliceListener() {
-      @Override
-      public void connected(InboundConnection connection, java.net.InetSocketAddress upstream) {
-        closing.complete(self.get().closeAsync(Duration.ofSeconds(30))); // on a loop thread
-      }
-    };
+    SpliceListener closer =
+        new SpliceListener() {
+          @Override
+          public void connected(InboundConnection connection, java.net.InetSocketAddress upstream) {
+            closing.complete(self.get().closeAsync(Duration.ofSeconds(30))); // on a loop thread
+          }
+        };
     TcpSplicer sp = start(builder(fixed(up.address())).listener(closer));
     self.set(sp);
     Socket c = connect(entry(sp));

@@ -20,7 +20,10 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
-/** The preface stage through a real splicer: TLS door, an explicit-proxy-like door, PROXY protocol, limits. */
+/**
+ * The preface stage through a real splicer: TLS door, an explicit-proxy-like door, PROXY protocol,
+ * limits.
+ */
 class PrefaceStageIT extends SplicerTestSupport {
   private static final List<String> ALPN = List.of("apns-security-v3");
 
@@ -30,18 +33,21 @@ class PrefaceStageIT extends SplicerTestSupport {
     final TestServer server;
 
     Recorder() throws java.io.IOException {
-      server = new TestServer(TestServer.at("127.0.1.1", 0), s -> {
-        ByteArrayOutputStream all = new ByteArrayOutputStream();
-        InputStream in = s.getInputStream();
-        OutputStream out = s.getOutputStream();
-        byte[] buf = new byte[4096];
-        int n;
-        while ((n = in.read(buf)) >= 0) {
-          all.write(buf, 0, n);
-          out.write(buf, 0, n);
-        }
-        received.add(all.toByteArray());
-      });
+      server =
+          new TestServer(
+              TestServer.at("127.0.1.1", 0),
+              s -> {
+                ByteArrayOutputStream all = new ByteArrayOutputStream();
+                InputStream in = s.getInputStream();
+                OutputStream out = s.getOutputStream();
+                byte[] buf = new byte[4096];
+                int n;
+                while ((n = in.read(buf)) >= 0) {
+                  all.write(buf, 0, n);
+                  out.write(buf, 0, n);
+                }
+                received.add(all.toByteArray());
+              });
     }
 
     byte[] next() throws InterruptedException {
@@ -74,8 +80,12 @@ class PrefaceStageIT extends SplicerTestSupport {
   @Test
   void tlsHelloOneBytePerWriteIsForwardedExactlyAndRoutedByName() throws Exception {
     Recorder up = track(new Recorder());
-    TcpSplicer sp = start(TcpSplicer.builder().listen(List.of(TestServer.at("127.100.100.1", 0)),
-        FrontDoor.tlsServerName()).router(recording(up.server.address())).loops(2));
+    TcpSplicer sp =
+        start(
+            TcpSplicer.builder()
+                .listen(List.of(TestServer.at("127.100.100.1", 0)), FrontDoor.tlsServerName())
+                .router(recording(up.server.address()))
+                .loops(2));
     byte[] hello = ClientHellos.jdk("courier.push.apple.com", ALPN);
     try (Socket s = connect(entry(sp))) {
       s.setTcpNoDelay(true);
@@ -105,10 +115,16 @@ class PrefaceStageIT extends SplicerTestSupport {
   @Test
   void reframedAndChunkedHelloReachesUpstreamUnchanged() throws Exception {
     Recorder up = track(new Recorder());
-    TcpSplicer sp = start(TcpSplicer.builder().listen(List.of(TestServer.at("127.100.100.1", 0)),
-        FrontDoor.tlsServerName()).router(recording(up.server.address())).loops(1));
+    TcpSplicer sp =
+        start(
+            TcpSplicer.builder()
+                .listen(List.of(TestServer.at("127.100.100.1", 0)), FrontDoor.tlsServerName())
+                .router(recording(up.server.address()))
+                .loops(1));
     Random random = new Random(42);
-    byte[] m = ClientHellos.pad(ClientHellos.handshake(ClientHellos.jdk("courier2.push.apple.com", ALPN)), 1400);
+    byte[] m =
+        ClientHellos.pad(
+            ClientHellos.handshake(ClientHellos.jdk("courier2.push.apple.com", ALPN)), 1400);
     byte[] hello = ClientHellos.frameRandomly(m, 200, random);
     try (Socket s = connect(entry(sp))) {
       s.setTcpNoDelay(true);
@@ -126,8 +142,12 @@ class PrefaceStageIT extends SplicerTestSupport {
   @Test
   void nonTlsBytesAreRefusedAndCounted() throws Exception {
     Recorder up = track(new Recorder());
-    TcpSplicer sp = start(TcpSplicer.builder().listen(List.of(TestServer.at("127.100.100.1", 0)),
-        FrontDoor.tlsServerName()).router(recording(up.server.address())).loops(1));
+    TcpSplicer sp =
+        start(
+            TcpSplicer.builder()
+                .listen(List.of(TestServer.at("127.100.100.1", 0)), FrontDoor.tlsServerName())
+                .router(recording(up.server.address()))
+                .loops(1));
     try (Socket s = connect(entry(sp))) {
       s.getOutputStream().write("GET / HTTP/1.1\r\n\r\n".getBytes(US_ASCII));
       assertThat(s.getInputStream().read()).isEqualTo(-1);
@@ -141,9 +161,13 @@ class PrefaceStageIT extends SplicerTestSupport {
   @Test
   void silentClientTimesOut() throws Exception {
     Recorder up = track(new Recorder());
-    TcpSplicer sp = start(TcpSplicer.builder().listen(List.of(TestServer.at("127.100.100.1", 0)),
-        FrontDoor.tlsServerName()).router(recording(up.server.address())).loops(1)
-        .prefaceTimeout(Duration.ofMillis(200)));
+    TcpSplicer sp =
+        start(
+            TcpSplicer.builder()
+                .listen(List.of(TestServer.at("127.100.100.1", 0)), FrontDoor.tlsServerName())
+                .router(recording(up.server.address()))
+                .loops(1)
+                .prefaceTimeout(Duration.ofMillis(200)));
     try (Socket s = connect(entry(sp))) {
       s.getOutputStream().write(22); // one byte of a record, then nothing
       assertThat(s.getInputStream().read()).isEqualTo(-1);
@@ -154,9 +178,9 @@ class PrefaceStageIT extends SplicerTestSupport {
   }
 
   /**
-   * A line-based door shaped like an explicit proxy: {@code HI\n} is answered {@code OK\n} (and reading goes on),
-   * {@code GO\n} routes (the head is not forwarded), and the upstream outcome is answered {@code 200\n} or
-   * {@code 5xx kind\n}.
+   * A line-based door shaped like an explicit proxy: {@code HI\n} is answered {@code OK\n} (and
+   * reading goes on), {@code GO\n} routes (the head is not forwarded), and the upstream outcome is
+   * answered {@code 200\n} or {@code 5xx kind\n}.
    */
   static final class LineDoor implements FrontDoor {
     @Override
@@ -184,7 +208,9 @@ class PrefaceStageIT extends SplicerTestSupport {
           return PrefaceDecision.reply(ByteBuffer.wrap("OK\n".getBytes(US_ASCII)), nl + 1);
         }
         if (cmd.equals("GO")) {
-          return PrefaceDecision.route(Preface.target("line", InetSocketAddress.createUnresolved("x", 1)), nl + 1,
+          return PrefaceDecision.route(
+              Preface.target("line", InetSocketAddress.createUnresolved("x", 1)),
+              nl + 1,
               new UpstreamReplies() {
                 @Override
                 public ByteBuffer connected(InetSocketAddress upstream, InetSocketAddress local) {
@@ -206,10 +232,15 @@ class PrefaceStageIT extends SplicerTestSupport {
   }
 
   @Test
-  void replyContinueThenRouteForwardsOnlyBytesAfterTheHeadAfterTheConnectedReply() throws Exception {
+  void replyContinueThenRouteForwardsOnlyBytesAfterTheHeadAfterTheConnectedReply()
+      throws Exception {
     Recorder up = track(new Recorder());
-    TcpSplicer sp = start(TcpSplicer.builder().listen(List.of(TestServer.at("127.100.100.1", 0)), new LineDoor())
-        .router(recording(up.server.address())).loops(1));
+    TcpSplicer sp =
+        start(
+            TcpSplicer.builder()
+                .listen(List.of(TestServer.at("127.100.100.1", 0)), new LineDoor())
+                .router(recording(up.server.address()))
+                .loops(1));
     try (Socket s = connect(entry(sp))) {
       s.getOutputStream().write("HI\nGO\nearly".getBytes(US_ASCII)); // pipelined: one write
       assertThat(new String(readN(s.getInputStream(), 12), US_ASCII)).isEqualTo("OK\n200\nearly");
@@ -223,15 +254,21 @@ class PrefaceStageIT extends SplicerTestSupport {
 
   @Test
   void failedUpstreamIsAnsweredBeforeTheClose() throws Exception {
-    Router rejecting = c -> CompletableFuture.completedFuture(Route.reject(RejectReason.REFUSED_TARGET, "no"));
+    Router rejecting =
+        c -> CompletableFuture.completedFuture(Route.reject(RejectReason.REFUSED_TARGET, "no"));
     Router unreachable;
-    try (java.net.ServerSocket closed = new java.net.ServerSocket(0, 1, TestServer.at("127.0.1.1", 0).getAddress())) {
+    try (java.net.ServerSocket closed =
+        new java.net.ServerSocket(0, 1, TestServer.at("127.0.1.1", 0).getAddress())) {
       InetSocketAddress dead = (InetSocketAddress) closed.getLocalSocketAddress();
       unreachable = fixed(dead);
     }
     for (Router r : List.of(rejecting, unreachable)) {
-      TcpSplicer sp = start(TcpSplicer.builder().listen(List.of(TestServer.at("127.100.100.1", 0)), new LineDoor())
-          .router(r).loops(1));
+      TcpSplicer sp =
+          start(
+              TcpSplicer.builder()
+                  .listen(List.of(TestServer.at("127.100.100.1", 0)), new LineDoor())
+                  .router(r)
+                  .loops(1));
       try (Socket s = connect(entry(sp))) {
         s.getOutputStream().write("GO\n".getBytes(US_ASCII));
         String reply = new String(s.getInputStream().readAllBytes(), US_ASCII);
@@ -244,8 +281,12 @@ class PrefaceStageIT extends SplicerTestSupport {
   @Test
   void refusalAndAnswerRepliesArriveBeforeTheClose() throws Exception {
     Recorder up = track(new Recorder());
-    TcpSplicer sp = start(TcpSplicer.builder().listen(List.of(TestServer.at("127.100.100.1", 0)), new LineDoor())
-        .router(recording(up.server.address())).loops(1));
+    TcpSplicer sp =
+        start(
+            TcpSplicer.builder()
+                .listen(List.of(TestServer.at("127.100.100.1", 0)), new LineDoor())
+                .router(recording(up.server.address()))
+                .loops(1));
     try (Socket s = connect(entry(sp))) {
       s.getOutputStream().write("NOPE\nmore bytes the proxy never reads".getBytes(US_ASCII));
       assertThat(new String(s.getInputStream().readAllBytes(), US_ASCII)).isEqualTo("400\n");
@@ -263,12 +304,17 @@ class PrefaceStageIT extends SplicerTestSupport {
   @Test
   void proxyProtocolV1ThenTlsDoor() throws Exception {
     Recorder up = track(new Recorder());
-    TcpSplicer sp = start(TcpSplicer.builder().listen(List.of(TestServer.at("127.100.100.1", 0)),
-        FrontDoor.tlsServerName()).router(recording(up.server.address())).loops(1)
-        .proxyProtocol(ProxyProtocol.V1, CidrSet.parse("127.0.0.0/8")));
+    TcpSplicer sp =
+        start(
+            TcpSplicer.builder()
+                .listen(List.of(TestServer.at("127.100.100.1", 0)), FrontDoor.tlsServerName())
+                .router(recording(up.server.address()))
+                .loops(1)
+                .proxyProtocol(ProxyProtocol.V1, CidrSet.parse("127.0.0.0/8")));
     byte[] hello = ClientHellos.jdk("api.push.apple.com", ALPN);
     try (Socket s = connect(entry(sp))) {
-      s.getOutputStream().write("PROXY TCP4 10.1.2.3 10.100.100.9 40000 443\r\n".getBytes(US_ASCII));
+      s.getOutputStream()
+          .write("PROXY TCP4 10.1.2.3 10.100.100.9 40000 443\r\n".getBytes(US_ASCII));
       s.getOutputStream().write(hello);
       assertThat(readN(s.getInputStream(), hello.length)).isEqualTo(hello);
     }

@@ -8,7 +8,6 @@ import io.github.apnsproxy.core.AddressPolicy;
 import io.github.apnsproxy.core.CidrSet;
 import java.io.ByteArrayOutputStream;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -19,18 +18,29 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
-/** PROXY protocol v1 and v2 from trusted and untrusted balancers; policy and limits on the header's client. */
+/**
+ * PROXY protocol v1 and v2 from trusted and untrusted balancers; policy and limits on the header's
+ * client.
+ */
 class ProxyProtocolIT extends SplicerTestSupport {
   private final BlockingQueue<InboundConnection> routed = new LinkedBlockingQueue<>();
 
-  private TcpSplicer splicer(ProxyProtocol mode, String from, AddressPolicy policy, int perClient, TestServer up)
+  private TcpSplicer splicer(
+      ProxyProtocol mode, String from, AddressPolicy policy, int perClient, TestServer up)
       throws Exception {
-    Router r = c -> {
-      routed.add(c);
-      return CompletableFuture.completedFuture(Route.to("up", List.of(up.address())));
-    };
-    return start(TcpSplicer.builder().listen(TestServer.at("127.100.100.1", 0)).router(r).loops(1)
-        .policy(policy).maxConnectionsPerClient(perClient).proxyProtocol(mode, CidrSet.parse(from)));
+    Router r =
+        c -> {
+          routed.add(c);
+          return CompletableFuture.completedFuture(Route.to("up", List.of(up.address())));
+        };
+    return start(
+        TcpSplicer.builder()
+            .listen(TestServer.at("127.100.100.1", 0))
+            .router(r)
+            .loops(1)
+            .policy(policy)
+            .maxConnectionsPerClient(perClient)
+            .proxyProtocol(mode, CidrSet.parse(from)));
   }
 
   static byte[] v2(int cmd, byte[] src, byte[] dst, int sport, int dport) {
@@ -43,7 +53,10 @@ class ProxyProtocolIT extends SplicerTestSupport {
     return b.array();
   }
 
-  /** The proxy closed the connection: EOF, or a reset when it left bytes unread (closed without reading them). */
+  /**
+   * The proxy closed the connection: EOF, or a reset when it left bytes unread (closed without
+   * reading them).
+   */
   static void assertClosed(Socket s) throws Exception {
     try {
       assertThat(s.getInputStream().read()).isEqualTo(-1);
@@ -68,9 +81,15 @@ class ProxyProtocolIT extends SplicerTestSupport {
   @Test
   void v1AndV2HeadersReplaceTheAddresses() throws Exception {
     TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
-    TcpSplicer sp = splicer(ProxyProtocol.ANY, "127.0.0.0/8", new AddressPolicy(CidrSet.any(), CidrSet.any()), 0,
-        up);
-    InboundConnection c = echoThrough(sp, "PROXY TCP4 10.1.2.3 10.100.100.9 40000 5223\r\n".getBytes(US_ASCII));
+    TcpSplicer sp =
+        splicer(
+            ProxyProtocol.ANY,
+            "127.0.0.0/8",
+            new AddressPolicy(CidrSet.any(), CidrSet.any()),
+            0,
+            up);
+    InboundConnection c =
+        echoThrough(sp, "PROXY TCP4 10.1.2.3 10.100.100.9 40000 5223\r\n".getBytes(US_ASCII));
     assertThat(c.client()).isEqualTo(TestServer.at("10.1.2.3", 40000));
     assertThat(c.local()).isEqualTo(TestServer.at("10.100.100.9", 5223));
     assertThat(c.balancer().getAddress()).isEqualTo(InetAddress.getLoopbackAddress());
@@ -102,13 +121,24 @@ class ProxyProtocolIT extends SplicerTestSupport {
   @Test
   void refusals() throws Exception {
     TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
-    TcpSplicer v1Only = splicer(ProxyProtocol.V1, "127.0.0.0/8", new AddressPolicy(CidrSet.any(), CidrSet.any()),
-        0, up);
+    TcpSplicer v1Only =
+        splicer(
+            ProxyProtocol.V1,
+            "127.0.0.0/8",
+            new AddressPolicy(CidrSet.any(), CidrSet.any()),
+            0,
+            up);
     List<byte[]> bad = new ArrayList<>();
     bad.add("GET / HTTP/1.1\r\n\r\n".getBytes(US_ASCII)); // missing
     bad.add("PROXY TCP4 10.1.2.300 10.0.0.1 1 2\r\n".getBytes(US_ASCII)); // garbled
     bad.add("PROXY TCP4 10.1.2.3 10.0.0.1 01 2\r\n".getBytes(US_ASCII)); // leading zero
-    bad.add(v2(1, new byte[] {10, 9, 8, 7}, new byte[] {10, 100, 100, 2}, 1, 2)); // v2 where v1 is required
+    bad.add(
+        v2(
+            1,
+            new byte[] {10, 9, 8, 7},
+            new byte[] {10, 100, 100, 2},
+            1,
+            2)); // v2 where v1 is required
     bad.add(("PROXY TCP4 " + "1".repeat(120) + "\r\n").getBytes(US_ASCII)); // over 107 bytes
     for (byte[] b : bad) {
       try (Socket s = connect(entry(v1Only))) {
@@ -120,8 +150,13 @@ class ProxyProtocolIT extends SplicerTestSupport {
     assertThat(up.accepted.get()).isZero();
 
     // a balancer outside the trusted list: closed at once, the header is never read
-    TcpSplicer untrusted = splicer(ProxyProtocol.ANY, "192.0.2.0/24",
-        new AddressPolicy(CidrSet.any(), CidrSet.any()), 0, up);
+    TcpSplicer untrusted =
+        splicer(
+            ProxyProtocol.ANY,
+            "192.0.2.0/24",
+            new AddressPolicy(CidrSet.any(), CidrSet.any()),
+            0,
+            up);
     try (Socket s = connect(entry(untrusted))) {
       s.getOutputStream().write("PROXY TCP4 10.1.2.3 10.0.0.1 1 2\r\n".getBytes(US_ASCII));
       assertClosed(s);
@@ -135,9 +170,15 @@ class ProxyProtocolIT extends SplicerTestSupport {
   @Test
   void allowListAndPerClientLimitApplyToTheHeadersClient() throws Exception {
     TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
-    TcpSplicer sp = splicer(ProxyProtocol.V1, "127.0.0.0/8",
-        new AddressPolicy(CidrSet.parse("10.1.0.0/16"), CidrSet.any()), 1, up);
-    // outside the allow-list (the balancer itself, 127.0.0.1, would not be allowed either, but it is not the client)
+    TcpSplicer sp =
+        splicer(
+            ProxyProtocol.V1,
+            "127.0.0.0/8",
+            new AddressPolicy(CidrSet.parse("10.1.0.0/16"), CidrSet.any()),
+            1,
+            up);
+    // outside the allow-list (the balancer itself, 127.0.0.1, would not be allowed either, but it
+    // is not the client)
     try (Socket s = connect(entry(sp))) {
       s.getOutputStream().write("PROXY TCP4 10.2.0.1 10.0.0.1 1000 443\r\n".getBytes(US_ASCII));
       assertClosed(s);
@@ -154,7 +195,8 @@ class ProxyProtocolIT extends SplicerTestSupport {
     await("limited", () -> sp.stats().rejected(RejectReason.MAX_PER_CLIENT) == 1);
     routed.clear();
     // another header client through the same balancer is not limited by the first
-    InboundConnection other = echoThrough(sp, "PROXY TCP4 10.1.0.2 10.0.0.1 1000 443\r\n".getBytes(US_ASCII));
+    InboundConnection other =
+        echoThrough(sp, "PROXY TCP4 10.1.0.2 10.0.0.1 1000 443\r\n".getBytes(US_ASCII));
     assertThat(other.client().getAddress()).isEqualTo(InetAddress.getByName("10.1.0.2"));
     first.close();
     assertQuiet(sp);
@@ -164,21 +206,34 @@ class ProxyProtocolIT extends SplicerTestSupport {
   void aggregatePrefaceMemoryStaysWithinTheBudget() throws Exception {
     TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
     long budget = 64 * 1024;
-    TcpSplicer sp = start(TcpSplicer.builder().listen(List.of(TestServer.at("127.100.100.1", 0)),
-        FrontDoor.tlsServerName()).router(c -> CompletableFuture.completedFuture(Route.to("up",
-            List.of(up.address())))).loops(1).prefaceBudget(budget));
-    // 100 clients each send the first 1,000 bytes of a 2 KB hello and stall: 100 x 1 KiB arrays would be 100 KiB
-    byte[] hello = ClientHellos.frame(ClientHellos.pad(ClientHellos.handshake(ClientHellos.jdk(
-        "courier.push.apple.com", List.of())), 1600), 16384);
+    TcpSplicer sp =
+        start(
+            TcpSplicer.builder()
+                .listen(List.of(TestServer.at("127.100.100.1", 0)), FrontDoor.tlsServerName())
+                .router(
+                    c -> CompletableFuture.completedFuture(Route.to("up", List.of(up.address()))))
+                .loops(1)
+                .prefaceBudget(budget));
+    // 100 clients each send the first 1,000 bytes of a 2 KB hello and stall: 100 x 1 KiB arrays
+    // would be 100 KiB
+    byte[] hello =
+        ClientHellos.frame(
+            ClientHellos.pad(
+                ClientHellos.handshake(ClientHellos.jdk("courier.push.apple.com", List.of())),
+                1600),
+            16384);
     List<Socket> clients = new ArrayList<>();
     for (int i = 0; i < 100; i++) {
       Socket s = connect(entry(sp));
       s.getOutputStream().write(hello, 0, 1000);
       clients.add(s);
     }
-    await("every client read or refused", () -> sp.stats().rejected(RejectReason.PREFACE_BUDGET)
-        + sp.stats().active() == 100 && sp.prefaceBytes() + 1024 * sp.stats().rejected(RejectReason.PREFACE_BUDGET)
-        >= 100L * 1000 - 1024 * 100);
+    await(
+        "every client read or refused",
+        () ->
+            sp.stats().rejected(RejectReason.PREFACE_BUDGET) + sp.stats().active() == 100
+                && sp.prefaceBytes() + 1024 * sp.stats().rejected(RejectReason.PREFACE_BUDGET)
+                    >= 100L * 1000 - 1024 * 100);
     assertThat(sp.prefaceBytes()).isLessThanOrEqualTo(budget);
     assertThat(sp.stats().rejected(RejectReason.PREFACE_BUDGET)).isPositive();
     for (Socket s : clients) {

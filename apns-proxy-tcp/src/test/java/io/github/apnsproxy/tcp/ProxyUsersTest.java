@@ -16,8 +16,10 @@ class ProxyUsersTest {
   void lineVerifiesItsPasswordOnlyAndCountsFailures() {
     String line = ProxyUsers.line("mdm", "pässword".toCharArray(), 1_000);
     assertThat(line).startsWith("mdm:pbkdf2-sha256:1000:").doesNotContain("pässword");
-    ProxyUsers users = ProxyUsers.parse(List.of("# users", "", line,
-        ProxyUsers.line("other", "x".toCharArray(), 1_000)), "test");
+    ProxyUsers users =
+        ProxyUsers.parse(
+            List.of("# users", "", line, ProxyUsers.line("other", "x".toCharArray(), 1_000)),
+            "test");
     assertThat(users.names()).containsExactly("mdm", "other");
     byte[] right = "pässword".getBytes(StandardCharsets.UTF_8);
     assertThat(users.quickCheck("mdm", right)).isEmpty();
@@ -33,30 +35,35 @@ class ProxyUsersTest {
 
   @Test
   void twoLinesForOnePasswordDiffer() {
-    assertThat(ProxyUsers.line("u", "p".toCharArray(), 1_000)).isNotEqualTo(ProxyUsers.line("u", "p".toCharArray(),
-        1_000));
+    assertThat(ProxyUsers.line("u", "p".toCharArray(), 1_000))
+        .isNotEqualTo(ProxyUsers.line("u", "p".toCharArray(), 1_000));
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {
-      "mdm:pbkdf2-sha256:1000:AAAAAAAAAAA=",
-      "mdm:md5:1000:AAAAAAAAAAA=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-      "mdm:pbkdf2-sha256:10:AAAAAAAAAAA=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-      "mdm:pbkdf2-sha256:1000:AAAAAAAAAAA=:AAAA",
-      "mdm:pbkdf2-sha256:1000:not base64:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-      ":pbkdf2-sha256:1000:AAAAAAAAAAA=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-  })
+  @ValueSource(
+      strings = {
+        "mdm:pbkdf2-sha256:1000:AAAAAAAAAAA=",
+        "mdm:md5:1000:AAAAAAAAAAA=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        "mdm:pbkdf2-sha256:10:AAAAAAAAAAA=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        "mdm:pbkdf2-sha256:1000:AAAAAAAAAAA=:AAAA",
+        "mdm:pbkdf2-sha256:1000:not base64:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ":pbkdf2-sha256:1000:AAAAAAAAAAA=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+      })
   void malformedLinesNameTheLine(String line) {
     assertThatThrownBy(() -> ProxyUsers.parse(List.of("", line), "users.txt"))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("users.txt line 2: ");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith("users.txt line 2: ");
   }
 
   @Test
   void duplicateUserAndBadNames() {
     String l = ProxyUsers.line("a", "p".toCharArray(), 1_000);
-    assertThatThrownBy(() -> ProxyUsers.parse(List.of(l, l), "f")).hasMessageContaining("line 2")
+    assertThatThrownBy(() -> ProxyUsers.parse(List.of(l, l), "f"))
+        .hasMessageContaining("line 2")
         .hasMessageContaining("twice");
-    assertThatThrownBy(() -> ProxyUsers.line("a:b", "p".toCharArray())).hasMessageContaining("colon");
-    assertThatThrownBy(() -> ProxyUsers.line("a", "p".repeat(256).toCharArray())).hasMessageContaining("255");
+    assertThatThrownBy(() -> ProxyUsers.line("a:b", "p".toCharArray()))
+        .hasMessageContaining("colon");
+    assertThatThrownBy(() -> ProxyUsers.line("a", "p".repeat(256).toCharArray()))
+        .hasMessageContaining("255");
   }
 }

@@ -48,9 +48,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Pushy, as an MDM or push server on the isolated network would use it, sends notifications by name through the
- * HTTP CONNECT and SOCKS5 listeners to Pushy's own mock APNs server (HTTP/2 over TLS, server certificate verified,
- * token authentication).
+ * Pushy, as an MDM or push server on the isolated network would use it, sends notifications by name
+ * through the HTTP CONNECT and SOCKS5 listeners to Pushy's own mock APNs server (HTTP/2 over TLS,
+ * server certificate verified, token authentication).
  */
 class PushyThroughProxyIT extends SplicerTestSupport {
   private static final AddressPolicy LOOPBACK =
@@ -68,11 +68,32 @@ class PushyThroughProxyIT extends SplicerTestSupport {
   @BeforeEach
   void mockApns() throws Exception {
     Path ks = dir.resolve("apns.p12");
-    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "keytool").toString(),
-        "-genkeypair", "-alias", "apns", "-keyalg", "EC", "-groupname", "secp256r1", "-validity", "2",
-        "-dname", "CN=api.push.apple.com", "-ext", "SAN=dns:api.push.apple.com", "-storetype", "PKCS12",
-        "-keystore", ks.toString(), "-storepass", "changeit", "-keypass", "changeit").redirectErrorStream(true)
-        .start();
+    Process p =
+        new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "keytool").toString(),
+                "-genkeypair",
+                "-alias",
+                "apns",
+                "-keyalg",
+                "EC",
+                "-groupname",
+                "secp256r1",
+                "-validity",
+                "2",
+                "-dname",
+                "CN=api.push.apple.com",
+                "-ext",
+                "SAN=dns:api.push.apple.com",
+                "-storetype",
+                "PKCS12",
+                "-keystore",
+                ks.toString(),
+                "-storepass",
+                "changeit",
+                "-keypass",
+                "changeit")
+            .redirectErrorStream(true)
+            .start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
     assertThat(p.exitValue()).as(out).isZero();
@@ -82,20 +103,33 @@ class PushyThroughProxyIT extends SplicerTestSupport {
     }
     certificate = (X509Certificate) keys.getCertificate("apns");
     PrivateKey key = (PrivateKey) keys.getKey("apns", "changeit".toCharArray());
-    apns = new MockApnsServerBuilder().setServerCredentials(new X509Certificate[] {certificate}, key, null)
-        .setHandlerFactory(new AcceptAllPushNotificationHandlerFactory()).setListener(new MockApnsServerListener() {
-          @Override
-          public void handlePushNotificationAccepted(Http2Headers headers, ByteBuf payload) {
-            arrived.add(headers.path() + " " + headers.get("apns-topic") + " "
-                + payload.toString(StandardCharsets.UTF_8));
-          }
+    apns =
+        new MockApnsServerBuilder()
+            .setServerCredentials(new X509Certificate[] {certificate}, key, null)
+            .setHandlerFactory(new AcceptAllPushNotificationHandlerFactory())
+            .setListener(
+                new MockApnsServerListener() {
+                  @Override
+                  public void handlePushNotificationAccepted(
+                      Http2Headers headers, ByteBuf payload) {
+                    arrived.add(
+                        headers.path()
+                            + " "
+                            + headers.get("apns-topic")
+                            + " "
+                            + payload.toString(StandardCharsets.UTF_8));
+                  }
 
-          @Override
-          public void handlePushNotificationRejected(Http2Headers headers, ByteBuf payload, RejectionReason reason,
-              Instant deviceTokenExpiration) {
-            arrived.add("rejected " + reason);
-          }
-        }).build();
+                  @Override
+                  public void handlePushNotificationRejected(
+                      Http2Headers headers,
+                      ByteBuf payload,
+                      RejectionReason reason,
+                      Instant deviceTokenExpiration) {
+                    arrived.add("rejected " + reason);
+                  }
+                })
+            .build();
     apnsPort = apns.start(0).get(30, TimeUnit.SECONDS);
   }
 
@@ -108,34 +142,60 @@ class PushyThroughProxyIT extends SplicerTestSupport {
   }
 
   private ExplicitProxy proxy() {
-    AddressPlan plan = AddressPlan.builder().site(Cidr.parse("127.100.100.0/24")).courierCount(3)
-        .ports(ApnsHost.Kind.PROVIDER, List.of(apnsPort)).build();
+    AddressPlan plan =
+        AddressPlan.builder()
+            .site(Cidr.parse("127.100.100.0/24"))
+            .courierCount(3)
+            .ports(ApnsHost.Kind.PROVIDER, List.of(apnsPort))
+            .build();
     // the mock server listens on every address; the proxy reaches it on loopback by its APNs name
-    return ExplicitProxy.builder(plan, UpstreamResolver.fixed(Map.of("api.push.apple.com",
-        List.of(InetAddress.getLoopbackAddress()))), LOOPBACK).users(ProxyUsers.parse(List.of(
-            ProxyUsers.line("mdm", "s3cret".toCharArray(), 1_000)), "test users")).build();
+    return ExplicitProxy.builder(
+            plan,
+            UpstreamResolver.fixed(
+                Map.of("api.push.apple.com", List.of(InetAddress.getLoopbackAddress()))),
+            LOOPBACK)
+        .users(
+            ProxyUsers.parse(
+                List.of(ProxyUsers.line("mdm", "s3cret".toCharArray(), 1_000)), "test users"))
+        .build();
   }
 
   private TcpSplicer splicer(ExplicitProxy proxy) throws Exception {
-    return start(TcpSplicer.builder().router(c -> {
-      throw new AssertionError("only explicit-proxy connections here");
-    }).policy(LOOPBACK).loops(1).connectTimeout(Duration.ofSeconds(5))
-        .connectListen(List.of(TestServer.at("127.0.0.1", 0)), proxy)
-        .socksListen(List.of(TestServer.at("127.0.0.1", 0)), proxy));
+    return start(
+        TcpSplicer.builder()
+            .router(
+                c -> {
+                  throw new AssertionError("only explicit-proxy connections here");
+                })
+            .policy(LOOPBACK)
+            .loops(1)
+            .connectTimeout(Duration.ofSeconds(5))
+            .connectListen(List.of(TestServer.at("127.0.0.1", 0)), proxy)
+            .socksListen(List.of(TestServer.at("127.0.0.1", 0)), proxy));
   }
 
   private void send(ProxyHandlerFactory through) throws Exception {
     KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
     g.initialize(new ECGenParameterSpec("secp256r1"));
-    ApnsSigningKey signingKey = new ApnsSigningKey("KEY1234567", "TEAM123456",
-        (ECPrivateKey) g.generateKeyPair().getPrivate());
-    client = new ApnsClientBuilder().setApnsServer("api.push.apple.com", apnsPort)
-        .setTrustedServerCertificateChain(certificate).setSigningKey(signingKey).setProxyHandlerFactory(through)
-        .setConnectionTimeout(Duration.ofSeconds(10)).build();
-    PushNotificationResponse<SimpleApnsPushNotification> response = client.sendNotification(
-        new SimpleApnsPushNotification(TOKEN, TOPIC, "{\"mdm\":\"push-magic\"}")).get(60, TimeUnit.SECONDS);
+    ApnsSigningKey signingKey =
+        new ApnsSigningKey(
+            "KEY1234567", "TEAM123456", (ECPrivateKey) g.generateKeyPair().getPrivate());
+    client =
+        new ApnsClientBuilder()
+            .setApnsServer("api.push.apple.com", apnsPort)
+            .setTrustedServerCertificateChain(certificate)
+            .setSigningKey(signingKey)
+            .setProxyHandlerFactory(through)
+            .setConnectionTimeout(Duration.ofSeconds(10))
+            .build();
+    PushNotificationResponse<SimpleApnsPushNotification> response =
+        client
+            .sendNotification(
+                new SimpleApnsPushNotification(TOKEN, TOPIC, "{\"mdm\":\"push-magic\"}"))
+            .get(60, TimeUnit.SECONDS);
     assertThat(response.isAccepted()).as("%s", response).isTrue();
-    assertThat(arrived).containsExactly("/3/device/" + TOKEN + " " + TOPIC + " {\"mdm\":\"push-magic\"}");
+    assertThat(arrived)
+        .containsExactly("/3/device/" + TOKEN + " " + TOPIC + " {\"mdm\":\"push-magic\"}");
   }
 
   @Test

@@ -14,7 +14,10 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** Reconfiguring a running splicer: router and policy swap, listeners added and removed, limits; live splices stay. */
+/**
+ * Reconfiguring a running splicer: router and policy swap, listeners added and removed, limits;
+ * live splices stay.
+ */
 class ReconfigureIT extends SplicerTestSupport {
 
   @Test
@@ -56,7 +59,9 @@ class ReconfigureIT extends SplicerTestSupport {
     Socket denied = connect(entry(s));
     assertThat(denied.getInputStream().read()).isEqualTo(-1);
     echo(before, 2);
-    await("the refusal counted", () -> s.stats().rejected().getOrDefault(RejectReason.CLIENT_DENIED, 0L) == 1);
+    await(
+        "the refusal counted",
+        () -> s.stats().rejected().getOrDefault(RejectReason.CLIENT_DENIED, 0L) == 1);
     before.close();
     assertQuiet(s);
   }
@@ -66,8 +71,9 @@ class ReconfigureIT extends SplicerTestSupport {
     TestServer a = track(TestServer.echo(TestServer.at("127.0.0.1", 0)));
     TcpSplicer s = start(builder(fixed(a.address())));
     InetSocketAddress first = entry(s);
-    List<InetSocketAddress> added = s.addListeners(List.of(TestServer.at("127.100.100.2", 0),
-        TestServer.at("127.100.100.3", 0)));
+    List<InetSocketAddress> added =
+        s.addListeners(
+            List.of(TestServer.at("127.100.100.2", 0), TestServer.at("127.100.100.3", 0)));
     assertThat(added).hasSize(2);
     assertThat(s.boundAddresses()).containsExactly(first, added.get(0), added.get(1));
     Socket onSecond = connect(added.get(0));
@@ -85,9 +91,11 @@ class ReconfigureIT extends SplicerTestSupport {
     echo(onThird, 5);
 
     assertThatThrownBy(() -> s.removeListeners(List.of(first)))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(first.toString());
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining(first.toString());
     assertThatThrownBy(() -> s.addListeners(List.of(added.get(1))))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("already listening");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("already listening");
     // the address is free again: it can come back
     List<InetSocketAddress> back = s.addListeners(List.of(first));
     assertThat(back).containsExactly(first);
@@ -102,15 +110,20 @@ class ReconfigureIT extends SplicerTestSupport {
 
   @Test
   void addedListenerWithAFrontDoorReadsThePreface() throws Exception {
-    TestServer a = track(new TestServer(TestServer.at("127.0.0.1", 0), sock -> sock.getInputStream().readAllBytes()));
+    TestServer a =
+        track(
+            new TestServer(
+                TestServer.at("127.0.0.1", 0), sock -> sock.getInputStream().readAllBytes()));
     List<Preface> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
-    Router router = c -> {
-      seen.add(c.preface());
-      return java.util.concurrent.CompletableFuture.completedFuture(Route.to("x", List.of(a.address())));
-    };
+    Router router =
+        c -> {
+          seen.add(c.preface());
+          return java.util.concurrent.CompletableFuture.completedFuture(
+              Route.to("x", List.of(a.address())));
+        };
     TcpSplicer s = start(builder(router));
-    List<InetSocketAddress> tls = s.addListeners(List.of(TestServer.at("127.100.100.4", 0)),
-        FrontDoor.tlsServerName());
+    List<InetSocketAddress> tls =
+        s.addListeners(List.of(TestServer.at("127.100.100.4", 0)), FrontDoor.tlsServerName());
     Socket c = connect(tls.get(0));
     c.getOutputStream().write(ClientHellos.jdk("courier.push.apple.com", List.of()));
     await("routed", () -> !seen.isEmpty());
@@ -131,7 +144,9 @@ class ReconfigureIT extends SplicerTestSupport {
     echo(second, 2);
     Socket third = connect(entry(s));
     assertThat(third.getInputStream().read()).isEqualTo(-1);
-    await("the refusal counted", () -> s.stats().rejected().getOrDefault(RejectReason.MAX_PER_CLIENT, 0L) == 1);
+    await(
+        "the refusal counted",
+        () -> s.stats().rejected().getOrDefault(RejectReason.MAX_PER_CLIENT, 0L) == 1);
     first.close(); // releasing an uncounted connection leaves the count alone
     await("first closed", () -> s.stats().active() == 1);
     Socket fourth = connect(entry(s));
@@ -141,7 +156,8 @@ class ReconfigureIT extends SplicerTestSupport {
     Socket last = connect(entry(s));
     echo(last, 3);
     last.close();
-    assertThatThrownBy(() -> s.limits(0, 0)).isInstanceOf(IllegalArgumentException.class)
+    assertThatThrownBy(() -> s.limits(0, 0))
+        .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("max connections 0");
     assertQuiet(s);
   }

@@ -23,12 +23,19 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The single-address plan end to end: JDK TLS clients send only a server name to one address and reach a TLS server
- * of the right kind (certificate verified by name), through the stock plan router and its courier picker.
+ * The single-address plan end to end: JDK TLS clients send only a server name to one address and
+ * reach a TLS server of the right kind (certificate verified by name), through the stock plan
+ * router and its courier picker.
  */
 class SingleAddressIT extends SplicerTestSupport {
-  private static final List<String> NAMES = List.of("courier.push.apple.com", "courier2.push.apple.com",
-      "courier.sandbox.push.apple.com", "init.push.apple.com", "api.push.apple.com", "api.sandbox.push.apple.com");
+  private static final List<String> NAMES =
+      List.of(
+          "courier.push.apple.com",
+          "courier2.push.apple.com",
+          "courier.sandbox.push.apple.com",
+          "init.push.apple.com",
+          "api.push.apple.com",
+          "api.sandbox.push.apple.com");
   private static TestTls tls;
 
   @BeforeAll
@@ -36,7 +43,10 @@ class SingleAddressIT extends SplicerTestSupport {
     tls = TestTls.forNames(dir, NAMES);
   }
 
-  /** A TLS server on {@code ip:port} that answers every connection with {@code label} and the first line read. */
+  /**
+   * A TLS server on {@code ip:port} that answers every connection with {@code label} and the first
+   * line read.
+   */
   private void tlsServer(String ip, int port, String label) throws Exception {
     tls.labelServer(this, TestServer.at(ip, port), label);
   }
@@ -48,13 +58,23 @@ class SingleAddressIT extends SplicerTestSupport {
   @Test
   void everyKindOfNameThroughOneAddressWithAFailingCourierSkipped() throws Exception {
     AtomicReference<Router> router = new AtomicReference<>();
-    TcpSplicer sp = start(TcpSplicer.builder().listen(List.of(TestServer.at("127.101.0.1", 0)),
-        FrontDoor.tlsServerName()).router(c -> router.get().route(c)).loops(2));
+    TcpSplicer sp =
+        start(
+            TcpSplicer.builder()
+                .listen(List.of(TestServer.at("127.101.0.1", 0)), FrontDoor.tlsServerName())
+                .router(c -> router.get().route(c))
+                .loops(2));
     InetSocketAddress entry = entry(sp);
     int port = entry.getPort();
-    AddressPlan plan = AddressPlan.builder().style(AddressPlan.Style.SINGLE).site(Cidr.parse("127.101.0.0/24"))
-        .courierCount(1).ports(ApnsHost.Kind.COURIER, List.of(port)).ports(ApnsHost.Kind.INIT, List.of(port))
-        .ports(ApnsHost.Kind.PROVIDER, List.of(port)).build();
+    AddressPlan plan =
+        AddressPlan.builder()
+            .style(AddressPlan.Style.SINGLE)
+            .site(Cidr.parse("127.101.0.0/24"))
+            .courierCount(1)
+            .ports(ApnsHost.Kind.COURIER, List.of(port))
+            .ports(ApnsHost.Kind.INIT, List.of(port))
+            .ports(ApnsHost.Kind.PROVIDER, List.of(port))
+            .build();
     assertThat(plan.singleAddresses()).containsExactly(entry.getAddress());
     tlsServer("127.0.2.1", port, "courier");
     tlsServer("127.0.2.2", port, "courier2");
@@ -63,21 +83,28 @@ class SingleAddressIT extends SplicerTestSupport {
     tlsServer("127.0.2.5", port, "api");
     tlsServer("127.0.2.6", port, "api-sandbox");
     InetAddress dead = InetAddress.getByName("127.0.2.99"); // nothing listens: connection refused
-    UpstreamResolver resolver = UpstreamResolver.fixed(Map.of(
-        "0-courier.push.apple.com", List.of(dead),
-        "1-courier.push.apple.com", List.of(InetAddress.getByName("127.0.2.1")),
-        "0-courier2.push.apple.com", List.of(InetAddress.getByName("127.0.2.2")),
-        "1-courier2.push.apple.com", List.of(InetAddress.getByName("127.0.2.2")),
-        "0-courier.sandbox.push.apple.com", List.of(InetAddress.getByName("127.0.2.3")),
-        "1-courier.sandbox.push.apple.com", List.of(InetAddress.getByName("127.0.2.3")),
-        "init.push.apple.com", List.of(InetAddress.getByName("127.0.2.4")),
-        "api.push.apple.com", List.of(InetAddress.getByName("127.0.2.5")),
-        "api.sandbox.push.apple.com", List.of(InetAddress.getByName("127.0.2.6"))));
+    UpstreamResolver resolver =
+        UpstreamResolver.fixed(
+            Map.of(
+                "0-courier.push.apple.com", List.of(dead),
+                "1-courier.push.apple.com", List.of(InetAddress.getByName("127.0.2.1")),
+                "0-courier2.push.apple.com", List.of(InetAddress.getByName("127.0.2.2")),
+                "1-courier2.push.apple.com", List.of(InetAddress.getByName("127.0.2.2")),
+                "0-courier.sandbox.push.apple.com", List.of(InetAddress.getByName("127.0.2.3")),
+                "1-courier.sandbox.push.apple.com", List.of(InetAddress.getByName("127.0.2.3")),
+                "init.push.apple.com", List.of(InetAddress.getByName("127.0.2.4")),
+                "api.push.apple.com", List.of(InetAddress.getByName("127.0.2.5")),
+                "api.sandbox.push.apple.com", List.of(InetAddress.getByName("127.0.2.6"))));
     CourierPicker picker = CourierPicker.of(plan, Duration.ofMinutes(10), System::nanoTime);
-    router.set(Router.fromPlan(plan, resolver, new AddressPolicy(CidrSet.any(), CidrSet.parse("127.0.0.0/8")),
-        picker));
+    router.set(
+        Router.fromPlan(
+            plan,
+            resolver,
+            new AddressPolicy(CidrSet.any(), CidrSet.parse("127.0.0.0/8")),
+            picker));
 
-    // the first pick of the production pool is courier 0, which refuses: the same connection goes on to courier 1
+    // the first pick of the production pool is courier 0, which refuses: the same connection goes
+    // on to courier 1
     assertThat(talk(entry, "courier.push.apple.com")).isEqualTo("courier hello");
     assertThat(picker.isSkipped(ApnsHost.courier(0))).isTrue();
     assertThat(sp.stats().upstreamConnectFailures()).isEqualTo(1);
@@ -96,15 +123,26 @@ class SingleAddressIT extends SplicerTestSupport {
 
   @Test
   void otherNamesAndNoNameAreRefused() throws Exception {
-    AddressPlan plan = AddressPlan.builder().style(AddressPlan.Style.SINGLE).site(Cidr.parse("127.101.0.0/24"))
-        .build();
-    UpstreamResolver nothing = host -> CompletableFuture.failedFuture(new java.net.UnknownHostException(host));
-    TcpSplicer sp = start(TcpSplicer.builder().listen(List.of(TestServer.at("127.101.0.1", 0)),
-        FrontDoor.tlsServerName()).router(Router.fromPlan(plan, nothing, new AddressPolicy(CidrSet.any(),
-            CidrSet.any()))).loops(1));
-    List<byte[]> hellos = List.of(ClientHellos.jdk("www.example.com", List.of()),
-        ClientHellos.jdk("push.apple.com", List.of()), ClientHellos.jdk(null, List.of()),
-        ClientHellos.jdk("51-courier.push.apple.com", List.of()));
+    AddressPlan plan =
+        AddressPlan.builder()
+            .style(AddressPlan.Style.SINGLE)
+            .site(Cidr.parse("127.101.0.0/24"))
+            .build();
+    UpstreamResolver nothing =
+        host -> CompletableFuture.failedFuture(new java.net.UnknownHostException(host));
+    TcpSplicer sp =
+        start(
+            TcpSplicer.builder()
+                .listen(List.of(TestServer.at("127.101.0.1", 0)), FrontDoor.tlsServerName())
+                .router(
+                    Router.fromPlan(plan, nothing, new AddressPolicy(CidrSet.any(), CidrSet.any())))
+                .loops(1));
+    List<byte[]> hellos =
+        List.of(
+            ClientHellos.jdk("www.example.com", List.of()),
+            ClientHellos.jdk("push.apple.com", List.of()),
+            ClientHellos.jdk(null, List.of()),
+            ClientHellos.jdk("51-courier.push.apple.com", List.of()));
     for (byte[] hello : hellos) {
       try (Socket s = connect(entry(sp))) {
         s.getOutputStream().write(hello);

@@ -41,7 +41,10 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Test;
 
-/** Half-close, resets, failover, timeouts, limits, shutdown and listener containment over real loopback sockets. */
+/**
+ * Half-close, resets, failover, timeouts, limits, shutdown and listener containment over real
+ * loopback sockets.
+ */
 class SpliceBehaviourIT extends SplicerTestSupport {
 
   /** Records close reasons by client address. */
@@ -76,7 +79,10 @@ class SpliceBehaviourIT extends SplicerTestSupport {
     return s.getBytes(StandardCharsets.US_ASCII);
   }
 
-  /** Opens {@code n} splices to an echo upstream, each checked with one round trip of {@code text}; left open. */
+  /**
+   * Opens {@code n} splices to an echo upstream, each checked with one round trip of {@code text};
+   * left open.
+   */
   private List<Socket> openEchoing(TcpSplicer sp, int n, String text) throws IOException {
     List<Socket> clients = new ArrayList<>();
     for (int i = 0; i < n; i++) {
@@ -90,10 +96,17 @@ class SpliceBehaviourIT extends SplicerTestSupport {
 
   @Test
   void clientHalfCloseStillReceivesReply() throws Exception {
-    TestServer up = track(new TestServer(TestServer.at("127.0.1.1", 0), s -> {
-      byte[] got = s.getInputStream().readAllBytes(); // until the client's EOF arrives through the proxy
-      s.getOutputStream().write(ascii("reply to " + new String(got, StandardCharsets.US_ASCII)));
-    }));
+    TestServer up =
+        track(
+            new TestServer(
+                TestServer.at("127.0.1.1", 0),
+                s -> {
+                  byte[] got =
+                      s.getInputStream()
+                          .readAllBytes(); // until the client's EOF arrives through the proxy
+                  s.getOutputStream()
+                      .write(ascii("reply to " + new String(got, StandardCharsets.US_ASCII)));
+                }));
     Recorder rec = new Recorder();
     TcpSplicer sp = start(builder(fixed(up.address())).listener(rec));
     Socket c = connect(entry(sp));
@@ -112,19 +125,25 @@ class SpliceBehaviourIT extends SplicerTestSupport {
   @Test
   void upstreamHalfCloseStillReceivesClientBytes() throws Exception {
     BlockingQueue<String> upstreamGot = new ArrayBlockingQueue<>(1);
-    TestServer up = track(new TestServer(TestServer.at("127.0.1.1", 0), s -> {
-      InputStream in = s.getInputStream();
-      byte[] first = in.readNBytes(5);
-      s.getOutputStream().write(ascii("bye"));
-      s.shutdownOutput();
-      upstreamGot.add(new String(first, StandardCharsets.US_ASCII)
-          + new String(in.readAllBytes(), StandardCharsets.US_ASCII));
-    }));
+    TestServer up =
+        track(
+            new TestServer(
+                TestServer.at("127.0.1.1", 0),
+                s -> {
+                  InputStream in = s.getInputStream();
+                  byte[] first = in.readNBytes(5);
+                  s.getOutputStream().write(ascii("bye"));
+                  s.shutdownOutput();
+                  upstreamGot.add(
+                      new String(first, StandardCharsets.US_ASCII)
+                          + new String(in.readAllBytes(), StandardCharsets.US_ASCII));
+                }));
     Recorder rec = new Recorder();
     TcpSplicer sp = start(builder(fixed(up.address())).listener(rec));
     Socket c = connect(entry(sp));
     c.getOutputStream().write(ascii("hello"));
-    assertThat(c.getInputStream().readAllBytes()).isEqualTo(ascii("bye")); // EOF from upstream propagated
+    assertThat(c.getInputStream().readAllBytes())
+        .isEqualTo(ascii("bye")); // EOF from upstream propagated
     c.getOutputStream().write(ascii(" after"));
     c.shutdownOutput();
     assertThat(upstreamGot.poll(30, TimeUnit.SECONDS)).isEqualTo("hello after");
@@ -134,16 +153,21 @@ class SpliceBehaviourIT extends SplicerTestSupport {
 
   @Test
   void upstreamResetIsPropagatedAsReset() throws Exception {
-    TestServer up = track(new TestServer(TestServer.at("127.0.1.1", 0), s -> {
-      s.getInputStream().readNBytes(4);
-      s.setSoLinger(true, 0);
-      s.close();
-    }));
+    TestServer up =
+        track(
+            new TestServer(
+                TestServer.at("127.0.1.1", 0),
+                s -> {
+                  s.getInputStream().readNBytes(4);
+                  s.setSoLinger(true, 0);
+                  s.close();
+                }));
     Recorder rec = new Recorder();
     TcpSplicer sp = start(builder(fixed(up.address())).listener(rec));
     Socket c = connect(entry(sp));
     c.getOutputStream().write(ascii("ping"));
-    assertThatThrownBy(() -> c.getInputStream().read()).isInstanceOf(SocketException.class)
+    assertThatThrownBy(() -> c.getInputStream().read())
+        .isInstanceOf(SocketException.class)
         .hasMessageContaining("reset");
     assertThat(rec.next().reason()).isEqualTo(CloseReason.UPSTREAM_RESET);
     assertQuiet(sp);
@@ -153,16 +177,20 @@ class SpliceBehaviourIT extends SplicerTestSupport {
   void clientResetIsPropagatedAsReset() throws Exception {
     BlockingQueue<Throwable> upstreamSaw = new ArrayBlockingQueue<>(1);
     CountDownLatch gotPing = new CountDownLatch(1);
-    TestServer up = track(new TestServer(TestServer.at("127.0.1.1", 0), s -> {
-      s.getInputStream().readNBytes(4);
-      gotPing.countDown();
-      try {
-        s.getInputStream().read();
-        upstreamSaw.add(new AssertionError("no reset"));
-      } catch (IOException e) {
-        upstreamSaw.add(e);
-      }
-    }));
+    TestServer up =
+        track(
+            new TestServer(
+                TestServer.at("127.0.1.1", 0),
+                s -> {
+                  s.getInputStream().readNBytes(4);
+                  gotPing.countDown();
+                  try {
+                    s.getInputStream().read();
+                    upstreamSaw.add(new AssertionError("no reset"));
+                  } catch (IOException e) {
+                    upstreamSaw.add(e);
+                  }
+                }));
     Recorder rec = new Recorder();
     TcpSplicer sp = start(builder(fixed(up.address())).listener(rec));
     Socket c = connect(entry(sp));
@@ -170,7 +198,8 @@ class SpliceBehaviourIT extends SplicerTestSupport {
     assertThat(gotPing.await(30, TimeUnit.SECONDS)).isTrue();
     c.setSoLinger(true, 0);
     c.close();
-    assertThat(upstreamSaw.poll(30, TimeUnit.SECONDS)).isInstanceOf(SocketException.class)
+    assertThat(upstreamSaw.poll(30, TimeUnit.SECONDS))
+        .isInstanceOf(SocketException.class)
         .hasMessageContaining("reset");
     assertThat(rec.next().reason()).isEqualTo(CloseReason.CLIENT_RESET);
     assertQuiet(sp);
@@ -180,7 +209,8 @@ class SpliceBehaviourIT extends SplicerTestSupport {
   void refusedCandidateIsSkipped() throws Exception {
     InetSocketAddress refused;
     try (ServerSocket s = new ServerSocket(0, 1, TestServer.at("127.0.1.2", 0).getAddress())) {
-      refused = (InetSocketAddress) s.getLocalSocketAddress(); // closed again: connections are refused
+      refused =
+          (InetSocketAddress) s.getLocalSocketAddress(); // closed again: connections are refused
     }
     TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
     Recorder rec = new Recorder();
@@ -188,7 +218,8 @@ class SpliceBehaviourIT extends SplicerTestSupport {
     Socket c = connect(entry(sp));
     c.getOutputStream().write(ascii("echo"));
     assertThat(readN(c.getInputStream(), 4)).isEqualTo(ascii("echo"));
-    assertThat(rec.connected.get((InetSocketAddress) c.getLocalSocketAddress())).isEqualTo(up.address());
+    assertThat(rec.connected.get((InetSocketAddress) c.getLocalSocketAddress()))
+        .isEqualTo(up.address());
     assertThat(sp.stats().upstreamConnectFailures()).isEqualTo(1);
     c.close();
     assertQuiet(sp);
@@ -216,7 +247,8 @@ class SpliceBehaviourIT extends SplicerTestSupport {
 
   @Test
   void connectTimeoutFailsOverToNextCandidate() throws Exception {
-    // A listener with backlog 1 that never accepts: once its queue is full, Linux drops further SYNs.
+    // A listener with backlog 1 that never accepts: once its queue is full, Linux drops further
+    // SYNs.
     ServerSocketChannel black = track(ServerSocketChannel.open());
     black.bind(TestServer.at("127.0.1.4", 0), 1);
     InetSocketAddress hanging = (InetSocketAddress) black.getLocalAddress();
@@ -229,17 +261,23 @@ class SpliceBehaviourIT extends SplicerTestSupport {
     }
     TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
     Recorder rec = new Recorder();
-    TcpSplicer sp = start(builder(fixed(hanging, up.address())).connectTimeout(Duration.ofMillis(300))
-        .listener(rec));
+    TcpSplicer sp =
+        start(
+            builder(fixed(hanging, up.address()))
+                .connectTimeout(Duration.ofMillis(300))
+                .listener(rec));
     Socket c = connect(entry(sp));
     c.getOutputStream().write(ascii("late"));
     assertThat(readN(c.getInputStream(), 4)).isEqualTo(ascii("late"));
-    assertThat(rec.connected.get((InetSocketAddress) c.getLocalSocketAddress())).isEqualTo(up.address());
+    assertThat(rec.connected.get((InetSocketAddress) c.getLocalSocketAddress()))
+        .isEqualTo(up.address());
     assertThat(sp.stats().upstreamConnectFailures()).isEqualTo(1);
     c.close();
     assertQuiet(sp);
-    // What makes the first failure a timeout and not a refusal: the full queue drops SYNs without an answer, so a
-    // filler is still connecting now (a refused connect would make finishConnect throw, an accepted one return true)
+    // What makes the first failure a timeout and not a refusal: the full queue drops SYNs without
+    // an answer, so a
+    // filler is still connecting now (a refused connect would make finishConnect throw, an accepted
+    // one return true)
     long pending = 0;
     for (SocketChannel f : fillers) {
       if (!f.finishConnect()) {
@@ -258,7 +296,8 @@ class SpliceBehaviourIT extends SplicerTestSupport {
     Socket c = connect(entry(sp));
     assertThat(rec.accepted.await(30, TimeUnit.SECONDS)).isTrue();
     c.close();
-    pending.complete(Route.to("late", List.of(up.address()))); // completes on this (non-loop) thread
+    pending.complete(
+        Route.to("late", List.of(up.address()))); // completes on this (non-loop) thread
     SpliceSummary sum = rec.next();
     assertThat(sum.reason()).isEqualTo(CloseReason.CLIENT_GONE);
     assertThat(sum.bytesClientToUpstream()).isZero();
@@ -268,15 +307,23 @@ class SpliceBehaviourIT extends SplicerTestSupport {
   @Test
   void routeRejectionAndRouteTimeoutCloseTheClient() throws Exception {
     Recorder rec = new Recorder();
-    TcpSplicer sp = start(builder(c -> CompletableFuture.completedFuture(Route.reject(RejectReason.REFUSED_TARGET)))
-        .listener(rec));
+    TcpSplicer sp =
+        start(
+            builder(
+                    c ->
+                        CompletableFuture.completedFuture(
+                            Route.reject(RejectReason.REFUSED_TARGET)))
+                .listener(rec));
     assertThat(connect(entry(sp)).getInputStream().read()).isEqualTo(-1);
     assertThat(rec.next().reason()).isEqualTo(CloseReason.TARGET_REFUSED);
     assertThat(sp.stats().rejected(RejectReason.REFUSED_TARGET)).isEqualTo(1);
 
     Recorder rec2 = new Recorder();
-    TcpSplicer never = start(builder(c -> new CompletableFuture<>()).routeTimeout(Duration.ofMillis(200))
-        .listener(rec2));
+    TcpSplicer never =
+        start(
+            builder(c -> new CompletableFuture<>())
+                .routeTimeout(Duration.ofMillis(200))
+                .listener(rec2));
     assertThat(connect(entry(never)).getInputStream().read()).isEqualTo(-1);
     assertThat(rec2.next().reason()).isEqualTo(CloseReason.ROUTE_TIMEOUT);
     assertThat(never.stats().rejected(RejectReason.ROUTE_TIMEOUT)).isEqualTo(1);
@@ -288,7 +335,8 @@ class SpliceBehaviourIT extends SplicerTestSupport {
   void idleTimeoutClosesQuietSplice() throws Exception {
     TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
     Recorder rec = new Recorder();
-    TcpSplicer sp = start(builder(fixed(up.address())).idleTimeout(Duration.ofMillis(300)).listener(rec));
+    TcpSplicer sp =
+        start(builder(fixed(up.address())).idleTimeout(Duration.ofMillis(300)).listener(rec));
     Socket c = connect(entry(sp));
     c.getOutputStream().write(ascii("x"));
     assertThat(readN(c.getInputStream(), 1)).isEqualTo(ascii("x"));
@@ -299,21 +347,24 @@ class SpliceBehaviourIT extends SplicerTestSupport {
   }
 
   /**
-   * Both legs of every splice carry the configured keepalive idle time, whether the accepted socket got it from the
-   * listener or per connection: Linux shows a socket's keepalive timer (timer kind 2, time left in 1/100 s) in
-   * {@code /proc/net/tcp}. Three splices over two loops, so one loop also serves a second accepted socket.
+   * Both legs of every splice carry the configured keepalive idle time, whether the accepted socket
+   * got it from the listener or per connection: Linux shows a socket's keepalive timer (timer kind
+   * 2, time left in 1/100 s) in {@code /proc/net/tcp}. Three splices over two loops, so one loop
+   * also serves a second accepted socket.
    */
   @Test
   void keepAliveTimesOnBothLegs() throws Exception {
     assumeTrue(Files.isReadable(Path.of("/proc/net/tcp")), "needs Linux's /proc/net/tcp");
     TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
-    TcpSplicer.Builder b = builder(fixed(up.address())).keepAlive(Duration.ofSeconds(4321), Duration.ofSeconds(77));
+    TcpSplicer.Builder b =
+        builder(fixed(up.address())).keepAlive(Duration.ofSeconds(4321), Duration.ofSeconds(77));
     // a refused call leaves the builder as it was (it once stored the values before checking them)
     assertThatThrownBy(() -> b.keepAlive(Duration.ofMillis(1_000_500), Duration.ofSeconds(77)))
         .isInstanceOf(IllegalArgumentException.class);
     TcpSplicer sp = start(b);
     List<Socket> clients = openEchoing(sp, 3, "k");
-    // a leg whose last segment is not acknowledged yet shows its retransmit timer (kind 1): read again a moment later
+    // a leg whose last segment is not acknowledged yet shows its retransmit timer (kind 1): read
+    // again a moment later
     Map<String, long[]> legs = Map.of();
     for (int i = 0; i < 200; i++) {
       Map<String, long[]> timers = tcpTimers();
@@ -333,14 +384,20 @@ class SpliceBehaviourIT extends SplicerTestSupport {
       LockSupport.parkNanos(10_000_000L); // at most 2 s in all
     }
     assertThat(legs).as("three accepted and three upstream legs").hasSize(6);
-    legs.forEach((leg, t) -> {
-      assertThat(t).as(leg).isNotNull();
-      assertThat(t[0]).as("timer kind of the %s (2 = keepalive)", leg).isEqualTo(2);
-      assertThat(t[1]).as("keepalive ticks left on the %s", leg).isBetween(4200 * 100L, 4321 * 100L);
-    });
+    legs.forEach(
+        (leg, t) -> {
+          assertThat(t).as(leg).isNotNull();
+          assertThat(t[0]).as("timer kind of the %s (2 = keepalive)", leg).isEqualTo(2);
+          assertThat(t[1])
+              .as("keepalive ticks left on the %s", leg)
+              .isBetween(4200 * 100L, 4321 * 100L);
+        });
   }
 
-  /** Every TCP socket's timer from {@code /proc/net/tcp} and {@code tcp6}: "local remote" -> {kind, ticks left}. */
+  /**
+   * Every TCP socket's timer from {@code /proc/net/tcp} and {@code tcp6}: "local remote" -> {kind,
+   * ticks left}.
+   */
   private static Map<String, long[]> tcpTimers() throws IOException {
     List<String> lines = new ArrayList<>(Files.readAllLines(Path.of("/proc/net/tcp")));
     if (Files.isReadable(Path.of("/proc/net/tcp6"))) {
@@ -351,7 +408,8 @@ class SpliceBehaviourIT extends SplicerTestSupport {
       String[] f = line.trim().split("\\s+", -1);
       if (f.length > 5 && f[0].endsWith(":")) {
         String[] timer = f[5].split(":", -1);
-        timers.put(socketAddress(f[1]) + " " + socketAddress(f[2]),
+        timers.put(
+            socketAddress(f[1]) + " " + socketAddress(f[2]),
             new long[] {Long.parseLong(timer[0], 16), Long.parseLong(timer[1], 16)});
       }
     }
@@ -359,8 +417,9 @@ class SpliceBehaviourIT extends SplicerTestSupport {
   }
 
   /**
-   * A {@code /proc/net/tcp} or {@code tcp6} address ({@code 0100007F:1467} on a little-endian machine): the
-   * address as 32-bit words, each in host byte order; a v4-mapped IPv6 address comes back as IPv4.
+   * A {@code /proc/net/tcp} or {@code tcp6} address ({@code 0100007F:1467} on a little-endian
+   * machine): the address as 32-bit words, each in host byte order; a v4-mapped IPv6 address comes
+   * back as IPv4.
    */
   private static InetSocketAddress socketAddress(String hex) throws IOException {
     String[] p = hex.split(":", -1);
@@ -411,8 +470,13 @@ class SpliceBehaviourIT extends SplicerTestSupport {
     a.close();
     assertQuiet(sp);
 
-    TcpSplicer denied = start(builder(fixed(up.address())).policy(new io.github.apnsproxy.core.AddressPolicy(
-        io.github.apnsproxy.core.CidrSet.parse("10.0.0.0/8"), io.github.apnsproxy.core.CidrSet.any())));
+    TcpSplicer denied =
+        start(
+            builder(fixed(up.address()))
+                .policy(
+                    new io.github.apnsproxy.core.AddressPolicy(
+                        io.github.apnsproxy.core.CidrSet.parse("10.0.0.0/8"),
+                        io.github.apnsproxy.core.CidrSet.any())));
     assertThat(connect(entry(denied)).getInputStream().read()).isEqualTo(-1);
     await("denied counted", () -> denied.stats().rejected(RejectReason.CLIENT_DENIED) == 1);
     assertQuiet(denied);
@@ -467,15 +531,18 @@ class SpliceBehaviourIT extends SplicerTestSupport {
   @Test
   void errorsThrownByTheListenerAndTheRouterAreContainedToo() throws Exception {
     TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
-    SpliceListener bad = throwingListener(new AssertionError("listener bug that is an Error (expected by the test)"));
+    SpliceListener bad =
+        throwingListener(
+            new AssertionError("listener bug that is an Error (expected by the test)"));
     Router good = fixed(up.address());
     AtomicInteger calls = new AtomicInteger();
-    Router router = c -> {
-      if (calls.incrementAndGet() <= 2) {
-        throw new StackOverflowError("router bug (expected by the test)"); // one per loop
-      }
-      return good.route(c);
-    };
+    Router router =
+        c -> {
+          if (calls.incrementAndGet() <= 2) {
+            throw new StackOverflowError("router bug (expected by the test)"); // one per loop
+          }
+          return good.route(c);
+        };
     TcpSplicer sp = start(builder(router).listener(bad)); // two loops
     for (int i = 0; i < 2; i++) {
       try (Socket c = connect(entry(sp))) {
@@ -498,24 +565,31 @@ class SpliceBehaviourIT extends SplicerTestSupport {
     TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
     Router good = fixed(up.address());
     AtomicInteger calls = new AtomicInteger();
-    Router router = c -> {
-      if (calls.incrementAndGet() == 2) {
-        // the second connection goes to the second loop; a JVM error is not contained: that loop stops
-        throw new OutOfMemoryError("simulated by the test: not real");
-      }
-      return good.route(c);
-    };
+    Router router =
+        c -> {
+          if (calls.incrementAndGet() == 2) {
+            // the second connection goes to the second loop; a JVM error is not contained: that
+            // loop stops
+            throw new OutOfMemoryError("simulated by the test: not real");
+          }
+          return good.route(c);
+        };
     TcpSplicer sp = start(builder(router)); // two loops
     assertThat(sp.isServing()).isTrue();
-    try (Socket first = connect(entry(sp)); Socket second = connect(entry(sp))) {
+    try (Socket first = connect(entry(sp));
+        Socket second = connect(entry(sp))) {
       first.getOutputStream().write(ascii("1"));
       assertThat(readN(first.getInputStream(), 1)).isEqualTo(ascii("1"));
       assertThat(second.getInputStream().read()).as("closed with its dying loop").isEqualTo(-1);
       await("the splicer reports itself degraded", () -> !sp.isServing());
-      for (int i = 0; i < 4; i++) { // without the check every second one would wait on the dead loop forever
+      for (int i = 0;
+          i < 4;
+          i++) { // without the check every second one would wait on the dead loop forever
         try (Socket c = connect(entry(sp))) {
           c.getOutputStream().write(ascii("ok"));
-          assertThat(readN(c.getInputStream(), 2)).as("connection %d after the loop died", i).isEqualTo(ascii("ok"));
+          assertThat(readN(c.getInputStream(), 2))
+              .as("connection %d after the loop died", i)
+              .isEqualTo(ascii("ok"));
         }
       }
     }
@@ -526,23 +600,26 @@ class SpliceBehaviourIT extends SplicerTestSupport {
     TestServer up = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
     AtomicReference<TcpSplicer> self = new AtomicReference<>();
     AtomicReference<Throwable> refused = new AtomicReference<>();
-    SpliceListener closer = new SpliceListener() {
-      @Override
-      public void accepted(InboundConnection connection) {
-        try {
-          self.get().close();
-        } catch (IllegalStateException e) {
-          refused.set(e);
-        }
-      }
-    };
+    SpliceListener closer =
+        new SpliceListener() {
+          @Override
+          public void accepted(InboundConnection connection) {
+            try {
+              self.get().close();
+            } catch (IllegalStateException e) {
+              refused.set(e);
+            }
+          }
+        };
     TcpSplicer sp = start(builder(fixed(up.address())).listener(closer));
     self.set(sp);
     try (Socket c = connect(entry(sp))) {
       c.getOutputStream().write(ascii("x"));
       assertThat(readN(c.getInputStream(), 1)).isEqualTo(ascii("x"));
     }
-    assertThat(refused.get()).isInstanceOf(IllegalStateException.class).hasMessageContaining("loop thread");
+    assertThat(refused.get())
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("loop thread");
     InetSocketAddress entry = entry(sp);
     assertThat(sp.isServing()).isTrue();
     sp.close(Duration.ofSeconds(1));
@@ -555,23 +632,29 @@ class SpliceBehaviourIT extends SplicerTestSupport {
   void keepAliveTimesOutsideWhatTheKernelTakesAreRefusedByTheBuilder() {
     TcpSplicer.Builder b = TcpSplicer.builder();
     assertThatThrownBy(() -> b.keepAlive(Duration.ofSeconds(40_000), Duration.ofSeconds(30)))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("32767");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("32767");
     assertThatThrownBy(() -> b.keepAlive(Duration.ofMillis(1500), Duration.ofSeconds(30)))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("whole seconds");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("whole seconds");
     assertThatThrownBy(() -> b.keepAlive(Duration.ofSeconds(60), Duration.ofMillis(500)))
         .isInstanceOf(IllegalArgumentException.class);
-    // a refused pair leaves the builder as it was (issue 12 part 4), and the builder reads back what it holds
+    // a refused pair leaves the builder as it was (issue 12 part 4), and the builder reads back
+    // what it holds
     assertThat(b.keepAliveIdle()).isEqualTo(Duration.ofMinutes(5));
     assertThat(b.keepAliveInterval()).isEqualTo(Duration.ofSeconds(30));
     assertThat(b.maxConnections()).isEqualTo(50_000);
-    b.keepAlive(Duration.ofSeconds(32_767), Duration.ofSeconds(1)); // the limits themselves are fine
+    b.keepAlive(
+        Duration.ofSeconds(32_767), Duration.ofSeconds(1)); // the limits themselves are fine
   }
 
   @Test
   void startNamesTheAddressItCannotBind() throws Exception {
     TestServer busy = track(TestServer.echo(TestServer.at("127.0.1.1", 0)));
-    TcpSplicer sp = TcpSplicer.builder().listen(busy.address()).router(fixed(busy.address())).build();
-    assertThatThrownBy(sp::start).isInstanceOf(IOException.class)
+    TcpSplicer sp =
+        TcpSplicer.builder().listen(busy.address()).router(fixed(busy.address())).build();
+    assertThatThrownBy(sp::start)
+        .isInstanceOf(IOException.class)
         .hasMessageContaining(busy.address().toString());
     sp.close();
     assertThat(sp.boundAddresses()).isEmpty();

@@ -16,7 +16,10 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 
-/** Shared helpers for the integration tests: cleanup checks after every test, bounded waits, simple routers. */
+/**
+ * Shared helpers for the integration tests: cleanup checks after every test, bounded waits, simple
+ * routers.
+ */
 abstract class SplicerTestSupport {
   private final List<TcpSplicer> splicers = new ArrayList<>();
   private final List<AutoCloseable> closeables = new ArrayList<>();
@@ -69,7 +72,10 @@ abstract class SplicerTestSupport {
     return b;
   }
 
-  /** Waits until no connection is live, then checks nothing is held: no buffers, only the listeners' keys. */
+  /**
+   * Waits until no connection is live, then checks nothing is held: no buffers, only the listeners'
+   * keys.
+   */
   static void assertQuiet(TcpSplicer s) {
     await("no live connection", () -> s.stats().active() == 0);
     assertThat(s.stats().outstandingBuffers()).isZero();
@@ -87,7 +93,10 @@ abstract class SplicerTestSupport {
       assertThat(s.registeredKeys()).isZero();
       s.close(); // idempotent
     }
-    await("loop threads gone", () -> Thread.getAllStackTraces().keySet().stream()
-        .noneMatch(t -> t.isAlive() && t.getName().startsWith("apns-proxy-tcp-")));
+    await(
+        "loop threads gone",
+        () ->
+            Thread.getAllStackTraces().keySet().stream()
+                .noneMatch(t -> t.isAlive() && t.getName().startsWith("apns-proxy-tcp-")));
   }
 }

@@ -23,10 +23,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Egress through a real Squid (Debian's {@code squid} package; {@code .ci/run} installs it): the test starts it on
- * loopback with a generated configuration in a temporary directory (its own pid, logs, hosts file; no cache), proving
- * the CONNECT path with a stock proxy, and that Squid's default {@code SSL_ports} refusal of port 5223 becomes the
- * clear configuration message. Skipped only when no squid binary is installed.
+ * Egress through a real Squid (Debian's {@code squid} package; {@code .ci/run} installs it): the
+ * test starts it on loopback with a generated configuration in a temporary directory (its own pid,
+ * logs, hosts file; no cache), proving the CONNECT path with a stock proxy, and that Squid's
+ * default {@code SSL_ports} refusal of port 5223 becomes the clear configuration message. Skipped
+ * only when no squid binary is installed.
  */
 class SquidEgressIT extends SplicerTestSupport {
   private static final String COURIER = "17-courier.push.apple.com";
@@ -42,11 +43,14 @@ class SquidEgressIT extends SplicerTestSupport {
     return null;
   }
 
-  /** Starts squid on a free loopback port; {@code extraSslPort} is added to SSL_ports when positive. */
+  /**
+   * Starts squid on a free loopback port; {@code extraSslPort} is added to SSL_ports when positive.
+   */
   private InetSocketAddress startSquid(int extraSslPort, String upstreamIp) throws Exception {
     Path bin = squidBinary();
     assumeTrue(bin != null, "squid is not installed (apt-get install squid)");
-    // started as root, squid runs as its cache_effective_user (proxy), which must reach and write this directory
+    // started as root, squid runs as its cache_effective_user (proxy), which must reach and write
+    // this directory
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
     Files.writeString(dir.resolve("hosts"), upstreamIp + " " + COURIER + "\n");
     for (int attempt = 0; ; attempt++) {
@@ -54,31 +58,36 @@ class SquidEgressIT extends SplicerTestSupport {
       try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
         port = probe.getLocalPort(); // squid cannot listen on port 0 and report it: pick a free one
       }
-      String conf = String.join("\n",
-          "http_port 127.0.0.1:" + port,
-          "pid_filename " + dir.resolve("squid.pid"),
-          "cache_log " + dir.resolve("cache.log"),
-          "access_log stdio:" + dir.resolve("access.log"),
-          "cache_store_log none",
-          "netdb_filename none",
-          "coredump_dir " + dir,
-          "cache deny all",
-          "cache_mem 4 MB",
-          "pinger_enable off",
-          "hosts_file " + dir.resolve("hosts"),
-          "dns_nameservers 127.0.0.1",
-          "shutdown_lifetime 0 seconds",
-          "acl SSL_ports port 443",
-          extraSslPort > 0 ? "acl SSL_ports port " + extraSslPort : "",
-          "acl CONNECT method CONNECT",
-          "http_access deny CONNECT !SSL_ports",
-          "http_access allow localhost",
-          "http_access deny all",
-          "");
+      String conf =
+          String.join(
+              "\n",
+              "http_port 127.0.0.1:" + port,
+              "pid_filename " + dir.resolve("squid.pid"),
+              "cache_log " + dir.resolve("cache.log"),
+              "access_log stdio:" + dir.resolve("access.log"),
+              "cache_store_log none",
+              "netdb_filename none",
+              "coredump_dir " + dir,
+              "cache deny all",
+              "cache_mem 4 MB",
+              "pinger_enable off",
+              "hosts_file " + dir.resolve("hosts"),
+              "dns_nameservers 127.0.0.1",
+              "shutdown_lifetime 0 seconds",
+              "acl SSL_ports port 443",
+              extraSslPort > 0 ? "acl SSL_ports port " + extraSslPort : "",
+              "acl CONNECT method CONNECT",
+              "http_access deny CONNECT !SSL_ports",
+              "http_access allow localhost",
+              "http_access deny all",
+              "");
       Path file = dir.resolve("squid.conf");
       Files.writeString(file, conf);
-      squid = new ProcessBuilder(bin.toString(), "-N", "-f", file.toString())
-          .redirectErrorStream(true).redirectOutput(dir.resolve("squid.out").toFile()).start();
+      squid =
+          new ProcessBuilder(bin.toString(), "-N", "-f", file.toString())
+              .redirectErrorStream(true)
+              .redirectOutput(dir.resolve("squid.out").toFile())
+              .start();
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
       while (System.nanoTime() - deadline < 0 && squid.isAlive()) {
         try (Socket s = new Socket()) {
@@ -91,7 +100,8 @@ class SquidEgressIT extends SplicerTestSupport {
       String out = Files.readString(dir.resolve("squid.out"));
       stopSquid();
       if (attempt == 3) {
-        throw new AssertionError("squid did not start:\n" + out + "\n" + readIfExists(dir.resolve("cache.log")));
+        throw new AssertionError(
+            "squid did not start:\n" + out + "\n" + readIfExists(dir.resolve("cache.log")));
       }
     }
   }
@@ -118,7 +128,8 @@ class SquidEgressIT extends SplicerTestSupport {
     int port = up.address().getPort();
     InetSocketAddress proxy = startSquid(port, "127.0.1.1");
     Router byName = c -> CompletableFuture.completedFuture(Route.toHost(COURIER, port));
-    TcpSplicer sp = start(builder(byName).egress(Egress.parse("http://127.0.0.1:" + proxy.getPort())));
+    TcpSplicer sp =
+        start(builder(byName).egress(Egress.parse("http://127.0.0.1:" + proxy.getPort())));
     Socket c = connect(entry(sp));
     byte[] msg = new byte[50_000];
     for (int i = 0; i < msg.length; i++) {
@@ -154,15 +165,19 @@ class SquidEgressIT extends SplicerTestSupport {
     PrintStream err = System.err;
     ByteArrayOutputStream captured = new ByteArrayOutputStream();
     TcpSplicer sp;
-    System.setErr(new PrintStream(new java.io.OutputStream() {
-      @Override
-      public void write(int b) {
-        err.write(b);
-        synchronized (captured) {
-          captured.write(b);
-        }
-      }
-    }, true, StandardCharsets.UTF_8));
+    System.setErr(
+        new PrintStream(
+            new java.io.OutputStream() {
+              @Override
+              public void write(int b) {
+                err.write(b);
+                synchronized (captured) {
+                  captured.write(b);
+                }
+              }
+            },
+            true,
+            StandardCharsets.UTF_8));
     try {
       sp = start(builder(byName).egress(Egress.parse("http://127.0.0.1:" + proxy.getPort())));
       Socket c = connect(entry(sp));
@@ -176,7 +191,8 @@ class SquidEgressIT extends SplicerTestSupport {
     synchronized (captured) {
       log = captured.toString(StandardCharsets.UTF_8);
     }
-    assertThat(log).contains("refused CONNECT " + COURIER + ":5223 (HTTP/1.1 403 Forbidden)")
+    assertThat(log)
+        .contains("refused CONNECT " + COURIER + ":5223 (HTTP/1.1 403 Forbidden)")
         .contains("the proxy admin must allow CONNECT to port 5223");
   }
 }

@@ -17,31 +17,44 @@ import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
 /**
- * An in-test corporate proxy (HTTP CONNECT or SOCKS5) that records what it was asked - the requested host and port
- * as the client sent them, and the credentials - and then relays to where {@code route} maps that host and port, or
- * answers as configured (a status, a SOCKS reply code, silence).
+ * An in-test corporate proxy (HTTP CONNECT or SOCKS5) that records what it was asked - the
+ * requested host and port as the client sent them, and the credentials - and then relays to where
+ * {@code route} maps that host and port, or answers as configured (a status, a SOCKS reply code,
+ * silence).
  */
 final class TestEgressProxy implements AutoCloseable {
-  enum Kind { HTTP, SOCKS5 }
+  enum Kind {
+    HTTP,
+    SOCKS5
+  }
 
   final Kind kind;
   final TestServer server;
+
   /** Requests as "host:port" exactly as asked (a name stays a name). */
   final List<String> requested = new CopyOnWriteArrayList<>();
+
   /** HTTP: the Host header value; SOCKS5: the address type (1, 3 or 4) of each request. */
   final List<String> details = new CopyOnWriteArrayList<>();
+
   /** HTTP: Proxy-Authorization values; SOCKS5: "user:pass" from RFC 1929. */
   final List<String> credentials = new CopyOnWriteArrayList<>();
+
   private final Function<String, @Nullable InetSocketAddress> route;
   volatile int answer; // HTTP: status to answer (200 = relay); SOCKS5: reply code (0 = relay)
   volatile boolean stall;
   volatile @Nullable String requireUser;
   volatile @Nullable String requirePass;
   private final CountDownLatch release = new CountDownLatch(1);
-  /** Bytes sent right after the success answer, in the same write (as if the upstream spoke at once). */
+
+  /**
+   * Bytes sent right after the success answer, in the same write (as if the upstream spoke at
+   * once).
+   */
   volatile byte[] afterOk = new byte[0];
 
-  TestEgressProxy(Kind kind, Function<String, @Nullable InetSocketAddress> route) throws IOException {
+  TestEgressProxy(Kind kind, Function<String, @Nullable InetSocketAddress> route)
+      throws IOException {
     this.kind = kind;
     this.route = route;
     this.answer = kind == Kind.HTTP ? 200 : 0;
@@ -60,8 +73,11 @@ final class TestEgressProxy implements AutoCloseable {
   /** This proxy as an {@link EgressProxy}, with credentials when given. */
   EgressProxy egress(@Nullable String user, @Nullable String pass) {
     InetSocketAddress a = address();
-    EgressProxy p = EgressProxy.of(kind == Kind.HTTP ? EgressProxy.Scheme.HTTP : EgressProxy.Scheme.SOCKS5,
-        a.getAddress().getHostAddress(), a.getPort());
+    EgressProxy p =
+        EgressProxy.of(
+            kind == Kind.HTTP ? EgressProxy.Scheme.HTTP : EgressProxy.Scheme.SOCKS5,
+            a.getAddress().getHostAddress(),
+            a.getPort());
     return user == null || pass == null ? p : p.withCredentials(user, pass);
   }
 
@@ -124,7 +140,10 @@ final class TestEgressProxy implements AutoCloseable {
     int match = 0;
     while (match < 4 && (c = in.read()) >= 0) {
       head.write(c);
-      match = (c == '\r' && (match == 0 || match == 2)) || (c == '\n' && (match == 1 || match == 3)) ? match + 1 : 0;
+      match =
+          (c == '\r' && (match == 0 || match == 2)) || (c == '\n' && (match == 1 || match == 3))
+              ? match + 1
+              : 0;
     }
     String[] lines = head.toString(StandardCharsets.ISO_8859_1).split("\r\n", -1);
     String[] first = lines[0].split(" ", -1);
@@ -150,18 +169,27 @@ final class TestEgressProxy implements AutoCloseable {
     }
     String user = requireUser;
     if (user != null) {
-      String expected = "Basic " + java.util.Base64.getEncoder().encodeToString(
-          (user + ":" + requirePass).getBytes(StandardCharsets.UTF_8));
+      String expected =
+          "Basic "
+              + java.util.Base64.getEncoder()
+                  .encodeToString((user + ":" + requirePass).getBytes(StandardCharsets.UTF_8));
       if (!expected.equals(auth)) {
-        out.write(("HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"test\"\r\n"
-            + "Content-Length: 0\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+        out.write(
+            ("HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"test\"\r\n"
+                    + "Content-Length: 0\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII));
         return null;
       }
     }
     int status = answer;
     if (status != 200) {
-      out.write(("HTTP/1.1 " + status + " " + (status == 403 ? "Forbidden" : "Test Answer")
-          + "\r\nContent-Length: 0\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.write(
+          ("HTTP/1.1 "
+                  + status
+                  + " "
+                  + (status == 403 ? "Forbidden" : "Test Answer")
+                  + "\r\nContent-Length: 0\r\n\r\n")
+              .getBytes(StandardCharsets.US_ASCII));
       return null;
     }
     return first[1];

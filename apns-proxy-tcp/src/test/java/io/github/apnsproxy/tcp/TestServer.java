@@ -27,27 +27,33 @@ final class TestServer implements AutoCloseable {
     server = new ServerSocket();
     server.setReuseAddress(true);
     server.bind(bind, 512);
-    Thread t = new Thread(() -> {
-      while (!server.isClosed()) {
-        Socket s;
-        try {
-          s = server.accept();
-        } catch (IOException e) {
-          return; // closed
-        }
-        accepted.incrementAndGet();
-        sockets.add(s);
-        Thread h = new Thread(() -> {
-          try (s) {
-            handler.handle(s);
-          } catch (IOException e) {
-            errors.add(e);
-          }
-        }, "test-server-conn");
-        h.setDaemon(true);
-        h.start();
-      }
-    }, "test-server-accept");
+    Thread t =
+        new Thread(
+            () -> {
+              while (!server.isClosed()) {
+                Socket s;
+                try {
+                  s = server.accept();
+                } catch (IOException e) {
+                  return; // closed
+                }
+                accepted.incrementAndGet();
+                sockets.add(s);
+                Thread h =
+                    new Thread(
+                        () -> {
+                          try (s) {
+                            handler.handle(s);
+                          } catch (IOException e) {
+                            errors.add(e);
+                          }
+                        },
+                        "test-server-conn");
+                h.setDaemon(true);
+                h.start();
+              }
+            },
+            "test-server-accept");
     t.setDaemon(true);
     t.start();
   }

@@ -5,10 +5,11 @@ import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A configuration value that is wrong: unknown key, malformed value, or a rule between keys that does not hold. The
- * message is one line, {@code KEY = 'VALUE': what is wrong (what was expected)}, fit to print as is: a key or value
- * longer than {@value #ECHO_LIMIT} characters is echoed cut to that length with its length noted
- * ({@code ...(N chars)}), also where the reason repeats it, so a huge value never makes a huge line.
+ * A configuration value that is wrong: unknown key, malformed value, or a rule between keys that
+ * does not hold. The message is one line, {@code KEY = 'VALUE': what is wrong (what was expected)},
+ * fit to print as is: a key or value longer than {@value #ECHO_LIMIT} characters is echoed cut to
+ * that length with its length noted ({@code ...(N chars)}), also where the reason repeats it, so a
+ * huge value never makes a huge line.
  */
 public final class ConfigException extends IllegalArgumentException {
   private static final long serialVersionUID = 1L;
@@ -32,8 +33,12 @@ public final class ConfigException extends IllegalArgumentException {
 
   /** A bad value, caused by {@code cause}. */
   public ConfigException(String key, String value, String reason, @Nullable Throwable cause) {
-    super(message(Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"),
-        Objects.requireNonNull(reason, "reason")), cause);
+    super(
+        message(
+            Objects.requireNonNull(key, "key"),
+            Objects.requireNonNull(value, "value"),
+            Objects.requireNonNull(reason, "reason")),
+        cause);
     this.key = key;
     this.value = value;
   }
@@ -48,9 +53,13 @@ public final class ConfigException extends IllegalArgumentException {
     return value;
   }
 
-  /** {@code text} when it is at most {@link #ECHO_LIMIT} characters, else its start and its length. */
+  /**
+   * {@code text} when it is at most {@link #ECHO_LIMIT} characters, else its start and its length.
+   */
   public static String echo(String text) {
-    return text.length() <= ECHO_LIMIT ? text : text.substring(0, ECHO_LIMIT) + "...(" + text.length() + " chars)";
+    return text.length() <= ECHO_LIMIT
+        ? text
+        : text.substring(0, ECHO_LIMIT) + "...(" + text.length() + " chars)";
   }
 
   private static String message(String key, String value, String reason) {
@@ -65,7 +74,8 @@ public final class ConfigException extends IllegalArgumentException {
     if (key.length() > ECHO_LIMIT) {
       r = r.replace(key, echo(key));
     }
-    // a reason may quote a part of the value (a list element, a file line): never more than a few lines' worth
+    // a reason may quote a part of the value (a list element, a file line): never more than a few
+    // lines' worth
     if (r.length() > 4 * ECHO_LIMIT) {
       r = r.substring(0, 4 * ECHO_LIMIT) + "...(" + r.length() + " chars)";
     }

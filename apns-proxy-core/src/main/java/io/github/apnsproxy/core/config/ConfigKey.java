@@ -4,9 +4,9 @@ package io.github.apnsproxy.core.config;
 import java.util.Objects;
 
 /**
- * One configuration key: its name, the type of its value and what it does. A key holds no default: when a
- * configuration does not set it, nothing is called, and the default of the builder it maps onto stands.
- * Immutable and thread-safe.
+ * One configuration key: its name, the type of its value and what it does. A key holds no default:
+ * when a configuration does not set it, nothing is called, and the default of the builder it maps
+ * onto stands. Immutable and thread-safe.
  *
  * @param <T> the type of the value
  */
@@ -20,11 +20,15 @@ public final class ConfigKey<T> {
     this.type = Objects.requireNonNull(type, "type");
     this.description = Objects.requireNonNull(description, "description");
     if (name.isBlank() || !description.endsWith(".")) {
-      throw new IllegalArgumentException("key '" + name + "' (expected a name and a description ending in '.')");
+      throw new IllegalArgumentException(
+          "key '" + name + "' (expected a name and a description ending in '.')");
     }
   }
 
-  /** A key named {@code name} of {@code type}; {@code description} is one sentence or two, ending in a period. */
+  /**
+   * A key named {@code name} of {@code type}; {@code description} is one sentence or two, ending in
+   * a period.
+   */
   public static <T> ConfigKey<T> of(String name, ValueType<T> type, String description) {
     return new ConfigKey<>(name, type, description);
   }
@@ -58,7 +62,8 @@ public final class ConfigKey<T> {
     } catch (ConfigException e) {
       throw e;
     } catch (IllegalArgumentException e) {
-      throw new ConfigException(writtenAs, value, Objects.requireNonNullElse(e.getMessage(), "bad value"), e);
+      throw new ConfigException(
+          writtenAs, value, Objects.requireNonNullElse(e.getMessage(), "bad value"), e);
     }
   }
 

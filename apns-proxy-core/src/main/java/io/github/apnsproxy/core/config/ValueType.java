@@ -2,7 +2,8 @@
 package io.github.apnsproxy.core.config;
 
 /**
- * How the text of one configuration value becomes a typed value and back. Immutable and thread-safe.
+ * How the text of one configuration value becomes a typed value and back. Immutable and
+ * thread-safe.
  *
  * @param <T> the value's type
  */

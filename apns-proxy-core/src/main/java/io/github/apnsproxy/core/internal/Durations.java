@@ -5,7 +5,10 @@ import java.time.Duration;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** Config-file durations: {@code 500ms}, {@code 5s}, {@code 10m}, {@code 1h}, {@code 1d} and {@code 0}. */
+/**
+ * Config-file durations: {@code 500ms}, {@code 5s}, {@code 10m}, {@code 1h}, {@code 1d} and {@code
+ * 0}.
+ */
 public final class Durations {
   // at most 9 digits, so even days never overflow a Duration
   private static final Pattern DURATION = Pattern.compile("([0-9]{1,9})(ms|s|m|h|d)");
@@ -13,8 +16,8 @@ public final class Durations {
   private Durations() {}
 
   /**
-   * Parses a duration: a whole number and one unit ({@code ms}, {@code s}, {@code m}, {@code h}, {@code d}), or
-   * {@code 0}.
+   * Parses a duration: a whole number and one unit ({@code ms}, {@code s}, {@code m}, {@code h},
+   * {@code d}), or {@code 0}.
    *
    * @throws IllegalArgumentException naming the input and the expected form
    */
@@ -25,8 +28,11 @@ public final class Durations {
     }
     Matcher m = DURATION.matcher(s);
     if (!m.matches()) {
-      throw new IllegalArgumentException("'" + text + "' is not a duration (expected a whole number and a unit,"
-          + " like 500ms, 5s, 10m, 1h, 1d, or 0)");
+      throw new IllegalArgumentException(
+          "'"
+              + text
+              + "' is not a duration (expected a whole number and a unit,"
+              + " like 500ms, 5s, 10m, 1h, 1d, or 0)");
     }
     long n = Long.parseLong(m.group(1));
     switch (m.group(2)) {
@@ -43,13 +49,17 @@ public final class Durations {
     }
   }
 
-  /** Formats a duration in the largest unit that expresses it exactly, the form {@link #parse} reads. */
+  /**
+   * Formats a duration in the largest unit that expresses it exactly, the form {@link #parse}
+   * reads.
+   */
   public static String format(Duration d) {
     if (d.isZero()) {
       return "0";
     }
     if (d.isNegative() || d.toNanosPart() % 1_000_000 != 0) {
-      throw new IllegalArgumentException("duration " + d + " (expected whole milliseconds, not negative)");
+      throw new IllegalArgumentException(
+          "duration " + d + " (expected whole milliseconds, not negative)");
     }
     if (d.toMillisPart() != 0) {
       return d.toMillis() + "ms";

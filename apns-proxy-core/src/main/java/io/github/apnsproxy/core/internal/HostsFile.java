@@ -5,9 +5,9 @@ import io.github.apnsproxy.core.HostNames;
 import io.github.apnsproxy.core.UpstreamResolver;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,15 +35,20 @@ public final class HostsFile {
   }
 
   /**
-   * Reads a hosts file: name to addresses in file order. Only a regular file of at most {@link #MAX_BYTES} is read
-   * (a device, a FIFO or an endless file would never end).
+   * Reads a hosts file: name to addresses in file order. Only a regular file of at most {@link
+   * #MAX_BYTES} is read (a device, a FIFO or an endless file would never end).
    *
    * @throws IllegalArgumentException naming the file and line of a malformed line
    * @throws IOException when the file cannot be read, is not a regular file or is too large
    */
   public static Map<String, List<InetAddress>> read(Path file) throws IOException {
-    List<String> lines = StandardCharsets.UTF_8.newDecoder()
-        .decode(ByteBuffer.wrap(readRegularFile(file, MAX_BYTES))).toString().lines().toList();
+    List<String> lines =
+        StandardCharsets.UTF_8
+            .newDecoder()
+            .decode(ByteBuffer.wrap(readRegularFile(file, MAX_BYTES)))
+            .toString()
+            .lines()
+            .toList();
     Map<String, List<InetAddress>> table = new LinkedHashMap<>();
     for (int i = 0; i < lines.size(); i++) {
       String line = lines.get(i);
@@ -56,8 +61,8 @@ public final class HostsFile {
         continue;
       }
       if (fields.length < 2) {
-        throw new IllegalArgumentException(file + ":" + (i + 1) + ": '" + lines.get(i).strip()
-            + "' (expected ADDRESS NAME...)");
+        throw new IllegalArgumentException(
+            file + ":" + (i + 1) + ": '" + lines.get(i).strip() + "' (expected ADDRESS NAME...)");
       }
       InetAddress address;
       try {
@@ -67,8 +72,14 @@ public final class HostsFile {
       }
       for (int f = 1; f < fields.length; f++) {
         if (HostNames.normalize(fields[f]).isEmpty()) {
-          throw new IllegalArgumentException(file + ":" + (i + 1) + ": '" + fields[f] + "' is not a host name"
-              + " (expected ADDRESS NAME...)");
+          throw new IllegalArgumentException(
+              file
+                  + ":"
+                  + (i + 1)
+                  + ": '"
+                  + fields[f]
+                  + "' is not a host name"
+                  + " (expected ADDRESS NAME...)");
         }
         List<InetAddress> list = table.computeIfAbsent(key(fields[f]), k -> new ArrayList<>());
         if (!list.contains(address)) {
@@ -80,23 +91,27 @@ public final class HostsFile {
   }
 
   /**
-   * Reads a whole regular file of at most {@code maxBytes}: devices ({@code /dev/zero}), FIFOs and directories are
-   * refused before they are opened, and a file that grows past the cap while read is refused too.
+   * Reads a whole regular file of at most {@code maxBytes}: devices ({@code /dev/zero}), FIFOs and
+   * directories are refused before they are opened, and a file that grows past the cap while read
+   * is refused too.
    *
    * @throws IOException naming the file and what is wrong
    */
   public static byte[] readRegularFile(Path file, long maxBytes) throws IOException {
     BasicFileAttributes attrs = Files.readAttributes(file, BasicFileAttributes.class);
     if (!attrs.isRegularFile()) {
-      throw new IOException(file + " is not a regular file (expected a file, not a device, FIFO or directory)");
+      throw new IOException(
+          file + " is not a regular file (expected a file, not a device, FIFO or directory)");
     }
     if (attrs.size() > maxBytes) {
-      throw new IOException(file + " has " + attrs.size() + " bytes (expected at most " + maxBytes + ")");
+      throw new IOException(
+          file + " has " + attrs.size() + " bytes (expected at most " + maxBytes + ")");
     }
     try (InputStream in = Files.newInputStream(file)) {
       byte[] bytes = in.readNBytes((int) maxBytes + 1);
       if (bytes.length > maxBytes) {
-        throw new IOException(file + " has more than " + maxBytes + " bytes (expected at most " + maxBytes + ")");
+        throw new IOException(
+            file + " has more than " + maxBytes + " bytes (expected at most " + maxBytes + ")");
       }
       return bytes;
     }
@@ -105,23 +120,28 @@ public final class HostsFile {
   /** A resolver answering from {@code table}, completing at once. */
   public static UpstreamResolver resolver(Map<String, List<InetAddress>> table) {
     Map<String, List<InetAddress>> copy = new HashMap<>();
-    table.forEach((name, addresses) -> {
-      if (addresses.isEmpty()) {
-        throw new IllegalArgumentException("no addresses for '" + name + "' (expected at least one)");
-      }
-      // names that differ only in case or a trailing dot are one name: merge, never let the last one win
-      List<InetAddress> merged = new ArrayList<>(copy.getOrDefault(key(name), List.of()));
-      for (InetAddress a : addresses) {
-        if (!merged.contains(Objects.requireNonNull(a, "address"))) {
-          merged.add(a);
-        }
-      }
-      copy.put(key(name), List.copyOf(merged));
-    });
+    table.forEach(
+        (name, addresses) -> {
+          if (addresses.isEmpty()) {
+            throw new IllegalArgumentException(
+                "no addresses for '" + name + "' (expected at least one)");
+          }
+          // names that differ only in case or a trailing dot are one name: merge, never let the
+          // last one win
+          List<InetAddress> merged = new ArrayList<>(copy.getOrDefault(key(name), List.of()));
+          for (InetAddress a : addresses) {
+            if (!merged.contains(Objects.requireNonNull(a, "address"))) {
+              merged.add(a);
+            }
+          }
+          copy.put(key(name), List.copyOf(merged));
+        });
     return host -> {
       List<InetAddress> a = copy.get(key(host));
-      return a != null ? CompletableFuture.completedFuture(a)
-          : CompletableFuture.failedFuture(new UnknownHostException(host + " (not in the fixed table)"));
+      return a != null
+          ? CompletableFuture.completedFuture(a)
+          : CompletableFuture.failedFuture(
+              new UnknownHostException(host + " (not in the fixed table)"));
     };
   }
 

@@ -7,8 +7,8 @@ import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 
 /**
- * Parses IP address and socket address literals without ever asking DNS ({@link InetAddress#getByName} would look
- * up anything that is not a literal).
+ * Parses IP address and socket address literals without ever asking DNS ({@link
+ * InetAddress#getByName} would look up anything that is not a literal).
  */
 public final class Literals {
   private Literals() {}
@@ -25,11 +25,13 @@ public final class Literals {
       s = s.substring(1, s.length() - 1);
     }
     if (bracketed && s.indexOf(':') < 0) {
-      throw new IllegalArgumentException("'" + text + "' is not an IP address (brackets are for IPv6 only)");
+      throw new IllegalArgumentException(
+          "'" + text + "' is not an IP address (brackets are for IPv6 only)");
     }
     if (s.indexOf(':') >= 0) {
       if (s.indexOf('%') >= 0) {
-        throw new IllegalArgumentException("'" + text + "' has a scope id (expected a plain IPv6 address)");
+        throw new IllegalArgumentException(
+            "'" + text + "' has a scope id (expected a plain IPv6 address)");
       }
       try {
         // in brackets the JDK parses an IPv6 literal or fails; it never falls back to a DNS lookup
@@ -77,9 +79,11 @@ public final class Literals {
   }
 
   /**
-   * Parses {@code host:port}, {@code [v6]:port}, or an address alone (then {@code defaultPort}, if it is not -1).
+   * Parses {@code host:port}, {@code [v6]:port}, or an address alone (then {@code defaultPort}, if
+   * it is not -1).
    *
-   * @throws IllegalArgumentException naming the input when it is not an address with a port in 0..65535
+   * @throws IllegalArgumentException naming the input when it is not an address with a port in
+   *     0..65535
    */
   public static InetSocketAddress parseSocketAddress(String text, int defaultPort) {
     String s = text.strip();
@@ -92,7 +96,8 @@ public final class Literals {
       }
       host = s.substring(1, close);
       if (host.indexOf(':') < 0) {
-        throw new IllegalArgumentException("'" + text + "' is not an IP address (brackets are for IPv6 only)");
+        throw new IllegalArgumentException(
+            "'" + text + "' is not an IP address (brackets are for IPv6 only)");
       }
       String rest = s.substring(close + 1);
       if (!rest.isEmpty()) {
@@ -126,11 +131,13 @@ public final class Literals {
   /** Parses a port number 0..65535; {@code context} names the input in the error. */
   public static int parsePort(String port, String context) {
     if (port.isEmpty() || port.length() > 5 || !port.chars().allMatch(c -> c >= '0' && c <= '9')) {
-      throw new IllegalArgumentException("'" + context + "' has a bad port '" + port + "' (expected 0..65535)");
+      throw new IllegalArgumentException(
+          "'" + context + "' has a bad port '" + port + "' (expected 0..65535)");
     }
     int p = Integer.parseInt(port);
     if (p > 65535) {
-      throw new IllegalArgumentException("'" + context + "' has a bad port '" + port + "' (expected 0..65535)");
+      throw new IllegalArgumentException(
+          "'" + context + "' has a bad port '" + port + "' (expected 0..65535)");
     }
     return p;
   }

@@ -32,19 +32,22 @@ class HostsFileTest {
 
   @Test
   void readsAddressesNamesCommentsAndBlankLines() throws IOException {
-    Path f = write("# pinned couriers\n"
-        + "\n"
-        + "17.57.146.20   1-courier.push.apple.com 1.courier.push.apple.com  # two names\n"
-        + "17.57.146.21\t1-Courier.Push.Apple.Com.\n"
-        + "2620:149:a44::20 1-courier.push.apple.com\n"
-        + "17.57.146.20 1-courier.push.apple.com\n"
-        + "   \t  \n"
-        + "17.57.146.30 init.push.apple.com");
+    Path f =
+        write(
+            "# pinned couriers\n"
+                + "\n"
+                + "17.57.146.20   1-courier.push.apple.com 1.courier.push.apple.com  # two names\n"
+                + "17.57.146.21\t1-Courier.Push.Apple.Com.\n"
+                + "2620:149:a44::20 1-courier.push.apple.com\n"
+                + "17.57.146.20 1-courier.push.apple.com\n"
+                + "   \t  \n"
+                + "17.57.146.30 init.push.apple.com");
 
     Map<String, List<InetAddress>> table = HostsFile.read(f);
 
-    assertThat(table).containsOnlyKeys("1-courier.push.apple.com", "1.courier.push.apple.com",
-        "init.push.apple.com");
+    assertThat(table)
+        .containsOnlyKeys(
+            "1-courier.push.apple.com", "1.courier.push.apple.com", "init.push.apple.com");
     assertThat(table.get("1-courier.push.apple.com"))
         .containsExactly(ip("17.57.146.20"), ip("17.57.146.21"), ip("2620:149:a44::20"));
     assertThat(HostsFile.contains(table, "1-COURIER.push.apple.com.")).isTrue();
@@ -52,21 +55,25 @@ class HostsFileTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @CsvSource(delimiter = '|', value = {
-      "17.57.146.20                     | :2: '17.57.146.20' (expected ADDRESS NAME...)",
-      "1-courier.push.apple.com 17.0.0.1 | :2: '1-courier.push.apple.com' is not an IP address",
-      "17.0.0.300 1-courier.push.apple.com | :2: '17.0.0.300' is not an IP address",
-      "17.0.0.1 bad_name.example        | :2: 'bad_name.example' is not a host name",
-      "17.0.0.1 a..b                    | :2: 'a..b' is not a host name",
-  })
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "17.57.146.20                     | :2: '17.57.146.20' (expected ADDRESS NAME...)",
+        "1-courier.push.apple.com 17.0.0.1 | :2: '1-courier.push.apple.com' is not an IP address",
+        "17.0.0.300 1-courier.push.apple.com | :2: '17.0.0.300' is not an IP address",
+        "17.0.0.1 bad_name.example        | :2: 'bad_name.example' is not a host name",
+        "17.0.0.1 a..b                    | :2: 'a..b' is not a host name",
+      })
   void rejectsMalformedLinesNamingFileAndLine(String line, String message) throws IOException {
     Path f = write("17.0.0.9 init.push.apple.com\n" + line + "\n");
-    assertThatThrownBy(() -> HostsFile.read(f)).isInstanceOf(IllegalArgumentException.class)
+    assertThatThrownBy(() -> HostsFile.read(f))
+        .isInstanceOf(IllegalArgumentException.class)
         .hasMessageStartingWith(f + message);
   }
 
   @Test
   void aMissingFileIsAnIoException() {
-    assertThatThrownBy(() -> HostsFile.read(dir.resolve("missing"))).isInstanceOf(NoSuchFileException.class);
+    assertThatThrownBy(() -> HostsFile.read(dir.resolve("missing")))
+        .isInstanceOf(NoSuchFileException.class);
   }
 }

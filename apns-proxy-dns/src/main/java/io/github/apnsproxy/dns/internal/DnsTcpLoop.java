@@ -25,22 +25,29 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * DNS over TCP on one selector loop (RFC 7766) on the shared kernel ({@link SelectorLoop}): 2-byte length framing,
- * pipelined queries answered as they complete, connection limits. No thread ever waits on a client. A connection is
- * idle when no whole query arrived and no answer byte left for the idle timeout: a message trickling in byte by byte,
- * or answers a client does not read, do not keep it open. Reading pauses while {@link #MAX_PENDING} queries are being
- * answered or waiting to be sent, so a client that sends but never reads holds a bounded amount of memory.
+ * DNS over TCP on one selector loop (RFC 7766) on the shared kernel ({@link SelectorLoop}): 2-byte
+ * length framing, pipelined queries answered as they complete, connection limits. No thread ever
+ * waits on a client. A connection is idle when no whole query arrived and no answer byte left for
+ * the idle timeout: a message trickling in byte by byte, or answers a client does not read, do not
+ * keep it open. Reading pauses while {@link #MAX_PENDING} queries are being answered or waiting to
+ * be sent, so a client that sends but never reads holds a bounded amount of memory.
  *
- * <p>At accept: a client outside the policy's client list is closed at once; a client address holding
- * {@code maxPerClient} connections has its own longest-idle one closed to make room; when the table is full the
- * longest-idle connection of anyone is closed (RFC 7766 section 6.2.3). An idle connection is one with no query
- * being answered; only when there is none to close is the newcomer closed. The connections sit in a list ordered by their last activity, which is also the timer: the
- * loop wakes when the oldest one may have become idle, not on a fixed poll. Only the loop thread touches connections;
- * answers completing elsewhere are handed in through the kernel's task queue. Not API.
+ * <p>At accept: a client outside the policy's client list is closed at once; a client address
+ * holding {@code maxPerClient} connections has its own longest-idle one closed to make room; when
+ * the table is full the longest-idle connection of anyone is closed (RFC 7766 section 6.2.3). An
+ * idle connection is one with no query being answered; only when there is none to close is the
+ * newcomer closed. The connections sit in a list ordered by their last activity, which is also the
+ * timer: the loop wakes when the oldest one may have become idle, not on a fixed poll. Only the
+ * loop thread touches connections; answers completing elsewhere are handed in through the kernel's
+ * task queue. Not API.
  */
 public final class DnsTcpLoop implements LoopHandler {
   private static final Logger LOG = LoggerFactory.getLogger(DnsTcpLoop.class);
-  /** Queries of one connection being answered or with answers waiting to be sent; reading pauses at it. */
+
+  /**
+   * Queries of one connection being answered or with answers waiting to be sent; reading pauses at
+   * it.
+   */
   static final int MAX_PENDING = 64;
 
   private final DnsResponder responder;
@@ -51,8 +58,10 @@ public final class DnsTcpLoop implements LoopHandler {
   private final Runnable onDropped;
   private final SelectorLoop kernel;
   private final HashMap<InetAddress, Integer> perClient = new HashMap<>();
+
   /** The connections, least recently active first; loop thread only. */
   private @Nullable Conn head;
+
   private @Nullable Conn tail;
   private int count;
   private volatile int openConnections;
@@ -64,8 +73,15 @@ public final class DnsTcpLoop implements LoopHandler {
    * @param allowed which client addresses may connect at all
    * @param onDropped counts a connection refused at accept
    */
-  public DnsTcpLoop(List<ServerSocketChannel> servers, DnsResponder responder, Duration idleTimeout,
-      int maxConnections, int maxPerClient, Predicate<InetAddress> allowed, Runnable onDropped, String threadName)
+  public DnsTcpLoop(
+      List<ServerSocketChannel> servers,
+      DnsResponder responder,
+      Duration idleTimeout,
+      int maxConnections,
+      int maxPerClient,
+      Predicate<InetAddress> allowed,
+      Runnable onDropped,
+      String threadName)
       throws IOException {
     this.responder = responder;
     this.idleNanos = idleTimeout.toNanos();
@@ -170,8 +186,8 @@ public final class DnsTcpLoop implements LoopHandler {
   }
 
   /**
-   * Closes the least recently active connection (of {@code client}, or of anyone when null) with no query being
-   * answered; false when there is none.
+   * Closes the least recently active connection (of {@code client}, or of anyone when null) with no
+   * query being answered; false when there is none.
    */
   private boolean evictIdlest(@Nullable InetAddress client) {
     for (Conn c = head; c != null; c = c.next) {
@@ -316,7 +332,8 @@ public final class DnsTcpLoop implements LoopHandler {
     void read() {
       int messages = 0;
       try {
-        // at most MAX_PENDING whole queries per wakeup, so one pipelining client cannot keep the others waiting
+        // at most MAX_PENDING whole queries per wakeup, so one pipelining client cannot keep the
+        // others waiting
         while (pending() < MAX_PENDING && messages < MAX_PENDING) {
           ByteBuffer target = body == null ? length : body;
           int n = ch.read(target);
@@ -359,8 +376,11 @@ public final class DnsTcpLoop implements LoopHandler {
 
     void dispatch(byte[] message) {
       inFlight++;
-      responder.respond(message, message.length, remote, DnsTransport.TCP, 65535)
-          .whenComplete((reply, failure) -> execute(() -> answered(reply == null ? Optional.empty() : reply)));
+      responder
+          .respond(message, message.length, remote, DnsTransport.TCP, 65535)
+          .whenComplete(
+              (reply, failure) ->
+                  execute(() -> answered(reply == null ? Optional.empty() : reply)));
     }
 
     void answered(Optional<byte[]> reply) {

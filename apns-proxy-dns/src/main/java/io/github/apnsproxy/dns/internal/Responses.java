@@ -23,14 +23,17 @@ public final class Responses {
   private Responses() {}
 
   /**
-   * True for the zone transfer types (AXFR, IXFR): the proxy's zones are synthesized and never transferred, so every
-   * stock handler answers them NOTIMP, like a server that does not implement transfers.
+   * True for the zone transfer types (AXFR, IXFR): the proxy's zones are synthesized and never
+   * transferred, so every stock handler answers them NOTIMP, like a server that does not implement
+   * transfers.
    */
   public static boolean isTransfer(int type) {
     return type == org.xbill.DNS.Type.AXFR || type == org.xbill.DNS.Type.IXFR;
   }
 
-  /** A response with {@code rcode} and nothing else: the responder fills in ID, question and flags. */
+  /**
+   * A response with {@code rcode} and nothing else: the responder fills in ID, question and flags.
+   */
   public static Message error(int rcode) {
     Message m = new Message();
     m.getHeader().setRcode(rcode);
@@ -38,8 +41,9 @@ public final class Responses {
   }
 
   /**
-   * A fresh authoritative response for {@code query}: AA set, RA mirroring the query's RD (the proxy gives complete
-   * answers for the names it serves, so a forwarder configured for a recursive server accepts them).
+   * A fresh authoritative response for {@code query}: AA set, RA mirroring the query's RD (the
+   * proxy gives complete answers for the names it serves, so a forwarder configured for a recursive
+   * server accepts them).
    */
   public static Message authoritative(Message query, int rcode) {
     Message m = new Message();
@@ -52,16 +56,21 @@ public final class Responses {
   }
 
   /**
-   * The synthesized SOA of {@code zone} for the authority section of NODATA and NXDOMAIN answers (RFC 2308): its TTL
-   * and minimum are both the negative TTL.
+   * The synthesized SOA of {@code zone} for the authority section of NODATA and NXDOMAIN answers
+   * (RFC 2308): its TTL and minimum are both the negative TTL.
    */
   public static SOARecord soa(Name zone, Name nsName, long negativeTtl) {
     Name admin = child("hostmaster", zone);
-    return new SOARecord(zone, DClass.IN, negativeTtl, nsName, admin, SERIAL, 3600, 600, 86400, negativeTtl);
+    return new SOARecord(
+        zone, DClass.IN, negativeTtl, nsName, admin, SERIAL, 3600, 600, 86400, negativeTtl);
   }
 
-  /** The synthesized SOA of every zone, keyed by the zone's text (lower case, no trailing dot): built once. */
-  public static java.util.Map<String, SOARecord> soas(java.util.List<String> zones, Name nsName, long negativeTtl) {
+  /**
+   * The synthesized SOA of every zone, keyed by the zone's text (lower case, no trailing dot):
+   * built once.
+   */
+  public static java.util.Map<String, SOARecord> soas(
+      java.util.List<String> zones, Name nsName, long negativeTtl) {
     java.util.Map<String, SOARecord> out = new java.util.HashMap<>();
     for (String z : zones) {
       out.put(z, soa(absolute(z), nsName, negativeTtl));
@@ -80,7 +89,8 @@ public final class Responses {
     try {
       return Name.fromString(name.endsWith(".") ? name : name + ".");
     } catch (TextParseException e) {
-      throw new IllegalArgumentException("'" + name + "' is not a domain name: " + e.getMessage(), e);
+      throw new IllegalArgumentException(
+          "'" + name + "' is not a domain name: " + e.getMessage(), e);
     }
   }
 
@@ -93,7 +103,10 @@ public final class Responses {
     }
   }
 
-  /** A name as lower-case text without the trailing dot, the form core's {@code HostNames} works with. */
+  /**
+   * A name as lower-case text without the trailing dot, the form core's {@code HostNames} works
+   * with.
+   */
   public static String text(Name name) {
     String s = name.toString(true);
     return s.toLowerCase(Locale.ROOT);
@@ -140,20 +153,22 @@ public final class Responses {
       return stage.toCompletableFuture();
     } catch (UnsupportedOperationException e) {
       CompletableFuture<T> f = new CompletableFuture<>();
-      stage.whenComplete((v, t) -> {
-        if (t != null) {
-          f.completeExceptionally(t);
-        } else {
-          f.complete(v);
-        }
-      });
+      stage.whenComplete(
+          (v, t) -> {
+            if (t != null) {
+              f.completeExceptionally(t);
+            } else {
+              f.complete(v);
+            }
+          });
       return f;
     }
   }
 
   /**
-   * Rethrows what must not be contained: the JVM running out of memory or failing internally. Everything else a
-   * handler throws - a runtime exception, an assertion, a linkage error, a stack overflow - is that query's SERVFAIL.
+   * Rethrows what must not be contained: the JVM running out of memory or failing internally.
+   * Everything else a handler throws - a runtime exception, an assertion, a linkage error, a stack
+   * overflow - is that query's SERVFAIL.
    */
   public static void rethrowFatal(Throwable t) {
     if (t instanceof VirtualMachineError && !(t instanceof StackOverflowError)) {

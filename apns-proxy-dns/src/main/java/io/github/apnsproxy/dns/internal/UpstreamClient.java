@@ -20,10 +20,11 @@ import org.xbill.DNS.Record;
 import org.xbill.DNS.SimpleResolver;
 
 /**
- * Sends one question to a list of upstream DNS servers in order, moving on after a timeout, a network error or an
- * answer other than NOERROR/NXDOMAIN. Truncated UDP answers are retried over TCP (dnsjava's {@link SimpleResolver}
- * does that). Non-blocking: every stage completes on the executor given to the constructor (dnsjava parses answers
- * there, and failures are handed over to it from dnsjava's I/O thread), never on the JVM-wide common pool. Not API.
+ * Sends one question to a list of upstream DNS servers in order, moving on after a timeout, a
+ * network error or an answer other than NOERROR/NXDOMAIN. Truncated UDP answers are retried over
+ * TCP (dnsjava's {@link SimpleResolver} does that). Non-blocking: every stage completes on the
+ * executor given to the constructor (dnsjava parses answers there, and failures are handed over to
+ * it from dnsjava's I/O thread), never on the JVM-wide common pool. Not API.
  */
 public final class UpstreamClient {
   /** The EDNS payload size offered upstream (the DNS flag day 2020 value). */
@@ -38,8 +39,8 @@ public final class UpstreamClient {
   /**
    * A client for {@code servers}.
    *
-   * @param executor runs dnsjava's answer parsing and every completion; must not reject tasks (a closed owner runs
-   *     them inline instead)
+   * @param executor runs dnsjava's answer parsing and every completion; must not reject tasks (a
+   *     closed owner runs them inline instead)
    */
   public UpstreamClient(List<InetSocketAddress> servers, Duration timeout, Executor executor) {
     this.executor = java.util.Objects.requireNonNull(executor, "executor");
@@ -59,8 +60,8 @@ public final class UpstreamClient {
   }
 
   /**
-   * {@code executor}, or, once it rejects a task (its owner was closed), the calling thread: answers to queries sent
-   * before a close still complete.
+   * {@code executor}, or, once it rejects a task (its owner was closed), the calling thread:
+   * answers to queries sent before a close still complete.
    */
   public static Executor orInline(Executor executor) {
     java.util.Objects.requireNonNull(executor, "executor");
@@ -91,8 +92,8 @@ public final class UpstreamClient {
   /**
    * Asks {@code name}/{@code type} (class IN, RD set).
    *
-   * @return the first NOERROR or NXDOMAIN answer; else the last server's answer; or a failure with an
-   *     {@link IOException} naming every server and what went wrong when none answered
+   * @return the first NOERROR or NXDOMAIN answer; else the last server's answer; or a failure with
+   *     an {@link IOException} naming every server and what went wrong when none answered
    */
   public CompletionStage<Message> query(Name name, int type) {
     CompletableFuture<Message> result = new CompletableFuture<>();
@@ -100,14 +101,25 @@ public final class UpstreamClient {
     return result;
   }
 
-  private void attempt(Name name, int type, int index, List<String> errors, @Nullable Message lastAnswer,
+  private void attempt(
+      Name name,
+      int type,
+      int index,
+      List<String> errors,
+      @Nullable Message lastAnswer,
       CompletableFuture<Message> result) {
     if (index >= resolvers.size()) {
       if (lastAnswer != null) {
         result.complete(lastAnswer);
       } else {
-        result.completeExceptionally(new IOException("no upstream DNS server answered " + name + " "
-            + org.xbill.DNS.Type.string(type) + ": " + String.join("; ", errors)));
+        result.completeExceptionally(
+            new IOException(
+                "no upstream DNS server answered "
+                    + name
+                    + " "
+                    + org.xbill.DNS.Type.string(type)
+                    + ": "
+                    + String.join("; ", errors)));
       }
       return;
     }
@@ -120,25 +132,31 @@ public final class UpstreamClient {
     } catch (RuntimeException e) {
       stage = CompletableFuture.failedFuture(e);
     }
-    // a success arrives on the executor already (dnsjava parses there); a failure (timeout, network error) arrives on
+    // a success arrives on the executor already (dnsjava parses there); a failure (timeout, network
+    // error) arrives on
     // dnsjava's I/O thread: hand it over so that no caller code runs on that shared thread
-    stage.whenCompleteAsync((answer, failure) -> {
-      if (failure != null) {
-        failures.increment();
-        Throwable t = Responses.unwrap(failure);
-        errors.add(servers.get(index) + " " + t.getClass().getSimpleName()
-            + (t.getMessage() == null ? "" : " " + t.getMessage()));
-        attempt(name, type, index + 1, errors, lastAnswer, result);
-        return;
-      }
-      int rcode = answer.getRcode();
-      if (rcode == Rcode.NOERROR || rcode == Rcode.NXDOMAIN) {
-        result.complete(answer);
-        return;
-      }
-      failures.increment();
-      errors.add(servers.get(index) + " " + Rcode.string(rcode));
-      attempt(name, type, index + 1, errors, answer, result);
-    }, executor);
+    stage.whenCompleteAsync(
+        (answer, failure) -> {
+          if (failure != null) {
+            failures.increment();
+            Throwable t = Responses.unwrap(failure);
+            errors.add(
+                servers.get(index)
+                    + " "
+                    + t.getClass().getSimpleName()
+                    + (t.getMessage() == null ? "" : " " + t.getMessage()));
+            attempt(name, type, index + 1, errors, lastAnswer, result);
+            return;
+          }
+          int rcode = answer.getRcode();
+          if (rcode == Rcode.NOERROR || rcode == Rcode.NXDOMAIN) {
+            result.complete(answer);
+            return;
+          }
+          failures.increment();
+          errors.add(servers.get(index) + " " + Rcode.string(rcode));
+          attempt(name, type, index + 1, errors, answer, result);
+        },
+        executor);
   }
 }

@@ -24,16 +24,18 @@ import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
 
 /**
- * {@code apns-proxy bench}: measures the proxy, run as a separate JVM from a generated config, against a direct
- * loopback connection to the same upstream servers and against peer proxies, on loopback only. Figures: bulk
- * throughput, 64-byte ping-pong (1 and many connections), connection setups, idle splices (memory and CPU), DNS
- * queries over UDP. Each figure is repeated, medians are reported with ratios to direct paired run by run, and the
- * target's CPU is reported next to every rate. Prints one table and writes the same as JSON.
+ * {@code apns-proxy bench}: measures the proxy, run as a separate JVM from a generated config,
+ * against a direct loopback connection to the same upstream servers and against peer proxies, on
+ * loopback only. Figures: bulk throughput, 64-byte ping-pong (1 and many connections), connection
+ * setups, idle splices (memory and CPU), DNS queries over UDP. Each figure is repeated, medians are
+ * reported with ratios to direct paired run by run, and the target's CPU is reported next to every
+ * rate. Prints one table and writes the same as JSON.
  *
- * <p>Processes: the bench JVM pins itself (all its threads) to {@code --load-cpu} with {@code taskset}, and starts
- * the upstream servers ({@link EchoServers}, a second JVM that inherits that CPU) and the proxy
- * ({@code taskset -c PROXY_CPU java -jar apns-proxy.jar run --config ...}). Both are stopped on exit, also by a
- * shutdown hook. Single-threaded: every load generator runs on the calling thread.
+ * <p>Processes: the bench JVM pins itself (all its threads) to {@code --load-cpu} with {@code
+ * taskset}, and starts the upstream servers ({@link EchoServers}, a second JVM that inherits that
+ * CPU) and the proxy ({@code taskset -c PROXY_CPU java -jar apns-proxy.jar run --config ...}). Both
+ * are stopped on exit, also by a shutdown hook. Single-threaded: every load generator runs on the
+ * calling thread.
  */
 public final class Bench {
   private static final String PROXY_READY = "apns-proxy running:";
@@ -42,8 +44,10 @@ public final class Bench {
   private final Options o;
   private final PrintStream out;
   private final Plan plan;
+
   /** The machine's CPUs, read before pinning (afterwards the JVM sees only the load CPU). */
   private final int cpus = Runtime.getRuntime().availableProcessors();
+
   private final List<Child> children = new ArrayList<>();
   private Path work;
   private Child proxy;
@@ -55,7 +59,10 @@ public final class Bench {
     this.plan = new Plan(o.couriers, o.port, o.upstreamBase);
   }
 
-  /** Runs the bench with command-line {@code args}; returns the exit code (0 ok, 1 failure, 2 bad usage). */
+  /**
+   * Runs the bench with command-line {@code args}; returns the exit code (0 ok, 1 failure, 2 bad
+   * usage).
+   */
   public static int run(String[] args) throws IOException, InterruptedException {
     PrintStream out = System.out;
     Options o;
@@ -95,9 +102,12 @@ public final class Bench {
 
     startEchoServers();
     if (o.targets.contains(Options.DIRECT)) {
-      // direct's server end (the upstream servers) moves to the proxy CPU while direct is measured, so direct too
+      // direct's server end (the upstream servers) moves to the proxy CPU while direct is measured,
+      // so direct too
       // has one core per end and its CPU is that core's busy time
-      targets.add(new Target(Options.DIRECT, plan.upstreams(), List.of(), null, false, targetCore(), loadCore()));
+      targets.add(
+          new Target(
+              Options.DIRECT, plan.upstreams(), List.of(), null, false, targetCore(), loadCore()));
     }
     Target proxyTarget = null;
     if (o.targets.contains(Options.PROXY)) {
@@ -107,11 +117,17 @@ public final class Bench {
     Target sniTarget = null;
     InetSocketAddress sniMetrics = null;
     if (proxyTarget != null && o.only.contains("sni")) {
-      // the same couriers behind a single-address plan: every connection routed by its ClientHello's server name
+      // the same couriers behind a single-address plan: every connection routed by its
+      // ClientHello's server name
       int metricsPort = freePort();
       sniMetrics = new InetSocketAddress(InetAddress.getLoopbackAddress(), metricsPort);
-      sniTarget = startChild("apns-proxy-sni", nextSubnet(1), Map.of("plan.style", "single",
-          "metrics.listen", "127.0.0.1:" + metricsPort), 0, List.of());
+      sniTarget =
+          startChild(
+              "apns-proxy-sni",
+              nextSubnet(1),
+              Map.of("plan.style", "single", "metrics.listen", "127.0.0.1:" + metricsPort),
+              0,
+              List.of());
     }
     Target soakTarget = null;
     if (proxyTarget != null && o.only.contains("soak")) {
@@ -119,19 +135,31 @@ public final class Bench {
     }
     for (Options.Peer p : o.peers) {
       if (o.targets.contains(p.name())) {
-        targets.add(new Target(p.name(), plan.fronts(p.subnet()), p.pids(), null, false, targetCore(), loadCore()));
+        targets.add(
+            new Target(
+                p.name(),
+                plan.fronts(p.subnet()),
+                p.pids(),
+                null,
+                false,
+                targetCore(),
+                loadCore()));
       }
     }
     for (Options.DnsPeer p : o.dnsPeers) {
       if (o.targets.contains(p.name())) {
-        targets.add(new Target(p.name(), List.of(), p.pids(), p.address(), false, targetCore(), loadCore()));
+        targets.add(
+            new Target(
+                p.name(), List.of(), p.pids(), p.address(), false, targetCore(), loadCore()));
       }
     }
     List<Target> tcp = targets.stream().filter(Target::tcp).toList();
     List<Target> dns = targets.stream().filter(Target::hasDns).toList();
     for (Target t : tcp) {
       if (tcpFigures) {
-        Connector.closeAll(Connector.openEcho(t, o.couriers, o.couriers, PingPong.message(8), Duration.ofSeconds(10)));
+        Connector.closeAll(
+            Connector.openEcho(
+                t, o.couriers, o.couriers, PingPong.message(8), Duration.ofSeconds(10)));
       }
     }
 
@@ -145,9 +173,19 @@ public final class Bench {
       double w = o.warmup; // unmeasured, before every measured run (3 s; --quick 0.3 s)
       if (o.only.contains("bulk")) {
         for (Target t : tcp) {
-          measure(report, t, "bulk.up.", r, List.of("bulk.up.gbps", "bulk.up.cpu_s_per_gb", "bulk.up.cpu_pct"),
+          measure(
+              report,
+              t,
+              "bulk.up.",
+              r,
+              List.of("bulk.up.gbps", "bulk.up.cpu_s_per_gb", "bulk.up.cpu_pct"),
               () -> Bulk.upload(t, w, o.duration));
-          measure(report, t, "bulk.down.", r, List.of("bulk.down.gbps", "bulk.down.cpu_s_per_gb", "bulk.down.cpu_pct"),
+          measure(
+              report,
+              t,
+              "bulk.down.",
+              r,
+              List.of("bulk.down.gbps", "bulk.down.cpu_s_per_gb", "bulk.down.cpu_pct"),
               () -> Bulk.download(t, w, o.duration));
         }
       }
@@ -156,9 +194,19 @@ public final class Bench {
       double w = o.warmup; // unmeasured, before every measured run (3 s; --quick 0.3 s)
       if (o.only.contains("pingpong")) {
         for (Target t : tcp) {
-          measure(report, t, "pingpong1.", r, List.of("pingpong1.p50_us", "pingpong1.p99_us", "pingpong1.rtps"),
+          measure(
+              report,
+              t,
+              "pingpong1.",
+              r,
+              List.of("pingpong1.p50_us", "pingpong1.p99_us", "pingpong1.rtps"),
               () -> PingPong.one(t, w, o.duration));
-          measure(report, t, "pingpongN.", r, List.of("pingpongN.rtps", "pingpongN.cpu_us_per_rt"),
+          measure(
+              report,
+              t,
+              "pingpongN.",
+              r,
+              List.of("pingpongN.rtps", "pingpongN.cpu_us_per_rt"),
               () -> PingPong.many(t, o.conns, w, o.duration));
         }
       }
@@ -167,7 +215,12 @@ public final class Bench {
       double w = o.warmup; // unmeasured, before every measured run (3 s; --quick 0.3 s)
       if (o.only.contains("setup")) {
         for (Target t : tcp) {
-          measure(report, t, "setup.", r, List.of("setup.per_s", "setup.p99_ms", "setup.cpu_us_per_conn"),
+          measure(
+              report,
+              t,
+              "setup.",
+              r,
+              List.of("setup.per_s", "setup.p99_ms", "setup.cpu_us_per_conn"),
               () -> Setups.run(t, o.inFlight, w, o.duration));
         }
       }
@@ -181,15 +234,25 @@ public final class Bench {
           if (t.isDirect()) {
             continue; // no process in between: nothing to measure
           }
-          measure(report, t, "idle.", r, List.of("idle.survived", "idle.mem_kib_per_conn",
-              "idle.heap_kib_per_conn", "idle.cpu_pct"), () -> {
-            Idle.Outcome oc = Idle.run(t, o.idleConns, o.idleSeconds, o.idleInterval, o.quietSeconds);
-            if (!oc.heapGrowth().isEmpty()) {
-              growth.put(t.name(), oc.heapGrowth());
-              left.put(t.name(), oc.heapLeft());
-            }
-            return oc.figures();
-          });
+          measure(
+              report,
+              t,
+              "idle.",
+              r,
+              List.of(
+                  "idle.survived",
+                  "idle.mem_kib_per_conn",
+                  "idle.heap_kib_per_conn",
+                  "idle.cpu_pct"),
+              () -> {
+                Idle.Outcome oc =
+                    Idle.run(t, o.idleConns, o.idleSeconds, o.idleInterval, o.quietSeconds);
+                if (!oc.heapGrowth().isEmpty()) {
+                  growth.put(t.name(), oc.heapGrowth());
+                  left.put(t.name(), oc.heapLeft());
+                }
+                return oc.figures();
+              });
         }
       }
     }
@@ -198,7 +261,12 @@ public final class Bench {
       if (sniTarget != null) {
         Target a = proxyTarget;
         Target sn = sniTarget;
-        measure(report, a, "sni.", r, List.of("sni.addr_cpu_us_per_conn", "sni.sni_cpu_us_per_conn", "sni.cpu_ratio"),
+        measure(
+            report,
+            a,
+            "sni.",
+            r,
+            List.of("sni.addr_cpu_us_per_conn", "sni.sni_cpu_us_per_conn", "sni.cpu_ratio"),
             () -> Sni.setups(a, sn, o.inFlight, w, o.duration));
       }
     }
@@ -206,15 +274,37 @@ public final class Bench {
       Target a = proxyTarget;
       Target sn = sniTarget;
       InetSocketAddress mx = sniMetrics;
-      measure(report, a, "sni.idle_", 1, List.of("sni.idle_addr_mem_kib_per_conn", "sni.idle_sni_mem_kib_per_conn"),
+      measure(
+          report,
+          a,
+          "sni.idle_",
+          1,
+          List.of("sni.idle_addr_mem_kib_per_conn", "sni.idle_sni_mem_kib_per_conn"),
           () -> Sni.idle(a, sn, o.idleConns, o.idleSeconds, o.idleInterval, o.quietSeconds));
-      measure(report, a, "trickle.", 1, List.of("trickle.peak_preface_kib", "trickle.peak_rss_growth_mib",
-          "trickle.closed_by_proxy"), () -> Sni.trickle(sn, mx, o.trickleClients, o.trickleSeconds));
+      measure(
+          report,
+          a,
+          "trickle.",
+          1,
+          List.of(
+              "trickle.peak_preface_kib", "trickle.peak_rss_growth_mib", "trickle.closed_by_proxy"),
+          () -> Sni.trickle(sn, mx, o.trickleClients, o.trickleSeconds));
     }
     if (soakTarget != null) {
       Target sk = soakTarget;
-      measure(report, proxyTarget, "soak.", 1, List.of("soak.fds_base", "soak.fds_end", "soak.threads_base",
-          "soak.threads_end", "soak.heap_base_kib", "soak.heap_end_kib", "soak.episode_recovered"),
+      measure(
+          report,
+          proxyTarget,
+          "soak.",
+          1,
+          List.of(
+              "soak.fds_base",
+              "soak.fds_end",
+              "soak.threads_base",
+              "soak.threads_end",
+              "soak.heap_base_kib",
+              "soak.heap_end_kib",
+              "soak.episode_recovered"),
           () -> Soak.run(sk, o.couriers, o.soakSeconds, SOAK_FD_LIMIT));
     }
     if (!growth.isEmpty()) {
@@ -225,12 +315,27 @@ public final class Bench {
       double w = o.warmup; // unmeasured, before every measured run (3 s; --quick 0.3 s)
       if (o.only.contains("dns")) {
         for (Target t : dns) {
-          measure(report, t, "dns.", r, List.of("dns.qps", "dns.cpu_us_per_q", "dns.lost"),
+          measure(
+              report,
+              t,
+              "dns.",
+              r,
+              List.of("dns.qps", "dns.cpu_us_per_q", "dns.lost"),
               () -> DnsLoad.saturate(t, o.couriers, 4, 16, w, o.duration));
-          measure(report, t, "dnslow.", r, List.of("dnslow.p50_us", "dnslow.p99_us", "dnslow.lost"),
+          measure(
+              report,
+              t,
+              "dnslow.",
+              r,
+              List.of("dnslow.p50_us", "dnslow.p99_us", "dnslow.lost"),
               () -> DnsLoad.lowLoad(t, o.couriers, o.dnsRate, o.warmup, o.duration));
           if (dnsperf != null) {
-            measure(report, t, "dnsperf.", r, List.of("dnsperf.qps", "dnsperf.cpu_us_per_q", "dnsperf.lost"),
+            measure(
+                report,
+                t,
+                "dnsperf.",
+                r,
+                List.of("dnsperf.qps", "dnsperf.cpu_us_per_q", "dnsperf.lost"),
                 () -> DnsPerf.run(dnsperf, t, o.couriers, o.duration, work));
           }
         }
@@ -255,13 +360,18 @@ public final class Bench {
     Files.writeString(o.json, Json.write(json), StandardCharsets.UTF_8);
     List<String> missed = report.missed();
     out.println();
-    out.println("apns-proxy targets missed: " + (missed.isEmpty() ? "none" : String.join(", ", missed)));
+    out.println(
+        "apns-proxy targets missed: " + (missed.isEmpty() ? "none" : String.join(", ", missed)));
     if (!report.failures().isEmpty()) {
       out.println("failed measurements (" + report.failures().size() + "):");
       report.failures().forEach(f -> out.println("  " + f));
     }
-    out.println("result written to " + o.json.toAbsolutePath() + " (" + Duration.between(started, Instant.now())
-        .toSeconds() + " s)");
+    out.println(
+        "result written to "
+            + o.json.toAbsolutePath()
+            + " ("
+            + Duration.between(started, Instant.now()).toSeconds()
+            + " s)");
     return report.failures().isEmpty() ? 0 : 1;
   }
 
@@ -272,15 +382,22 @@ public final class Bench {
   }
 
   /**
-   * Runs one measurement of {@code t}; a failure is printed and recorded (as NaN for every key starting with
-   * {@code prefix}, keeping the runs paired with direct's) without ending the bench, unless the proxy died.
+   * Runs one measurement of {@code t}; a failure is printed and recorded (as NaN for every key
+   * starting with {@code prefix}, keeping the runs paired with direct's) without ending the bench,
+   * unless the proxy died.
    */
-  private void measure(Report report, Target t, String prefix, int repeat, List<String> show, Measurement m)
+  private void measure(
+      Report report, Target t, String prefix, int repeat, List<String> show, Measurement m)
       throws IOException, InterruptedException {
     String figure = prefix.substring(0, prefix.length() - 1);
     if (proxy != null && !proxy.process.isAlive()) {
-      throw new IOException("the proxy exited (" + proxy.process.exitValue() + "); log " + proxy.log + ":\n"
-          + proxy.tail(30));
+      throw new IOException(
+          "the proxy exited ("
+              + proxy.process.exitValue()
+              + "); log "
+              + proxy.log
+              + ":\n"
+              + proxy.tail(30));
     }
     Map<String, Double> figures;
     boolean moved = t.isDirect() && pinning() && echo != null && pin(echo.pid(), o.proxyCpu);
@@ -302,7 +419,10 @@ public final class Bench {
     for (String k : show) {
       Double v = figures.get(k);
       if (v != null) {
-        sb.append("  ").append(k.substring(k.indexOf('.') + 1)).append(' ').append(Report.format(v, v < 10 ? 2 : 0));
+        sb.append("  ")
+            .append(k.substring(k.indexOf('.') + 1))
+            .append(' ')
+            .append(Report.format(v, v < 10 ? 2 : 0));
       }
     }
     out.printf("[%s %d/%d] %-12s%s%n", figure, repeat, o.repeats, t.name(), sb);
@@ -316,11 +436,16 @@ public final class Bench {
 
   // ---------------------------------------------------------------------------------------------------- processes
 
-  /** Pins every thread of process {@code pid} to {@code cpu}; false (with a warning) when that failed. */
+  /**
+   * Pins every thread of process {@code pid} to {@code cpu}; false (with a warning) when that
+   * failed.
+   */
   private boolean pin(long pid, int cpu) throws InterruptedException {
     try {
-      Process p = new ProcessBuilder("taskset", "-a", "-p", "-c", Integer.toString(cpu), Long.toString(pid))
-          .redirectErrorStream(true).start();
+      Process p =
+          new ProcessBuilder("taskset", "-a", "-p", "-c", Integer.toString(cpu), Long.toString(pid))
+              .redirectErrorStream(true)
+              .start();
       String s = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       if (p.waitFor() != 0) {
         out.println("warning: could not pin " + pid + " to CPU " + cpu + ": " + s.strip());
@@ -333,7 +458,10 @@ public final class Bench {
     }
   }
 
-  /** The CPU whose busy time is a target's CPU: the proxy CPU when pinning, else -1 (process CPU time). */
+  /**
+   * The CPU whose busy time is a target's CPU: the proxy CPU when pinning, else -1 (process CPU
+   * time).
+   */
   private int targetCore() {
     return pinning() ? o.proxyCpu : -1;
   }
@@ -346,8 +474,16 @@ public final class Bench {
   private String pinSelf() throws InterruptedException {
     if (o.pin && cpus >= 2) {
       try {
-        Process p = new ProcessBuilder("taskset", "-a", "-p", "-c", Integer.toString(o.loadCpu),
-            Long.toString(ProcessHandle.current().pid())).redirectErrorStream(true).start();
+        Process p =
+            new ProcessBuilder(
+                    "taskset",
+                    "-a",
+                    "-p",
+                    "-c",
+                    Integer.toString(o.loadCpu),
+                    Long.toString(ProcessHandle.current().pid()))
+                .redirectErrorStream(true)
+                .start();
         String s = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (p.waitFor() != 0) {
           out.println("warning: could not pin the bench to CPU " + o.loadCpu + ": " + s.strip());
@@ -361,30 +497,43 @@ public final class Bench {
     return ProcStats.allowedCpus();
   }
 
-
   private boolean pinning() {
     return o.pin && cpus >= 2;
   }
 
   private void startEchoServers() throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>(List.of(javaBinary(), "-XX:+UseSerialGC", "-Xmx512m", "-cp",
-        System.getProperty("java.class.path"), EchoServers.class.getName(), "--threads", "1"));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                javaBinary(),
+                "-XX:+UseSerialGC",
+                "-Xmx512m",
+                "-cp",
+                System.getProperty("java.class.path"),
+                EchoServers.class.getName(),
+                "--threads",
+                "1"));
     for (InetSocketAddress a : plan.upstreams()) {
       cmd.add(a.getAddress().getHostAddress() + ":" + a.getPort());
     }
-    Child c = Child.start("upstream-servers", cmd, work.resolve("upstream-servers.log"), ECHO_READY);
+    Child c =
+        Child.start("upstream-servers", cmd, work.resolve("upstream-servers.log"), ECHO_READY);
     children.add(c);
     echo = c;
     c.awaitReady(Duration.ofSeconds(30));
   }
 
-  /** The logger switch that turns the proxy's access log off (slf4j-simple, the runnable proxy's binding). */
-  static final String ACCESS_LOG_OFF = "-Dorg.slf4j.simpleLogger.log.io.github.apnsproxy.access=off";
+  /**
+   * The logger switch that turns the proxy's access log off (slf4j-simple, the runnable proxy's
+   * binding).
+   */
+  static final String ACCESS_LOG_OFF =
+      "-Dorg.slf4j.simpleLogger.log.io.github.apnsproxy.access=off";
 
   /**
-   * Connection setups against the proxy with the access log on, then off (the proxy restarted with its access
-   * logger off), alternating per repeat; the cost at 10,000 setups/s is the CPU difference per connection times
-   * 10,000. The proxy is left running with the access log on.
+   * Connection setups against the proxy with the access log on, then off (the proxy restarted with
+   * its access logger off), alternating per repeat; the cost at 10,000 setups/s is the CPU
+   * difference per connection times 10,000. The proxy is left running with the access log on.
    */
   private void accessLogCost(Report report) throws IOException, InterruptedException {
     double on = 0;
@@ -396,13 +545,21 @@ public final class Bench {
       for (boolean logOn : new boolean[] {true, false}) {
         Target t = restartProxy(logOn ? List.of() : List.of(ACCESS_LOG_OFF));
         String prefix = logOn ? "accesslog_on." : "accesslog_off.";
-        Setups.run(t, o.inFlight, w, o.duration); // a fresh JVM: let the JIT warm up before measuring
-        measure(report, t, prefix, r, List.of(prefix + "per_s", prefix + "cpu_us_per_conn"), () -> {
-          Map<String, Double> m = new LinkedHashMap<>();
-          Setups.run(t, o.inFlight, w, o.duration).forEach((k, v) -> m.put(prefix + k.substring(k.indexOf('.') + 1), v));
-          got.putAll(m);
-          return m;
-        });
+        Setups.run(
+            t, o.inFlight, w, o.duration); // a fresh JVM: let the JIT warm up before measuring
+        measure(
+            report,
+            t,
+            prefix,
+            r,
+            List.of(prefix + "per_s", prefix + "cpu_us_per_conn"),
+            () -> {
+              Map<String, Double> m = new LinkedHashMap<>();
+              Setups.run(t, o.inFlight, w, o.duration)
+                  .forEach((k, v) -> m.put(prefix + k.substring(k.indexOf('.') + 1), v));
+              got.putAll(m);
+              return m;
+            });
       }
       Double a = got.get("accesslog_on.cpu_us_per_conn");
       Double b = got.get("accesslog_off.cpu_us_per_conn");
@@ -414,12 +571,14 @@ public final class Bench {
     }
     restartProxy(List.of());
     if (pairs > 0) {
-      // CPU-us per connection x 10,000 connections/s = CPU-us per second; / 10^6 x 100 = % of one core
+      // CPU-us per connection x 10,000 connections/s = CPU-us per second; / 10^6 x 100 = % of one
+      // core
       double cost = (on - off) / pairs * 10_000 / 1_000_000 * 100;
       report.add(Options.PROXY, Map.of("accesslog.cost_pct_core_at_10k", cost));
-      out.printf("[accesslog] access log cost at 10,000 setups/s: %.1f %% of a core (%.1f vs %.1f CPU-us per"
-          + " connection, mean of %d pairs; a loaded machine makes this noisy)%n", cost, on / pairs, off / pairs,
-          pairs);
+      out.printf(
+          "[accesslog] access log cost at 10,000 setups/s: %.1f %% of a core (%.1f vs %.1f CPU-us per"
+              + " connection, mean of %d pairs; a loaded machine makes this noisy)%n",
+          cost, on / pairs, off / pairs, pairs);
     }
   }
 
@@ -433,11 +592,15 @@ public final class Bench {
     return startProxy(extraJvmOpts);
   }
 
-  /** The /24 {@code n} after the proxy's subnet's (the SNI proxy's: its single address is .1; the soak proxy's). */
+  /**
+   * The /24 {@code n} after the proxy's subnet's (the SNI proxy's: its single address is .1; the
+   * soak proxy's).
+   */
   private String nextSubnet(int n) {
     String[] q = o.subnet.substring(0, o.subnet.indexOf('/')).split("\\.");
     return q[0] + "." + q[1] + "." + ((Integer.parseInt(q[2]) + n) & 0xff) + ".0/24";
   }
+
   /** The soak proxy's open-file limit: low, so the bench can exhaust it with about 500 splices. */
   private static final int SOAK_FD_LIMIT = 1024;
 
@@ -452,12 +615,13 @@ public final class Bench {
   }
 
   /**
-   * Starts a proxy JVM named {@code name} over {@code subnet} with the bench's config, {@code extra} keys and the
-   * user's overrides; {@code fdLimit} > 0 starts it with that open-file limit ({@code ulimit -n});
-   * {@code extraJvmOpts} go after the usual JVM options.
+   * Starts a proxy JVM named {@code name} over {@code subnet} with the bench's config, {@code
+   * extra} keys and the user's overrides; {@code fdLimit} > 0 starts it with that open-file limit
+   * ({@code ulimit -n}); {@code extraJvmOpts} go after the usual JVM options.
    */
-  private Target startChild(String name, String subnet, Map<String, String> extra, int fdLimit,
-      List<String> extraJvmOpts) throws IOException, InterruptedException {
+  private Target startChild(
+      String name, String subnet, Map<String, String> extra, int fdLimit, List<String> extraJvmOpts)
+      throws IOException, InterruptedException {
     int dnsPort = freePort();
     Path hosts = work.resolve(name + ".hosts");
     Files.writeString(hosts, plan.hostsFile(subnet), StandardCharsets.UTF_8);
@@ -489,9 +653,12 @@ public final class Bench {
     out.println(name + ": " + line);
     InetSocketAddress dns = new InetSocketAddress(InetAddress.getLoopbackAddress(), dnsPort);
     // the single style's address of a site is its subnet's .1
-    List<InetSocketAddress> fronts = "single".equals(extra.get("plan.style"))
-        ? List.of(new InetSocketAddress(Plan.address(subnet.substring(0, subnet.lastIndexOf('.')) + ".1"), o.port))
-        : plan.fronts(subnet);
+    List<InetSocketAddress> fronts =
+        "single".equals(extra.get("plan.style"))
+            ? List.of(
+                new InetSocketAddress(
+                    Plan.address(subnet.substring(0, subnet.lastIndexOf('.')) + ".1"), o.port))
+            : plan.fronts(subnet);
     return new Target(name, fronts, List.of(c.pid()), dns, true, targetCore(), loadCore());
   }
 
@@ -501,13 +668,15 @@ public final class Bench {
     }
     if (work != null && !o.keep) {
       try (Stream<Path> s = Files.walk(work)) {
-        s.sorted(Comparator.reverseOrder()).forEach(p -> {
-          try {
-            Files.delete(p);
-          } catch (IOException e) {
-            throw new UncheckedIOException(e);
-          }
-        });
+        s.sorted(Comparator.reverseOrder())
+            .forEach(
+                p -> {
+                  try {
+                    Files.delete(p);
+                  } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                  }
+                });
       } catch (IOException | UncheckedIOException e) {
         out.println("warning: could not remove " + work + ": " + e.getMessage());
       }
@@ -555,20 +724,30 @@ public final class Bench {
   // ---------------------------------------------------------------------------------------------------- reporting
 
   private String header(String pinned) {
-    return String.format("apns-proxy bench (%s: %d repeat%s, medians; %.1f s runs) - %s, %d CPUs (%s), %s %s;"
-        + " load on CPU %s, proxy on CPU %s, proxy %s, JVM options %s; CPU = busy share of the target's core",
-        o.quick ? "quick" : "full", o.repeats,
+    return String.format(
+        "apns-proxy bench (%s: %d repeat%s, medians; %.1f s runs) - %s, %d CPUs (%s), %s %s;"
+            + " load on CPU %s, proxy on CPU %s, proxy %s, JVM options %s; CPU = busy share of the target's core",
+        o.quick ? "quick" : "full",
+        o.repeats,
         o.repeats == 1 ? "" : "s",
-        o.duration, System.getProperty("os.name") + " " + System.getProperty("os.version"),
-        cpus, cpuModel(), System.getProperty("java.vm.name"),
-        System.getProperty("java.runtime.version"), pinned, pinning() ? Integer.toString(o.proxyCpu) : "any",
+        o.duration,
+        System.getProperty("os.name") + " " + System.getProperty("os.version"),
+        cpus,
+        cpuModel(),
+        System.getProperty("java.vm.name"),
+        System.getProperty("java.runtime.version"),
+        pinned,
+        pinning() ? Integer.toString(o.proxyCpu) : "any",
         o.proxyJava != null ? o.proxyJava : "same java",
         o.proxyJvmOpts.isEmpty() ? "none" : String.join(" ", o.proxyJvmOpts));
   }
 
   private String describe(Target t) {
-    return t.name() + (t.tcp() ? " tcp " + t.front(0).getAddress().getHostAddress() + ".." : "")
-        + (t.hasDns() ? " dns " + t.dns().getAddress().getHostAddress() + ":" + t.dns().getPort() : "")
+    return t.name()
+        + (t.tcp() ? " tcp " + t.front(0).getAddress().getHostAddress() + ".." : "")
+        + (t.hasDns()
+            ? " dns " + t.dns().getAddress().getHostAddress() + ":" + t.dns().getPort()
+            : "")
         + (t.pids().isEmpty() ? "" : " pid " + t.pids());
   }
 
@@ -577,7 +756,9 @@ public final class Bench {
     m.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version"));
     m.put("cpus", cpus);
     m.put("cpu_model", cpuModel());
-    m.put("jdk", System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version"));
+    m.put(
+        "jdk",
+        System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version"));
     m.put("bench_cpus", pinned);
     m.put("proxy_cpu", pinning() ? Integer.toString(o.proxyCpu) : "any");
     return m;
@@ -599,14 +780,27 @@ public final class Bench {
     m.put("dns_saturation", "4 UDP sockets x 16 outstanding, lost after 500 ms");
     m.put("couriers", o.couriers);
     m.put("subnet", o.subnet);
-    m.put("upstreams", plan.upstreams().stream().map(a -> a.getAddress().getHostAddress() + ":" + a.getPort())
-        .toList());
+    m.put(
+        "upstreams",
+        plan.upstreams().stream()
+            .map(a -> a.getAddress().getHostAddress() + ":" + a.getPort())
+            .toList());
     m.put("proxy_jvm_opts", o.proxyJvmOpts);
     m.put("proxy_java", o.proxyJava != null ? o.proxyJava : javaBinary());
-    m.put("cpu_measure", pinning() ? "busy share of the target's core (/proc/stat)" : "process utime+stime");
+    m.put(
+        "cpu_measure",
+        pinning() ? "busy share of the target's core (/proc/stat)" : "process utime+stime");
     m.put("proxy_config_overrides", o.proxySet);
-    m.put("peers", o.peers.stream().map(p -> p.name() + " pid " + p.pids() + " subnet " + p.subnet()).toList());
-    m.put("dns_peers", o.dnsPeers.stream().map(p -> p.name() + " pid " + p.pids() + " at " + p.address()).toList());
+    m.put(
+        "peers",
+        o.peers.stream()
+            .map(p -> p.name() + " pid " + p.pids() + " subnet " + p.subnet())
+            .toList());
+    m.put(
+        "dns_peers",
+        o.dnsPeers.stream()
+            .map(p -> p.name() + " pid " + p.pids() + " at " + p.address())
+            .toList());
     return m;
   }
 

@@ -10,9 +10,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Bulk throughput, one stream, one direction at a time: client to upstream into a sink (the sink's byte count is
- * checked against what was sent), and upstream to client from a generator. Blocking I/O with 256 KiB buffers; only
- * the steady state after the warm-up is counted.
+ * Bulk throughput, one stream, one direction at a time: client to upstream into a sink (the sink's
+ * byte count is checked against what was sent), and upstream to client from a generator. Blocking
+ * I/O with 256 KiB buffers; only the steady state after the warm-up is counted.
  */
 final class Bulk {
   private static final int BUFFER = 256 * 1024;
@@ -51,7 +51,8 @@ final class Bulk {
       ByteBuffer count = ByteBuffer.allocate(8);
       while (count.hasRemaining()) {
         if (ch.read(count) < 0) {
-          throw new EOFException("the sink closed before reporting its count (sent " + total + " bytes)");
+          throw new EOFException(
+              "the sink closed before reporting its count (sent " + total + " bytes)");
         }
       }
       long received = count.flip().getLong();

@@ -17,22 +17,27 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * A child process of the bench (the proxy JVM, the upstream servers JVM): started with its output going to a log
- * file, ready when a line starting with a marker appears, stopped with SIGTERM then SIGKILL. A JVM shutdown hook
- * kills every child still running, so none outlives the bench (only SIGKILL of the bench itself escapes that; the
- * upstream servers also exit when their standard input closes).
+ * A child process of the bench (the proxy JVM, the upstream servers JVM): started with its output
+ * going to a log file, ready when a line starting with a marker appears, stopped with SIGTERM then
+ * SIGKILL. A JVM shutdown hook kills every child still running, so none outlives the bench (only
+ * SIGKILL of the bench itself escapes that; the upstream servers also exit when their standard
+ * input closes).
  */
 final class Child implements AutoCloseable {
   private static final List<Child> LIVE = new ArrayList<>();
 
   static {
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      List<Child> all;
-      synchronized (LIVE) {
-        all = new ArrayList<>(LIVE);
-      }
-      all.forEach(c -> c.stop(Duration.ofSeconds(2)));
-    }, "apns-proxy-bench-cleanup"));
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  List<Child> all;
+                  synchronized (LIVE) {
+                    all = new ArrayList<>(LIVE);
+                  }
+                  all.forEach(c -> c.stop(Duration.ofSeconds(2)));
+                },
+                "apns-proxy-bench-cleanup"));
   }
 
   final String name;
@@ -47,8 +52,12 @@ final class Child implements AutoCloseable {
     this.log = log;
   }
 
-  /** Starts {@code command}; lines go to {@code log}, the first one starting with {@code marker} means ready. */
-  static Child start(String name, List<String> command, Path log, String marker) throws IOException {
+  /**
+   * Starts {@code command}; lines go to {@code log}, the first one starting with {@code marker}
+   * means ready.
+   */
+  static Child start(String name, List<String> command, Path log, String marker)
+      throws IOException {
     Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
     Child c = new Child(name, p, log);
     synchronized (LIVE) {
@@ -61,9 +70,11 @@ final class Child implements AutoCloseable {
   }
 
   private void pump(String marker) {
-    try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
-        StandardCharsets.UTF_8)); PrintStream out = new PrintStream(Files.newOutputStream(log), true,
-            StandardCharsets.UTF_8)) {
+    try (BufferedReader r =
+            new BufferedReader(
+                new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+        PrintStream out =
+            new PrintStream(Files.newOutputStream(log), true, StandardCharsets.UTF_8)) {
       String line;
       while ((line = r.readLine()) != null) {
         out.println(line);
@@ -79,11 +90,15 @@ final class Child implements AutoCloseable {
     }
   }
 
-  /** Waits for the ready line; throws with the log's tail when the child died or the time ran out. */
+  /**
+   * Waits for the ready line; throws with the log's tail when the child died or the time ran out.
+   */
   String awaitReady(Duration timeout) throws IOException, InterruptedException {
     if (!ready.await(timeout.toMillis(), TimeUnit.MILLISECONDS) || readyLine.get() == null) {
-      String why = process.isAlive() ? "not ready after " + timeout.toSeconds() + " s"
-          : "exited with " + process.exitValue();
+      String why =
+          process.isAlive()
+              ? "not ready after " + timeout.toSeconds() + " s"
+              : "exited with " + process.exitValue();
       stop(Duration.ofSeconds(2));
       throw new IOException(name + " " + why + "; log " + log + ":\n" + tail(20));
     }

@@ -12,27 +12,30 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Opens many echo connections through a target, a bounded number in flight, each proven end to end by one echoed
- * hello (whose first byte puts the upstream server in echo mode). Non-blocking; runs on the calling thread.
+ * Opens many echo connections through a target, a bounded number in flight, each proven end to end
+ * by one echoed hello (whose first byte puts the upstream server in echo mode). Non-blocking; runs
+ * on the calling thread.
  */
 final class Connector {
   private Connector() {}
 
   /**
-   * Opens {@code count} connections spread over the target's couriers; returns them connected, non-blocking and
-   * idle. Throws (closing what it opened) when one fails or the timeout passes.
+   * Opens {@code count} connections spread over the target's couriers; returns them connected,
+   * non-blocking and idle. Throws (closing what it opened) when one fails or the timeout passes.
    */
-  static List<SocketChannel> openEcho(Target t, int count, int inFlight, byte[] hello, Duration timeout)
-      throws IOException {
+  static List<SocketChannel> openEcho(
+      Target t, int count, int inFlight, byte[] hello, Duration timeout) throws IOException {
     return openEcho(t, count, inFlight, new byte[0], hello, timeout);
   }
 
   /**
-   * Like {@link #openEcho(Target, int, int, byte[], Duration)}, each connection first sending {@code preface} (a
-   * TLS ClientHello, for a target routing by server name) in the same write as the hello; the echo of both proves it.
+   * Like {@link #openEcho(Target, int, int, byte[], Duration)}, each connection first sending
+   * {@code preface} (a TLS ClientHello, for a target routing by server name) in the same write as
+   * the hello; the echo of both proves it.
    */
-  static List<SocketChannel> openEcho(Target t, int count, int inFlight, byte[] preface, byte[] msg,
-      Duration timeout) throws IOException {
+  static List<SocketChannel> openEcho(
+      Target t, int count, int inFlight, byte[] preface, byte[] msg, Duration timeout)
+      throws IOException {
     if (msg.length == 0 || msg[0] != EchoServers.ECHO) {
       throw new IllegalArgumentException("hello must start with the echo mode byte");
     }
@@ -67,8 +70,16 @@ final class Connector {
           active++;
         }
         if (System.nanoTime() > deadline) {
-          throw new IOException("opened " + done.size() + " of " + count + " connections to " + t.name() + " in "
-              + timeout.toSeconds() + " s");
+          throw new IOException(
+              "opened "
+                  + done.size()
+                  + " of "
+                  + count
+                  + " connections to "
+                  + t.name()
+                  + " in "
+                  + timeout.toSeconds()
+                  + " s");
         }
         sel.select(100);
         for (SelectionKey key : sel.selectedKeys()) {
@@ -77,7 +88,8 @@ final class Connector {
           try {
             if (key.isConnectable()) {
               ch.finishConnect();
-              Bulk.writeFully(ch, ByteBuffer.wrap(hello)); // a small write into an empty buffer: never blocks
+              Bulk.writeFully(
+                  ch, ByteBuffer.wrap(hello)); // a small write into an empty buffer: never blocks
               key.interestOps(SelectionKey.OP_READ);
             } else if (key.isReadable()) {
               scratch.clear();
@@ -93,8 +105,18 @@ final class Connector {
               }
             }
           } catch (IOException e) {
-            throw new IOException("connection " + (done.size() + active) + " to " + t.name() + " ("
-                + t.front(all.indexOf(ch)) + ") failed after " + done.size() + " opened: " + e.getMessage(), e);
+            throw new IOException(
+                "connection "
+                    + (done.size() + active)
+                    + " to "
+                    + t.name()
+                    + " ("
+                    + t.front(all.indexOf(ch))
+                    + ") failed after "
+                    + done.size()
+                    + " opened: "
+                    + e.getMessage(),
+                e);
           }
         }
         sel.selectedKeys().clear();

@@ -15,10 +15,10 @@ import java.util.Map;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * A UDP DNS load generator for courier A queries, with hand-built query packets (no DNS library on the hot path).
- * Saturation: several connected sockets, a bounded number of queries outstanding on each, a lost answer freeing its
- * slot after a timeout. Low load: one query at a time at a fixed rate, for latency percentiles.
- * Runs on the calling thread.
+ * A UDP DNS load generator for courier A queries, with hand-built query packets (no DNS library on
+ * the hot path). Saturation: several connected sockets, a bounded number of queries outstanding on
+ * each, a lost answer freeing its slot after a timeout. Low load: one query at a time at a fixed
+ * rate, for latency percentiles. Runs on the calling thread.
  */
 final class DnsLoad {
   private static final long LOST_AFTER_NANOS = 500_000_000L;
@@ -39,8 +39,8 @@ final class DnsLoad {
   }
 
   /**
-   * Checks an answer: at least a header, a response (QR), NOERROR and one answer record. Returns its ID, or -1
-   * when it is no good answer.
+   * Checks an answer: at least a header, a response (QR), NOERROR and one answer record. Returns
+   * its ID, or -1 when it is no good answer.
    */
   static int answerId(ByteBuffer b) {
     if (b.remaining() < 12) {
@@ -73,8 +73,9 @@ final class DnsLoad {
   }
 
   /** Saturation: {@code dns.*}. */
-  static Map<String, Double> saturate(Target t, int couriers, int sockets, int perSocket, double warmup,
-      double duration) throws IOException {
+  static Map<String, Double> saturate(
+      Target t, int couriers, int sockets, int perSocket, double warmup, double duration)
+      throws IOException {
     byte[][] queries = new byte[couriers][];
     for (int n = 0; n < couriers; n++) {
       queries[n] = query(Plan.courierName(n));
@@ -165,8 +166,16 @@ final class DnsLoad {
         }
       }
       if (answered == 0) {
-        throw new IOException("no answer from " + t.name() + " at " + t.dns() + " (" + errors + " bad answers, "
-            + lost + " lost)");
+        throw new IOException(
+            "no answer from "
+                + t.name()
+                + " at "
+                + t.dns()
+                + " ("
+                + errors
+                + " bad answers, "
+                + lost
+                + " lost)");
       }
       Map<String, Double> m = new LinkedHashMap<>();
       m.put("dns.qps", answered / win.seconds());
@@ -209,11 +218,12 @@ final class DnsLoad {
   }
 
   /**
-   * Low load: one query at a time at {@code rate} per second: {@code dnslow.*}. The answer is awaited by spinning on
-   * a non-blocking socket, so the latency is the server's and the kernel's, not this JVM's wake-up.
+   * Low load: one query at a time at {@code rate} per second: {@code dnslow.*}. The answer is
+   * awaited by spinning on a non-blocking socket, so the latency is the server's and the kernel's,
+   * not this JVM's wake-up.
    */
-  static Map<String, Double> lowLoad(Target t, int couriers, int rate, double warmup, double duration)
-      throws IOException {
+  static Map<String, Double> lowLoad(
+      Target t, int couriers, int rate, double warmup, double duration) throws IOException {
     byte[][] queries = new byte[couriers][];
     for (int n = 0; n < couriers; n++) {
       queries[n] = query(Plan.courierName(n));
@@ -283,8 +293,16 @@ final class DnsLoad {
         }
       }
       if (lat.count() == 0) {
-        throw new IOException("no answer from " + t.name() + " at " + t.dns() + " (" + errors + " bad answers, "
-            + lost + " lost)");
+        throw new IOException(
+            "no answer from "
+                + t.name()
+                + " at "
+                + t.dns()
+                + " ("
+                + errors
+                + " bad answers, "
+                + lost
+                + " lost)");
       }
       Map<String, Double> m = new LinkedHashMap<>();
       m.put("dnslow.p50_us", lat.percentileMicros(50));

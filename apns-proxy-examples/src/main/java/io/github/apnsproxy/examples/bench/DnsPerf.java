@@ -15,9 +15,9 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Runs Debian's {@code dnsperf} (when installed) against a DNS target as a second, C-based load generator next to
- * {@link DnsLoad}: 4 clients, at most 64 queries outstanding, courier A queries. Its process inherits the bench's
- * CPU pinning.
+ * Runs Debian's {@code dnsperf} (when installed) against a DNS target as a second, C-based load
+ * generator next to {@link DnsLoad}: 4 clients, at most 64 queries outstanding, courier A queries.
+ * Its process inherits the bench's CPU pinning.
  */
 final class DnsPerf {
   private DnsPerf() {}
@@ -37,7 +37,10 @@ final class DnsPerf {
     return null;
   }
 
-  /** {@code dnsperf.*}: queries/s, CPU per query, lost queries and average latency as dnsperf reports them. */
+  /**
+   * {@code dnsperf.*}: queries/s, CPU per query, lost queries and average latency as dnsperf
+   * reports them.
+   */
   static Map<String, Double> run(Path dnsperf, Target t, int couriers, double duration, Path work)
       throws IOException, InterruptedException {
     Path queries = work.resolve("dnsperf-queries.txt");
@@ -47,14 +50,29 @@ final class DnsPerf {
     }
     Files.writeString(queries, sb.toString(), StandardCharsets.US_ASCII);
     InetSocketAddress a = t.dns();
-    List<String> cmd = List.of(dnsperf.toString(), "-s", a.getAddress().getHostAddress(), "-p",
-        Integer.toString(a.getPort()), "-d", queries.toString(), "-l", Long.toString(Math.max(1, Math.round(duration))),
-        "-c", "4", "-q", "64", "-t", "1");
+    List<String> cmd =
+        List.of(
+            dnsperf.toString(),
+            "-s",
+            a.getAddress().getHostAddress(),
+            "-p",
+            Integer.toString(a.getPort()),
+            "-d",
+            queries.toString(),
+            "-l",
+            Long.toString(Math.max(1, Math.round(duration))),
+            "-c",
+            "4",
+            "-q",
+            "64",
+            "-t",
+            "1");
     Window win = new Window(t);
     win.open();
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     String out;
-    try (Watchdog w = new Watchdog(Duration.ofSeconds(Math.round(duration) + 30), p::destroyForcibly)) {
+    try (Watchdog w =
+        new Watchdog(Duration.ofSeconds(Math.round(duration) + 30), p::destroyForcibly)) {
       out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       if (!p.waitFor(10, TimeUnit.SECONDS) || w.fired()) {
         p.destroyForcibly();

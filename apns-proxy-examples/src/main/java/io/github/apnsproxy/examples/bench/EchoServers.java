@@ -15,28 +15,34 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The bench's upstream servers ("couriers"): non-blocking TCP servers on loopback addresses, run in their own JVM so
- * that the bench process and this one each stay under the open-files limit during the idle test. The first byte a
- * client sends picks what the connection does:
+ * The bench's upstream servers ("couriers"): non-blocking TCP servers on loopback addresses, run in
+ * their own JVM so that the bench process and this one each stay under the open-files limit during
+ * the idle test. The first byte a client sends picks what the connection does:
  *
  * <ul>
- *   <li>{@code 'E'} echo: every byte, the first included, is sent back (ping-pong, setups, idle keepalives);
- *   <li>{@code 'S'} sink: bytes are counted and dropped; at the client's EOF the count goes back as 8 bytes, big
- *       endian, and the connection closes (bulk client to upstream);
- *   <li>{@code 'G'} generate: after an 8-byte length (0 = until the client closes) that many bytes are sent, then
- *       the output is shut down (bulk upstream to client).
+ *   <li>{@code 'E'} echo: every byte, the first included, is sent back (ping-pong, setups, idle
+ *       keepalives);
+ *   <li>{@code 'S'} sink: bytes are counted and dropped; at the client's EOF the count goes back as
+ *       8 bytes, big endian, and the connection closes (bulk client to upstream);
+ *   <li>{@code 'G'} generate: after an 8-byte length (0 = until the client closes) that many bytes
+ *       are sent, then the output is shut down (bulk upstream to client).
  * </ul>
  *
- * <p>Usage: {@code java -cp apns-proxy.jar io.github.apnsproxy.examples.bench.EchoServers [--threads N]
- * HOST:PORT...}. Prints {@code echo-servers ready} once every address is bound, and exits when its standard input
- * closes, so it never outlives the bench that started it. Threads: N selector loops named
- * {@code apns-proxy-bench-echo-N}; each listener and its connections live on one loop.
+ * <p>Usage: {@code java -cp apns-proxy.jar io.github.apnsproxy.examples.bench.EchoServers
+ * [--threads N] HOST:PORT...}. Prints {@code echo-servers ready} once every address is bound, and
+ * exits when its standard input closes, so it never outlives the bench that started it. Threads: N
+ * selector loops named {@code apns-proxy-bench-echo-N}; each listener and its connections live on
+ * one loop.
  */
 public final class EchoServers {
   static final byte ECHO = 'E';
   static final byte SINK = 'S';
   static final byte GENERATE = 'G';
-  /** A TLS handshake record's first byte: a connection opened with a ClientHello echoes everything, hello included. */
+
+  /**
+   * A TLS handshake record's first byte: a connection opened with a ClientHello echoes everything,
+   * hello included.
+   */
   static final byte TLS_HANDSHAKE = 0x16;
 
   private EchoServers() {}
@@ -89,13 +95,18 @@ public final class EchoServers {
   private static final class Conn {
     final SocketChannel ch;
     byte mode;
+
     /** Sink: bytes received. Generate: length header bytes seen so far. */
     long count;
+
     long headerLength;
+
     /** Generate: bytes still to send (Long.MAX_VALUE = unbounded). */
     long remaining;
+
     /** Echo: bytes the client could not take yet; reading pauses until they drain. */
     ByteBuffer pending;
+
     boolean eof;
 
     Conn(SocketChannel ch) {
@@ -191,7 +202,8 @@ public final class EchoServers {
         }
         case SINK -> {
           c.count += scratch.remaining();
-          // drain what the socket holds now: one select per 256 KiB read is the sink's whole cost otherwise
+          // drain what the socket holds now: one select per 256 KiB read is the sink's whole cost
+          // otherwise
           for (int i = 0; i < 16; i++) {
             scratch.clear();
             int more = c.ch.read(scratch);

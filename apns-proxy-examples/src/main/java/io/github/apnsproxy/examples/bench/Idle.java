@@ -12,28 +12,38 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Idle splices: opens many echo connections through the target, then sends a 26-byte keepalive (the size of an APNs
- * heartbeat) on each every interval, staggered evenly, and expects every echo back. Reports whether all survived,
- * the target's RSS per connection (loaded minus baseline, no forced GC in between; and again after a full GC, which
- * itself moves RSS), its live heap per connection for a JVM (class histogram totals, each after a full GC) and its
- * CPU during the keepalive phase and during a quiet phase with no traffic at all.
+ * Idle splices: opens many echo connections through the target, then sends a 26-byte keepalive (the
+ * size of an APNs heartbeat) on each every interval, staggered evenly, and expects every echo back.
+ * Reports whether all survived, the target's RSS per connection (loaded minus baseline, no forced
+ * GC in between; and again after a full GC, which itself moves RSS), its live heap per connection
+ * for a JVM (class histogram totals, each after a full GC) and its CPU during the keepalive phase
+ * and during a quiet phase with no traffic at all.
  */
 final class Idle {
   static final int KEEPALIVE = 26;
 
   private Idle() {}
 
-  /** What one idle run measured: the figures, and for a JVM the classes that grew most per connection. */
-  record Outcome(Map<String, Double> figures, List<Map<String, Object>> heapGrowth,
+  /**
+   * What one idle run measured: the figures, and for a JVM the classes that grew most per
+   * connection.
+   */
+  record Outcome(
+      Map<String, Double> figures,
+      List<Map<String, Object>> heapGrowth,
       List<Map<String, Object>> heapLeft) {}
 
-  static Outcome run(Target t, int conns, double seconds, double interval, double quiet) throws IOException,
-      InterruptedException {
+  static Outcome run(Target t, int conns, double seconds, double interval, double quiet)
+      throws IOException, InterruptedException {
     return run(t, conns, seconds, interval, quiet, new byte[0]);
   }
 
-  /** Like {@link #run(Target, int, double, double, double)}, every splice opened with {@code preface} first. */
-  static Outcome run(Target t, int conns, double seconds, double interval, double quiet, byte[] preface)
+  /**
+   * Like {@link #run(Target, int, double, double, double)}, every splice opened with {@code
+   * preface} first.
+   */
+  static Outcome run(
+      Target t, int conns, double seconds, double interval, double quiet, byte[] preface)
       throws IOException, InterruptedException {
     long pid = t.pids().isEmpty() ? -1 : t.pids().get(0);
     Jcmd.Histogram base = t.jvm() ? Jcmd.histogram(pid) : null;
@@ -43,9 +53,11 @@ final class Idle {
 
     byte[] msg = PingPong.message(KEEPALIVE);
     long openStart = System.nanoTime();
-    List<SocketChannel> chans = Connector.openEcho(t, conns, 64, preface, msg, Duration.ofMinutes(3));
+    List<SocketChannel> chans =
+        Connector.openEcho(t, conns, 64, preface, msg, Duration.ofMinutes(3));
     double openSeconds = (System.nanoTime() - openStart) / 1e9;
-    Thread.sleep(1000); // let the target finish with the opening burst before its idle CPU is measured
+    Thread.sleep(
+        1000); // let the target finish with the opening burst before its idle CPU is measured
     Map<String, Double> m = new LinkedHashMap<>();
     List<Map<String, Object>> growth = List.of();
     try (Selector sel = Selector.open()) {
@@ -120,12 +132,15 @@ final class Idle {
       m.put("idle.conns", (double) conns);
       m.put("idle.survived", (double) (conns - deadCount[0] - unanswered));
       m.put("idle.rss_kib_per_conn", (rssLoaded - rssBase) / conns);
-      // a JVM with a fixed heap keeps its objects inside RSS it already had: count the live heap on top
+      // a JVM with a fixed heap keeps its objects inside RSS it already had: count the live heap on
+      // top
       double heap = m.getOrDefault("idle.heap_kib_per_conn", 0.0);
       m.put("idle.mem_kib_per_conn", (rssLoaded - rssBase) / conns + heap);
       m.put("idle.rss_base_mib", rssBase / 1024);
       m.put("idle.rss_kib_per_conn_after_gc", (rssLoadedAfterGc - rssBase) / conns);
-      m.put("idle.fds_per_conn", fds < 0 || fdBase < 0 ? Double.NaN : (double) (fds - fdBase) / conns);
+      m.put(
+          "idle.fds_per_conn",
+          fds < 0 || fdBase < 0 ? Double.NaN : (double) (fds - fdBase) / conns);
       m.put("idle.cpu_pct", win.cpuPercent());
       m.put("idle.cpu_us_per_keepalive", win.cpuMicrosPer(sent));
       m.put("idle.proc_cpu_us_per_keepalive", win.processCpuMicrosPer(sent));
@@ -135,22 +150,31 @@ final class Idle {
     } finally {
       Connector.closeAll(chans);
     }
-    // let the target close its side before the next measurement: bounded wait for its descriptors to go
+    // let the target close its side before the next measurement: bounded wait for its descriptors
+    // to go
     long deadline = System.nanoTime() + 20_000_000_000L;
-    while (fdBase >= 0 && System.nanoTime() < deadline && ProcStats.openFiles(t.pids()) > fdBase + 32) {
+    while (fdBase >= 0
+        && System.nanoTime() < deadline
+        && ProcStats.openFiles(t.pids()) > fdBase + 32) {
       Thread.sleep(100);
     }
     List<Map<String, Object>> left = List.of();
     if (t.jvm()) {
       // what closed splices leave behind (pools, maps, timer entries): should be about nothing
       Jcmd.Histogram after = Jcmd.histogram(pid);
-      m.put("idle.heap_kib_left_per_conn", (after.totalBytes() - base.totalBytes()) / 1024.0 / conns);
+      m.put(
+          "idle.heap_kib_left_per_conn", (after.totalBytes() - base.totalBytes()) / 1024.0 / conns);
       left = after.topGrowth(base, 8, conns);
     }
     return new Outcome(m, growth, left);
   }
 
-  private static void drain(Selector sel, List<SocketChannel> chans, int[] owed, boolean[] dead, int[] deadCount,
+  private static void drain(
+      Selector sel,
+      List<SocketChannel> chans,
+      int[] owed,
+      boolean[] dead,
+      int[] deadCount,
       ByteBuffer scratch) {
     for (SelectionKey key : sel.selectedKeys()) {
       int i = (Integer) key.attachment();

@@ -14,8 +14,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Asks a JVM about its heap with {@code jcmd} (from the JDK running the bench, next to its {@code java}). Every call
- * is bounded by a timeout. Stateless.
+ * Asks a JVM about its heap with {@code jcmd} (from the JDK running the bench, next to its {@code
+ * java}). Every call is bounded by a timeout. Stateless.
  */
 final class Jcmd {
   private static final Pattern HISTO_LINE =
@@ -27,7 +27,10 @@ final class Jcmd {
 
   /** The live heap: instances and bytes per class after a full GC (class_histogram forces one). */
   record Histogram(long totalBytes, long totalInstances, Map<String, long[]> classes) {
-    /** The classes that grew most in bytes from {@code base} to this, per {@code perUnit} (e.g. connections). */
+    /**
+     * The classes that grew most in bytes from {@code base} to this, per {@code perUnit} (e.g.
+     * connections).
+     */
     List<Map<String, Object>> topGrowth(Histogram base, int limit, double perUnit) {
       List<Map.Entry<String, Long>> grown = new ArrayList<>();
       for (Map.Entry<String, long[]> e : classes.entrySet()) {
@@ -64,7 +67,9 @@ final class Jcmd {
     for (String line : out.split("\n")) {
       Matcher m = HISTO_LINE.matcher(line);
       if (m.matches()) {
-        classes.merge(m.group(3), new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2))},
+        classes.merge(
+            m.group(3),
+            new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2))},
             (a, b) -> new long[] {a[0] + b[0], a[1] + b[1]});
         continue;
       }
@@ -75,12 +80,16 @@ final class Jcmd {
       }
     }
     if (total < 0) {
-      throw new IOException("jcmd " + pid + " GC.class_histogram: no Total line in: " + abbreviate(out));
+      throw new IOException(
+          "jcmd " + pid + " GC.class_histogram: no Total line in: " + abbreviate(out));
     }
     return new Histogram(total, instances, classes);
   }
 
-  /** {@code jcmd PID GC.run} then the heap's used KiB from {@code GC.heap_info} (summed over generations). */
+  /**
+   * {@code jcmd PID GC.run} then the heap's used KiB from {@code GC.heap_info} (summed over
+   * generations).
+   */
   static double heapUsedKibAfterGc(long pid) throws IOException {
     run(pid, "GC.run");
     String out = run(pid, "GC.heap_info");
@@ -93,26 +102,31 @@ final class Jcmd {
       Matcher m = USED.matcher(line);
       if (m.find()) {
         double v = Double.parseDouble(m.group(1));
-        kib += switch (m.group(2)) {
-          case "M" -> v * 1024;
-          case "G" -> v * 1024 * 1024;
-          default -> v;
-        };
+        kib +=
+            switch (m.group(2)) {
+              case "M" -> v * 1024;
+              case "G" -> v * 1024 * 1024;
+              default -> v;
+            };
         any = true;
       }
     }
     if (!any) {
-      throw new IOException("jcmd " + pid + " GC.heap_info: no 'used' figure in: " + abbreviate(out));
+      throw new IOException(
+          "jcmd " + pid + " GC.heap_info: no 'used' figure in: " + abbreviate(out));
     }
     return kib;
   }
 
   private static String run(long pid, String command) throws IOException {
-    Process p = new ProcessBuilder(jcmdBinary().toString(), Long.toString(pid), command)
-        .redirectErrorStream(true).start();
+    Process p =
+        new ProcessBuilder(jcmdBinary().toString(), Long.toString(pid), command)
+            .redirectErrorStream(true)
+            .start();
     byte[] out;
     try {
-      // jcmd prints little, except the histogram (a few hundred KiB at most): read it all, then wait
+      // jcmd prints little, except the histogram (a few hundred KiB at most): read it all, then
+      // wait
       out = readBounded(p, 60);
       if (!p.waitFor(10, TimeUnit.SECONDS)) {
         p.destroyForcibly();
@@ -125,13 +139,15 @@ final class Jcmd {
     }
     String s = new String(out, StandardCharsets.UTF_8);
     if (p.exitValue() != 0) {
-      throw new IOException("jcmd " + pid + " " + command + " exited " + p.exitValue() + ": " + abbreviate(s));
+      throw new IOException(
+          "jcmd " + pid + " " + command + " exited " + p.exitValue() + ": " + abbreviate(s));
     }
     return s;
   }
 
   /** Reads the process output, killing it if it runs past {@code seconds}. */
-  private static byte[] readBounded(Process p, int seconds) throws IOException, InterruptedException {
+  private static byte[] readBounded(Process p, int seconds)
+      throws IOException, InterruptedException {
     try (Watchdog w = new Watchdog(java.time.Duration.ofSeconds(seconds), p::destroyForcibly)) {
       byte[] out = p.getInputStream().readAllBytes();
       if (w.fired()) {

@@ -8,8 +8,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A minimal JSON writer for the bench result: maps (insertion order kept), lists, strings, numbers, booleans and
- * null. Non-finite numbers are written as {@code null}, since JSON has no NaN.
+ * A minimal JSON writer for the bench result: maps (insertion order kept), lists, strings, numbers,
+ * booleans and null. Non-finite numbers are written as {@code null}, since JSON has no NaN.
  */
 final class Json {
   /** Six significant digits are more than any benchmark figure carries. */
@@ -58,7 +58,8 @@ final class Json {
       pad(sb, indent);
       sb.append('}');
     } else if (value instanceof List<?> l) {
-      boolean flat = l.stream().allMatch(x -> x == null || x instanceof Number || x instanceof Boolean);
+      boolean flat =
+          l.stream().allMatch(x -> x == null || x instanceof Number || x instanceof Boolean);
       if (l.isEmpty() || flat) {
         sb.append('[');
         for (int i = 0; i < l.size(); i++) {

@@ -13,17 +13,25 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-/** The bench's command line, parsed and checked; {@link #parse} throws {@link IllegalArgumentException}. */
+/**
+ * The bench's command line, parsed and checked; {@link #parse} throws {@link
+ * IllegalArgumentException}.
+ */
 final class Options {
   static final List<String> FIGURES =
       List.of("bulk", "pingpong", "setup", "idle", "dns", "sni", "accesslog", "soak");
-  /** The figures run without {@code --only}: all but the soak, which runs for minutes on its own. */
+
+  /**
+   * The figures run without {@code --only}: all but the soak, which runs for minutes on its own.
+   */
   static final List<String> DEFAULT_FIGURES =
       List.of("bulk", "pingpong", "setup", "idle", "dns", "sni", "accesslog");
+
   static final String DIRECT = "direct";
   static final String PROXY = "apns-proxy";
 
-  static final String USAGE = """
+  static final String USAGE =
+      """
       Usage: apns-proxy bench [options]
         --quick                  smoke test: 1 repeat, short runs, 1,000 idle splices (about 1-2 min)
         --json FILE              where to write the result (default bench-result.json)
@@ -85,7 +93,11 @@ final class Options {
   String upstreamBase = "127.0.11";
   int port = 5223;
   Path jar;
-  /** The proxy is run as users run it: with the options the README and the systemd unit give the jar. */
+
+  /**
+   * The proxy is run as users run it: with the options the README and the systemd unit give the
+   * jar.
+   */
   static final List<String> DEFAULT_PROXY_JVM_OPTS = JvmDefaults.OPTIONS;
 
   List<String> proxyJvmOpts = DEFAULT_PROXY_JVM_OPTS;
@@ -141,7 +153,8 @@ final class Options {
         only = new LinkedHashSet<>();
         for (String f : list(v)) {
           if (!FIGURES.contains(f)) {
-            throw new IllegalArgumentException("--only " + f + " (expected some of " + String.join(",", FIGURES) + ")");
+            throw new IllegalArgumentException(
+                "--only " + f + " (expected some of " + String.join(",", FIGURES) + ")");
           }
           only.add(f);
         }
@@ -169,7 +182,8 @@ final class Options {
       case "--port" -> port = intValue(name, v, 1024, 65535);
       case "--jar" -> jar = Path.of(v);
       case "--proxy-java" -> proxyJava = v;
-      case "--proxy-jvm-opts" -> proxyJvmOpts = List.of(v.trim().isEmpty() ? new String[0] : v.trim().split("\\s+"));
+      case "--proxy-jvm-opts" ->
+          proxyJvmOpts = List.of(v.trim().isEmpty() ? new String[0] : v.trim().split("\\s+"));
       case "--proxy-set" -> {
         int eq = v.indexOf('=');
         if (eq <= 0) {
@@ -225,8 +239,12 @@ final class Options {
     }
     for (String t : targets) {
       if (!names.contains(t) && emitMap == null) {
-        throw new IllegalArgumentException("--target " + t + " (expected one of " + String.join(",", names)
-            + "; a peer needs --peer NAME,pid=...,subnet=... or --dns-peer NAME,pid=...,addr=...)");
+        throw new IllegalArgumentException(
+            "--target "
+                + t
+                + " (expected one of "
+                + String.join(",", names)
+                + "; a peer needs --peer NAME,pid=...,subnet=... or --dns-peer NAME,pid=...,addr=...)");
       }
     }
   }
@@ -234,7 +252,8 @@ final class Options {
   private static Peer peer(String v) {
     Map<String, String> kv = keyValues("--peer", v, Set.of("pid", "subnet"));
     if (!kv.containsKey("pid") || !kv.containsKey("subnet")) {
-      throw new IllegalArgumentException("--peer " + v + " (expected NAME,pid=PID[+PID...],subnet=CIDR)");
+      throw new IllegalArgumentException(
+          "--peer " + v + " (expected NAME,pid=PID[+PID...],subnet=CIDR)");
     }
     return new Peer(kv.get(""), pids(v, kv.get("pid")), loopbackCidr("--peer", kv.get("subnet")));
   }
@@ -242,7 +261,8 @@ final class Options {
   private static DnsPeer dnsPeer(String v) {
     Map<String, String> kv = keyValues("--dns-peer", v, Set.of("pid", "addr"));
     if (!kv.containsKey("pid") || !kv.containsKey("addr")) {
-      throw new IllegalArgumentException("--dns-peer " + v + " (expected NAME,pid=PID,addr=HOST:PORT)");
+      throw new IllegalArgumentException(
+          "--dns-peer " + v + " (expected NAME,pid=PID,addr=HOST:PORT)");
     }
     InetSocketAddress addr = socketAddress(kv.get("addr"));
     loopback("--dns-peer", addr.getAddress().getHostAddress());
@@ -317,7 +337,8 @@ final class Options {
   private static String loopbackCidr(String name, String v) {
     int slash = v.indexOf('/');
     if (slash < 0) {
-      throw new IllegalArgumentException(name + " " + v + " (expected a CIDR like 127.100.110.0/24)");
+      throw new IllegalArgumentException(
+          name + " " + v + " (expected a CIDR like 127.100.110.0/24)");
     }
     loopback(name, v.substring(0, slash));
     return v.trim();
@@ -327,7 +348,8 @@ final class Options {
     try {
       InetAddress a = InetAddress.getByName(address.trim());
       if (!(a.getAddress().length == 4 && (a.getAddress()[0] & 0xff) == 127)) {
-        throw new IllegalArgumentException(name + " " + address + " (expected a loopback address in 127.0.0.0/8)");
+        throw new IllegalArgumentException(
+            name + " " + address + " (expected a loopback address in 127.0.0.0/8)");
       }
     } catch (UnknownHostException e) {
       throw new IllegalArgumentException(name + " " + address + " (expected an IPv4 literal)", e);
@@ -341,10 +363,11 @@ final class Options {
       throw new IllegalArgumentException("address " + v + " (expected HOST:PORT)");
     }
     try {
-      return new InetSocketAddress(InetAddress.getByName(v.substring(0, colon)),
-          Integer.parseInt(v.substring(colon + 1)));
+      return new InetSocketAddress(
+          InetAddress.getByName(v.substring(0, colon)), Integer.parseInt(v.substring(colon + 1)));
     } catch (UnknownHostException | NumberFormatException e) {
-      throw new IllegalArgumentException("address " + v + " (expected HOST:PORT with an IP literal)", e);
+      throw new IllegalArgumentException(
+          "address " + v + " (expected HOST:PORT with an IP literal)", e);
     }
   }
 }

@@ -14,8 +14,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * 64-byte ping-pong through the echo servers: one connection (blocking, latency percentiles) and many connections
- * (one selector thread, one message in flight per connection: round trips per second).
+ * 64-byte ping-pong through the echo servers: one connection (blocking, latency percentiles) and
+ * many connections (one selector thread, one message in flight per connection: round trips per
+ * second).
  */
 final class PingPong {
   static final int SIZE = 64;
@@ -80,7 +81,8 @@ final class PingPong {
   }
 
   /** Many connections, one message in flight on each: {@code pingpongN.*}. */
-  static Map<String, Double> many(Target t, int conns, double warmup, double duration) throws IOException {
+  static Map<String, Double> many(Target t, int conns, double warmup, double duration)
+      throws IOException {
     byte[] msg = message(SIZE);
     List<SocketChannel> chans = Connector.openEcho(t, conns, 64, msg, Duration.ofSeconds(60));
     try (Selector sel = Selector.open()) {
@@ -112,7 +114,8 @@ final class PingPong {
           scratch.clear();
           int n = ch.read(scratch);
           if (n < 0) {
-            throw new EOFException("connection " + i + " to " + t.name() + " closed during ping-pong");
+            throw new EOFException(
+                "connection " + i + " to " + t.name() + " closed during ping-pong");
           }
           got[i] += n;
           if (got[i] >= SIZE) {
@@ -155,7 +158,8 @@ final class PingPong {
   private static void send(SocketChannel ch, ByteBuffer out) throws IOException {
     ch.write(out);
     if (out.hasRemaining()) {
-      // 64 bytes into a send buffer holding at most one earlier message: cannot happen short of a broken peer
+      // 64 bytes into a send buffer holding at most one earlier message: cannot happen short of a
+      // broken peer
       throw new IOException("a 64-byte write was cut short");
     }
   }

@@ -9,19 +9,24 @@ import java.nio.file.Path;
 import java.util.List;
 
 /**
- * Reads what the benchmark reports from Linux {@code /proc}: the busy time of one CPU ({@code /proc/stat}: every
- * state but idle and iowait, so the softirq and kernel work a process's sends cause on its core count), a
- * process's CPU time ({@code /proc/PID/stat} utime + stime), resident memory ({@code /proc/PID/smaps_rollup}) and
- * open descriptors. A target may be several processes (nginx's workers); CPU and RSS are summed over them.
- * Stateless.
+ * Reads what the benchmark reports from Linux {@code /proc}: the busy time of one CPU ({@code
+ * /proc/stat}: every state but idle and iowait, so the softirq and kernel work a process's sends
+ * cause on its core count), a process's CPU time ({@code /proc/PID/stat} utime + stime), resident
+ * memory ({@code /proc/PID/smaps_rollup}) and open descriptors. A target may be several processes
+ * (nginx's workers); CPU and RSS are summed over them. Stateless.
  */
 final class ProcStats {
-  /** Clock ticks per second of utime/stime; {@code getconf CLK_TCK} is 100 on every Linux we run on. */
+  /**
+   * Clock ticks per second of utime/stime; {@code getconf CLK_TCK} is 100 on every Linux we run on.
+   */
   static final double CLOCK_TICKS = clockTicks();
 
   private ProcStats() {}
 
-  /** CPU seconds (user + system) used so far by the processes; NaN when there is none or one is gone. */
+  /**
+   * CPU seconds (user + system) used so far by the processes; NaN when there is none or one is
+   * gone.
+   */
   static double cpuSeconds(List<Long> pids) {
     if (pids.isEmpty()) {
       return Double.NaN;
@@ -32,7 +37,8 @@ final class ProcStats {
       if (stat == null) {
         return Double.NaN;
       }
-      // the command name (field 2) may contain spaces and parentheses: fields count from the last ')'
+      // the command name (field 2) may contain spaces and parentheses: fields count from the last
+      // ')'
       String[] f = stat.substring(stat.lastIndexOf(')') + 2).trim().split(" +");
       ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]);
     }
@@ -40,8 +46,9 @@ final class ProcStats {
   }
 
   /**
-   * Busy seconds of CPU {@code cpu} since boot, from its {@code /proc/stat} line: user + nice + system + irq +
-   * softirq + steal (guest time is already part of user); idle and iowait are not busy. NaN when unreadable.
+   * Busy seconds of CPU {@code cpu} since boot, from its {@code /proc/stat} line: user + nice +
+   * system + irq + softirq + steal (guest time is already part of user); idle and iowait are not
+   * busy. NaN when unreadable.
    */
   static double coreBusySeconds(int cpu) {
     String s = read(Path.of("/proc/stat"));
@@ -88,7 +95,8 @@ final class ProcStats {
   static int openFiles(List<Long> pids) {
     int n = 0;
     for (long pid : pids) {
-      try (DirectoryStream<Path> ds = Files.newDirectoryStream(Path.of("/proc", Long.toString(pid), "fd"))) {
+      try (DirectoryStream<Path> ds =
+          Files.newDirectoryStream(Path.of("/proc", Long.toString(pid), "fd"))) {
         for (Path ignored : ds) {
           n++;
         }
@@ -122,7 +130,7 @@ final class ProcStats {
     return "?";
   }
 
-  /** The first number after {@code key} in a "Key:   123 kB" style file; NaN when absent. */
+  /** The first number after {@code key} in a "Key: 123 kB" style file; NaN when absent. */
   private static double field(Path file, String key) {
     String s = read(file);
     if (s == null) {

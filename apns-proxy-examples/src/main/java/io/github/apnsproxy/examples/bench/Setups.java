@@ -11,8 +11,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Connection setups with a fixed number in flight: connect, send 64 bytes, receive the echo, close; the setup time
- * runs from {@code connect} to the last echoed byte. Spread round robin over the couriers. One selector thread.
+ * Connection setups with a fixed number in flight: connect, send 64 bytes, receive the echo, close;
+ * the setup time runs from {@code connect} to the last echoed byte. Spread round robin over the
+ * couriers. One selector thread.
  */
 final class Setups {
   private Setups() {}
@@ -30,18 +31,20 @@ final class Setups {
   }
 
   /** {@code setup.*}. */
-  static Map<String, Double> run(Target t, int inFlight, double warmup, double duration) throws IOException {
+  static Map<String, Double> run(Target t, int inFlight, double warmup, double duration)
+      throws IOException {
     return run(t, inFlight, warmup, duration, new byte[0]);
   }
 
   /**
-   * {@code setup.*} with every connection first sending {@code preface} (a TLS ClientHello) in the same write as its
-   * 64 bytes; the setup ends when both came back.
+   * {@code setup.*} with every connection first sending {@code preface} (a TLS ClientHello) in the
+   * same write as its 64 bytes; the setup ends when both came back.
    */
-  static Map<String, Double> run(Target t, int inFlight, double warmup, double duration, byte[] preface)
-      throws IOException {
+  static Map<String, Double> run(
+      Target t, int inFlight, double warmup, double duration, byte[] preface) throws IOException {
     int size = preface.length + PingPong.SIZE;
-    ByteBuffer out = ByteBuffer.allocateDirect(size).put(preface).put(PingPong.message(PingPong.SIZE));
+    ByteBuffer out =
+        ByteBuffer.allocateDirect(size).put(preface).put(PingPong.message(PingPong.SIZE));
     ByteBuffer scratch = ByteBuffer.allocateDirect(64 * 1024);
     Stats.Latencies lat = new Stats.Latencies();
     long warmEnd = System.nanoTime() + (long) (warmup * 1e9);

@@ -24,10 +24,10 @@ import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
 
 /**
- * The SNI figures: the same work through the address-routed proxy and through a proxy routing by the TLS server
- * name (a single-address plan: every connection's ClientHello read, parsed and routed to a numbered courier the
- * proxy picks), measured back to back in one run; and the aggregate preface memory under a slow-ClientHello crowd.
- * Single-threaded, on the calling thread.
+ * The SNI figures: the same work through the address-routed proxy and through a proxy routing by
+ * the TLS server name (a single-address plan: every connection's ClientHello read, parsed and
+ * routed to a numbered courier the proxy picks), measured back to back in one run; and the
+ * aggregate preface memory under a slow-ClientHello crowd. Single-threaded, on the calling thread.
  */
 final class Sni {
   /** The name devices send: unnumbered, so the proxy picks the numbered courier. */
@@ -35,7 +35,10 @@ final class Sni {
 
   private Sni() {}
 
-  /** A real ClientHello record as the JDK's TLS client sends it, with {@code serverName} and ALPN apns-security-v3. */
+  /**
+   * A real ClientHello record as the JDK's TLS client sends it, with {@code serverName} and ALPN
+   * apns-security-v3.
+   */
   static byte[] clientHello(String serverName) {
     try {
       SSLContext ctx = SSLContext.getInstance("TLS");
@@ -58,13 +61,15 @@ final class Sni {
   }
 
   /**
-   * {@code sni.*} setup figures: connection setups (ClientHello + 64 bytes, echoed) through {@code address} then
-   * {@code sni}, each after its own warm-up (at least 1 s); CPU per setup of each and their ratio.
+   * {@code sni.*} setup figures: connection setups (ClientHello + 64 bytes, echoed) through {@code
+   * address} then {@code sni}, each after its own warm-up (at least 1 s); CPU per setup of each and
+   * their ratio.
    */
-  static Map<String, Double> setups(Target address, Target sni, int inFlight, double warmup, double duration)
-      throws IOException {
+  static Map<String, Double> setups(
+      Target address, Target sni, int inFlight, double warmup, double duration) throws IOException {
     byte[] hello = clientHello(SERVER_NAME);
-    // at least 1 s of warm-up each: the SNI proxy's ClientHello path is compiled before it is measured
+    // at least 1 s of warm-up each: the SNI proxy's ClientHello path is compiled before it is
+    // measured
     Map<String, Double> a = Setups.run(address, inFlight, Math.max(1.0, warmup), duration, hello);
     Map<String, Double> s = Setups.run(sni, inFlight, Math.max(1.0, warmup), duration, hello);
     Map<String, Double> m = new LinkedHashMap<>();
@@ -79,9 +84,13 @@ final class Sni {
     return m;
   }
 
-  /** {@code sni.idle_*}: idle splices opened with a ClientHello, through {@code address} then {@code sni}. */
-  static Map<String, Double> idle(Target address, Target sni, int conns, double seconds, double interval,
-      double quiet) throws IOException, InterruptedException {
+  /**
+   * {@code sni.idle_*}: idle splices opened with a ClientHello, through {@code address} then {@code
+   * sni}.
+   */
+  static Map<String, Double> idle(
+      Target address, Target sni, int conns, double seconds, double interval, double quiet)
+      throws IOException, InterruptedException {
     byte[] hello = clientHello(SERVER_NAME);
     Map<String, Double> a = Idle.run(address, conns, seconds, interval, quiet, hello).figures();
     Map<String, Double> s = Idle.run(sni, conns, seconds, interval, quiet, hello).figures();
@@ -94,11 +103,13 @@ final class Sni {
   }
 
   /**
-   * {@code trickle.*}: {@code clients} connections to the SNI proxy each send their ClientHello one byte per second
-   * (spread evenly over the second) for {@code seconds}; the proxy's preface bytes (from its metrics endpoint) and
-   * RSS are sampled every second. Connections the proxy closes (its preface timeout) are counted and not reopened.
+   * {@code trickle.*}: {@code clients} connections to the SNI proxy each send their ClientHello one
+   * byte per second (spread evenly over the second) for {@code seconds}; the proxy's preface bytes
+   * (from its metrics endpoint) and RSS are sampled every second. Connections the proxy closes (its
+   * preface timeout) are counted and not reopened.
    */
-  static Map<String, Double> trickle(Target sni, InetSocketAddress metrics, int clients, double seconds)
+  static Map<String, Double> trickle(
+      Target sni, InetSocketAddress metrics, int clients, double seconds)
       throws IOException, InterruptedException {
     byte[] hello = clientHello(SERVER_NAME);
     double rssBase = ProcStats.rssKib(sni.pids());
@@ -112,7 +123,8 @@ final class Sni {
         SocketChannel ch = SocketChannel.open();
         chans.add(ch);
         ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
-        ch.connect(sni.front(0)); // blocking: loopback connects complete at once (the backlog takes them)
+        ch.connect(
+            sni.front(0)); // blocking: loopback connects complete at once (the backlog takes them)
         ch.configureBlocking(false);
         ch.register(sel, SelectionKey.OP_READ, i);
       }
@@ -180,20 +192,24 @@ final class Sni {
     } finally {
       Connector.closeAll(chans);
     }
-    m.put("trickle.preface_timeouts", scrape(metrics,
-        "apns_proxy_connections_rejected_total{reason=\"preface_timeout\"}"));
+    m.put(
+        "trickle.preface_timeouts",
+        scrape(metrics, "apns_proxy_connections_rejected_total{reason=\"preface_timeout\"}"));
     return m;
   }
 
-  private static final Pattern SAMPLE = Pattern.compile("^(\\S+(?:\\{[^}]*\\})?) (\\S+)$", Pattern.MULTILINE);
+  private static final Pattern SAMPLE =
+      Pattern.compile("^(\\S+(?:\\{[^}]*\\})?) (\\S+)$", Pattern.MULTILINE);
 
   /** One sample's value from the proxy's {@code /metrics} text ({@code NaN} when absent). */
   static double scrape(InetSocketAddress metrics, String sample) throws IOException {
     try (Socket s = new Socket()) {
       s.setSoTimeout(10_000);
       s.connect(metrics, 5_000);
-      s.getOutputStream().write("GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
-          .getBytes(StandardCharsets.ISO_8859_1));
+      s.getOutputStream()
+          .write(
+              "GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
+                  .getBytes(StandardCharsets.ISO_8859_1));
       InputStream in = s.getInputStream();
       String text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
       Matcher mt = SAMPLE.matcher(text);

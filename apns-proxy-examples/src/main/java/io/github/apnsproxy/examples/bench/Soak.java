@@ -15,24 +15,30 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The churn soak (issue 18): for a while, rounds of connection setups, DNS queries over UDP and TCP, and connections
- * reset by the client (with and without bytes sent), with one descriptor-exhaustion episode in the middle (the soak
- * proxy runs with a low open-file limit; the bench holds more connections than it has descriptors for, then lets
- * them go). Descriptors, threads and the live heap after a full GC are read at a baseline (after one warm-up round)
- * and at the end (after the load stopped and the proxy closed its side): they should be back at the baseline.
- * Blocking sockets on the calling thread, except the setups (the non-blocking {@link Setups} generator).
+ * The churn soak (issue 18): for a while, rounds of connection setups, DNS queries over UDP and
+ * TCP, and connections reset by the client (with and without bytes sent), with one
+ * descriptor-exhaustion episode in the middle (the soak proxy runs with a low open-file limit; the
+ * bench holds more connections than it has descriptors for, then lets them go). Descriptors,
+ * threads and the live heap after a full GC are read at a baseline (after one warm-up round) and at
+ * the end (after the load stopped and the proxy closed its side): they should be back at the
+ * baseline. Blocking sockets on the calling thread, except the setups (the non-blocking {@link
+ * Setups} generator).
  */
 final class Soak {
   private Soak() {}
 
-  /** {@code soak.*}: {@code seconds} of churn against {@code t} (a proxy JVM with {@code fdLimit} descriptors). */
-  static Map<String, Double> run(Target t, int couriers, double seconds, int fdLimit) throws IOException,
-      InterruptedException {
+  /**
+   * {@code soak.*}: {@code seconds} of churn against {@code t} (a proxy JVM with {@code fdLimit}
+   * descriptors).
+   */
+  static Map<String, Double> run(Target t, int couriers, double seconds, int fdLimit)
+      throws IOException, InterruptedException {
     long pid = t.pids().get(0);
     long[] ops = new long[5]; // setups, udp, tcp, resets, failures
     round(t, couriers, ops, 1.0); // warm-up: every path once, pools and caches filled
     settle(t, -1);
-    // the heap first: jcmd's first attach starts the JVM's attach listener thread, which then counts at both ends
+    // the heap first: jcmd's first attach starts the JVM's attach listener thread, which then
+    // counts at both ends
     double heapBase = Jcmd.histogram(pid).totalBytes() / 1024.0;
     int fdBase = ProcStats.openFiles(t.pids());
     int threadsBase = ProcStats.threads(pid);
@@ -139,7 +145,10 @@ final class Soak {
     }
   }
 
-  /** A client that resets its connection (SO_LINGER 0), after sending a few bytes or before sending any. */
+  /**
+   * A client that resets its connection (SO_LINGER 0), after sending a few bytes or before sending
+   * any.
+   */
   private static void reset(Target t, int i, boolean silent) {
     try (Socket s = new Socket()) {
       s.connect(t.front(i), 2000);
@@ -153,12 +162,12 @@ final class Soak {
   }
 
   /**
-   * The descriptor-exhaustion episode: opens (without waiting for echoes) as many connections as the proxy has
-   * descriptors ({@code fdLimit}: each splice needs two there), holds them 3 s, closes them, and checks the proxy
-   * serves again (a setup through it succeeds within 20 s).
+   * The descriptor-exhaustion episode: opens (without waiting for echoes) as many connections as
+   * the proxy has descriptors ({@code fdLimit}: each splice needs two there), holds them 3 s,
+   * closes them, and checks the proxy serves again (a setup through it succeeds within 20 s).
    */
-  private static void exhaust(Target t, int fdLimit, Map<String, Double> m) throws IOException,
-      InterruptedException {
+  private static void exhaust(Target t, int fdLimit, Map<String, Double> m)
+      throws IOException, InterruptedException {
     List<SocketChannel> held = new ArrayList<>();
     int refused = 0;
     byte[] hello = PingPong.message(PingPong.SIZE);
@@ -194,7 +203,10 @@ final class Soak {
     m.put("soak.episode_recovered", ok ? 1.0 : 0.0);
   }
 
-  /** Waits (bounded, 20 s) until the proxy closed its side: descriptors at most {@code fdBase} + 4 (or stable). */
+  /**
+   * Waits (bounded, 20 s) until the proxy closed its side: descriptors at most {@code fdBase} + 4
+   * (or stable).
+   */
   private static void settle(Target t, int fdBase) throws InterruptedException {
     long deadline = System.nanoTime() + 20_000_000_000L;
     int last = -2;

@@ -5,13 +5,20 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
-/** Medians and percentiles over the repeats and the latency samples of one measurement. Not thread-safe. */
+/**
+ * Medians and percentiles over the repeats and the latency samples of one measurement. Not
+ * thread-safe.
+ */
 final class Stats {
   private Stats() {}
 
-  /** The median of the finite values, NaN when there are none; the mean of the middle two for an even count. */
+  /**
+   * The median of the finite values, NaN when there are none; the mean of the middle two for an
+   * even count.
+   */
   static double median(List<Double> values) {
-    double[] v = values.stream().filter(Stats::finite).mapToDouble(Double::doubleValue).sorted().toArray();
+    double[] v =
+        values.stream().filter(Stats::finite).mapToDouble(Double::doubleValue).sorted().toArray();
     if (v.length == 0) {
       return Double.NaN;
     }
@@ -19,7 +26,9 @@ final class Stats {
     return v.length % 2 == 1 ? v[m] : (v[m - 1] + v[m]) / 2;
   }
 
-  /** The pairwise ratios {@code a[i] / b[i]} over the repeats both have, skipping non-finite ones. */
+  /**
+   * The pairwise ratios {@code a[i] / b[i]} over the repeats both have, skipping non-finite ones.
+   */
   static List<Double> ratios(List<Double> a, List<Double> b) {
     List<Double> out = new ArrayList<>();
     for (int i = 0; i < Math.min(a.size(), b.size()); i++) {
@@ -31,7 +40,10 @@ final class Stats {
     return out;
   }
 
-  /** The pairwise differences {@code a[i] - b[i]} over the repeats both have, skipping non-finite ones. */
+  /**
+   * The pairwise differences {@code a[i] - b[i]} over the repeats both have, skipping non-finite
+   * ones.
+   */
   static List<Double> differences(List<Double> a, List<Double> b) {
     List<Double> out = new ArrayList<>();
     for (int i = 0; i < Math.min(a.size(), b.size()); i++) {
@@ -48,8 +60,8 @@ final class Stats {
   }
 
   /**
-   * Latency samples in nanoseconds, kept up to a cap (later samples are counted but not kept, so a runaway
-   * measurement cannot exhaust memory). Percentiles use the nearest-rank method.
+   * Latency samples in nanoseconds, kept up to a cap (later samples are counted but not kept, so a
+   * runaway measurement cannot exhaust memory). Percentiles use the nearest-rank method.
    */
   static final class Latencies {
     private long[] samples;

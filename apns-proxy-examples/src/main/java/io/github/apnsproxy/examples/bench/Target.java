@@ -5,18 +5,25 @@ import java.net.InetSocketAddress;
 import java.util.List;
 
 /**
- * One thing the bench measures: a TCP front address per courier (or none, for a DNS-only peer), the processes
- * whose CPU and memory are sampled (none for {@code direct}), an optional DNS server address, and whether it is a
- * JVM whose heap can be read with jcmd. A peer proxy is just a front map plus PIDs.
+ * One thing the bench measures: a TCP front address per courier (or none, for a DNS-only peer), the
+ * processes whose CPU and memory are sampled (none for {@code direct}), an optional DNS server
+ * address, and whether it is a JVM whose heap can be read with jcmd. A peer proxy is just a front
+ * map plus PIDs.
  *
  * @param fronts courier N's front address at index N; empty for a DNS-only target
  * @param dns the DNS server to query, or null when the target has none
- * @param core the CPU the target is pinned to alone (its CPU is that core's busy time), or -1 when not pinned
- *     (its CPU is then its processes' CPU time)
+ * @param core the CPU the target is pinned to alone (its CPU is that core's busy time), or -1 when
+ *     not pinned (its CPU is then its processes' CPU time)
  * @param loadCore the CPU of the load generators and upstream servers, or -1 when not pinned
  */
-record Target(String name, List<InetSocketAddress> fronts, List<Long> pids, InetSocketAddress dns, boolean jvm,
-    int core, int loadCore) {
+record Target(
+    String name,
+    List<InetSocketAddress> fronts,
+    List<Long> pids,
+    InetSocketAddress dns,
+    boolean jvm,
+    int core,
+    int loadCore) {
   boolean tcp() {
     return !fronts.isEmpty();
   }
@@ -30,8 +37,8 @@ record Target(String name, List<InetSocketAddress> fronts, List<Long> pids, Inet
   }
 
   /**
-   * The target's CPU seconds so far: its core's busy time when pinned (what its work costs the machine, kernel
-   * work on its behalf included), else its processes' CPU time (NaN for direct).
+   * The target's CPU seconds so far: its core's busy time when pinned (what its work costs the
+   * machine, kernel work on its behalf included), else its processes' CPU time (NaN for direct).
    */
   double cpu() {
     return core >= 0 ? ProcStats.coreBusySeconds(core) : ProcStats.cpuSeconds(pids);

@@ -2,9 +2,9 @@
 package io.github.apnsproxy.examples.bench;
 
 /**
- * A measurement window: wall time and the target's CPU time (core and process, see {@link Target#cpu}) and the
- * load CPU's busy time between {@link #open} and {@link #close}, so every
- * rate comes with the CPU the target spent on it. Used by one thread.
+ * A measurement window: wall time and the target's CPU time (core and process, see {@link
+ * Target#cpu}) and the load CPU's busy time between {@link #open} and {@link #close}, so every rate
+ * comes with the CPU the target spent on it. Used by one thread.
  */
 final class Window {
   private final Target target;
@@ -63,8 +63,8 @@ final class Window {
   }
 
   /**
-   * The target's CPU seconds in the window: its core's busy time when pinned, else its processes' CPU time (NaN
-   * without a process).
+   * The target's CPU seconds in the window: its core's busy time when pinned, else its processes'
+   * CPU time (NaN without a process).
    */
   double cpuSeconds() {
     return endCpu - startCpu;

@@ -22,21 +22,27 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
- * {@code apns-proxy demo}: the whole chain on loopback with no setup and no internet. Starts a simulated upstream DNS
- * and simulated TLS couriers (standing in for Apple), then the proxy exactly as {@code run} builds it (DNS server and
- * splicer from one plan, virtual subnet {@code 127.100.100.0/24}), then simulated devices that reach the couriers
- * only through the proxy. Prints each step and the stats; exit code 0 when every device succeeded.
+ * {@code apns-proxy demo}: the whole chain on loopback with no setup and no internet. Starts a
+ * simulated upstream DNS and simulated TLS couriers (standing in for Apple), then the proxy exactly
+ * as {@code run} builds it (DNS server and splicer from one plan, virtual subnet {@code
+ * 127.100.100.0/24}), then simulated devices that reach the couriers only through the proxy. Prints
+ * each step and the stats; exit code 0 when every device succeeded.
  */
 public final class Demo {
   /** The virtual subnet of the demo plan. */
   public static final String VIRTUAL_SUBNET = "127.100.100.0/24";
+
   /** The loopback addresses of the simulated couriers ("Apple"). */
   public static final List<String> COURIER_ADDRESSES = List.of("127.0.1.1", "127.0.1.2");
 
   private Demo() {}
 
-  /** Runs the demo command; returns the exit code (0 ok, 1 failure, 2 bad usage, said on {@code err}). */
-  public static int run(String[] args, PrintStream out, PrintStream err) throws IOException, InterruptedException {
+  /**
+   * Runs the demo command; returns the exit code (0 ok, 1 failure, 2 bad usage, said on {@code
+   * err}).
+   */
+  public static int run(String[] args, PrintStream out, PrintStream err)
+      throws IOException, InterruptedException {
     int devices = 1;
     int messages = 3;
     try {
@@ -44,8 +50,9 @@ public final class Demo {
         switch (args[i]) {
           case "--devices" -> devices = positive(args, ++i, "--devices");
           case "--messages" -> messages = positive(args, ++i, "--messages");
-          default -> throw new IllegalArgumentException("demo: unknown option '" + args[i]
-              + "' (expected --devices N, --messages N)");
+          default ->
+              throw new IllegalArgumentException(
+                  "demo: unknown option '" + args[i] + "' (expected --devices N, --messages N)");
         }
       }
     } catch (IllegalArgumentException e) {
@@ -58,14 +65,19 @@ public final class Demo {
     } catch (IOException e) {
       if (causedByBind(e)) {
         // e.g. macOS, where only 127.0.0.1 is local unless aliases are added
-        err.println("apns-proxy demo: " + e.getMessage() + " (the demo binds addresses across 127.0.0.0/8, which"
-            + " are all local on Linux; elsewhere each needs a loopback alias)");
+        err.println(
+            "apns-proxy demo: "
+                + e.getMessage()
+                + " (the demo binds addresses across 127.0.0.0/8, which"
+                + " are all local on Linux; elsewhere each needs a loopback alias)");
         return 1;
       }
       throw e;
     }
     try (DemoWorld world = started) {
-      return devices == 1 ? oneDevice(world, messages, out) : manyDevices(world, devices, messages, out);
+      return devices == 1
+          ? oneDevice(world, messages, out)
+          : manyDevices(world, devices, messages, out);
     }
   }
 
@@ -89,22 +101,42 @@ public final class Demo {
       }
       return n;
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("demo: " + option + " '" + args[i] + "' (expected 1..5000)");
+      throw new IllegalArgumentException(
+          "demo: " + option + " '" + args[i] + "' (expected 1..5000)");
     }
   }
 
   private static int oneDevice(DemoWorld world, int messages, PrintStream out) {
     out.println();
     out.println("[4] a simulated device, through the proxy only:");
-    SimulatedDevice device = new SimulatedDevice(world.proxyDns(), world.tls(), world.port(),
-        line -> out.println("    " + line));
+    SimulatedDevice device =
+        new SimulatedDevice(
+            world.proxyDns(), world.tls(), world.port(), line -> out.println("    " + line));
     try {
-      SimulatedDevice.Result r = device.run(count -> ThreadLocalRandom.current().nextInt(count), messages, false);
-      out.println("    path: " + r.courierName() + " -> virtual " + r.virtualAddress().getHostAddress() + ":"
-          + world.port() + " -> upstream host " + r.courierName() + " -> " + world.lastUpstreamOf(r));
-      out.println("    bytes: device sent " + r.bytesSent() + ", received " + r.bytesReceived()
-          + " (application data inside TLS); time: DNS " + ms(r.dnsTime()) + ", connect+TLS "
-          + ms(r.connectTime()) + ", total " + ms(r.total()));
+      SimulatedDevice.Result r =
+          device.run(count -> ThreadLocalRandom.current().nextInt(count), messages, false);
+      out.println(
+          "    path: "
+              + r.courierName()
+              + " -> virtual "
+              + r.virtualAddress().getHostAddress()
+              + ":"
+              + world.port()
+              + " -> upstream host "
+              + r.courierName()
+              + " -> "
+              + world.lastUpstreamOf(r));
+      out.println(
+          "    bytes: device sent "
+              + r.bytesSent()
+              + ", received "
+              + r.bytesReceived()
+              + " (application data inside TLS); time: DNS "
+              + ms(r.dnsTime())
+              + ", connect+TLS "
+              + ms(r.connectTime())
+              + ", total "
+              + ms(r.total()));
     } catch (IOException | RuntimeException e) {
       out.println("    FAILED: " + e);
       out.println();
@@ -116,7 +148,8 @@ public final class Demo {
     world.awaitSplicesClosed(Duration.ofSeconds(5));
     out.print(indent(world.node().statsText()));
     out.println();
-    out.println("demo OK: the device reached its courier through the proxy; TLS was verified end to end.");
+    out.println(
+        "demo OK: the device reached its courier through the proxy; TLS was verified end to end.");
     return 0;
   }
 
@@ -124,22 +157,29 @@ public final class Demo {
       throws InterruptedException {
     out.println();
     out.println("[4] " + devices + " simulated devices at once, through the proxy only ...");
-    ExecutorService pool = Executors.newFixedThreadPool(Math.min(devices, 1000), r -> {
-      Thread t = new Thread(r, "demo-device");
-      t.setDaemon(true);
-      return t;
-    });
+    ExecutorService pool =
+        Executors.newFixedThreadPool(
+            Math.min(devices, 1000),
+            r -> {
+              Thread t = new Thread(r, "demo-device");
+              t.setDaemon(true);
+              return t;
+            });
     CountDownLatch go = new CountDownLatch(1);
     int failed = 0;
     List<Future<SimulatedDevice.Result>> futures = new ArrayList<>();
     long start = System.nanoTime();
     for (int i = 0; i < devices; i++) {
-      SimulatedDevice device = new SimulatedDevice(world.proxyDns(), world.tls(), world.port(), line -> { });
+      SimulatedDevice device =
+          new SimulatedDevice(world.proxyDns(), world.tls(), world.port(), line -> {});
       boolean tcp = i % 10 == 9; // one device in ten asks DNS over TCP
-      futures.add(pool.submit(() -> {
-        go.await();
-        return device.run(count -> ThreadLocalRandom.current().nextInt(count), messages, tcp);
-      }));
+      futures.add(
+          pool.submit(
+              () -> {
+                go.await();
+                return device.run(
+                    count -> ThreadLocalRandom.current().nextInt(count), messages, tcp);
+              }));
     }
     go.countDown();
     List<Long> totals = new ArrayList<>();
@@ -156,22 +196,48 @@ public final class Demo {
     long wall = System.nanoTime() - start;
     pool.shutdownNow();
     Collections.sort(totals);
-    out.println("    succeeded " + totals.size() + ", failed " + failed + " in " + ms(Duration.ofNanos(wall)));
+    out.println(
+        "    succeeded "
+            + totals.size()
+            + ", failed "
+            + failed
+            + " in "
+            + ms(Duration.ofNanos(wall)));
     if (!totals.isEmpty()) {
-      out.println("    per device (DNS x4 + TCP + TLS + " + messages + " messages + close): p50 "
-          + ms(Duration.ofNanos(totals.get(totals.size() / 2))) + ", p99 "
-          + ms(Duration.ofNanos(totals.get(Math.min(totals.size() - 1, (int) (totals.size() * 0.99))))));
+      out.println(
+          "    per device (DNS x4 + TCP + TLS + "
+              + messages
+              + " messages + close): p50 "
+              + ms(Duration.ofNanos(totals.get(totals.size() / 2)))
+              + ", p99 "
+              + ms(
+                  Duration.ofNanos(
+                      totals.get(Math.min(totals.size() - 1, (int) (totals.size() * 0.99))))));
     }
     errors.forEach((k, v) -> out.println("    " + v + " x " + k));
-    world.couriers().forEach(c -> out.println("    " + c.name() + " on " + c.address().getAddress().getHostAddress()
-        + ":" + c.address().getPort() + " served " + c.connections() + " connections"));
+    world
+        .couriers()
+        .forEach(
+            c ->
+                out.println(
+                    "    "
+                        + c.name()
+                        + " on "
+                        + c.address().getAddress().getHostAddress()
+                        + ":"
+                        + c.address().getPort()
+                        + " served "
+                        + c.connections()
+                        + " connections"));
     out.println();
     out.println("[5] stats:");
     world.awaitSplicesClosed(Duration.ofSeconds(10));
     out.print(indent(world.node().statsText()));
     out.println();
-    out.println(failed == 0 ? "demo OK: all " + devices + " devices reached their couriers through the proxy."
-        : "demo FAILED: " + failed + " of " + devices + " devices failed.");
+    out.println(
+        failed == 0
+            ? "demo OK: all " + devices + " devices reached their couriers through the proxy."
+            : "demo FAILED: " + failed + " of " + devices + " devices failed.");
     return failed == 0 ? 0 : 1;
   }
 
@@ -184,8 +250,9 @@ public final class Demo {
   }
 
   /**
-   * Picks the port the demo's couriers and virtual addresses share: 5223 when it is free on both the courier and the
-   * virtual addresses, else a free port (so a second demo on the same machine still runs).
+   * Picks the port the demo's couriers and virtual addresses share: 5223 when it is free on both
+   * the courier and the virtual addresses, else a free port (so a second demo on the same machine
+   * still runs).
    */
   static int pickPort() throws IOException {
     for (int attempt = 0; attempt < 20; attempt++) {
@@ -222,18 +289,25 @@ public final class Demo {
     return config(upstreamDns, port, Map.of());
   }
 
-  /** The demo's config with {@code overrides} applied on top (tests use it for short TTLs, metrics, ...). */
-  static ProxyConfig config(InetSocketAddress upstreamDns, int port, Map<String, String> overrides) {
-    ProxyConfig.Builder b = ProxyConfig.builder()
-        .set("plan.ipv4", VIRTUAL_SUBNET)
-        .set("dns.listen", "127.0.0.1:0")
-        .set("upstream.dns", upstreamDns.getAddress().getHostAddress() + ":" + upstreamDns.getPort())
-        .set("upstream.allow", "127.0.1.0/24")
-        .set("clients.allow", "127.0.0.0/8")
-        .set("tcp.courier-ports", Integer.toString(port))
-        .set("tcp.init-ports", Integer.toString(port))
-        .set("tcp.api-ports", Integer.toString(port))
-        .set("stats.interval", "0");
+  /**
+   * The demo's config with {@code overrides} applied on top (tests use it for short TTLs, metrics,
+   * ...).
+   */
+  static ProxyConfig config(
+      InetSocketAddress upstreamDns, int port, Map<String, String> overrides) {
+    ProxyConfig.Builder b =
+        ProxyConfig.builder()
+            .set("plan.ipv4", VIRTUAL_SUBNET)
+            .set("dns.listen", "127.0.0.1:0")
+            .set(
+                "upstream.dns",
+                upstreamDns.getAddress().getHostAddress() + ":" + upstreamDns.getPort())
+            .set("upstream.allow", "127.0.1.0/24")
+            .set("clients.allow", "127.0.0.0/8")
+            .set("tcp.courier-ports", Integer.toString(port))
+            .set("tcp.init-ports", Integer.toString(port))
+            .set("tcp.api-ports", Integer.toString(port))
+            .set("stats.interval", "0");
     overrides.forEach(b::set);
     return b.build();
   }

@@ -17,14 +17,16 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
 
 /**
- * A self-signed certificate for the simulated couriers, made at start with the JDK's {@code keytool}, and the two
- * TLS contexts that use it: the couriers' (key) and the devices' (trusting only that certificate, as real devices
- * pin Apple's). Nothing is written outside a temporary folder, which is deleted again.
+ * A self-signed certificate for the simulated couriers, made at start with the JDK's {@code
+ * keytool}, and the two TLS contexts that use it: the couriers' (key) and the devices' (trusting
+ * only that certificate, as real devices pin Apple's). Nothing is written outside a temporary
+ * folder, which is deleted again.
  */
 public final class DemoCertificates {
   /** The TLS server names the certificate is valid for: the names real devices send as SNI. */
   public static final List<String> SERVER_NAMES =
-      List.of("courier.push.apple.com", "courier2.push.apple.com", "courier.sandbox.push.apple.com");
+      List.of(
+          "courier.push.apple.com", "courier2.push.apple.com", "courier.sandbox.push.apple.com");
 
   private final SSLContext server;
   private final SSLContext client;
@@ -47,11 +49,31 @@ public final class DemoCertificates {
       Path keystore = dir.resolve("courier.p12");
       char[] password = "demo-only".toCharArray();
       Path keytool = Path.of(System.getProperty("java.home"), "bin", "keytool");
-      List<String> command = new ArrayList<>(List.of(keytool.toString(), "-genkeypair", "-alias", "courier",
-          "-keyalg", "EC", "-groupname", "secp256r1", "-validity", "2", "-dname", "CN=courier.push.apple.com, O=apns-proxy demo",
-          "-ext", "SAN=" + String.join(",", SERVER_NAMES.stream().map(n -> "dns:" + n).toList()),
-          "-storetype", "PKCS12", "-keystore", keystore.toString(), "-storepass", new String(password),
-          "-keypass", new String(password)));
+      List<String> command =
+          new ArrayList<>(
+              List.of(
+                  keytool.toString(),
+                  "-genkeypair",
+                  "-alias",
+                  "courier",
+                  "-keyalg",
+                  "EC",
+                  "-groupname",
+                  "secp256r1",
+                  "-validity",
+                  "2",
+                  "-dname",
+                  "CN=courier.push.apple.com, O=apns-proxy demo",
+                  "-ext",
+                  "SAN=" + String.join(",", SERVER_NAMES.stream().map(n -> "dns:" + n).toList()),
+                  "-storetype",
+                  "PKCS12",
+                  "-keystore",
+                  keystore.toString(),
+                  "-storepass",
+                  new String(password),
+                  "-keypass",
+                  new String(password)));
       Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
       byte[] out;
       try (InputStream in = p.getInputStream()) {
@@ -59,13 +81,15 @@ public final class DemoCertificates {
       }
       if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
         p.destroyForcibly();
-        throw new IOException("keytool failed: " + new String(out, java.nio.charset.StandardCharsets.UTF_8));
+        throw new IOException(
+            "keytool failed: " + new String(out, java.nio.charset.StandardCharsets.UTF_8));
       }
       KeyStore ks = KeyStore.getInstance("PKCS12");
       try (InputStream in = Files.newInputStream(keystore)) {
         ks.load(in, password);
       }
-      KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+      KeyManagerFactory kmf =
+          KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
       kmf.init(ks, password);
       SSLContext server = SSLContext.getInstance("TLSv1.3");
       server.init(kmf.getKeyManagers(), null, null);
@@ -73,7 +97,8 @@ public final class DemoCertificates {
       KeyStore trust = KeyStore.getInstance("PKCS12");
       trust.load(null, null);
       trust.setCertificateEntry("courier", ks.getCertificate("courier"));
-      TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      TrustManagerFactory tmf =
+          TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
       tmf.init(trust);
       SSLContext client = SSLContext.getInstance("TLSv1.3");
       client.init(null, tmf.getTrustManagers(), null);

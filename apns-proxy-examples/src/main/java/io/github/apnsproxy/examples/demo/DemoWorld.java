@@ -18,8 +18,9 @@ import java.util.Map;
 import java.util.function.Consumer;
 
 /**
- * The demo's little world on loopback: a simulated upstream DNS, two simulated TLS couriers ("Apple") and the proxy
- * built from a config exactly as {@code run} builds it. Used by {@code demo} and by the end-to-end test.
+ * The demo's little world on loopback: a simulated upstream DNS, two simulated TLS couriers
+ * ("Apple") and the proxy built from a config exactly as {@code run} builds it. Used by {@code
+ * demo} and by the end-to-end test.
  */
 public final class DemoWorld implements Closeable {
   private final DemoCertificates tls;
@@ -28,8 +29,12 @@ public final class DemoWorld implements Closeable {
   private final ProxyNode node;
   private final int port;
 
-  private DemoWorld(DemoCertificates tls, SimulatedUpstreamDns upstreamDns, List<SimulatedCourier> couriers,
-      ProxyNode node, int port) {
+  private DemoWorld(
+      DemoCertificates tls,
+      SimulatedUpstreamDns upstreamDns,
+      List<SimulatedCourier> couriers,
+      ProxyNode node,
+      int port) {
     this.tls = tls;
     this.upstreamDns = upstreamDns;
     this.couriers = couriers;
@@ -56,7 +61,8 @@ public final class DemoWorld implements Closeable {
    *
    * @param log where each step is told
    */
-  public static DemoWorld start(Consumer<String> log, long upstreamTtlSeconds, Map<String, String> configOverrides)
+  public static DemoWorld start(
+      Consumer<String> log, long upstreamTtlSeconds, Map<String, String> configOverrides)
       throws IOException {
     List<Closeable> started = new ArrayList<>();
     try {
@@ -64,47 +70,79 @@ public final class DemoWorld implements Closeable {
       log.accept("");
       int port = Demo.pickPort();
       DemoCertificates tls = DemoCertificates.generate();
-      SimulatedUpstreamDns dns = SimulatedUpstreamDns.start(
-          new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0), upstreamTtlSeconds);
+      SimulatedUpstreamDns dns =
+          SimulatedUpstreamDns.start(
+              new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0), upstreamTtlSeconds);
       started.add(dns);
-      log.accept("[1] simulated upstream DNS (stands in for the internet's DNS) on 127.0.0.1:"
-          + dns.address().getPort());
+      log.accept(
+          "[1] simulated upstream DNS (stands in for the internet's DNS) on 127.0.0.1:"
+              + dns.address().getPort());
       List<SimulatedCourier> couriers = new ArrayList<>();
       char name = 'a';
       for (String a : Demo.COURIER_ADDRESSES) {
-        SimulatedCourier c = SimulatedCourier.start("courier-" + name++,
-            new InetSocketAddress(InetAddress.getByName(a), port), tls);
+        SimulatedCourier c =
+            SimulatedCourier.start(
+                "courier-" + name++, new InetSocketAddress(InetAddress.getByName(a), port), tls);
         started.add(c);
         couriers.add(c);
       }
-      log.accept("[2] simulated APNs couriers (TLS 1.3, self-signed certificate for courier.push.apple.com made"
-          + " just now): " + couriers.stream().map(c -> c.name() + " on " + c.address().getAddress()
-              .getHostAddress() + ":" + port).toList());
+      log.accept(
+          "[2] simulated APNs couriers (TLS 1.3, self-signed certificate for courier.push.apple.com made"
+              + " just now): "
+              + couriers.stream()
+                  .map(
+                      c ->
+                          c.name()
+                              + " on "
+                              + c.address().getAddress().getHostAddress()
+                              + ":"
+                              + port)
+                  .toList());
 
       Map<String, String> overrides = new HashMap<>();
-      overrides.put("log.access", "off"); // the demo prints its own steps; a test may turn it on again
+      overrides.put(
+          "log.access", "off"); // the demo prints its own steps; a test may turn it on again
       overrides.putAll(configOverrides);
       ProxyConfig config = Demo.config(dns.address(), port, overrides);
       ProxySetup setup = ProxySetup.of(config);
       AddressPlan plan = setup.plan();
       int i = 0;
       for (ApnsHost h : plan.hosts()) {
-        // every real name resolves to both couriers, in an order that alternates, like a real courier pool
+        // every real name resolves to both couriers, in an order that alternates, like a real
+        // courier pool
         InetAddress first = InetAddress.getByName(Demo.COURIER_ADDRESSES.get(i % 2));
         InetAddress second = InetAddress.getByName(Demo.COURIER_ADDRESSES.get((i + 1) % 2));
         dns.put(h.name(), List.of(first, second));
         i++;
       }
-      log.accept("    upstream DNS knows the " + plan.hosts().size() + " real names (e.g. 17-courier.push.apple.com ->"
-          + " " + Demo.COURIER_ADDRESSES + ")");
+      log.accept(
+          "    upstream DNS knows the "
+              + plan.hosts().size()
+              + " real names (e.g. 17-courier.push.apple.com ->"
+              + " "
+              + Demo.COURIER_ADDRESSES
+              + ")");
 
       ProxyNode node = ProxyNode.start(setup);
       started.add(() -> node.close(Duration.ZERO));
-      log.accept("[3] the proxy: DNS on " + node.dnsAddresses().get(0).getAddress().getHostAddress() + ":"
-          + node.dnsAddresses().get(0).getPort() + "; splicer on " + node.splicerAddressCount()
-          + " virtual addresses of " + Demo.VIRTUAL_SUBNET + " port " + port + " (plan: "
-          + plan.style().name().toLowerCase(java.util.Locale.ROOT) + ", couriers 0.." + plan.courierCount() + " of "
-          + plan.variants() + ", production and sandbox)");
+      log.accept(
+          "[3] the proxy: DNS on "
+              + node.dnsAddresses().get(0).getAddress().getHostAddress()
+              + ":"
+              + node.dnsAddresses().get(0).getPort()
+              + "; splicer on "
+              + node.splicerAddressCount()
+              + " virtual addresses of "
+              + Demo.VIRTUAL_SUBNET
+              + " port "
+              + port
+              + " (plan: "
+              + plan.style().name().toLowerCase(java.util.Locale.ROOT)
+              + ", couriers 0.."
+              + plan.courierCount()
+              + " of "
+              + plan.variants()
+              + ", production and sandbox)");
       return new DemoWorld(tls, dns, couriers, node, port);
     } catch (IOException | RuntimeException e) {
       for (int k = started.size() - 1; k >= 0; k--) {
@@ -148,7 +186,11 @@ public final class DemoWorld implements Closeable {
   public String lastUpstreamOf(SimulatedDevice.Result r) {
     for (SimulatedCourier c : couriers) {
       if (!r.replies().isEmpty() && r.replies().get(0).startsWith(c.name() + ":")) {
-        return c.name() + " at " + c.address().getAddress().getHostAddress() + ":" + c.address().getPort();
+        return c.name()
+            + " at "
+            + c.address().getAddress().getHostAddress()
+            + ":"
+            + c.address().getPort();
       }
     }
     return "?";

@@ -18,9 +18,9 @@ import javax.net.ssl.SSLServerSocket;
 import javax.net.ssl.SSLSocket;
 
 /**
- * A simulated APNs courier on a loopback address: a TLS 1.3 server that answers each line a device sends with
- * {@code "<name>: <line>"} and closes its side once the device has closed its sending side. Thread per connection
- * (demo scale); {@link #close()} stops it and its connections.
+ * A simulated APNs courier on a loopback address: a TLS 1.3 server that answers each line a device
+ * sends with {@code "<name>: <line>"} and closes its side once the device has closed its sending
+ * side. Thread per connection (demo scale); {@link #close()} stops it and its connections.
  */
 public final class SimulatedCourier implements Closeable {
   private final String name;
@@ -34,17 +34,22 @@ public final class SimulatedCourier implements Closeable {
     this.name = name;
     this.server = server;
     AtomicInteger n = new AtomicInteger();
-    this.threads = Executors.newCachedThreadPool(r -> {
-      Thread t = new Thread(r, "demo-courier-" + name + "-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    });
+    this.threads =
+        Executors.newCachedThreadPool(
+            r -> {
+              Thread t = new Thread(r, "demo-courier-" + name + "-" + n.incrementAndGet());
+              t.setDaemon(true);
+              return t;
+            });
   }
 
-  /** Starts a courier named {@code name} listening on {@code address} (port 0 picks a free port). */
+  /**
+   * Starts a courier named {@code name} listening on {@code address} (port 0 picks a free port).
+   */
   public static SimulatedCourier start(String name, InetSocketAddress address, DemoCertificates tls)
       throws IOException {
-    SSLServerSocket server = (SSLServerSocket) tls.server().getServerSocketFactory().createServerSocket();
+    SSLServerSocket server =
+        (SSLServerSocket) tls.server().getServerSocketFactory().createServerSocket();
     server.setReuseAddress(true);
     server.bind(address, 1024);
     server.setEnabledProtocols(new String[] {"TLSv1.3"});

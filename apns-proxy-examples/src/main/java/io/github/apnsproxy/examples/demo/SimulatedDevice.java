@@ -28,17 +28,28 @@ import org.xbill.DNS.TextParseException;
 import org.xbill.DNS.Type;
 
 /**
- * A simulated Apple device: it does what a device on the isolated network does, through the proxy only. It asks the
- * proxy's DNS for {@code TXT push.apple.com} (the courier count), picks a courier name, resolves it (A, AAAA and
- * HTTPS, as devices do), connects to the virtual address on port 5223, completes TLS 1.3 with the courier behind the
- * splicer while verifying its certificate and the server name {@code courier.push.apple.com}, exchanges a few lines,
- * half-closes and reads the courier's last words. One device per thread; not thread-safe.
+ * A simulated Apple device: it does what a device on the isolated network does, through the proxy
+ * only. It asks the proxy's DNS for {@code TXT push.apple.com} (the courier count), picks a courier
+ * name, resolves it (A, AAAA and HTTPS, as devices do), connects to the virtual address on port
+ * 5223, completes TLS 1.3 with the courier behind the splicer while verifying its certificate and
+ * the server name {@code courier.push.apple.com}, exchanges a few lines, half-closes and reads the
+ * courier's last words. One device per thread; not thread-safe.
  */
 public final class SimulatedDevice {
   /** What one device saw. */
-  public record Result(int courierCount, String courierName, InetAddress virtualAddress, int aaaaAnswers,
-      int httpsAnswers, String peerCertificate, List<String> replies, long bytesSent, long bytesReceived,
-      Duration dnsTime, Duration connectTime, Duration total) {}
+  public record Result(
+      int courierCount,
+      String courierName,
+      InetAddress virtualAddress,
+      int aaaaAnswers,
+      int httpsAnswers,
+      String peerCertificate,
+      List<String> replies,
+      long bytesSent,
+      long bytesReceived,
+      Duration dnsTime,
+      Duration connectTime,
+      Duration total) {}
 
   private static final java.util.concurrent.atomic.AtomicInteger NEXT_SOURCE =
       new java.util.concurrent.atomic.AtomicInteger();
@@ -54,7 +65,8 @@ public final class SimulatedDevice {
    * @param port the courier port to dial (5223)
    * @param log where each step is told in plain language (a no-op for many devices)
    */
-  public SimulatedDevice(InetSocketAddress proxyDns, DemoCertificates tls, int port, Consumer<String> log) {
+  public SimulatedDevice(
+      InetSocketAddress proxyDns, DemoCertificates tls, int port, Consumer<String> log) {
     this.proxyDns = proxyDns;
     this.tls = tls;
     this.port = port;
@@ -62,16 +74,20 @@ public final class SimulatedDevice {
   }
 
   /** Runs the device's whole flow for courier {@code pick(count)}; throws when any step fails. */
-  public Result run(java.util.function.IntUnaryOperator pick, int messages, boolean tcpDns) throws IOException {
+  public Result run(java.util.function.IntUnaryOperator pick, int messages, boolean tcpDns)
+      throws IOException {
     long start = System.nanoTime();
     SimpleResolver dns = new SimpleResolver(proxyDns);
     dns.setTCP(tcpDns);
     if (tcpDns) {
-      // each device its own TCP connection, as real devices have: dnsjava shares one connection per local and
+      // each device its own TCP connection, as real devices have: dnsjava shares one connection per
+      // local and
       // remote address, so give each device its own loopback source address
       int n = NEXT_SOURCE.getAndIncrement();
-      dns.setLocalAddress(new InetSocketAddress(InetAddress.getByAddress(new byte[] {127, 0, 2,
-          (byte) (1 + Math.floorMod(n, 250))}), 0));
+      dns.setLocalAddress(
+          new InetSocketAddress(
+              InetAddress.getByAddress(new byte[] {127, 0, 2, (byte) (1 + Math.floorMod(n, 250))}),
+              0));
     }
     dns.setTimeout(Duration.ofSeconds(5));
 
@@ -89,7 +105,10 @@ public final class SimulatedDevice {
     if (count < 1) {
       throw new IOException("no count=N in TXT push.apple.com: " + txt);
     }
-    log.accept("DNS  TXT push.apple.com -> count=" + count + " (the devices' fallback when the bag is unreachable)");
+    log.accept(
+        "DNS  TXT push.apple.com -> count="
+            + count
+            + " (the devices' fallback when the bag is unreachable)");
 
     int n = pick.applyAsInt(count);
     String courier = n + "-courier.push.apple.com.";
@@ -107,9 +126,17 @@ public final class SimulatedDevice {
     int aaaa = query(dns, courier, Type.AAAA).getSection(Section.ANSWER).size();
     int https = query(dns, courier, Type.HTTPS).getSection(Section.ANSWER).size();
     long dnsDone = System.nanoTime();
-    log.accept("DNS  A " + courier + " -> " + virtual.getHostAddress() + " (virtual address, TTL "
-        + a.getSection(Section.ANSWER).get(0).getTTL() + "s); AAAA -> " + (aaaa == 0 ? "NODATA" : aaaa + " records")
-        + "; HTTPS -> " + (https == 0 ? "NODATA" : https + " records"));
+    log.accept(
+        "DNS  A "
+            + courier
+            + " -> "
+            + virtual.getHostAddress()
+            + " (virtual address, TTL "
+            + a.getSection(Section.ANSWER).get(0).getTTL()
+            + "s); AAAA -> "
+            + (aaaa == 0 ? "NODATA" : aaaa + " records")
+            + "; HTTPS -> "
+            + (https == 0 ? "NODATA" : https + " records"));
 
     SSLSocket socket = (SSLSocket) tls.client().getSocketFactory().createSocket();
     try (socket) {
@@ -118,24 +145,38 @@ public final class SimulatedDevice {
       socket.setTcpNoDelay(true);
       SSLParameters params = socket.getSSLParameters();
       params.setServerNames(List.of(new SNIHostName("courier.push.apple.com")));
-      params.setEndpointIdentificationAlgorithm("HTTPS"); // verify the certificate is for courier.push.apple.com
+      params.setEndpointIdentificationAlgorithm(
+          "HTTPS"); // verify the certificate is for courier.push.apple.com
       params.setProtocols(new String[] {"TLSv1.3"});
       socket.setSSLParameters(params);
       socket.startHandshake();
       long connected = System.nanoTime();
-      String peer = ((java.security.cert.X509Certificate) socket.getSession().getPeerCertificates()[0])
-          .getSubjectX500Principal().getName();
-      log.accept("TCP  " + virtual.getHostAddress() + ":" + port + " -> TLS " + socket.getSession().getProtocol()
-          + " with " + peer + " (SNI courier.push.apple.com, certificate verified end to end)");
+      String peer =
+          ((java.security.cert.X509Certificate) socket.getSession().getPeerCertificates()[0])
+              .getSubjectX500Principal()
+              .getName();
+      log.accept(
+          "TCP  "
+              + virtual.getHostAddress()
+              + ":"
+              + port
+              + " -> TLS "
+              + socket.getSession().getProtocol()
+              + " with "
+              + peer
+              + " (SNI courier.push.apple.com, certificate verified end to end)");
 
       OutputStream out = socket.getOutputStream();
-      BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+      BufferedReader in =
+          new BufferedReader(
+              new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
       List<String> replies = new ArrayList<>();
       long sent = 0;
       long received = 0;
       for (int i = 1; i <= messages; i++) {
-        byte[] msg = ("hello " + i + " from device " + Thread.currentThread().getName() + "\n")
-            .getBytes(StandardCharsets.UTF_8);
+        byte[] msg =
+            ("hello " + i + " from device " + Thread.currentThread().getName() + "\n")
+                .getBytes(StandardCharsets.UTF_8);
         out.write(msg);
         out.flush();
         sent += msg.length;
@@ -153,8 +194,18 @@ public final class SimulatedDevice {
         throw new IOException("courier sent more after half-close: " + tail);
       }
       log.accept("TCP  half-closed; the courier closed its side too");
-      return new Result(count, courier, virtual, aaaa, https, peer, replies, sent, received,
-          Duration.ofNanos(dnsDone - start), Duration.ofNanos(connected - dnsDone),
+      return new Result(
+          count,
+          courier,
+          virtual,
+          aaaa,
+          https,
+          peer,
+          replies,
+          sent,
+          received,
+          Duration.ofNanos(dnsDone - start),
+          Duration.ofNanos(connected - dnsDone),
           Duration.ofNanos(System.nanoTime() - start));
     }
   }
@@ -166,7 +217,8 @@ public final class SimulatedDevice {
     } catch (TextParseException e) {
       throw new IOException(e);
     }
-    // Like a device's stub resolver (glibc's attempts:3): a query that fails on the wire is asked again; a busy host
+    // Like a device's stub resolver (glibc's attempts:3): a query that fails on the wire is asked
+    // again; a busy host
     // may drop a UDP datagram, and a device would not give up on the first loss.
     Message r;
     for (int attempt = 1; ; attempt++) {

@@ -27,10 +27,11 @@ import org.xbill.DNS.Section;
 import org.xbill.DNS.Type;
 
 /**
- * A simulated "real" DNS server on loopback standing in for the internet's DNS: it answers A and AAAA queries for the
- * names in its table (the real courier, init and API names, pointing at the simulated couriers) and NXDOMAIN for
- * everything else. UDP only, one thread; {@link #close()} stops it, which the end-to-end test uses to show that the
- * proxy keeps routing from its stale cache.
+ * A simulated "real" DNS server on loopback standing in for the internet's DNS: it answers A and
+ * AAAA queries for the names in its table (the real courier, init and API names, pointing at the
+ * simulated couriers) and NXDOMAIN for everything else. UDP only, one thread; {@link #close()}
+ * stops it, which the end-to-end test uses to show that the proxy keeps routing from its stale
+ * cache.
  */
 public final class SimulatedUpstreamDns implements Closeable {
   private final DatagramSocket socket;
@@ -46,8 +47,12 @@ public final class SimulatedUpstreamDns implements Closeable {
     this.thread.setDaemon(true);
   }
 
-  /** Starts a server on {@code address} (port 0 picks a free port) whose answers carry {@code ttlSeconds}. */
-  public static SimulatedUpstreamDns start(InetSocketAddress address, long ttlSeconds) throws SocketException {
+  /**
+   * Starts a server on {@code address} (port 0 picks a free port) whose answers carry {@code
+   * ttlSeconds}.
+   */
+  public static SimulatedUpstreamDns start(InetSocketAddress address, long ttlSeconds)
+      throws SocketException {
     SimulatedUpstreamDns dns = new SimulatedUpstreamDns(new DatagramSocket(address), ttlSeconds);
     dns.thread.start();
     return dns;

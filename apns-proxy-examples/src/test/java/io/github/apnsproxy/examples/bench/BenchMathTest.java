@@ -10,17 +10,22 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** The bench's arithmetic, JSON, DNS packets, options and verdicts; in memory, no sockets, nothing timed. */
+/**
+ * The bench's arithmetic, JSON, DNS packets, options and verdicts; in memory, no sockets, nothing
+ * timed.
+ */
 class BenchMathTest {
   @Test
   void coreBusyTimeCountsEveryStateButIdleAndIowait() {
-    String stat = """
+    String stat =
+        """
         cpu  900 0 900 9000 90 9 9 0 0 0
         cpu0 100 2 30 5000 40 5 60 7 11 13
         cpu1 800 0 870 4000 50 4 3 0 0 0
         intr 1 2 3
         """;
-    // cpu0: user 100 + nice 2 + system 30 + irq 5 + softirq 60 + steal 7 = 204 ticks; guest (11, 13) is in user
+    // cpu0: user 100 + nice 2 + system 30 + irq 5 + softirq 60 + steal 7 = 204 ticks; guest (11,
+    // 13) is in user
     assertThat(ProcStats.coreBusySeconds(stat, 0)).isEqualTo(204 / ProcStats.CLOCK_TICKS);
     assertThat(ProcStats.coreBusySeconds(stat, 1)).isEqualTo(1677 / ProcStats.CLOCK_TICKS);
     assertThat(ProcStats.coreBusySeconds(stat, 2)).isNaN();
@@ -79,7 +84,9 @@ class BenchMathTest {
     m.put("flag", true);
     m.put("empty", Map.of());
     String json = Json.write(m);
-    assertThat(json).isEqualTo("""
+    assertThat(json)
+        .isEqualTo(
+            """
         {
           "name": "a \\"quoted\\"\\nline",
           "int": 3,
@@ -126,8 +133,16 @@ class BenchMathTest {
     assertThat(full.idleConns).isEqualTo(9_000);
     assertThat(full.targets).containsExactly("direct", "apns-proxy");
 
-    Options quick = Options.parse(new String[] {"--quick", "--only=bulk,dns", "--peer",
-        "haproxy,pid=12+13,subnet=127.100.111.0/24", "--dns-peer", "unbound,pid=14,addr=127.0.0.1:15354"});
+    Options quick =
+        Options.parse(
+            new String[] {
+              "--quick",
+              "--only=bulk,dns",
+              "--peer",
+              "haproxy,pid=12+13,subnet=127.100.111.0/24",
+              "--dns-peer",
+              "unbound,pid=14,addr=127.0.0.1:15354"
+            });
     assertThat(quick.repeats).isEqualTo(1);
     assertThat(quick.only).containsExactly("bulk", "dns");
     assertThat(quick.peers.get(0).pids()).containsExactly(12L, 13L);
@@ -138,19 +153,25 @@ class BenchMathTest {
   void optionsRefuseNonLoopbackAndUnknownTargets() {
     assertThatThrownBy(() -> Options.parse(new String[] {"--subnet", "10.100.100.0/24"}))
         .hasMessageContaining("loopback");
-    assertThatThrownBy(() -> Options.parse(new String[] {"--dns-peer", "x,pid=1,addr=192.0.2.1:53"}))
+    assertThatThrownBy(
+            () -> Options.parse(new String[] {"--dns-peer", "x,pid=1,addr=192.0.2.1:53"}))
         .hasMessageContaining("loopback");
-    assertThatThrownBy(() -> Options.parse(new String[] {"--target", "nginx"})).hasMessageContaining("nginx");
-    assertThatThrownBy(() -> Options.parse(new String[] {"--only", "everything"})).hasMessageContaining("only");
+    assertThatThrownBy(() -> Options.parse(new String[] {"--target", "nginx"}))
+        .hasMessageContaining("nginx");
+    assertThatThrownBy(() -> Options.parse(new String[] {"--only", "everything"}))
+        .hasMessageContaining("only");
   }
 
   @Test
   void planPutsCourierNAtOffsetOnePlusN() {
     Plan plan = new Plan(18, 5223, "127.0.11");
-    assertThat(plan.fronts("127.100.100.0/24").get(0).getAddress().getHostAddress()).isEqualTo("127.100.100.1");
-    assertThat(plan.fronts("127.100.100.0/24").get(17).getAddress().getHostAddress()).isEqualTo("127.100.100.18");
+    assertThat(plan.fronts("127.100.100.0/24").get(0).getAddress().getHostAddress())
+        .isEqualTo("127.100.100.1");
+    assertThat(plan.fronts("127.100.100.0/24").get(17).getAddress().getHostAddress())
+        .isEqualTo("127.100.100.18");
     assertThat(plan.upstreams().get(17).toString()).contains("127.0.11.18:5223");
-    assertThat(plan.hostsFile("127.100.100.0/24")).contains("127.0.11.18 17-courier.push.apple.com");
+    assertThat(plan.hostsFile("127.100.100.0/24"))
+        .contains("127.0.11.18 17-courier.push.apple.com");
     assertThat(plan.emitMap("127.100.111.0/24"))
         .startsWith("127.100.111.1:5223 127.0.11.1:5223 0-courier.push.apple.com\n");
   }
@@ -161,8 +182,13 @@ class BenchMathTest {
     r.add("direct", Map.of("bulk.up.gbps", 10.0, "pingpong1.p50_us", 20.0));
     r.add("apns-proxy", Map.of("bulk.up.gbps", 6.0, "pingpong1.p50_us", 45.0));
     r.add("haproxy", Map.of("bulk.up.gbps", 5.0));
-    Report.Row bulk = Report.ROWS.stream().filter(x -> x.key().equals("bulk.up.gbps")).findFirst().orElseThrow();
-    Report.Row pp = Report.ROWS.stream().filter(x -> x.key().equals("pingpong1.p50_us")).findFirst().orElseThrow();
+    Report.Row bulk =
+        Report.ROWS.stream().filter(x -> x.key().equals("bulk.up.gbps")).findFirst().orElseThrow();
+    Report.Row pp =
+        Report.ROWS.stream()
+            .filter(x -> x.key().equals("pingpong1.p50_us"))
+            .findFirst()
+            .orElseThrow();
     assertThat(r.versusDirect(bulk, "apns-proxy")).isEqualTo(0.6);
     assertThat(r.verdict(bulk)).isEqualTo("met");
     assertThat(r.versusDirect(pp, "apns-proxy")).isEqualTo(25.0);

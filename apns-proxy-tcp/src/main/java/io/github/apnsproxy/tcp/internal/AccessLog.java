@@ -20,8 +20,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The stock access log: one logfmt line per finished or refused connection, written on {@link #closed}. Stateless
- * apart from the sink and the clock; thread-safe when the sink is.
+ * The stock access log: one logfmt line per finished or refused connection, written on {@link
+ * #closed}. Stateless apart from the sink and the clock; thread-safe when the sink is.
  */
 public final class AccessLog implements SpliceListener {
   /** The logger name of the stock access log. */
@@ -37,7 +37,10 @@ public final class AccessLog implements SpliceListener {
     this.logger = logger;
   }
 
-  /** Lines at INFO on the logger {@value #LOGGER}; nothing is formatted while that logger is off for INFO. */
+  /**
+   * Lines at INFO on the logger {@value #LOGGER}; nothing is formatted while that logger is off for
+   * INFO.
+   */
   public static AccessLog toLogger() {
     Logger log = LoggerFactory.getLogger(LOGGER);
     return new AccessLog(log::info, Clock.systemUTC(), log);
@@ -45,7 +48,8 @@ public final class AccessLog implements SpliceListener {
 
   /** Lines to {@code sink}, stamped with {@code clock}. */
   public static AccessLog to(Consumer<String> sink, Clock clock) {
-    return new AccessLog(Objects.requireNonNull(sink, "sink"), Objects.requireNonNull(clock, "clock"), null);
+    return new AccessLog(
+        Objects.requireNonNull(sink, "sink"), Objects.requireNonNull(clock, "clock"), null);
   }
 
   @Override
@@ -88,7 +92,9 @@ public final class AccessLog implements SpliceListener {
     return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + a.getPort();
   }
 
-  /** Appends {@code name=value}; {@code -} for none, quoted and escaped when the value is not plain. */
+  /**
+   * Appends {@code name=value}; {@code -} for none, quoted and escaped when the value is not plain.
+   */
   private static void field(StringBuilder b, String name, @Nullable String value) {
     if (b.length() > 0) {
       b.append(' ');
@@ -122,8 +128,18 @@ public final class AccessLog implements SpliceListener {
     }
     for (int i = 0; i < v.length(); i++) {
       char ch = v.charAt(i);
-      boolean ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
-          || ch == '.' || ch == '-' || ch == '_' || ch == ':' || ch == '[' || ch == ']' || ch == '%' || ch == '/';
+      boolean ok =
+          (ch >= 'a' && ch <= 'z')
+              || (ch >= 'A' && ch <= 'Z')
+              || (ch >= '0' && ch <= '9')
+              || ch == '.'
+              || ch == '-'
+              || ch == '_'
+              || ch == ':'
+              || ch == '['
+              || ch == ']'
+              || ch == '%'
+              || ch == '/';
       if (!ok) {
         return false;
       }

@@ -12,12 +12,16 @@ import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Objects;
 
-/** The splicer's proxy handshake ({@link Tunnel}) over a blocking socket, for tools; see {@link EgressProxy#connect}. */
+/**
+ * The splicer's proxy handshake ({@link Tunnel}) over a blocking socket, for tools; see {@link
+ * EgressProxy#connect}.
+ */
 public final class BlockingTunnel {
   private BlockingTunnel() {}
 
   /** Connects through {@code proxy} to {@code host:port}; see {@link EgressProxy#connect}. */
-  public static Socket open(EgressProxy proxy, String host, int port, Duration timeout) throws IOException {
+  public static Socket open(EgressProxy proxy, String host, int port, Duration timeout)
+      throws IOException {
     Objects.requireNonNull(proxy, "proxy");
     Objects.requireNonNull(host, "host");
     int ms = (int) Math.max(1, Math.min(Integer.MAX_VALUE, timeout.toMillis()));
@@ -37,7 +41,8 @@ public final class BlockingTunnel {
       while (true) {
         ByteBuffer out = t.output();
         if (out.hasRemaining()) {
-          s.getOutputStream().write(out.array(), out.arrayOffset() + out.position(), out.remaining());
+          s.getOutputStream()
+              .write(out.array(), out.arrayOffset() + out.position(), out.remaining());
           out.position(out.limit());
         }
         ByteBuffer buf = t.input();
@@ -45,11 +50,12 @@ public final class BlockingTunnel {
         try {
           n = in.read(buf.array(), buf.arrayOffset() + buf.position(), buf.remaining());
         } catch (SocketTimeoutException e) {
-          throw new EgressProxyException("egress proxy " + proxy + " did not answer within " + timeout, false);
+          throw new EgressProxyException(
+              "egress proxy " + proxy + " did not answer within " + timeout, false);
         }
         if (n < 0) {
-          throw new EgressProxyException("egress proxy " + proxy + " closed the connection during the handshake",
-              false);
+          throw new EgressProxyException(
+              "egress proxy " + proxy + " closed the connection during the handshake", false);
         }
         buf.position(buf.position() + n);
         int r = t.advance();
@@ -58,10 +64,12 @@ public final class BlockingTunnel {
           return s;
         }
         if (r == Tunnel.FAILED) {
-          throw new EgressProxyException("egress proxy " + proxy + " " + t.failure(), t.isConfigProblem());
+          throw new EgressProxyException(
+              "egress proxy " + proxy + " " + t.failure(), t.isConfigProblem());
         }
         if (System.nanoTime() - deadline > 0) {
-          throw new EgressProxyException("egress proxy " + proxy + " did not answer within " + timeout, false);
+          throw new EgressProxyException(
+              "egress proxy " + proxy + " did not answer within " + timeout, false);
         }
       }
     } finally {

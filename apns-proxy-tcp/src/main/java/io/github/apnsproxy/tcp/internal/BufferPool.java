@@ -5,10 +5,11 @@ import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 
 /**
- * A loop's pool of direct buffers for bytes a peer could not take yet. Used by the loop thread only; the
- * outstanding count is volatile so other threads (metrics, tests) may read it.
+ * A loop's pool of direct buffers for bytes a peer could not take yet. Used by the loop thread
+ * only; the outstanding count is volatile so other threads (metrics, tests) may read it.
  */
-@SuppressWarnings("NonAtomicVolatileUpdate") // one writer, the loop thread; the volatile only publishes the count
+@SuppressWarnings(
+    "NonAtomicVolatileUpdate") // one writer, the loop thread; the volatile only publishes the count
 final class BufferPool {
   private static final int MAX_FREE = 32;
   private final int size;

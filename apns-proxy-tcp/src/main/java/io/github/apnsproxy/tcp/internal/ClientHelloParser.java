@@ -12,15 +12,17 @@ import java.util.Locale;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Reads a TLS ClientHello (TLS 1.0 to 1.3: RFC 2246, 5246, 8446) from the first bytes of one connection and finds its
- * server name (RFC 6066 section 3) and ALPN list (RFC 7301). The hello may come in any number of reads and be split
- * over several handshake records (RFC 8446 section 5.1 allows it); records are walked as they complete, so a hello
- * trickled one byte per read costs work proportional to its size, not its square. One instance per connection (it
- * remembers how far it walked); loop thread only.
+ * Reads a TLS ClientHello (TLS 1.0 to 1.3: RFC 2246, 5246, 8446) from the first bytes of one
+ * connection and finds its server name (RFC 6066 section 3) and ALPN list (RFC 7301). The hello may
+ * come in any number of reads and be split over several handshake records (RFC 8446 section 5.1
+ * allows it); records are walked as they complete, so a hello trickled one byte per read costs work
+ * proportional to its size, not its square. One instance per connection (it remembers how far it
+ * walked); loop thread only.
  *
- * <p>Refused, with a reason for the DEBUG log: bytes that are not a TLS handshake record, an SSLv2-style hello, a
- * handshake message that is not a ClientHello, a zero-length or over-long record, lengths that do not add up, a hello
- * over the cap, a duplicate extension, a malformed server name.
+ * <p>Refused, with a reason for the DEBUG log: bytes that are not a TLS handshake record, an
+ * SSLv2-style hello, a handshake message that is not a ClientHello, a zero-length or over-long
+ * record, lengths that do not add up, a hello over the cap, a duplicate extension, a malformed
+ * server name.
  */
 public final class ClientHelloParser implements PrefaceParser {
   static final int RECORD_HANDSHAKE = 22;
@@ -31,16 +33,23 @@ public final class ClientHelloParser implements PrefaceParser {
 
   private final String door;
   private final int cap;
+
   /** Offset of the next record header not walked yet. */
   private int pos;
+
   /** Handshake bytes in the records walked so far. */
   private int gathered;
+
   /** The handshake message's length with its 4-byte header; -1 until those 4 bytes are known. */
   private int needed = -1;
+
   /** The first handshake bytes (type and 24-bit length), collected across records. */
   private final byte[] head = new byte[4];
 
-  /** A parser for one connection of door {@code door}, refusing hellos over {@code cap} bytes on the wire. */
+  /**
+   * A parser for one connection of door {@code door}, refusing hellos over {@code cap} bytes on the
+   * wire.
+   */
   public ClientHelloParser(String door, int cap) {
     this.door = door;
     this.cap = cap;
@@ -68,10 +77,12 @@ public final class ClientHelloParser implements PrefaceParser {
       int minor = b.get(pos + 2) & 0xff;
       int len = b.getShort(pos + 3) & 0xffff;
       if (type != RECORD_HANDSHAKE) {
-        return PrefaceDecision.refuse("record type " + type + " before the ClientHello was complete");
+        return PrefaceDecision.refuse(
+            "record type " + type + " before the ClientHello was complete");
       }
       if (major != 3 || minor > 4) {
-        return PrefaceDecision.refuse("record version " + major + "." + minor + " (expected 3.0 to 3.4)");
+        return PrefaceDecision.refuse(
+            "record version " + major + "." + minor + " (expected 3.0 to 3.4)");
       }
       if (len == 0 || len > MAX_RECORD) {
         return PrefaceDecision.refuse("record length " + len + " (expected 1.." + MAX_RECORD + ")");
@@ -86,10 +97,12 @@ public final class ClientHelloParser implements PrefaceParser {
       pos += 5 + len;
       if (needed < 0 && gathered >= 4) {
         if (head[0] != HANDSHAKE_CLIENT_HELLO) {
-          return PrefaceDecision.refuse("handshake message type " + (head[0] & 0xff) + " (expected ClientHello)");
+          return PrefaceDecision.refuse(
+              "handshake message type " + (head[0] & 0xff) + " (expected ClientHello)");
         }
         needed = 4 + (((head[1] & 0xff) << 16) | ((head[2] & 0xff) << 8) | (head[3] & 0xff));
-        // the smallest wire size of the whole hello: its bytes plus one record header per 2^14 of them
+        // the smallest wire size of the whole hello: its bytes plus one record header per 2^14 of
+        // them
         int wire = needed + 5 * ((needed + MAX_RECORD - 1) / MAX_RECORD);
         if (wire > cap) {
           return tooBig(wire);
@@ -112,7 +125,10 @@ public final class ClientHelloParser implements PrefaceParser {
     return PrefaceDecision.refuse("ClientHello of at least " + bytes + " bytes (cap " + cap + ")");
   }
 
-  /** Checks what is there of an incomplete record header, so garbage is refused without waiting for more. */
+  /**
+   * Checks what is there of an incomplete record header, so garbage is refused without waiting for
+   * more.
+   */
   private static @Nullable String checkPartialHeader(ByteBuffer b, int at, int limit) {
     int type = b.get(at) & 0xff;
     if (type != RECORD_HANDSHAKE) {
@@ -151,7 +167,9 @@ public final class ClientHelloParser implements PrefaceParser {
     }
   }
 
-  /** Parses the handshake message {@code m} (header included), already known to be a ClientHello. */
+  /**
+   * Parses the handshake message {@code m} (header included), already known to be a ClientHello.
+   */
   private PrefaceDecision parseHello(byte[] m) throws Malformed {
     Reader r = new Reader(m, 4, m.length);
     r.skip(2, "client_version");
@@ -163,7 +181,8 @@ public final class ClientHelloParser implements PrefaceParser {
     r.skip(sid, "session_id");
     int suites = r.u16("cipher_suites length");
     if (suites < 2 || suites % 2 != 0) {
-      throw new Malformed("cipher_suites length " + suites + " (expected an even number, at least 2)");
+      throw new Malformed(
+          "cipher_suites length " + suites + " (expected an even number, at least 2)");
     }
     r.skip(suites, "cipher_suites");
     int comp = r.u8("compression_methods length");
@@ -176,7 +195,8 @@ public final class ClientHelloParser implements PrefaceParser {
     if (r.remaining() > 0) {
       int extLen = r.u16("extensions length");
       if (extLen != r.remaining()) {
-        throw new Malformed("extensions length " + extLen + " but " + r.remaining() + " bytes follow");
+        throw new Malformed(
+            "extensions length " + extLen + " but " + r.remaining() + " bytes follow");
       }
       List<Integer> seen = new ArrayList<>();
       while (r.remaining() > 0) {
@@ -203,7 +223,8 @@ public final class ClientHelloParser implements PrefaceParser {
     }
     int listLen = e.u16("server_name_list length");
     if (listLen != e.remaining() || listLen == 0) {
-      throw new Malformed("server_name_list length " + listLen + " but " + e.remaining() + " bytes follow");
+      throw new Malformed(
+          "server_name_list length " + listLen + " but " + e.remaining() + " bytes follow");
     }
     String host = null;
     while (e.remaining() > 0) {
@@ -221,7 +242,10 @@ public final class ClientHelloParser implements PrefaceParser {
     return host;
   }
 
-  /** Validates a host name (ASCII letters, digits, hyphens, dots; RFC 6066: no trailing dot) and lower-cases it. */
+  /**
+   * Validates a host name (ASCII letters, digits, hyphens, dots; RFC 6066: no trailing dot) and
+   * lower-cases it.
+   */
   private static String hostName(byte[] raw) throws Malformed {
     if (raw.length == 0 || raw.length > 253) {
       throw new Malformed("server name of " + raw.length + " bytes (expected 1..253)");
@@ -234,13 +258,17 @@ public final class ClientHelloParser implements PrefaceParser {
           throw new Malformed("server name with an empty label");
         }
         label = 0;
-      } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'
+      } else if ((c >= 'a' && c <= 'z')
+          || (c >= 'A' && c <= 'Z')
+          || (c >= '0' && c <= '9')
+          || c == '-'
           || c == '_') {
         if (++label > 63) {
           throw new Malformed("server name label over 63 bytes");
         }
       } else {
-        throw new Malformed("server name byte " + c + " at " + i + " (expected letters, digits, '-', '.')");
+        throw new Malformed(
+            "server name byte " + c + " at " + i + " (expected letters, digits, '-', '.')");
       }
     }
     if (label == 0) {
@@ -252,7 +280,8 @@ public final class ClientHelloParser implements PrefaceParser {
   private static List<String> alpn(Reader e) throws Malformed {
     int listLen = e.u16("ALPN list length");
     if (listLen != e.remaining() || listLen < 2) {
-      throw new Malformed("ALPN list length " + listLen + " but " + e.remaining() + " bytes follow");
+      throw new Malformed(
+          "ALPN list length " + listLen + " but " + e.remaining() + " bytes follow");
     }
     List<String> out = new ArrayList<>();
     while (e.remaining() > 0) {

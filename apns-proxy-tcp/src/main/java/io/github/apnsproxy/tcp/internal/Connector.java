@@ -26,11 +26,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The connect stage's shared knowledge, for every loop: which attempts a route becomes (direct addresses in the
- * configured family order, or tunnels through the egress proxies by host name), which addresses are this proxy's
- * own (never connected to: a self-loop), which addresses failed recently (tried last for a while), the proxies'
- * resolved addresses, and the rate limit of configuration warnings. Thread-safe; loops call it without blocking
- * (proxy host names are resolved on one daemon thread, {@code apns-proxy-tcp-egress-dns}).
+ * The connect stage's shared knowledge, for every loop: which attempts a route becomes (direct
+ * addresses in the configured family order, or tunnels through the egress proxies by host name),
+ * which addresses are this proxy's own (never connected to: a self-loop), which addresses failed
+ * recently (tried last for a while), the proxies' resolved addresses, and the rate limit of
+ * configuration warnings. Thread-safe; loops call it without blocking (proxy host names are
+ * resolved on one daemon thread, {@code apns-proxy-tcp-egress-dns}).
  */
 final class Connector {
   private static final Logger LOG = LoggerFactory.getLogger(Connector.class);
@@ -38,7 +39,10 @@ final class Connector {
   private static final long WARN_INTERVAL_NANOS = 60_000_000_000L;
   private static final long PROXY_DNS_REFRESH_NANOS = 60_000_000_000L;
 
-  /** One way to try: connect to {@code connectTo}, then (through {@code proxy}) ask for {@code host:port}. */
+  /**
+   * One way to try: connect to {@code connectTo}, then (through {@code proxy}) ask for {@code
+   * host:port}.
+   */
   record Attempt(InetSocketAddress connectTo, @Nullable EgressProxy proxy, String host, int port) {
     @Override
     public String toString() {
@@ -103,8 +107,9 @@ final class Connector {
   }
 
   /**
-   * Whether {@code a} is this proxy itself: an address its plan hands out, a configured never-connect network, or
-   * an address and port it listens on. Connecting there would splice the proxy to itself, over and over.
+   * Whether {@code a} is this proxy itself: an address its plan hands out, a configured
+   * never-connect network, or an address and port it listens on. Connecting there would splice the
+   * proxy to itself, over and over.
    */
   boolean isSelf(InetSocketAddress a) {
     InetAddress ip = a.getAddress();
@@ -117,22 +122,33 @@ final class Connector {
     if (selfEndpoints.contains(a)) {
       return true;
     }
-    return wildcardPorts.contains(a.getPort()) && (ip.isLoopbackAddress() || localAddresses.contains(ip));
+    return wildcardPorts.contains(a.getPort())
+        && (ip.isLoopbackAddress() || localAddresses.contains(ip));
   }
 
-  /** The attempts for {@code route}, in order; empty when nothing can be tried ({@code why} then says why). */
+  /**
+   * The attempts for {@code route}, in order; empty when nothing can be tried ({@code why} then
+   * says why).
+   */
   List<Attempt> attempts(Route route, long now, StringBuilder why) {
     List<InetSocketAddress> candidates = family.apply(route.candidates());
     List<Attempt> out = new ArrayList<>(candidates.size());
     List<Attempt> failedLast = null;
     String routeHost = route.host();
     for (InetSocketAddress c : candidates) {
-      String name = c.isUnresolved() ? c.getHostString()
-          : routeHost.isEmpty() ? c.getAddress().getHostAddress() : routeHost;
+      String name =
+          c.isUnresolved()
+              ? c.getHostString()
+              : routeHost.isEmpty() ? c.getAddress().getHostAddress() : routeHost;
       List<EgressProxy> proxies = egress.proxiesFor(name, c.getPort());
       if (proxies.isEmpty()) {
         if (c.isUnresolved()) {
-          append(why, c.getHostString() + ":" + c.getPort() + ": a host name, but no egress proxy reaches it");
+          append(
+              why,
+              c.getHostString()
+                  + ":"
+                  + c.getPort()
+                  + ": a host name, but no egress proxy reaches it");
           continue;
         }
         Attempt a = new Attempt(c, null, name, c.getPort());
@@ -173,7 +189,9 @@ final class Connector {
       out.addAll(failedLast); // recently failed: still tried, but after the others
     }
     if (out.isEmpty() && candidates.isEmpty() && !route.candidates().isEmpty()) {
-      append(why, "no " + family.text() + " address among " + route.candidates() + " (upstream.family)");
+      append(
+          why,
+          "no " + family.text() + " address among " + route.candidates() + " (upstream.family)");
     }
     return out;
   }
@@ -203,7 +221,10 @@ final class Connector {
     return true;
   }
 
-  /** Remembers that connecting to {@code a} failed: it is tried after the others for the failure memory. */
+  /**
+   * Remembers that connecting to {@code a} failed: it is tried after the others for the failure
+   * memory.
+   */
   void failed(InetSocketAddress a, long now) {
     long memory = settings.failedAddressMemoryNanos();
     if (memory <= 0) {
@@ -251,8 +272,12 @@ final class Connector {
     try {
       proxyAddresses.put(p, new Resolved(InetAddress.getByName(p.host()), now, false));
     } catch (UnknownHostException e) {
-      LOG.warn("egress proxy {}: host name {} does not resolve (retrying in the background)", p, p.host());
-      proxyAddresses.put(p, new Resolved(null, now - PROXY_DNS_REFRESH_NANOS + 5_000_000_000L, false));
+      LOG.warn(
+          "egress proxy {}: host name {} does not resolve (retrying in the background)",
+          p,
+          p.host());
+      proxyAddresses.put(
+          p, new Resolved(null, now - PROXY_DNS_REFRESH_NANOS + 5_000_000_000L, false));
     }
   }
 
@@ -260,23 +285,27 @@ final class Connector {
     if (closed) {
       return;
     }
-    Resolved marker = new Resolved(old == null ? null : old.address, old == null ? now : old.at, true);
-    if (old == null ? proxyAddresses.putIfAbsent(p, marker) != null : !proxyAddresses.replace(p, old, marker)) {
+    Resolved marker =
+        new Resolved(old == null ? null : old.address, old == null ? now : old.at, true);
+    if (old == null
+        ? proxyAddresses.putIfAbsent(p, marker) != null
+        : !proxyAddresses.replace(p, old, marker)) {
       return; // another loop refreshes it
     }
     ExecutorService e = dns();
     try {
-      e.execute(() -> {
-        InetAddress fresh = null;
-        try {
-          fresh = InetAddress.getByName(p.host());
-        } catch (UnknownHostException ex) {
-          LOG.debug("egress proxy {}: {} does not resolve", p, p.host());
-        }
-        // a failed refresh keeps the last known address: the proxy likely still runs there
-        InetAddress keep = fresh != null ? fresh : marker.address;
-        proxyAddresses.put(p, new Resolved(keep, System.nanoTime(), false));
-      });
+      e.execute(
+          () -> {
+            InetAddress fresh = null;
+            try {
+              fresh = InetAddress.getByName(p.host());
+            } catch (UnknownHostException ex) {
+              LOG.debug("egress proxy {}: {} does not resolve", p, p.host());
+            }
+            // a failed refresh keeps the last known address: the proxy likely still runs there
+            InetAddress keep = fresh != null ? fresh : marker.address;
+            proxyAddresses.put(p, new Resolved(keep, System.nanoTime(), false));
+          });
     } catch (RejectedExecutionException ex) {
       proxyAddresses.put(p, old == null ? new Resolved(null, now, false) : old); // closing
     }
@@ -291,11 +320,13 @@ final class Connector {
           throw new RejectedExecutionException("splicer closed");
         }
         if (e == null) {
-          e = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "apns-proxy-tcp-egress-dns");
-            t.setDaemon(true);
-            return t;
-          });
+          e =
+              Executors.newSingleThreadExecutor(
+                  r -> {
+                    Thread t = new Thread(r, "apns-proxy-tcp-egress-dns");
+                    t.setDaemon(true);
+                    return t;
+                  });
           dns = e;
         }
       }

@@ -18,7 +18,8 @@ import java.util.concurrent.atomic.LongAdder;
 import org.jspecify.annotations.Nullable;
 
 /** The splicer's counters, updated by all loops. Thread-safe. */
-@SuppressWarnings("EnumOrdinal") // ordinals index the per-reason arrays only; snapshots name each reason
+@SuppressWarnings(
+    "EnumOrdinal") // ordinals index the per-reason arrays only; snapshots name each reason
 final class Counters {
   final AtomicInteger active = new AtomicInteger();
   final LongAdder accepted = new LongAdder();
@@ -30,9 +31,17 @@ final class Counters {
   final LongAdder selfLoops = new LongAdder();
   private final AtomicLongArray rejected = new AtomicLongArray(RejectReason.values().length);
   private final AtomicLongArray closed = new AtomicLongArray(CloseReason.values().length);
-  /** Connections routed by their dialled address without a preface: the common path, one adder of its own. */
+
+  /**
+   * Connections routed by their dialled address without a preface: the common path, one adder of
+   * its own.
+   */
   private final LongAdder routedByAddress = new LongAdder();
-  /** Routed connections by front door name, then by name kind (ordinal); doors of the listeners present from start. */
+
+  /**
+   * Routed connections by front door name, then by name kind (ordinal); doors of the listeners
+   * present from start.
+   */
   private final ConcurrentHashMap<String, AtomicLongArray> routed = new ConcurrentHashMap<>();
 
   Counters(List<? extends @Nullable FrontDoor> doors) {
@@ -76,18 +85,31 @@ final class Counters {
       clo.put(r, closed.get(r.ordinal()));
     }
     Map<String, Map<ServerNameKind, Long>> byDoor = new LinkedHashMap<>();
-    routed.forEach((door, counts) -> {
-      Map<ServerNameKind, Long> byKind = new EnumMap<>(ServerNameKind.class);
-      for (ServerNameKind k : ServerNameKind.values()) {
-        long n = counts.get(k.ordinal());
-        if (door.equals(Preface.ADDRESS) && k == ServerNameKind.NONE) {
-          n += routedByAddress.sum();
-        }
-        byKind.put(k, n);
-      }
-      byDoor.put(door, byKind);
-    });
-    return new SpliceStats(active.get(), accepted.sum(), rej, connectFailures.sum(), bytesUp.sum(), bytesDown.sum(),
-        clo, outstandingBuffers, byDoor, prefaceBytes, proxyFailures.sum(), proxyRefusals.sum(), selfLoops.sum());
+    routed.forEach(
+        (door, counts) -> {
+          Map<ServerNameKind, Long> byKind = new EnumMap<>(ServerNameKind.class);
+          for (ServerNameKind k : ServerNameKind.values()) {
+            long n = counts.get(k.ordinal());
+            if (door.equals(Preface.ADDRESS) && k == ServerNameKind.NONE) {
+              n += routedByAddress.sum();
+            }
+            byKind.put(k, n);
+          }
+          byDoor.put(door, byKind);
+        });
+    return new SpliceStats(
+        active.get(),
+        accepted.sum(),
+        rej,
+        connectFailures.sum(),
+        bytesUp.sum(),
+        bytesDown.sum(),
+        clo,
+        outstandingBuffers,
+        byDoor,
+        prefaceBytes,
+        proxyFailures.sum(),
+        proxyRefusals.sum(),
+        selfLoops.sum());
   }
 }

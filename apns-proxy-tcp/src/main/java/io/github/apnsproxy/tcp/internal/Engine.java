@@ -33,8 +33,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The splicer's machinery behind {@code TcpSplicer}: the loops, the listening channels, counters and limits.
- * {@link #start} and {@link #close} may be called from any thread (not from a loop thread); the rest runs on loops.
+ * The splicer's machinery behind {@code TcpSplicer}: the loops, the listening channels, counters
+ * and limits. {@link #start} and {@link #close} may be called from any thread (not from a loop
+ * thread); the rest runs on loops.
  */
 public final class Engine {
   private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
@@ -53,21 +54,32 @@ public final class Engine {
   final Settings settings;
   final Counters counters;
   final SafeListener listener;
-  /** The connect stage's shared part: attempts, self-loop guard, failure memory, proxy addresses. */
+
+  /**
+   * The connect stage's shared part: attempts, self-loop guard, failure memory, proxy addresses.
+   */
   final Connector connector;
+
   private final ConcurrentHashMap<InetAddress, Integer> perClient = new ConcurrentHashMap<>();
   private final Object drainLock = new Object();
   private Loop[] loops = new Loop[0];
   private List<InetSocketAddress> bound = List.of();
+
   /** The listening channel of each bound address, in listen order; guarded by {@code this}. */
   private final Map<InetSocketAddress, ServerSocketChannel> listening = new LinkedHashMap<>();
+
   /**
-   * The front door of each bound listener that has one; replaced whole (copy on write, under {@code this}) when
-   * listeners are added or removed, read by the loops.
+   * The front door of each bound listener that has one; replaced whole (copy on write, under {@code
+   * this}) when listeners are added or removed, read by the loops.
    */
   private volatile Map<InetSocketAddress, FrontDoor> doors = Map.of();
-  /** Whether any connection may need the preface stage; false keeps the address-routed path free of it. */
+
+  /**
+   * Whether any connection may need the preface stage; false keeps the address-routed path free of
+   * it.
+   */
   volatile boolean usesPreface;
+
   /** What {@link #update} swaps: read once per connection by the loops. */
   private volatile Live live;
 
@@ -79,21 +91,28 @@ public final class Engine {
    * @param maxConnections the connection limit
    * @param maxConnectionsPerClient the per-client limit, 0 = unlimited
    */
-  public record Live(Router router, AddressPolicy policy, int maxConnections, int maxConnectionsPerClient) {}
+  public record Live(
+      Router router, AddressPolicy policy, int maxConnections, int maxConnectionsPerClient) {}
 
   /** {@link #acquireClient}: refused at the per-client limit. */
   static final int REFUSED = -1;
+
   /** {@link #acquireClient}: allowed, not counted (no per-client limit); nothing to release. */
   static final int UNCOUNTED = 0;
+
   /** {@link #acquireClient}: allowed and counted; release with {@link #releaseClient}. */
   static final int COUNTED = 1;
+
   private int nextLoop; // acceptor loop thread only
   private boolean started;
   private boolean closed;
   private volatile boolean draining;
   private volatile boolean drainCut;
   private @Nullable CompletableFuture<Void> closing;
-  /** False when a listener refused the keepalive times: accepted sockets then always get them set. */
+
+  /**
+   * False when a listener refused the keepalive times: accepted sockets then always get them set.
+   */
   volatile boolean listenersKeepAlive = true;
 
   /** Makes an engine; nothing is opened until {@link #start}. */
@@ -103,8 +122,12 @@ public final class Engine {
     this.listener = new SafeListener(settings.listener());
     this.connector = new Connector(settings);
     this.usesPreface = settings.usesPreface();
-    this.live = new Live(settings.router(), settings.policy(), settings.maxConnections(),
-        settings.maxConnectionsPerClient());
+    this.live =
+        new Live(
+            settings.router(),
+            settings.policy(),
+            settings.maxConnections(),
+            settings.maxConnectionsPerClient());
   }
 
   /** The current router, policy and limits; any thread. */
@@ -112,14 +135,17 @@ public final class Engine {
     return live;
   }
 
-  /** Swaps the router, policy and limits at once; connections accepted from now on see them. Any thread. */
+  /**
+   * Swaps the router, policy and limits at once; connections accepted from now on see them. Any
+   * thread.
+   */
   public synchronized void update(Live next) {
     live = next;
   }
 
   /**
-   * The front door of the listener that accepted a connection dialling {@code local} (an exact listen address, else
-   * a wildcard one on that port); null for none. Loop threads, after start.
+   * The front door of the listener that accepted a connection dialling {@code local} (an exact
+   * listen address, else a wildcard one on that port); null for none. Loop threads, after start.
    */
   @Nullable FrontDoor doorFor(InetSocketAddress local) {
     Map<InetSocketAddress, FrontDoor> ds = doors;
@@ -195,17 +221,26 @@ public final class Engine {
     LOG.info("TCP splicer listening on {} with {} loops", summary(bound), loops.length);
   }
 
-  /** Opens and binds one listener, adding it to {@code opened} first so a failure can close it; its bound address. */
-  private InetSocketAddress bind(InetSocketAddress a, List<ServerSocketChannel> opened) throws IOException {
-    // an IPv4 listener for an IPv4 address: accepted sockets are then plain IPv4 ones, not v4-mapped IPv6
-    ServerSocketChannel s = ServerSocketChannel.open(
-        a.getAddress() instanceof Inet4Address ? StandardProtocolFamily.INET : StandardProtocolFamily.INET6);
+  /**
+   * Opens and binds one listener, adding it to {@code opened} first so a failure can close it; its
+   * bound address.
+   */
+  private InetSocketAddress bind(InetSocketAddress a, List<ServerSocketChannel> opened)
+      throws IOException {
+    // an IPv4 listener for an IPv4 address: accepted sockets are then plain IPv4 ones, not
+    // v4-mapped IPv6
+    ServerSocketChannel s =
+        ServerSocketChannel.open(
+            a.getAddress() instanceof Inet4Address
+                ? StandardProtocolFamily.INET
+                : StandardProtocolFamily.INET6);
     opened.add(s);
     try {
       s.setOption(StandardSocketOptions.SO_REUSEADDR, true);
       if (settings.reusePort()) {
         if (!s.supportedOptions().contains(StandardSocketOptions.SO_REUSEPORT)) {
-          throw new IOException("SO_REUSEPORT (reusePort, config key tcp.reuse-port) is not supported here");
+          throw new IOException(
+              "SO_REUSEPORT (reusePort, config key tcp.reuse-port) is not supported here");
         }
         s.setOption(StandardSocketOptions.SO_REUSEPORT, true);
       }
@@ -219,13 +254,14 @@ public final class Engine {
   }
 
   /**
-   * Binds {@code addresses} (all or none) and starts accepting on them, with {@code door} as their front door;
-   * returns their bound addresses. Any thread but a loop thread.
+   * Binds {@code addresses} (all or none) and starts accepting on them, with {@code door} as their
+   * front door; returns their bound addresses. Any thread but a loop thread.
    */
-  public synchronized List<InetSocketAddress> addListeners(List<InetSocketAddress> addresses,
-      @Nullable FrontDoor door) throws IOException {
+  public synchronized List<InetSocketAddress> addListeners(
+      List<InetSocketAddress> addresses, @Nullable FrontDoor door) throws IOException {
     if (!started || closed) {
-      throw new IllegalStateException("splicer is not running (expected addListeners between start() and close())");
+      throw new IllegalStateException(
+          "splicer is not running (expected addListeners between start() and close())");
     }
     for (InetSocketAddress a : addresses) {
       if (listening.containsKey(a)) {
@@ -257,15 +293,17 @@ public final class Engine {
       usesPreface = true;
     }
     Loop acceptor = loops[0];
-    onLoop(acceptor, () -> {
-      for (ServerSocketChannel s : opened) {
-        try {
-          acceptor.addServerRunning(s);
-        } catch (IOException e) {
-          LOG.warn("cannot accept on {}", s, e);
-        }
-      }
-    });
+    onLoop(
+        acceptor,
+        () -> {
+          for (ServerSocketChannel s : opened) {
+            try {
+              acceptor.addServerRunning(s);
+            } catch (IOException e) {
+              LOG.warn("cannot accept on {}", s, e);
+            }
+          }
+        });
     for (int i = 0; i < added.size(); i++) {
       listening.put(added.get(i), opened.get(i));
     }
@@ -276,27 +314,30 @@ public final class Engine {
   }
 
   /**
-   * Stops accepting on {@code addresses} (bound addresses) and closes their listeners; connections accepted on them
-   * go on until they end. Any thread but a loop thread.
+   * Stops accepting on {@code addresses} (bound addresses) and closes their listeners; connections
+   * accepted on them go on until they end. Any thread but a loop thread.
    */
   public synchronized void removeListeners(List<InetSocketAddress> addresses) {
     if (!started || closed) {
-      throw new IllegalStateException("splicer is not running (expected removeListeners between start() and"
-          + " close())");
+      throw new IllegalStateException(
+          "splicer is not running (expected removeListeners between start() and" + " close())");
     }
     List<ServerSocketChannel> gone = new ArrayList<>();
     for (InetSocketAddress a : addresses) {
       ServerSocketChannel s = listening.get(a);
       if (s == null) {
-        throw new IllegalArgumentException("not listening on " + a + " (expected one of the bound addresses)");
+        throw new IllegalArgumentException(
+            "not listening on " + a + " (expected one of the bound addresses)");
       }
       gone.add(s);
     }
     Loop acceptor = loops[0];
     onLoop(acceptor, () -> gone.forEach(acceptor::closeServer));
-    // A registered channel's socket is released only when the selector drops its cancelled key, in the loop's next
-    // select; a second task runs only after that select, so once it is done the address no longer accepts.
-    onLoop(acceptor, () -> { });
+    // A registered channel's socket is released only when the selector drops its cancelled key, in
+    // the loop's next
+    // select; a second task runs only after that select, so once it is done the address no longer
+    // accepts.
+    onLoop(acceptor, () -> {});
     Map<InetSocketAddress, FrontDoor> ds = new HashMap<>(doors);
     for (InetSocketAddress a : addresses) {
       listening.remove(a);
@@ -311,19 +352,24 @@ public final class Engine {
   /** Runs {@code task} on {@code loop} and waits (bounded) for it. */
   private static void onLoop(Loop loop, Runnable task) {
     CompletableFuture<Void> done = new CompletableFuture<>();
-    loop.execute(() -> {
-      try {
-        task.run();
-      } finally {
-        done.complete(null);
-      }
-    });
+    loop.execute(
+        () -> {
+          try {
+            task.run();
+          } finally {
+            done.complete(null);
+          }
+        });
     try {
       done.get(STOP_WAIT_MS, TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (ExecutionException | TimeoutException e) {
-      LOG.warn("{} did not take the listener change within {} ms", loop.thread.getName(), STOP_WAIT_MS, e);
+      LOG.warn(
+          "{} did not take the listener change within {} ms",
+          loop.thread.getName(),
+          STOP_WAIT_MS,
+          e);
     }
   }
 
@@ -397,18 +443,21 @@ public final class Engine {
   }
 
   /**
-   * Sets the keepalive idle time and interval on a listener too: Linux copies them into every accepted socket,
-   * which then needs two system calls less (each loop checks this on its first accepted connection and falls back to
-   * setting them per connection where they are not inherited). Best effort: when a listener refuses them, every
-   * connection gets them set on its own.
+   * Sets the keepalive idle time and interval on a listener too: Linux copies them into every
+   * accepted socket, which then needs two system calls less (each loop checks this on its first
+   * accepted connection and falls back to setting them per connection where they are not
+   * inherited). Best effort: when a listener refuses them, every connection gets them set on its
+   * own.
    */
   private void setListenerKeepAlive(ServerSocketChannel s) {
     try {
       Set<SocketOption<?>> supported = s.supportedOptions();
-      if (settings.keepAliveIdleSeconds() > 0 && supported.contains(ExtendedSocketOptions.TCP_KEEPIDLE)) {
+      if (settings.keepAliveIdleSeconds() > 0
+          && supported.contains(ExtendedSocketOptions.TCP_KEEPIDLE)) {
         s.setOption(ExtendedSocketOptions.TCP_KEEPIDLE, settings.keepAliveIdleSeconds());
       }
-      if (settings.keepAliveIntervalSeconds() > 0 && supported.contains(ExtendedSocketOptions.TCP_KEEPINTERVAL)) {
+      if (settings.keepAliveIntervalSeconds() > 0
+          && supported.contains(ExtendedSocketOptions.TCP_KEEPINTERVAL)) {
         s.setOption(ExtendedSocketOptions.TCP_KEEPINTERVAL, settings.keepAliveIntervalSeconds());
       }
     } catch (IOException | RuntimeException e) {
@@ -465,8 +514,9 @@ public final class Engine {
   }
 
   /**
-   * Counts a connection against its client's limit: {@link #REFUSED} at the limit, {@link #COUNTED} (release it
-   * with {@link #releaseClient}), or {@link #UNCOUNTED} when there is no per-client limit.
+   * Counts a connection against its client's limit: {@link #REFUSED} at the limit, {@link #COUNTED}
+   * (release it with {@link #releaseClient}), or {@link #UNCOUNTED} when there is no per-client
+   * limit.
    */
   int acquireClient(InetAddress client) {
     int limit = live.maxConnectionsPerClient();
@@ -474,14 +524,16 @@ public final class Engine {
       return UNCOUNTED;
     }
     boolean[] ok = {true};
-    perClient.compute(client, (k, v) -> {
-      int c = v == null ? 0 : v;
-      if (c >= limit) {
-        ok[0] = false;
-        return v;
-      }
-      return c + 1;
-    });
+    perClient.compute(
+        client,
+        (k, v) -> {
+          int c = v == null ? 0 : v;
+          if (c >= limit) {
+            ok[0] = false;
+            return v;
+          }
+          return c + 1;
+        });
     return ok[0] ? COUNTED : REFUSED;
   }
 
@@ -499,9 +551,10 @@ public final class Engine {
   }
 
   /**
-   * Stops accepting, waits up to {@code drain} for live splices to finish, then closes the rest and stops the
-   * loops, on a thread of its own ({@code apns-proxy-tcp-close}); the future completes when the loops have stopped.
-   * Callable from any thread, a loop thread included. Idempotent: later calls return the same future.
+   * Stops accepting, waits up to {@code drain} for live splices to finish, then closes the rest and
+   * stops the loops, on a thread of its own ({@code apns-proxy-tcp-close}); the future completes
+   * when the loops have stopped. Callable from any thread, a loop thread included. Idempotent:
+   * later calls return the same future.
    */
   public CompletableFuture<Void> closeAsync(Duration drain) {
     Loop[] ls;
@@ -521,32 +574,36 @@ public final class Engine {
         return done;
       }
     }
-    Thread t = new Thread(() -> {
-      try {
-        shutdown(ls, drain);
-        done.complete(null);
-      } catch (RuntimeException e) {
-        LOG.warn("closing the TCP splicer failed", e);
-        done.completeExceptionally(e);
-      } catch (Error e) {
-        done.completeExceptionally(e);
-        throw e;
-      }
-    }, "apns-proxy-tcp-close");
+    Thread t =
+        new Thread(
+            () -> {
+              try {
+                shutdown(ls, drain);
+                done.complete(null);
+              } catch (RuntimeException e) {
+                LOG.warn("closing the TCP splicer failed", e);
+                done.completeExceptionally(e);
+              } catch (Error e) {
+                done.completeExceptionally(e);
+                throw e;
+              }
+            },
+            "apns-proxy-tcp-close");
     t.start();
     return done;
   }
 
   /**
-   * {@link #closeAsync} and waits for it; refused on a loop thread (it would wait for itself). An interrupt cuts the
-   * drain short; the loops are stopped either way and the interrupt is kept.
+   * {@link #closeAsync} and waits for it; refused on a loop thread (it would wait for itself). An
+   * interrupt cuts the drain short; the loops are stopped either way and the interrupt is kept.
    */
   public void close(Duration drain) {
     synchronized (this) {
       for (Loop l : loops) {
         if (l != null && Thread.currentThread() == l.thread) {
           // checked before anything changes, so a later close() from another thread still works
-          throw new IllegalStateException("close() called on a loop thread (expected another thread, or closeAsync)");
+          throw new IllegalStateException(
+              "close() called on a loop thread (expected another thread, or closeAsync)");
         }
       }
     }
@@ -578,10 +635,11 @@ public final class Engine {
 
   private void shutdown(Loop[] ls, Duration drain) {
     CompletableFuture<Void> stopped = new CompletableFuture<>();
-    ls[0].execute(() -> {
-      ls[0].closeServers();
-      stopped.complete(null);
-    });
+    ls[0].execute(
+        () -> {
+          ls[0].closeServers();
+          stopped.complete(null);
+        });
     boolean interrupted = false;
     try {
       stopped.get(STOP_WAIT_MS, TimeUnit.MILLISECONDS);
@@ -595,7 +653,9 @@ public final class Engine {
       draining = true;
       synchronized (drainLock) {
         long left;
-        while (counters.active.get() > 0 && !drainCut && (left = deadline - System.nanoTime()) > 0) {
+        while (counters.active.get() > 0
+            && !drainCut
+            && (left = deadline - System.nanoTime()) > 0) {
           try {
             TimeUnit.NANOSECONDS.timedWait(drainLock, left);
           } catch (InterruptedException e) {
@@ -638,6 +698,11 @@ public final class Engine {
     if (addresses.size() <= 4) {
       return addresses.toString();
     }
-    return addresses.size() + " addresses (" + addresses.get(0) + " ... " + addresses.get(addresses.size() - 1) + ")";
+    return addresses.size()
+        + " addresses ("
+        + addresses.get(0)
+        + " ... "
+        + addresses.get(addresses.size() - 1)
+        + ")";
   }
 }

@@ -7,7 +7,9 @@ import io.github.apnsproxy.core.internal.loop.SelectorLoop;
 final class Errors {
   private Errors() {}
 
-  /** Rethrows only the JVM failing, by the loop kernel's rule ({@link SelectorLoop#rethrowFatal}). */
+  /**
+   * Rethrows only the JVM failing, by the loop kernel's rule ({@link SelectorLoop#rethrowFatal}).
+   */
   static void rethrowFatal(Throwable t) {
     SelectorLoop.rethrowFatal(t);
   }

@@ -29,10 +29,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The splicer's side of one selector loop: a {@link SelectorLoop} kernel (thread {@code apns-proxy-tcp-loop-N},
- * selector, task queue, accepting, selector rebuilds) plus the splices registered on it, a shared scratch read
- * buffer, a buffer pool and a coarse timer: the intrusive splice list, scanned when the earliest known deadline
- * passes (no per-connection scheduled task). Other threads hand work in with {@link #execute}.
+ * The splicer's side of one selector loop: a {@link SelectorLoop} kernel (thread {@code
+ * apns-proxy-tcp-loop-N}, selector, task queue, accepting, selector rebuilds) plus the splices
+ * registered on it, a shared scratch read buffer, a buffer pool and a coarse timer: the intrusive
+ * splice list, scanned when the earliest known deadline passes (no per-connection scheduled task).
+ * Other threads hand work in with {@link #execute}.
  */
 final class Loop implements LoopHandler {
   private static final Logger LOG = LoggerFactory.getLogger(Loop.class);
@@ -47,16 +48,27 @@ final class Loop implements LoopHandler {
   final BufferPool pool;
   private final boolean keepIdleSupported;
   private final boolean keepIntervalSupported;
-  /** Whether accepted sockets inherit the listener's keepalive times: 0 not known yet, 1 yes, -1 no. Loop only. */
+
+  /**
+   * Whether accepted sockets inherit the listener's keepalive times: 0 not known yet, 1 yes, -1 no.
+   * Loop only.
+   */
   private int keepAliveInherited;
+
   private volatile int spliceCount;
+
   /** This loop's share of the splicer's preface budget, in bytes. */
   private final long prefaceBudget;
-  /** Bytes held by this loop's connections waiting for their preface; written by the loop thread only. */
+
+  /**
+   * Bytes held by this loop's connections waiting for their preface; written by the loop thread
+   * only.
+   */
   private volatile long prefaceBytes;
 
   /** The time of the last wakeup; what the splices use as "now". Loop thread only. */
   long now = System.nanoTime();
+
   private @Nullable Splice head;
 
   Loop(Engine engine, int index) throws IOException {
@@ -97,12 +109,18 @@ final class Loop implements LoopHandler {
     kernel.addServer(server, ch -> engine.dispatch(ch, this));
   }
 
-  /** Registers a listening channel added while running (accepting at once unless paused); this loop's thread. */
+  /**
+   * Registers a listening channel added while running (accepting at once unless paused); this
+   * loop's thread.
+   */
   void addServerRunning(ServerSocketChannel server) throws IOException {
     addServer(server);
   }
 
-  /** Stops accepting on one listening channel and closes it; accepted connections stay. This loop's thread. */
+  /**
+   * Stops accepting on one listening channel and closes it; accepted connections stay. This loop's
+   * thread.
+   */
   void closeServer(ServerSocketChannel server) {
     kernel.closeServer(server);
   }
@@ -116,7 +134,10 @@ final class Loop implements LoopHandler {
     return kernel.isRunning();
   }
 
-  /** Hands an accepted channel to this loop from the acceptor's thread; closed if the loop stops first. */
+  /**
+   * Hands an accepted channel to this loop from the acceptor's thread; closed if the loop stops
+   * first.
+   */
   void adoptLater(SocketChannel ch) {
     kernel.execute(new Adopt(ch));
   }
@@ -157,7 +178,10 @@ final class Loop implements LoopHandler {
     return prefaceBytes;
   }
 
-  /** Takes {@code n} bytes of this loop's preface budget; false (nothing taken) when they do not fit. Loop thread. */
+  /**
+   * Takes {@code n} bytes of this loop's preface budget; false (nothing taken) when they do not
+   * fit. Loop thread.
+   */
   boolean reservePreface(long n) {
     long now = prefaceBytes;
     if (now + n > prefaceBudget) {
@@ -168,7 +192,8 @@ final class Loop implements LoopHandler {
   }
 
   /** Gives {@code n} bytes back to this loop's preface budget. Loop thread. */
-  @SuppressWarnings("NonAtomicVolatileUpdate") // single writer (the loop thread); volatile only for stats readers
+  @SuppressWarnings(
+      "NonAtomicVolatileUpdate") // single writer (the loop thread); volatile only for stats readers
   void releasePreface(long n) {
     prefaceBytes = prefaceBytes - n;
   }
@@ -187,7 +212,9 @@ final class Loop implements LoopHandler {
     now = time;
   }
 
-  /** Fires due timers and finds the next deadline. Runs when the earliest known deadline has passed. */
+  /**
+   * Fires due timers and finds the next deadline. Runs when the earliest known deadline has passed.
+   */
   @Override
   public long timersDue(long time) {
     long idle = settings.idleTimeoutNanos();
@@ -214,7 +241,10 @@ final class Loop implements LoopHandler {
     return min;
   }
 
-  /** At the connection limit: accepting stops for {@code nanos} (unless already paused); this loop's thread. */
+  /**
+   * At the connection limit: accepting stops for {@code nanos} (unless already paused); this loop's
+   * thread.
+   */
   void pauseAccepting(long nanos) {
     kernel.pauseAccepting(nanos);
   }
@@ -223,7 +253,9 @@ final class Loop implements LoopHandler {
     kernel.closeServers();
   }
 
-  /** Takes over an accepted channel: checks the policy and limits, then starts routing. Loop thread. */
+  /**
+   * Takes over an accepted channel: checks the policy and limits, then starts routing. Loop thread.
+   */
   void adopt(SocketChannel ch) {
     InetSocketAddress remote;
     InetSocketAddress local;
@@ -252,7 +284,9 @@ final class Loop implements LoopHandler {
     if (counters.active.incrementAndGet() > engine.live().maxConnections()) {
       engine.decrementActive();
       refuse(ch, conn, RejectReason.MAX_CONNECTIONS, CloseReason.LIMIT);
-      engine.pauseAccepting(); // newcomers wait in the backlog for a moment instead of being accepted and closed
+      engine
+          .pauseAccepting(); // newcomers wait in the backlog for a moment instead of being accepted
+      // and closed
       return;
     }
     int held = engine.acquireClient(remote.getAddress());
@@ -288,9 +322,10 @@ final class Loop implements LoopHandler {
   }
 
   /**
-   * Takes over a connection from a balancer that must send a PROXY protocol header: only the connection limit and
-   * the trusted-balancer list are checked now; the client allow-list, the per-client limit and the listener's
-   * {@code accepted} apply to the header's source, once it is read.
+   * Takes over a connection from a balancer that must send a PROXY protocol header: only the
+   * connection limit and the trusted-balancer list are checked now; the client allow-list, the
+   * per-client limit and the listener's {@code accepted} apply to the header's source, once it is
+   * read.
    */
   private void adoptProxied(SocketChannel ch, InboundConnection conn) {
     if (!settings.proxyProtocolFrom().contains(conn.client().getAddress())) {
@@ -321,7 +356,8 @@ final class Loop implements LoopHandler {
     s.startPreface(engine.doorFor(conn.local()), true);
   }
 
-  private void refuse(SocketChannel ch, InboundConnection conn, RejectReason why, CloseReason reason) {
+  private void refuse(
+      SocketChannel ch, InboundConnection conn, RejectReason why, CloseReason reason) {
     // count first: whoever sees the close may look at the stats at once
     counters.rejected(why);
     counters.closed(reason);
@@ -337,14 +373,17 @@ final class Loop implements LoopHandler {
   }
 
   /**
-   * The same on an accepted socket, whose keepalive times may come from the listener already: the first accepted
-   * socket of this loop is asked, and the answer holds for the rest (the engine sets the times on every listener).
+   * The same on an accepted socket, whose keepalive times may come from the listener already: the
+   * first accepted socket of this loop is asked, and the answer holds for the rest (the engine sets
+   * the times on every listener).
    */
   private void configureAccepted(SocketChannel ch) throws IOException {
     setNoDelayAndKeepAlive(ch);
     if (keepAliveInherited == 0) {
       keepAliveInherited = engine.listenersKeepAlive && hasKeepAliveTimes(ch) ? 1 : -1;
-      LOG.debug("{}: accepted sockets {} the listener's keepalive times", thread.getName(),
+      LOG.debug(
+          "{}: accepted sockets {} the listener's keepalive times",
+          thread.getName(),
           keepAliveInherited > 0 ? "inherit" : "do not inherit");
     }
     if (keepAliveInherited < 0) {
@@ -360,8 +399,11 @@ final class Loop implements LoopHandler {
   private boolean hasKeepAliveTimes(SocketChannel ch) throws IOException {
     int idle = settings.keepAliveIdleSeconds();
     int interval = settings.keepAliveIntervalSeconds();
-    return (idle <= 0 || !keepIdleSupported || ch.getOption(ExtendedSocketOptions.TCP_KEEPIDLE) == idle)
-        && (interval <= 0 || !keepIntervalSupported
+    return (idle <= 0
+            || !keepIdleSupported
+            || ch.getOption(ExtendedSocketOptions.TCP_KEEPIDLE) == idle)
+        && (interval <= 0
+            || !keepIntervalSupported
             || ch.getOption(ExtendedSocketOptions.TCP_KEEPINTERVAL) == interval);
   }
 
@@ -375,8 +417,9 @@ final class Loop implements LoopHandler {
   }
 
   /**
-   * Closes a splice's channel (with a reset if asked). A registered one has its key cancelled now and is closed after
-   * the next select, which deregisters it; the peer sees the FIN or RST one loop turn later.
+   * Closes a splice's channel (with a reset if asked). A registered one has its key cancelled now
+   * and is closed after the next select, which deregisters it; the peer sees the FIN or RST one
+   * loop turn later.
    */
   void close(SocketChannel ch, @Nullable SelectionKey key, boolean reset) {
     if (reset) {
@@ -393,7 +436,8 @@ final class Loop implements LoopHandler {
     }
   }
 
-  @SuppressWarnings("NonAtomicVolatileUpdate") // spliceCount: the loop thread writes, others only read
+  @SuppressWarnings(
+      "NonAtomicVolatileUpdate") // spliceCount: the loop thread writes, others only read
   private void link(Splice s) {
     Splice h = head;
     s.next = h;
@@ -404,7 +448,8 @@ final class Loop implements LoopHandler {
     spliceCount++;
   }
 
-  @SuppressWarnings("NonAtomicVolatileUpdate") // spliceCount: the loop thread writes, others only read
+  @SuppressWarnings(
+      "NonAtomicVolatileUpdate") // spliceCount: the loop thread writes, others only read
   private void unlink(Splice s) {
     Splice p = s.prev;
     Splice n = s.next;
@@ -421,7 +466,10 @@ final class Loop implements LoopHandler {
     spliceCount--;
   }
 
-  /** Called by a splice as it closes, before its channels are closed, so the stats are current when peers see it. */
+  /**
+   * Called by a splice as it closes, before its channels are closed, so the stats are current when
+   * peers see it.
+   */
   void closing(Splice s, CloseReason reason) {
     unlink(s);
     if (s.holdsClient()) {
@@ -432,21 +480,37 @@ final class Loop implements LoopHandler {
   }
 
   /**
-   * Called by a splice once it is closed: both channels closed, or (for registered ones) their keys cancelled and
-   * the channels queued to be closed right after the next select, so the peers see the FIN or RST just after this.
+   * Called by a splice once it is closed: both channels closed, or (for registered ones) their keys
+   * cancelled and the channels queued to be closed right after the next select, so the peers see
+   * the FIN or RST just after this.
    */
   void closed(Splice s, CloseReason reason) {
     long end = System.nanoTime();
     if (s.takeAcceptPending()) {
-      listener.accepted(s.connection); // a PROXY protocol connection that closed before its header named the client
+      listener.accepted(
+          s.connection); // a PROXY protocol connection that closed before its header named the
+      // client
     }
     InetSocketAddress up = s.upstreamAddress();
     if (LOG.isDebugEnabled()) {
-      LOG.debug("{}: closed {} via {}, {} bytes up, {} down, {} ms", s.connection, reason, up, s.bytesUp,
-          s.bytesDown, (end - s.start) / 1_000_000);
+      LOG.debug(
+          "{}: closed {} via {}, {} bytes up, {} down, {} ms",
+          s.connection,
+          reason,
+          up,
+          s.bytesUp,
+          s.bytesDown,
+          (end - s.start) / 1_000_000);
     }
-    listener.closed(s.connection,
-        new SpliceSummary(s.bytesUp, s.bytesDown, Duration.ofNanos(end - s.start), reason, up, s.upstreamHost,
+    listener.closed(
+        s.connection,
+        new SpliceSummary(
+            s.bytesUp,
+            s.bytesDown,
+            Duration.ofNanos(end - s.start),
+            reason,
+            up,
+            s.upstreamHost,
             s.rejection));
   }
 

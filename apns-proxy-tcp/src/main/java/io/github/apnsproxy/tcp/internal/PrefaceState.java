@@ -11,34 +11,49 @@ import java.nio.ByteBuffer;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The preface stage of one connection: its bytes buffered so far (a heap array allocated when the first bytes
- * arrive, grown by doubling up to the cap, its capacity accounted in the loop's preface budget), the parser, a
- * pending reply, and what the routed connection still needs from the stage (the bytes to forward, the upstream
- * replies). Dropped by the splice once connected or closed: an established splice holds none of this. Loop thread
- * only.
+ * The preface stage of one connection: its bytes buffered so far (a heap array allocated when the
+ * first bytes arrive, grown by doubling up to the cap, its capacity accounted in the loop's preface
+ * budget), the parser, a pending reply, and what the routed connection still needs from the stage
+ * (the bytes to forward, the upstream replies). Dropped by the splice once connected or closed: an
+ * established splice holds none of this. Loop thread only.
  */
 final class PrefaceState {
   private static final int MIN_CAPACITY = 256;
 
   final @Nullable FrontDoor door;
   @Nullable PrefaceParser parser;
+
   /** True while a PROXY protocol header is still expected before the door's preface. */
   boolean proxyPending;
-  /** The most bytes buffered at once for the current step (the PROXY header's or the door's cap). */
+
+  /**
+   * The most bytes buffered at once for the current step (the PROXY header's or the door's cap).
+   */
   int cap;
+
   private byte @Nullable [] buf;
   private int start;
   private int end;
-  /** A deferred parser decision not yet applied (the client is not read meanwhile); null when none. */
+
+  /**
+   * A deferred parser decision not yet applied (the client is not read meanwhile); null when none.
+   */
   PrefaceDecision.@Nullable Later pending;
-  /** Bytes going to the client now (a parser's reply or an upstream outcome reply); null when none. */
+
+  /**
+   * Bytes going to the client now (a parser's reply or an upstream outcome reply); null when none.
+   */
   @Nullable ByteBuffer reply;
+
   /** Answers the client after the upstream outcome; null for transparent doors. */
   @Nullable UpstreamReplies replies;
+
   /** Why the connection closes once the reply is sent (REPLYING state). */
   CloseReason closeReason = CloseReason.PREFACE_REFUSED;
+
   /** The reply is sent and output shut down: reading only to discard until EOF or the deadline. */
   boolean lingering;
+
   /** The class of the last upstream connect failure, for {@link UpstreamReplies#failed}. */
   UpstreamFailure.Kind lastFailure = UpstreamFailure.Kind.ERROR;
 
@@ -99,7 +114,8 @@ final class PrefaceState {
   /** A read-only view of the buffered bytes (position 0); valid until the next change. */
   ByteBuffer view() {
     byte[] b = buf;
-    return b == null ? ByteBuffer.allocate(0).asReadOnlyBuffer()
+    return b == null
+        ? ByteBuffer.allocate(0).asReadOnlyBuffer()
         : ByteBuffer.wrap(b, start, end - start).slice().asReadOnlyBuffer();
   }
 

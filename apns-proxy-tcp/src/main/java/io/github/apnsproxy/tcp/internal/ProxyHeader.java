@@ -11,15 +11,22 @@ import java.nio.charset.StandardCharsets;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Parses a PROXY protocol header (HAProxy's "PROXY protocol" specification, versions 1 and 2) from the first bytes of
- * a connection. Stateless; any thread.
+ * Parses a PROXY protocol header (HAProxy's "PROXY protocol" specification, versions 1 and 2) from
+ * the first bytes of a connection. Stateless; any thread.
  */
 public final class ProxyHeader {
   /** The v1 header's maximum length, CRLF included (spec section 2.1). */
   static final int V1_MAX = 107;
-  /** The largest v2 header accepted: 16 fixed bytes plus addresses and TLVs (balancers send a few hundred). */
+
+  /**
+   * The largest v2 header accepted: 16 fixed bytes plus addresses and TLVs (balancers send a few
+   * hundred).
+   */
   static final int V2_MAX = 16 + 2048;
-  private static final byte[] V2_SIG = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
+
+  private static final byte[] V2_SIG = {
+    0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A
+  };
   private static final byte[] V1_SIG = "PROXY ".getBytes(StandardCharsets.US_ASCII);
 
   /** What the parser made of the bytes so far. */
@@ -45,14 +52,21 @@ public final class ProxyHeader {
    * @param destination the dialled address (PROXIED only)
    * @param detail why it is invalid, for the DEBUG log
    */
-  record Result(Status status, int length, @Nullable InetSocketAddress source,
-      @Nullable InetSocketAddress destination, String detail) {}
+  record Result(
+      Status status,
+      int length,
+      @Nullable InetSocketAddress source,
+      @Nullable InetSocketAddress destination,
+      String detail) {}
 
   private static final Result NEED_MORE = new Result(Status.NEED_MORE, 0, null, null, "");
 
   private ProxyHeader() {}
 
-  /** The longest header {@code mode} accepts: the cap of the preface buffer while the header is read. */
+  /**
+   * The longest header {@code mode} accepts: the cap of the preface buffer while the header is
+   * read.
+   */
   static int maxLength(ProxyProtocol mode) {
     return mode == ProxyProtocol.V1 ? V1_MAX : V2_MAX;
   }
@@ -65,7 +79,8 @@ public final class ProxyHeader {
     }
     boolean v2 = b.get(0) == V2_SIG[0];
     if (v2 ? mode == ProxyProtocol.V1 : mode == ProxyProtocol.V2) {
-      return invalid("not a PROXY protocol " + (mode == ProxyProtocol.V1 ? "v1" : "v2") + " header");
+      return invalid(
+          "not a PROXY protocol " + (mode == ProxyProtocol.V1 ? "v1" : "v2") + " header");
     }
     byte[] sig = v2 ? V2_SIG : V1_SIG;
     for (int i = 0; i < Math.min(n, sig.length); i++) {
@@ -107,7 +122,8 @@ public final class ProxyHeader {
     String[] f = new String(text, StandardCharsets.US_ASCII).split(" ", -1);
     int length = end + 2;
     if (f.length >= 2 && f[1].equals("UNKNOWN")) {
-      return new Result(Status.UNKNOWN, length, null, null, ""); // spec: the rest of the line is ignored
+      return new Result(
+          Status.UNKNOWN, length, null, null, ""); // spec: the rest of the line is ignored
     }
     if (f.length != 6 || !(f[1].equals("TCP4") || f[1].equals("TCP6"))) {
       return invalid("v1 header: expected 'PROXY TCP4|TCP6 src dst sport dport'");
@@ -120,7 +136,11 @@ public final class ProxyHeader {
     if (src == null || dst == null || sport < 0 || dport < 0) {
       return invalid("v1 header: bad address or port in '" + String.join(" ", f) + "'");
     }
-    return new Result(Status.PROXIED, length, new InetSocketAddress(src, sport), new InetSocketAddress(dst, dport),
+    return new Result(
+        Status.PROXIED,
+        length,
+        new InetSocketAddress(src, sport),
+        new InetSocketAddress(dst, dport),
         "");
   }
 
@@ -149,7 +169,11 @@ public final class ProxyHeader {
     }
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
-      if (!(c == ':' || c == '.' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+      if (!(c == ':'
+          || c == '.'
+          || (c >= '0' && c <= '9')
+          || (c >= 'a' && c <= 'f')
+          || (c >= 'A' && c <= 'F'))) {
         return null;
       }
     }
@@ -170,7 +194,10 @@ public final class ProxyHeader {
     return v > 65535 ? -1 : v;
   }
 
-  /** A decimal number of 1 to {@code maxDigits} digits without a leading zero (the spec forbids them), or -1. */
+  /**
+   * A decimal number of 1 to {@code maxDigits} digits without a leading zero (the spec forbids
+   * them), or -1.
+   */
   private static int number(String s, int maxDigits) {
     if (s.isEmpty() || s.length() > maxDigits || (s.length() > 1 && s.charAt(0) == '0')) {
       return -1;
@@ -208,7 +235,8 @@ public final class ProxyHeader {
     }
     int length = 16 + len;
     if (cmd == 0) {
-      return new Result(Status.LOCAL, length, null, null, ""); // spec: LOCAL ignores the address block
+      return new Result(
+          Status.LOCAL, length, null, null, ""); // spec: LOCAL ignores the address block
     }
     int af = fam >> 4;
     int proto = fam & 0x0f;
@@ -216,11 +244,19 @@ public final class ProxyHeader {
       return new Result(Status.UNKNOWN, length, null, null, "");
     }
     if (proto != 1 || (af != 1 && af != 2)) {
-      return invalid("v2 header: family/protocol 0x" + Integer.toHexString(fam) + " (expected TCP over IPv4 or IPv6)");
+      return invalid(
+          "v2 header: family/protocol 0x"
+              + Integer.toHexString(fam)
+              + " (expected TCP over IPv4 or IPv6)");
     }
     int alen = af == 1 ? 4 : 16;
     if (len < 2 * alen + 4) {
-      return invalid("v2 header: address block of " + len + " bytes (expected at least " + (2 * alen + 4) + ")");
+      return invalid(
+          "v2 header: address block of "
+              + len
+              + " bytes (expected at least "
+              + (2 * alen + 4)
+              + ")");
     }
     byte[] src = new byte[alen];
     byte[] dst = new byte[alen];
@@ -232,7 +268,12 @@ public final class ProxyHeader {
       InetAddress s = InetAddress.getByAddress(src);
       InetAddress d = InetAddress.getByAddress(dst);
       // (a v4-mapped address in a TCP6 header comes back as the IPv4 address it stands for)
-      return new Result(Status.PROXIED, length, new InetSocketAddress(s, sport), new InetSocketAddress(d, dport), "");
+      return new Result(
+          Status.PROXIED,
+          length,
+          new InetSocketAddress(s, sport),
+          new InetSocketAddress(d, dport),
+          "");
     } catch (UnknownHostException e) {
       return invalid("v2 header: address: " + e.getMessage()); // cannot happen for 4 or 16 bytes
     }

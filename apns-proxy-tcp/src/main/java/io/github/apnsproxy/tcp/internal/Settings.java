@@ -16,22 +16,41 @@ import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The validated, immutable configuration of a splicer; times in nanoseconds ({@code 0} = off for the idle
- * timeout, keepalive seconds {@code 0} = system default). {@code doors} runs parallel to {@code listen} (null: no
- * front door on that listener).
+ * The validated, immutable configuration of a splicer; times in nanoseconds ({@code 0} = off for
+ * the idle timeout, keepalive seconds {@code 0} = system default). {@code doors} runs parallel to
+ * {@code listen} (null: no front door on that listener).
  */
-public record Settings(List<InetSocketAddress> listen, Router router, AddressPolicy policy, int loops,
-    long connectTimeoutNanos, long idleTimeoutNanos, long routeTimeoutNanos, int maxConnections,
-    int maxConnectionsPerClient, int bufferSize, int keepAliveIdleSeconds, int keepAliveIntervalSeconds,
-    boolean reusePort, SpliceListener listener, List<@Nullable FrontDoor> doors, long prefaceTimeoutNanos,
-    long prefaceBudgetBytes, ProxyProtocol proxyProtocol, CidrSet proxyProtocolFrom, Egress egress,
-    AddressFamily family, CidrSet neverConnectTo, long failedAddressMemoryNanos) {
+public record Settings(
+    List<InetSocketAddress> listen,
+    Router router,
+    AddressPolicy policy,
+    int loops,
+    long connectTimeoutNanos,
+    long idleTimeoutNanos,
+    long routeTimeoutNanos,
+    int maxConnections,
+    int maxConnectionsPerClient,
+    int bufferSize,
+    int keepAliveIdleSeconds,
+    int keepAliveIntervalSeconds,
+    boolean reusePort,
+    SpliceListener listener,
+    List<@Nullable FrontDoor> doors,
+    long prefaceTimeoutNanos,
+    long prefaceBudgetBytes,
+    ProxyProtocol proxyProtocol,
+    CidrSet proxyProtocolFrom,
+    Egress egress,
+    AddressFamily family,
+    CidrSet neverConnectTo,
+    long failedAddressMemoryNanos) {
   /** Copies the lists. */
   public Settings {
     listen = List.copyOf(listen);
     doors = Collections.unmodifiableList(new ArrayList<>(doors));
     if (doors.size() != listen.size()) {
-      throw new IllegalArgumentException("doors " + doors.size() + " for " + listen.size() + " listen addresses");
+      throw new IllegalArgumentException(
+          "doors " + doors.size() + " for " + listen.size() + " listen addresses");
     }
   }
 

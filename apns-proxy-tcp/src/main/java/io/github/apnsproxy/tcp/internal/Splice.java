@@ -3,8 +3,8 @@ package io.github.apnsproxy.tcp.internal;
 
 import io.github.apnsproxy.core.internal.loop.KeyHandler;
 import io.github.apnsproxy.tcp.CloseReason;
-import io.github.apnsproxy.tcp.EgressProxy;
 import io.github.apnsproxy.tcp.ConnectFeedback;
+import io.github.apnsproxy.tcp.EgressProxy;
 import io.github.apnsproxy.tcp.FrontDoor;
 import io.github.apnsproxy.tcp.InboundConnection;
 import io.github.apnsproxy.tcp.Preface;
@@ -30,10 +30,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One client connection and its upstream leg: both channels, their keys, state and counters in one small object.
- * Touched by its loop thread only. An idle splice holds no buffer: {@link #toUpstream} and {@link #toClient} are
- * only set while a peer is blocked. It sits in its loop's intrusive list (prev/next), which is also the timer
- * structure: the loop scans deadlines coarsely instead of scheduling a task per connection.
+ * One client connection and its upstream leg: both channels, their keys, state and counters in one
+ * small object. Touched by its loop thread only. An idle splice holds no buffer: {@link
+ * #toUpstream} and {@link #toClient} are only set while a peer is blocked. It sits in its loop's
+ * intrusive list (prev/next), which is also the timer structure: the loop scans deadlines coarsely
+ * instead of scheduling a task per connection.
  */
 final class Splice implements KeyHandler {
   private static final Logger LOG = LoggerFactory.getLogger(Splice.class);
@@ -42,11 +43,20 @@ final class Splice implements KeyHandler {
   static final int CONNECTING = 1;
   static final int SPLICING = 2;
   static final int CLOSED = 3;
+
   /** Reading the preface (front door, PROXY protocol header). */
   static final int PREFACE = 4;
-  /** Sending a reply before closing (a refusal, an upstream failure), then discarding input until EOF. */
+
+  /**
+   * Sending a reply before closing (a refusal, an upstream failure), then discarding input until
+   * EOF.
+   */
   static final int REPLYING = 5;
-  /** Connected to an egress proxy, waiting for its CONNECT (or SOCKS5) answer; the connect deadline still runs. */
+
+  /**
+   * Connected to an egress proxy, waiting for its CONNECT (or SOCKS5) answer; the connect deadline
+   * still runs.
+   */
   static final int TUNNELING = 6;
 
   /** Reads per readiness event while each fills the buffer (see {@link #readClient}). */
@@ -54,17 +64,28 @@ final class Splice implements KeyHandler {
 
   private static final int CLIENT_EOF = 1;
   private static final int UPSTREAM_EOF = 2;
+
   /** This connection counts in the per-client limit of {@code connection.client()}. */
   private static final int CLIENT_HELD = 4;
-  /** The listener's {@code accepted} is still to be called (PROXY protocol: once the header named the client). */
+
+  /**
+   * The listener's {@code accepted} is still to be called (PROXY protocol: once the header named
+   * the client).
+   */
   private static final int ACCEPT_PENDING = 8;
 
   final Loop loop;
   final SocketChannel client;
-  /** Replaced during the preface stage (PROXY protocol addresses, what the front door found); loop thread only. */
+
+  /**
+   * Replaced during the preface stage (PROXY protocol addresses, what the front door found); loop
+   * thread only.
+   */
   InboundConnection connection;
+
   /** The preface stage's state; null without one, and again once connected or closed. */
   private @Nullable PrefaceState preface;
+
   final long start;
   private @Nullable SocketChannel upstream;
   private @Nullable SelectionKey clientKey;
@@ -85,10 +106,13 @@ final class Splice implements KeyHandler {
   private long lastActive;
   long bytesUp;
   long bytesDown;
+
   /** The router's upstream host name, for the listener's summary; empty until routed. */
   String upstreamHost = "";
+
   /** Why this connection was refused, for the listener's summary; null when it was not. */
   @Nullable RejectReason rejection;
+
   @Nullable Splice prev;
   @Nullable Splice next;
 
@@ -121,7 +145,11 @@ final class Splice implements KeyHandler {
 
   /** When this splice's current timer fires ({@code Long.MAX_VALUE}: none). */
   long dueAt(long idleNanos) {
-    if (state == ROUTING || state == CONNECTING || state == TUNNELING || state == PREFACE || state == REPLYING) {
+    if (state == ROUTING
+        || state == CONNECTING
+        || state == TUNNELING
+        || state == PREFACE
+        || state == REPLYING) {
       return deadline;
     }
     if (state == SPLICING && idleNanos > 0) {
@@ -157,7 +185,9 @@ final class Splice implements KeyHandler {
     if (failure != null || route == null) {
       rejected(RejectReason.ROUTER_ERROR);
       LOG.debug("{}: router failed", connection, failure);
-      failOrClose(new UpstreamFailure(UpstreamFailure.Kind.ERROR, RejectReason.ROUTER_ERROR, String.valueOf(failure)),
+      failOrClose(
+          new UpstreamFailure(
+              UpstreamFailure.Kind.ERROR, RejectReason.ROUTER_ERROR, String.valueOf(failure)),
           CloseReason.ROUTE_REJECTED);
       return;
     }
@@ -165,14 +195,18 @@ final class Splice implements KeyHandler {
     if (rejection != null) {
       rejected(rejection);
       LOG.debug("{}: rejected {} {}", connection, rejection, route.detail());
-      failOrClose(new UpstreamFailure(failureKind(rejection), rejection, route.detail()),
-          rejection == RejectReason.REFUSED_TARGET ? CloseReason.TARGET_REFUSED : CloseReason.ROUTE_REJECTED);
+      failOrClose(
+          new UpstreamFailure(failureKind(rejection), rejection, route.detail()),
+          rejection == RejectReason.REFUSED_TARGET
+              ? CloseReason.TARGET_REFUSED
+              : CloseReason.ROUTE_REJECTED);
       return;
     }
     countRouted();
     upstreamHost = route.host();
     loop.listener.routed(connection, route);
-    // ---- the connect stage (egress): direct addresses or tunnels through proxies, the same for every front door
+    // ---- the connect stage (egress): direct addresses or tunnels through proxies, the same for
+    // every front door
     StringBuilder why = new StringBuilder();
     attempts = loop.engine.connector.attempts(route, loop.now, why);
     if (why.length() > 0) {
@@ -183,7 +217,9 @@ final class Splice implements KeyHandler {
     connectNext();
   }
 
-  /** Counts a routed connection by front door and name kind; no preface costs one adder increment. */
+  /**
+   * Counts a routed connection by front door and name kind; no preface costs one adder increment.
+   */
   private void countRouted() {
     Preface found = connection.preface();
     String name = found.serverName();
@@ -223,9 +259,13 @@ final class Splice implements KeyHandler {
       attempt = at;
       SocketChannel ch = null;
       try {
-        // an IPv4 socket for an IPv4 target: the JDK's default dual-stack socket costs an IPV6_V6ONLY call more
-        ch = SocketChannel.open(a.getAddress() instanceof Inet4Address ? StandardProtocolFamily.INET
-            : StandardProtocolFamily.INET6);
+        // an IPv4 socket for an IPv4 target: the JDK's default dual-stack socket costs an
+        // IPV6_V6ONLY call more
+        ch =
+            SocketChannel.open(
+                a.getAddress() instanceof Inet4Address
+                    ? StandardProtocolFamily.INET
+                    : StandardProtocolFamily.INET6);
         upstream = ch; // from here on connectFailed closes it
         ch.configureBlocking(false);
         loop.configure(ch);
@@ -245,22 +285,32 @@ final class Splice implements KeyHandler {
     }
     if (list != null && selfLoops > 0 && selfLoops == list.size()) {
       loop.counters.rejected(RejectReason.SELF_LOOP);
-      failOrClose(new UpstreamFailure(UpstreamFailure.Kind.NOT_ALLOWED, RejectReason.SELF_LOOP,
-          String.valueOf(failures)), CloseReason.TARGET_REFUSED);
+      failOrClose(
+          new UpstreamFailure(
+              UpstreamFailure.Kind.NOT_ALLOWED, RejectReason.SELF_LOOP, String.valueOf(failures)),
+          CloseReason.TARGET_REFUSED);
       return;
     }
     LOG.debug("{}: every upstream candidate failed: {}", connection, failures);
     PrefaceState p = preface;
-    failOrClose(new UpstreamFailure(p == null ? UpstreamFailure.Kind.ERROR : p.lastFailure, null,
-        String.valueOf(failures)), CloseReason.CONNECT_FAILED);
+    failOrClose(
+        new UpstreamFailure(
+            p == null ? UpstreamFailure.Kind.ERROR : p.lastFailure, null, String.valueOf(failures)),
+        CloseReason.CONNECT_FAILED);
   }
 
-  /** A candidate that is this proxy itself (its plan, its listeners): never connected to, counted and logged. */
+  /**
+   * A candidate that is this proxy itself (its plan, its listeners): never connected to, counted
+   * and logged.
+   */
   private void selfLoop(Connector.Attempt at) {
     selfLoops++;
     loop.counters.selfLoops.increment();
-    String msg = at.connectTo() + " is this proxy's own address (a plan or listen address): refusing to connect to "
-        + "itself; check upstream.hosts and what upstream.dns answers for " + at.host();
+    String msg =
+        at.connectTo()
+            + " is this proxy's own address (a plan or listen address): refusing to connect to "
+            + "itself; check upstream.hosts and what upstream.dns answers for "
+            + at.host();
     if (loop.engine.connector.warnDue("self " + at.connectTo(), loop.now)) {
       LOG.warn("{}: {} (logged once a minute per address)", connection, msg);
     } else {
@@ -337,7 +387,8 @@ final class Splice implements KeyHandler {
     }
     state = TUNNELING;
     loop.schedule(deadline);
-    Tunnel t = new Tunnel(proxy, at.host(), at.port(), Math.min(4096, loop.settings.bufferSize() / 2));
+    Tunnel t =
+        new Tunnel(proxy, at.host(), at.port(), Math.min(4096, loop.settings.bufferSize() / 2));
     tunnel = t;
     try {
       if (upstreamKey == null) {
@@ -351,7 +402,9 @@ final class Splice implements KeyHandler {
     tunnelIo(SelectionKey.OP_WRITE);
   }
 
-  /** One step of the proxy handshake: write what is due, read the answer; never blocks. Loop thread. */
+  /**
+   * One step of the proxy handshake: write what is due, read the answer; never blocks. Loop thread.
+   */
   private void tunnelIo(int ops) {
     Tunnel t = tunnel;
     SocketChannel up = upstream;
@@ -411,9 +464,10 @@ final class Splice implements KeyHandler {
   }
 
   /**
-   * Starts splicing once the upstream leg is ready (directly connected, or the tunnel open). The one place where
-   * bytes held before the splice are handed to it: {@code firstToClient} are upstream bytes that came with the
-   * proxy's answer; bytes the client sent meanwhile are still in its socket (the client is read only from here on).
+   * Starts splicing once the upstream leg is ready (directly connected, or the tunnel open). The
+   * one place where bytes held before the splice are handed to it: {@code firstToClient} are
+   * upstream bytes that came with the proxy's answer; bytes the client sent meanwhile are still in
+   * its socket (the client is read only from here on).
    */
   private void startSplicing(@Nullable ByteBuffer firstToClient) {
     SocketChannel up = upstream;
@@ -468,9 +522,9 @@ final class Splice implements KeyHandler {
   }
 
   /**
-   * Queues upstream bytes that arrived with the proxy's answer for the client, after anything already queued (a
-   * front door's reply). Both are small (the answer buffer is at most half a pooled buffer); should they not fit
-   * together, the connection is closed rather than a byte lost.
+   * Queues upstream bytes that arrived with the proxy's answer for the client, after anything
+   * already queued (a front door's reply). Both are small (the answer buffer is at most half a
+   * pooled buffer); should they not fit together, the connection is closed rather than a byte lost.
    */
   private void queueToClient(ByteBuffer bytes) {
     int n = bytes.remaining();
@@ -483,7 +537,10 @@ final class Splice implements KeyHandler {
       b.compact();
       if (b.remaining() < n) {
         b.flip();
-        LOG.warn("{}: {} bytes from the egress proxy do not fit after the front door's reply", connection, n);
+        LOG.warn(
+            "{}: {} bytes from the egress proxy do not fit after the front door's reply",
+            connection,
+            n);
         close(CloseReason.ERROR, false, false);
         return;
       }
@@ -505,7 +562,9 @@ final class Splice implements KeyHandler {
     } else if (state == ROUTING) {
       rejected(RejectReason.ROUTE_TIMEOUT);
       LOG.debug("{}: route timed out", connection);
-      failOrClose(new UpstreamFailure(UpstreamFailure.Kind.TIMED_OUT, RejectReason.ROUTE_TIMEOUT, "route timed out"),
+      failOrClose(
+          new UpstreamFailure(
+              UpstreamFailure.Kind.TIMED_OUT, RejectReason.ROUTE_TIMEOUT, "route timed out"),
           CloseReason.ROUTE_TIMEOUT);
     } else if (state == CONNECTING || state == TUNNELING) {
       Connector.Attempt at = attempt;
@@ -578,10 +637,11 @@ final class Splice implements KeyHandler {
   }
 
   /**
-   * Moves client bytes upstream: one read per readiness event, and another only while the previous one filled the
-   * buffer (more is then most likely waiting, and reading it now saves a select), at most
-   * {@value #MAX_READS_PER_EVENT} reads so that one busy stream cannot hold up the loop's other connections. A read
-   * that returned less than the buffer is not followed by one that would find nothing.
+   * Moves client bytes upstream: one read per readiness event, and another only while the previous
+   * one filled the buffer (more is then most likely waiting, and reading it now saves a select), at
+   * most {@value #MAX_READS_PER_EVENT} reads so that one busy stream cannot hold up the loop's
+   * other connections. A read that returned less than the buffer is not followed by one that would
+   * find nothing.
    */
   private void readClient() {
     SocketChannel up = upstream;
@@ -596,12 +656,16 @@ final class Splice implements KeyHandler {
         n = client.read(buf);
       } catch (IOException e) {
         LOG.debug("{}: client read failed: {}", connection, e.toString());
-        close(bytesUp == 0 && bytesDown == 0 ? CloseReason.CLIENT_GONE : CloseReason.CLIENT_RESET, false, true);
+        close(
+            bytesUp == 0 && bytesDown == 0 ? CloseReason.CLIENT_GONE : CloseReason.CLIENT_RESET,
+            false,
+            true);
         return;
       }
       if (n < 0) {
         if (bytesUp == 0 && bytesDown == 0) {
-          // A device always speaks first (TLS ClientHello): EOF before any byte means it gave up waiting.
+          // A device always speaks first (TLS ClientHello): EOF before any byte means it gave up
+          // waiting.
           close(CloseReason.CLIENT_GONE, false, false);
           return;
         }
@@ -737,17 +801,21 @@ final class Splice implements KeyHandler {
     }
   }
 
-
-  // ---- The preface stage: accept -> [PROXY header] -> [front door] -> route. Only for listeners that read one. ----
+  // ---- The preface stage: accept -> [PROXY header] -> [front door] -> route. Only for listeners
+  // that read one. ----
 
   /**
-   * Starts the preface stage: reads the PROXY protocol header first when {@code proxy}, then {@code door}'s preface,
-   * within the preface timeout. The client is registered for reading now (without a preface it is registered only
-   * once the upstream is connected).
+   * Starts the preface stage: reads the PROXY protocol header first when {@code proxy}, then {@code
+   * door}'s preface, within the preface timeout. The client is registered for reading now (without
+   * a preface it is registered only once the upstream is connected).
    */
   void startPreface(@Nullable FrontDoor door, boolean proxy) {
-    PrefaceState p = new PrefaceState(door,
-        proxy ? ProxyHeader.maxLength(loop.settings.proxyProtocol()) : door == null ? 0 : door.maxPrefaceBytes());
+    PrefaceState p =
+        new PrefaceState(
+            door,
+            proxy
+                ? ProxyHeader.maxLength(loop.settings.proxyProtocol())
+                : door == null ? 0 : door.maxPrefaceBytes());
     preface = p;
     p.proxyPending = proxy;
     if (proxy) {
@@ -801,8 +869,9 @@ final class Splice implements KeyHandler {
       }
     }
     if (preface == p && (state == PREFACE || state == REPLYING)) {
-      setInterest(clientKey, p.reply != null ? SelectionKey.OP_WRITE
-          : p.pending != null ? 0 : SelectionKey.OP_READ);
+      setInterest(
+          clientKey,
+          p.reply != null ? SelectionKey.OP_WRITE : p.pending != null ? 0 : SelectionKey.OP_READ);
     }
   }
 
@@ -842,7 +911,10 @@ final class Splice implements KeyHandler {
     advancePreface(p);
   }
 
-  /** Runs the PROXY header and the door's parser over the buffered bytes until they need more or decide. */
+  /**
+   * Runs the PROXY header and the door's parser over the buffered bytes until they need more or
+   * decide.
+   */
   private void advancePreface(PrefaceState p) {
     while (state == PREFACE && preface == p && p.reply == null && p.pending == null) {
       if (p.proxyPending) {
@@ -874,7 +946,10 @@ final class Splice implements KeyHandler {
     }
   }
 
-  /** Applies a parser's decision; true when the parser is to be called again with the remaining bytes. */
+  /**
+   * Applies a parser's decision; true when the parser is to be called again with the remaining
+   * bytes.
+   */
   private boolean apply(PrefaceState p, @Nullable PrefaceDecision d) {
     if (d == null) {
       refusePreface(RejectReason.PREFACE_REFUSED, "parser returned null", null);
@@ -903,7 +978,8 @@ final class Splice implements KeyHandler {
       }
     } else if (d instanceof PrefaceDecision.Later l) {
       p.pending = l;
-      setInterest(clientKey, 0); // the client waits in its socket buffer until the decision is there
+      setInterest(
+          clientKey, 0); // the client waits in its socket buffer until the decision is there
       try {
         // always through the task queue, also when already complete: the parser is never re-entered
         l.decision().whenComplete((r, e) -> loop.execute(() -> decided(p, l, r, e)));
@@ -915,9 +991,14 @@ final class Splice implements KeyHandler {
     return false;
   }
 
-  /** A {@link PrefaceDecision.Later} completed; runs on the loop thread. Ignored when the connection moved on. */
-  @SuppressWarnings("ReferenceEquality") // this very decision must still be the pending one, not an equal one
-  private void decided(PrefaceState p, PrefaceDecision.Later l, @Nullable PrefaceDecision d, @Nullable Throwable e) {
+  /**
+   * A {@link PrefaceDecision.Later} completed; runs on the loop thread. Ignored when the connection
+   * moved on.
+   */
+  @SuppressWarnings(
+      "ReferenceEquality") // this very decision must still be the pending one, not an equal one
+  private void decided(
+      PrefaceState p, PrefaceDecision.Later l, @Nullable PrefaceDecision d, @Nullable Throwable e) {
     if (state != PREFACE || preface != p || p.pending != l) {
       return; // timed out or closed meanwhile
     }
@@ -931,12 +1012,16 @@ final class Splice implements KeyHandler {
       advancePreface(p);
     }
     if (state == PREFACE && preface == p) {
-      setInterest(clientKey, p.reply != null ? SelectionKey.OP_WRITE
-          : p.pending != null ? 0 : SelectionKey.OP_READ);
+      setInterest(
+          clientKey,
+          p.reply != null ? SelectionKey.OP_WRITE : p.pending != null ? 0 : SelectionKey.OP_READ);
     }
   }
 
-  /** Parses the PROXY header; true when it is done and the door's stage follows, false to wait or when closed. */
+  /**
+   * Parses the PROXY header; true when it is done and the door's stage follows, false to wait or
+   * when closed.
+   */
   private boolean proxyHeader(PrefaceState p) {
     ProxyHeader.Result r = ProxyHeader.parse(p.view(), loop.settings.proxyProtocol());
     switch (r.status()) {
@@ -959,14 +1044,19 @@ final class Splice implements KeyHandler {
     InetSocketAddress balancer = connection.client();
     InetSocketAddress src = r.source();
     InetSocketAddress dst = r.destination();
-    connection = src == null || dst == null
-        ? new InboundConnection(connection.client(), connection.local(), Preface.NONE, balancer)
-        : new InboundConnection(src, dst, Preface.NONE, balancer);
+    connection =
+        src == null || dst == null
+            ? new InboundConnection(connection.client(), connection.local(), Preface.NONE, balancer)
+            : new InboundConnection(src, dst, Preface.NONE, balancer);
     p.proxyPending = false;
     flags &= ~ACCEPT_PENDING;
     loop.listener.accepted(connection);
     if (!loop.engine.live().policy().allowsClient(connection.client().getAddress())) {
-      refusePreface(RejectReason.CLIENT_DENIED, "client outside the allow-list", null, CloseReason.CLIENT_DENIED);
+      refusePreface(
+          RejectReason.CLIENT_DENIED,
+          "client outside the allow-list",
+          null,
+          CloseReason.CLIENT_DENIED);
       return false;
     }
     int held = loop.engine.acquireClient(connection.client().getAddress());
@@ -999,9 +1089,9 @@ final class Splice implements KeyHandler {
   }
 
   /**
-   * Connected: the bytes the preface read go to the upstream first, an explicit-proxy door's reply to the client
-   * first; both through the splice's ordinary pending buffers, so reading waits until they drained. The preface
-   * state is dropped.
+   * Connected: the bytes the preface read go to the upstream first, an explicit-proxy door's reply
+   * to the client first; both through the splice's ordinary pending buffers, so reading waits until
+   * they drained. The preface state is dropped.
    */
   private void handOverPreface(SocketChannel up, InetSocketAddress a) {
     PrefaceState p = preface;
@@ -1032,7 +1122,8 @@ final class Splice implements KeyHandler {
       }
       if (r != null && r.hasRemaining()) {
         if (r.remaining() > loop.settings.bufferSize()) {
-          LOG.warn("{}: front door reply of {} bytes over the buffer size", connection, r.remaining());
+          LOG.warn(
+              "{}: front door reply of {} bytes over the buffer size", connection, r.remaining());
           close(CloseReason.ERROR, false, false);
           return;
         }
@@ -1049,8 +1140,8 @@ final class Splice implements KeyHandler {
   }
 
   /**
-   * A routed connection failed: with an explicit-proxy door, its failure reply goes to the client before the close;
-   * otherwise the connection closes at once.
+   * A routed connection failed: with an explicit-proxy door, its failure reply goes to the client
+   * before the close; otherwise the connection closes at once.
    */
   private void failOrClose(UpstreamFailure failure, CloseReason reason) {
     PrefaceState p = preface;
@@ -1094,7 +1185,8 @@ final class Splice implements KeyHandler {
     refusePreface(why, detail, reply, CloseReason.PREFACE_REFUSED);
   }
 
-  private void refusePreface(RejectReason why, String detail, @Nullable ByteBuffer reply, CloseReason reason) {
+  private void refusePreface(
+      RejectReason why, String detail, @Nullable ByteBuffer reply, CloseReason reason) {
     rejected(why);
     LOG.debug("{}: preface refused ({}): {}", connection, why, detail);
     PrefaceState p = preface;
@@ -1105,7 +1197,9 @@ final class Splice implements KeyHandler {
     replyThenClose(p, reply.duplicate(), reason);
   }
 
-  /** Sends {@code reply} to the client, then shuts output down and closes on EOF or at the deadline. */
+  /**
+   * Sends {@code reply} to the client, then shuts output down and closes on EOF or at the deadline.
+   */
   private void replyThenClose(PrefaceState p, ByteBuffer reply, CloseReason reason) {
     if (!reply.hasRemaining() || clientKey == null) {
       close(reason, false, false);
@@ -1113,7 +1207,8 @@ final class Splice implements KeyHandler {
     }
     SocketChannel up = upstream;
     if (up != null) {
-      // a failed connect attempt's channel is closed already; anything else goes now, the client is answered alone
+      // a failed connect attempt's channel is closed already; anything else goes now, the client is
+      // answered alone
       upstream = null;
       loop.close(up, upstreamKey, false);
       upstreamKey = null;
@@ -1130,7 +1225,10 @@ final class Splice implements KeyHandler {
     }
   }
 
-  /** Writes the pending reply; once it is out, reads on (PREFACE) or shuts output down and lingers (REPLYING). */
+  /**
+   * Writes the pending reply; once it is out, reads on (PREFACE) or shuts output down and lingers
+   * (REPLYING).
+   */
   private void flushReply(PrefaceState p) {
     ByteBuffer r = p.reply;
     if (r == null) {
@@ -1149,7 +1247,9 @@ final class Splice implements KeyHandler {
     p.reply = null;
     if (state == REPLYING) {
       try {
-        client.shutdownOutput(); // the FIN follows the reply; input is drained so the close sends no reset
+        client
+            .shutdownOutput(); // the FIN follows the reply; input is drained so the close sends no
+        // reset
       } catch (IOException e) {
         close(p.closeReason, false, false);
         return;

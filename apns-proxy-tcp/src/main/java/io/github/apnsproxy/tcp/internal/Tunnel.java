@@ -8,11 +8,12 @@ import java.util.Base64;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The client side of one proxy handshake, as bytes only (no channel): HTTP {@code CONNECT host:port} (RFC 9110
- * section 9.3.6) with Basic {@code Proxy-Authorization} when credentials are set, or SOCKS5 (RFC 1928) CONNECT to a
- * domain name with user/password authentication (RFC 1929). The caller writes {@link #output()} to the proxy, reads
- * into {@link #input()} and calls {@link #advance()} until it answers {@link #ESTABLISHED} or {@link #FAILED}.
- * Not thread-safe: one splice's loop thread uses it. Holds two small heap buffers for the handshake only.
+ * The client side of one proxy handshake, as bytes only (no channel): HTTP {@code CONNECT
+ * host:port} (RFC 9110 section 9.3.6) with Basic {@code Proxy-Authorization} when credentials are
+ * set, or SOCKS5 (RFC 1928) CONNECT to a domain name with user/password authentication (RFC 1929).
+ * The caller writes {@link #output()} to the proxy, reads into {@link #input()} and calls {@link
+ * #advance()} until it answers {@link #ESTABLISHED} or {@link #FAILED}. Not thread-safe: one
+ * splice's loop thread uses it. Holds two small heap buffers for the handshake only.
  */
 final class Tunnel {
   static final int NEED_MORE = 0;
@@ -35,8 +36,8 @@ final class Tunnel {
   private @Nullable ByteBuffer leftover;
 
   /**
-   * Starts a handshake asking {@code proxy} for {@code host:port}; {@code maxResponse} bounds the proxy's answer
-   * (HTTP response headers), and so the bytes after it that belong to the tunnel.
+   * Starts a handshake asking {@code proxy} for {@code host:port}; {@code maxResponse} bounds the
+   * proxy's answer (HTTP response headers), and so the bytes after it that belong to the tunnel.
    */
   Tunnel(EgressProxy proxy, String host, int port, int maxResponse) {
     this.proxy = proxy;
@@ -45,19 +46,30 @@ final class Tunnel {
     this.in = ByteBuffer.allocate(maxResponse);
     if (proxy.scheme() == EgressProxy.Scheme.HTTP) {
       String target = (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
-      StringBuilder b = new StringBuilder(128).append("CONNECT ").append(target).append(" HTTP/1.1\r\nHost: ")
-          .append(target).append("\r\n");
+      StringBuilder b =
+          new StringBuilder(128)
+              .append("CONNECT ")
+              .append(target)
+              .append(" HTTP/1.1\r\nHost: ")
+              .append(target)
+              .append("\r\n");
       String user = proxy.username();
       String pass = proxy.password();
       if (user != null && pass != null) {
-        b.append("Proxy-Authorization: Basic ").append(Base64.getEncoder().encodeToString(
-            (user + ":" + pass).getBytes(StandardCharsets.UTF_8))).append("\r\n");
+        b.append("Proxy-Authorization: Basic ")
+            .append(
+                Base64.getEncoder()
+                    .encodeToString((user + ":" + pass).getBytes(StandardCharsets.UTF_8)))
+            .append("\r\n");
       }
       b.append("\r\n");
       out = ByteBuffer.wrap(b.toString().getBytes(StandardCharsets.ISO_8859_1));
       phase = HTTP_RESPONSE;
     } else {
-      out = proxy.hasCredentials() ? ByteBuffer.wrap(new byte[] {5, 2, 0, 2}) : ByteBuffer.wrap(new byte[] {5, 1, 0});
+      out =
+          proxy.hasCredentials()
+              ? ByteBuffer.wrap(new byte[] {5, 2, 0, 2})
+              : ByteBuffer.wrap(new byte[] {5, 1, 0});
       phase = SOCKS_GREETING;
     }
   }
@@ -78,12 +90,18 @@ final class Tunnel {
     return f == null ? "" : f;
   }
 
-  /** Whether the failure is the proxy refusing on configuration grounds (403/407, SOCKS not allowed or auth). */
+  /**
+   * Whether the failure is the proxy refusing on configuration grounds (403/407, SOCKS not allowed
+   * or auth).
+   */
   boolean isConfigProblem() {
     return configProblem;
   }
 
-  /** The bytes that followed the proxy's answer: the upstream's first bytes, for the client (flipped), or null. */
+  /**
+   * The bytes that followed the proxy's answer: the upstream's first bytes, for the client
+   * (flipped), or null.
+   */
   @Nullable ByteBuffer leftover() {
     return leftover;
   }
@@ -102,7 +120,8 @@ final class Tunnel {
     int end = headerEnd();
     if (end < 0) {
       if (in.limit() == in.capacity()) {
-        return fail(false, "answered CONNECT with more than " + in.capacity() + " bytes of headers");
+        return fail(
+            false, "answered CONNECT with more than " + in.capacity() + " bytes of headers");
       }
       return NEED_MORE;
     }
@@ -121,7 +140,9 @@ final class Tunnel {
     }
     String target = host + ":" + port;
     if (code < 0) {
-      return fail(false, "answered CONNECT " + target + " with '" + status + "' (not an HTTP/1.x status line)");
+      return fail(
+          false,
+          "answered CONNECT " + target + " with '" + status + "' (not an HTTP/1.x status line)");
     }
     if (code >= 200 && code < 300) {
       in.position(end);
@@ -129,15 +150,27 @@ final class Tunnel {
       return ESTABLISHED;
     }
     if (code == 407) {
-      return fail(true, proxy.hasCredentials()
-          ? "rejected the credentials of user '" + proxy.username() + "' (" + status + ")"
-          : "requires authentication (" + status + "): set credentials in upstream.proxy or "
-              + "upstream.proxy-credentials");
+      return fail(
+          true,
+          proxy.hasCredentials()
+              ? "rejected the credentials of user '" + proxy.username() + "' (" + status + ")"
+              : "requires authentication ("
+                  + status
+                  + "): set credentials in upstream.proxy or "
+                  + "upstream.proxy-credentials");
     }
     if (code == 403) {
-      return fail(true, "refused CONNECT " + target + " (" + status + "): the proxy admin must allow CONNECT to port "
-          + port + " for the APNs host names (Squid: acl SSL_ports port " + port
-          + " and an http_access allow for .push.apple.com)");
+      return fail(
+          true,
+          "refused CONNECT "
+              + target
+              + " ("
+              + status
+              + "): the proxy admin must allow CONNECT to port "
+              + port
+              + " for the APNs host names (Squid: acl SSL_ports port "
+              + port
+              + " and an http_access allow for .push.apple.com)");
     }
     if (code >= 400 && code < 500) {
       return fail(true, "refused CONNECT " + target + " (" + status + ")");
@@ -149,7 +182,10 @@ final class Tunnel {
   private int headerEnd() {
     int n = in.limit();
     for (int i = 3; i < n; i++) {
-      if (in.get(i) == '\n' && in.get(i - 1) == '\r' && in.get(i - 2) == '\n' && in.get(i - 3) == '\r') {
+      if (in.get(i) == '\n'
+          && in.get(i - 1) == '\r'
+          && in.get(i - 2) == '\n'
+          && in.get(i - 3) == '\r') {
         return i + 1;
       }
     }
@@ -179,10 +215,13 @@ final class Tunnel {
           phase = SOCKS_AUTH;
           return more();
         }
-        return fail(true, method == 0xff
-            ? (proxy.hasCredentials() ? "accepts none of our SOCKS5 authentication methods"
-                : "requires authentication: set credentials in upstream.proxy or upstream.proxy-credentials")
-            : "chose SOCKS5 method " + method + " that was not offered");
+        return fail(
+            true,
+            method == 0xff
+                ? (proxy.hasCredentials()
+                    ? "accepts none of our SOCKS5 authentication methods"
+                    : "requires authentication: set credentials in upstream.proxy or upstream.proxy-credentials")
+                : "chose SOCKS5 method " + method + " that was not offered");
       }
       case SOCKS_AUTH -> {
         if (in.remaining() < 2) {
@@ -191,8 +230,13 @@ final class Tunnel {
         in.get();
         int status = in.get() & 0xff;
         if (status != 0) {
-          return fail(true, "rejected the credentials of user '" + proxy.username() + "' (RFC 1929 status "
-              + status + ")");
+          return fail(
+              true,
+              "rejected the credentials of user '"
+                  + proxy.username()
+                  + "' (RFC 1929 status "
+                  + status
+                  + ")");
         }
         return request();
       }
@@ -210,10 +254,20 @@ final class Tunnel {
         if (rep != 0) {
           String target = host + ":" + port;
           return switch (rep) {
-            case 2 -> fail(true, "does not allow CONNECT " + target + " (SOCKS5 'not allowed by ruleset'): the proxy "
-                + "admin must allow port " + port + " for the APNs host names");
+            case 2 ->
+                fail(
+                    true,
+                    "does not allow CONNECT "
+                        + target
+                        + " (SOCKS5 'not allowed by ruleset'): the proxy "
+                        + "admin must allow port "
+                        + port
+                        + " for the APNs host names");
             case 7 -> fail(true, "does not support CONNECT (SOCKS5 reply 7)");
-            case 8 -> fail(true, "does not accept domain names (SOCKS5 reply 8); egress needs a proxy that resolves");
+            case 8 ->
+                fail(
+                    true,
+                    "does not accept domain names (SOCKS5 reply 8); egress needs a proxy that resolves");
             case 1 -> fail(false, "failed CONNECT " + target + " (SOCKS5 general failure)");
             case 3 -> fail(false, "cannot reach " + target + " (SOCKS5 network unreachable)");
             case 4 -> fail(false, "cannot reach " + target + " (SOCKS5 host unreachable)");
@@ -222,12 +276,13 @@ final class Tunnel {
             default -> fail(false, "failed CONNECT " + target + " (SOCKS5 reply " + rep + ")");
           };
         }
-        int len = switch (atyp) {
-          case 1 -> 10;
-          case 4 -> 22;
-          case 3 -> 7 + (in.get(p + 4) & 0xff);
-          default -> -1;
-        };
+        int len =
+            switch (atyp) {
+              case 1 -> 10;
+              case 4 -> 22;
+              case 3 -> 7 + (in.get(p + 4) & 0xff);
+              default -> -1;
+            };
         if (len < 0) {
           return fail(false, "answered with SOCKS5 address type " + atyp);
         }
@@ -247,8 +302,14 @@ final class Tunnel {
       return fail(true, "cannot be asked for a name longer than 255 bytes: " + host);
     }
     ByteBuffer b = ByteBuffer.allocate(7 + name.length);
-    b.put((byte) 5).put((byte) 1).put((byte) 0).put((byte) 3).put((byte) name.length).put(name)
-        .putShort((short) port).flip();
+    b.put((byte) 5)
+        .put((byte) 1)
+        .put((byte) 0)
+        .put((byte) 3)
+        .put((byte) name.length)
+        .put(name)
+        .putShort((short) port)
+        .flip();
     out = b;
     phase = SOCKS_CONNECT;
     return more();

@@ -11,7 +11,10 @@ import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-/** The ClientHello parser over real JDK hellos, however they are cut and framed, and over broken ones. */
+/**
+ * The ClientHello parser over real JDK hellos, however they are cut and framed, and over broken
+ * ones.
+ */
 class ClientHelloParserTest {
   private static final List<String> ALPN = List.of("apns-security-v3", "apns-pack-v1");
   private static final byte[] HELLO = ClientHellos.jdk("courier.push.apple.com", ALPN);
@@ -60,12 +63,14 @@ class ClientHelloParserTest {
     byte[] m = ClientHellos.handshake(HELLO);
     assertRoutes(feed(ClientHellos.frame(m, 1), 7), "courier.push.apple.com");
     assertRoutes(feed(ClientHellos.frame(m, 100), 1), "courier.push.apple.com");
-    assertRoutes(feed(ClientHellos.frameRandomly(m, 300, new Random(1)), 13), "courier.push.apple.com");
+    assertRoutes(
+        feed(ClientHellos.frameRandomly(m, 300, new Random(1)), 13), "courier.push.apple.com");
   }
 
   @Test
   void paddedPastPostQuantumSize() {
-    byte[] padded = ClientHellos.frame(ClientHellos.pad(ClientHellos.handshake(HELLO), 1600), 16384);
+    byte[] padded =
+        ClientHellos.frame(ClientHellos.pad(ClientHellos.handshake(HELLO), 1600), 16384);
     assertThat(padded.length).isGreaterThan(1500);
     assertRoutes(feed(padded, 1), "courier.push.apple.com");
   }

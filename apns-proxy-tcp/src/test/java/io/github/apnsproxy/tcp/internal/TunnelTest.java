@@ -8,7 +8,10 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
-/** The proxy handshakes as bytes: requests, answers split anywhere, leftovers, and how failures are classified. */
+/**
+ * The proxy handshakes as bytes: requests, answers split anywhere, leftovers, and how failures are
+ * classified.
+ */
 class TunnelTest {
   private static final EgressProxy HTTP = EgressProxy.of(EgressProxy.Scheme.HTTP, "proxy", 3128);
   private static final EgressProxy SOCKS = EgressProxy.of(EgressProxy.Scheme.SOCKS5, "proxy", 1080);
@@ -38,15 +41,19 @@ class TunnelTest {
 
   @Test
   void httpConnectRequestNamesTheHostWithBasicAuth() {
-    Tunnel t = new Tunnel(HTTP.withCredentials("user", "pass"), "17-courier.push.apple.com", 5223, 4096);
-    assertThat(out(t)).isEqualTo("CONNECT 17-courier.push.apple.com:5223 HTTP/1.1\r\n"
-        + "Host: 17-courier.push.apple.com:5223\r\nProxy-Authorization: Basic dXNlcjpwYXNz\r\n\r\n");
+    Tunnel t =
+        new Tunnel(HTTP.withCredentials("user", "pass"), "17-courier.push.apple.com", 5223, 4096);
+    assertThat(out(t))
+        .isEqualTo(
+            "CONNECT 17-courier.push.apple.com:5223 HTTP/1.1\r\n"
+                + "Host: 17-courier.push.apple.com:5223\r\nProxy-Authorization: Basic dXNlcjpwYXNz\r\n\r\n");
   }
 
   @Test
   void httpSuccessKeepsTheBytesAfterTheHeaders() {
     Tunnel t = new Tunnel(HTTP, "h", 443, 4096);
-    assertThat(feed(t, "HTTP/1.1 200 Connection established\r\nVia: x\r\n\r\n")).isEqualTo(Tunnel.ESTABLISHED);
+    assertThat(feed(t, "HTTP/1.1 200 Connection established\r\nVia: x\r\n\r\n"))
+        .isEqualTo(Tunnel.ESTABLISHED);
     assertThat(t.leftover()).isNull();
     Tunnel u = new Tunnel(HTTP, "h", 443, 4096);
     u.input().put("HTTP/1.0 200 OK\r\n\r\nTLS".getBytes(StandardCharsets.US_ASCII));
@@ -59,9 +66,12 @@ class TunnelTest {
     Tunnel forbidden = new Tunnel(HTTP, "1-courier.push.apple.com", 5223, 4096);
     assertThat(feed(forbidden, "HTTP/1.1 403 Forbidden\r\n\r\n")).isEqualTo(Tunnel.FAILED);
     assertThat(forbidden.isConfigProblem()).isTrue();
-    assertThat(forbidden.failure()).contains("must allow CONNECT to port 5223").contains("acl SSL_ports port 5223");
+    assertThat(forbidden.failure())
+        .contains("must allow CONNECT to port 5223")
+        .contains("acl SSL_ports port 5223");
     Tunnel auth = new Tunnel(HTTP, "h", 443, 4096);
-    assertThat(feed(auth, "HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")).isEqualTo(Tunnel.FAILED);
+    assertThat(feed(auth, "HTTP/1.1 407 Proxy Authentication Required\r\n\r\n"))
+        .isEqualTo(Tunnel.FAILED);
     assertThat(auth.isConfigProblem()).isTrue();
     assertThat(auth.failure()).contains("requires authentication");
     Tunnel bad = new Tunnel(HTTP, "h", 443, 4096);
@@ -80,13 +90,16 @@ class TunnelTest {
     Tunnel t = new Tunnel(SOCKS.withCredentials("u", "pw"), "api.push.apple.com", 443, 4096);
     assertThat(out(t).getBytes(StandardCharsets.ISO_8859_1)).containsExactly(5, 2, 0, 2);
     assertThat(feed(t, new byte[] {5, 2})).isEqualTo(Tunnel.NEED_MORE);
-    assertThat(out(t).getBytes(StandardCharsets.ISO_8859_1)).containsExactly(1, 1, 'u', 2, 'p', 'w');
+    assertThat(out(t).getBytes(StandardCharsets.ISO_8859_1))
+        .containsExactly(1, 1, 'u', 2, 'p', 'w');
     assertThat(feed(t, new byte[] {1, 0})).isEqualTo(Tunnel.NEED_MORE);
     byte[] req = out(t).getBytes(StandardCharsets.ISO_8859_1);
     assertThat(req[3]).isEqualTo((byte) 3);
-    assertThat(new String(req, 5, req[4], StandardCharsets.US_ASCII)).isEqualTo("api.push.apple.com");
+    assertThat(new String(req, 5, req[4], StandardCharsets.US_ASCII))
+        .isEqualTo("api.push.apple.com");
     assertThat(((req[req.length - 2] & 0xff) << 8) | (req[req.length - 1] & 0xff)).isEqualTo(443);
-    assertThat(feed(t, new byte[] {5, 0, 0, 3, 3, 'a', 'b', 'c', 1, (byte) 187, 22})).isEqualTo(Tunnel.ESTABLISHED);
+    assertThat(feed(t, new byte[] {5, 0, 0, 3, 3, 'a', 'b', 'c', 1, (byte) 187, 22}))
+        .isEqualTo(Tunnel.ESTABLISHED);
     assertThat(t.leftover()).isNull(); // feeding stops at success: the last byte is never read
   }
 
@@ -103,8 +116,11 @@ class TunnelTest {
     for (int rep = 1; rep <= 8; rep++) {
       Tunnel t = new Tunnel(SOCKS, "h", 5223, 4096);
       feed(t, new byte[] {5, 0});
-      assertThat(feed(t, new byte[] {5, (byte) rep, 0, 1, 0, 0, 0, 0, 0, 0})).isEqualTo(Tunnel.FAILED);
-      assertThat(t.isConfigProblem()).as("reply %d", rep).isEqualTo(rep == 2 || rep == 7 || rep == 8);
+      assertThat(feed(t, new byte[] {5, (byte) rep, 0, 1, 0, 0, 0, 0, 0, 0}))
+          .isEqualTo(Tunnel.FAILED);
+      assertThat(t.isConfigProblem())
+          .as("reply %d", rep)
+          .isEqualTo(rep == 2 || rep == 7 || rep == 8);
     }
   }
 

@@ -7,8 +7,8 @@ import java.nio.channels.SocketChannel;
 @FunctionalInterface
 public interface Acceptor {
   /**
-   * {@code ch} was just accepted (still in blocking mode). Runs on the loop thread, must not block; it owns the
-   * channel from here on. A throw closes the channel and the loop goes on.
+   * {@code ch} was just accepted (still in blocking mode). Runs on the loop thread, must not block;
+   * it owns the channel from here on. A throw closes the channel and the loop goes on.
    */
   void accepted(SocketChannel ch);
 }

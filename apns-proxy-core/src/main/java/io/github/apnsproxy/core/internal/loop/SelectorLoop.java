@@ -22,24 +22,27 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One selector loop: a thread that owns a selector and every channel registered on it. Other threads hand work in
- * with {@link #execute}, which wakes the selector only when the loop may be blocked in {@code select} (the
- * Netty/Jetty guarded wakeup). One turn: select until the earliest deadline (keys are handled as the selector finds
- * them, without a selected-key set), close the channels whose keys the select deregistered, run the tasks queued
- * before the turn (a bounded drain: tasks added meanwhile wait for the next turn, so I/O is never starved), resume
- * accepting after a pause, fire the timers.
+ * One selector loop: a thread that owns a selector and every channel registered on it. Other
+ * threads hand work in with {@link #execute}, which wakes the selector only when the loop may be
+ * blocked in {@code select} (the Netty/Jetty guarded wakeup). One turn: select until the earliest
+ * deadline (keys are handled as the selector finds them, without a selected-key set), close the
+ * channels whose keys the select deregistered, run the tasks queued before the turn (a bounded
+ * drain: tasks added meanwhile wait for the next turn, so I/O is never starved), resume accepting
+ * after a pause, fire the timers.
  *
- * <p>Containment: a key whose handler throws closes that key's connection ({@link KeyHandler#onFailure}); a task
- * that throws is logged; neither ends the loop. Only the JVM failing ({@link #rethrowFatal}) ends it. A
- * {@code select()} that fails (an {@link IOException}, or the selector closed under the loop) makes the loop rebuild
- * its selector - a new one with every live channel registered again with its interest ops and attachment - and go
- * on, as Jetty's {@code ManagedSelector} does.
+ * <p>Containment: a key whose handler throws closes that key's connection ({@link
+ * KeyHandler#onFailure}); a task that throws is logged; neither ends the loop. Only the JVM failing
+ * ({@link #rethrowFatal}) ends it. A {@code select()} that fails (an {@link IOException}, or the
+ * selector closed under the loop) makes the loop rebuild its selector - a new one with every live
+ * channel registered again with its interest ops and attachment - and go on, as Jetty's {@code
+ * ManagedSelector} does.
  *
- * <p>Accepting: the listeners given to {@link #addServer} are accepted in batches; a failing accept (EMFILE, ENFILE,
- * ENOBUFS) pauses accepting with exponential backoff (10 ms to 1 s) instead of spinning on a ready listener.
+ * <p>Accepting: the listeners given to {@link #addServer} are accepted in batches; a failing accept
+ * (EMFILE, ENFILE, ENOBUFS) pauses accepting with exponential backoff (10 ms to 1 s) instead of
+ * spinning on a ready listener.
  *
- * <p>Threading: {@link #execute}, {@link #stop}, {@link #isRunning} and {@link #join} are callable from any thread;
- * everything else from the loop thread only (or before {@link #start}).
+ * <p>Threading: {@link #execute}, {@link #stop}, {@link #isRunning} and {@link #join} are callable
+ * from any thread; everything else from the loop thread only (or before {@link #start}).
  */
 public final class SelectorLoop {
   private static final Logger LOG = LoggerFactory.getLogger(SelectorLoop.class);
@@ -49,23 +52,36 @@ public final class SelectorLoop {
 
   private final LoopHandler handler;
   private final Thread thread;
+
   /** Written by the loop thread when it rebuilds; read by producers for the wakeup. */
   private volatile Selector selector;
+
   private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
-  /** True while the loop is awake (or a wakeup is pending): producers then skip the wakeup system call. */
-  private final AtomicBoolean awake = new AtomicBoolean(true);
-  private final ArrayList<Listener> listeners = new ArrayList<>();
+
   /**
-   * Channels whose keys were cancelled this turn, closed right after the next select has deregistered them: closing
-   * a channel that is still registered costs a getsockopt and a shutdown more in the JDK.
+   * True while the loop is awake (or a wakeup is pending): producers then skip the wakeup system
+   * call.
+   */
+  private final AtomicBoolean awake = new AtomicBoolean(true);
+
+  private final ArrayList<Listener> listeners = new ArrayList<>();
+
+  /**
+   * Channels whose keys were cancelled this turn, closed right after the next select has
+   * deregistered them: closing a channel that is still registered costs a getsockopt and a shutdown
+   * more in the JDK.
    */
   private ArrayList<SelectableChannel> toClose = new ArrayList<>();
+
   /** The previous turn's {@link #toClose}, closed after this turn's select. */
   private ArrayList<SelectableChannel> closing = new ArrayList<>();
+
   private final Consumer<SelectionKey> onKey = this::dispatch;
   private volatile boolean stopping;
+
   /** False once the loop has stopped, normally or because the JVM failed under it. */
   private volatile boolean running = true;
+
   private volatile @Nullable IOException injectedFailure;
   private final AtomicInteger rebuilds = new AtomicInteger();
 
@@ -89,8 +105,9 @@ public final class SelectorLoop {
   }
 
   /**
-   * Rethrows what must not be contained: the JVM running out of memory or failing internally. Everything else - a
-   * runtime exception, an assertion, a linkage error, a stack overflow in user code - is one connection's problem.
+   * Rethrows what must not be contained: the JVM running out of memory or failing internally.
+   * Everything else - a runtime exception, an assertion, a linkage error, a stack overflow in user
+   * code - is one connection's problem.
    */
   public static void rethrowFatal(Throwable t) {
     if (t instanceof VirtualMachineError && !(t instanceof StackOverflowError)) {
@@ -133,22 +150,30 @@ public final class SelectorLoop {
     return rebuilds.get();
   }
 
-  /** Registers a listener whose accepted channels go to {@code acceptor}; before {@link #start} or on the loop. */
+  /**
+   * Registers a listener whose accepted channels go to {@code acceptor}; before {@link #start} or
+   * on the loop.
+   */
   public void addServer(ServerSocketChannel server, Acceptor acceptor) throws IOException {
     server.configureBlocking(false);
     Listener l = new Listener(server, acceptor);
-    l.key = server.register(selector, acceptResumeAt == Long.MAX_VALUE ? SelectionKey.OP_ACCEPT : 0, l);
+    l.key =
+        server.register(selector, acceptResumeAt == Long.MAX_VALUE ? SelectionKey.OP_ACCEPT : 0, l);
     listeners.add(l);
   }
 
-  /** Registers {@code ch} (non-blocking) with the current selector; loop thread (or before start). */
-  public SelectionKey register(SelectableChannel ch, int ops, KeyHandler attachment) throws ClosedChannelException {
+  /**
+   * Registers {@code ch} (non-blocking) with the current selector; loop thread (or before start).
+   */
+  public SelectionKey register(SelectableChannel ch, int ops, KeyHandler attachment)
+      throws ClosedChannelException {
     return ch.register(selector, ops, attachment);
   }
 
   /**
-   * Runs {@code task} on the loop thread, in a later turn; callable from any thread (from the loop thread too: it
-   * then runs after the current turn's keys). A task queued after the loop stopped is dropped ({@link Droppable}).
+   * Runs {@code task} on the loop thread, in a later turn; callable from any thread (from the loop
+   * thread too: it then runs after the current turn's keys). A task queued after the loop stopped
+   * is dropped ({@link Droppable}).
    */
   public void execute(Runnable task) {
     tasks.add(task);
@@ -156,17 +181,21 @@ public final class SelectorLoop {
       dropTasks(); // stopped meanwhile: nobody will run it
       return;
     }
-    // The loop sets awake=false before its last look at the queue; if we win the CAS it may be selecting, so wake
+    // The loop sets awake=false before its last look at the queue; if we win the CAS it may be
+    // selecting, so wake
     // it. A wakeup before select() is remembered, so the race costs at most one spurious wakeup.
     if (Thread.currentThread() != thread && awake.compareAndSet(false, true)) {
       selector.wakeup();
     }
   }
 
-  /** Asks the loop to stop; it closes its listeners and calls {@link LoopHandler#stopping}. Any thread. */
+  /**
+   * Asks the loop to stop; it closes its listeners and calls {@link LoopHandler#stopping}. Any
+   * thread.
+   */
   public void stop() {
     stopping = true;
-    execute(() -> { });
+    execute(() -> {});
   }
 
   /** Waits up to {@code wait} for the thread to end; true when it has (or never started). */
@@ -182,7 +211,10 @@ public final class SelectorLoop {
     selector.close();
   }
 
-  /** Makes the loop run {@link LoopHandler#timersDue} once {@code at} ({@link System#nanoTime()}) has passed. */
+  /**
+   * Makes the loop run {@link LoopHandler#timersDue} once {@code at} ({@link System#nanoTime()})
+   * has passed.
+   */
   public void schedule(long at) {
     if (at < deadline) {
       deadline = at;
@@ -199,8 +231,8 @@ public final class SelectorLoop {
   }
 
   /**
-   * Stops accepting on one listener and closes it (its socket is released when the next select drops its key);
-   * channels it accepted stay. Loop thread.
+   * Stops accepting on one listener and closes it (its socket is released when the next select
+   * drops its key); channels it accepted stay. Loop thread.
    */
   public void closeServer(ServerSocketChannel server) {
     listeners.removeIf(l -> l.server == server);
@@ -224,8 +256,8 @@ public final class SelectorLoop {
   }
 
   /**
-   * Closes {@code ch}. A registered one has its key cancelled now and is closed after the next select, which
-   * deregisters it; the peer sees the FIN or RST one turn later. Loop thread.
+   * Closes {@code ch}. A registered one has its key cancelled now and is closed after the next
+   * select, which deregisters it; the peer sees the FIN or RST one turn later. Loop thread.
    */
   public void close(SelectableChannel ch, @Nullable SelectionKey key) {
     if (key != null && key.isValid() && !stopping && running) {
@@ -247,10 +279,13 @@ public final class SelectorLoop {
     return n;
   }
 
-  /** For tests: the next {@code select()} throws {@code failure}, as a broken selector would. Any thread. */
+  /**
+   * For tests: the next {@code select()} throws {@code failure}, as a broken selector would. Any
+   * thread.
+   */
   public void failNextSelect(IOException failure) {
     injectedFailure = failure;
-    execute(() -> { });
+    execute(() -> {});
   }
 
   private void run() {
@@ -385,8 +420,8 @@ public final class SelectorLoop {
   }
 
   /**
-   * A failing select: rebuild the selector and go on. When select keeps failing, each rebuild waits a little longer
-   * (10 ms doubling to 1 s), so a broken system costs no busy loop.
+   * A failing select: rebuild the selector and go on. When select keeps failing, each rebuild waits
+   * a little longer (10 ms doubling to 1 s), so a broken system costs no busy loop.
    */
   private void selectFailed(Exception e) {
     selectFailures++;
@@ -411,10 +446,13 @@ public final class SelectorLoop {
     selector = fresh; // before anything registers again: producers wake the new one from here on
     rebuilds.incrementAndGet();
     if (keys == null) {
-      // closed under us: its keys are gone, so only the listeners, which the loop knows, register again
+      // closed under us: its keys are gone, so only the listeners, which the loop knows, register
+      // again
       for (Listener l : listeners) {
         try {
-          l.key = l.server.register(fresh, acceptResumeAt == Long.MAX_VALUE ? SelectionKey.OP_ACCEPT : 0, l);
+          l.key =
+              l.server.register(
+                  fresh, acceptResumeAt == Long.MAX_VALUE ? SelectionKey.OP_ACCEPT : 0, l);
         } catch (IOException | RuntimeException r) {
           LOG.warn("{}: listener {} cannot register again", thread.getName(), l.server, r);
         }
@@ -464,7 +502,10 @@ public final class SelectorLoop {
       } catch (IOException e) {
         // EMFILE/ENFILE/ENOBUFS: stop accepting for a while instead of spinning on a ready listener
         acceptBackoff = acceptBackoff == 0 ? MIN_BACKOFF : Math.min(acceptBackoff * 2, MAX_BACKOFF);
-        LOG.warn("accept on {} failed ({}); pausing accepts for {} ms", l.server, e.toString(),
+        LOG.warn(
+            "accept on {} failed ({}); pausing accepts for {} ms",
+            l.server,
+            e.toString(),
             acceptBackoff / 1_000_000);
         setAcceptInterest(0);
         acceptResumeAt = now + acceptBackoff;
@@ -552,7 +593,8 @@ public final class SelectorLoop {
 
     @Override
     public void onFailure(SelectionKey k, Throwable failure) {
-      // accept() contains its own failures; anything else here is a bug: pause instead of spinning on it
+      // accept() contains its own failures; anything else here is a bug: pause instead of spinning
+      // on it
       LOG.warn("{}: accepting on {} failed; pausing accepts", thread.getName(), server, failure);
       acceptBackoff = acceptBackoff == 0 ? MIN_BACKOFF : Math.min(acceptBackoff * 2, MAX_BACKOFF);
       acceptResumeAt = Long.MAX_VALUE;

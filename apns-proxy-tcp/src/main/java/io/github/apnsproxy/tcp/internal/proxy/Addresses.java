@@ -45,7 +45,11 @@ final class Addresses {
     }
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
-      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.')) {
+      if (!((c >= '0' && c <= '9')
+          || (c >= 'a' && c <= 'f')
+          || (c >= 'A' && c <= 'F')
+          || c == ':'
+          || c == '.')) {
         return null;
       }
     }
@@ -63,7 +67,8 @@ final class Addresses {
     try {
       return InetAddress.getByAddress(raw);
     } catch (UnknownHostException e) {
-      throw new IllegalArgumentException("address of " + raw.length + " bytes (expected 4 or 16)", e);
+      throw new IllegalArgumentException(
+          "address of " + raw.length + " bytes (expected 4 or 16)", e);
     }
   }
 }

@@ -34,25 +34,27 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.function.Function;
-import java.util.function.Supplier;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Function;
+import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The HTTP CONNECT and SOCKS5 front doors and the router for their targets, sharing one target policy, one set of
- * users and one set of counters. Thread-safe; each door makes one small parser per connection.
+ * The HTTP CONNECT and SOCKS5 front doors and the router for their targets, sharing one target
+ * policy, one set of users and one set of counters. Thread-safe; each door makes one small parser
+ * per connection.
  *
  * <p>Credentials: a password seen right before is checked in microseconds on the loop thread
- * ({@link ProxyUsers#quickCheck}); any other takes the slow hash on the auth executor, the connection waiting
- * ({@link PrefaceDecision#later}) without holding its loop. A check the executor refuses (over capacity) is answered
- * like wrong credentials and counted as {@code auth-busy}.
+ * ({@link ProxyUsers#quickCheck}); any other takes the slow hash on the auth executor, the
+ * connection waiting ({@link PrefaceDecision#later}) without holding its loop. A check the executor
+ * refuses (over capacity) is answered like wrong credentials and counted as {@code auth-busy}.
  */
 public final class ExplicitDoors {
   static final String HTTP = "http-connect";
   static final String SOCKS = "socks5";
   private static final String REALM = "apns-proxy";
+
   /** How many numbered couriers to try for an unnumbered name whose pick did not resolve. */
   private static final int COURIER_TRIES = 3;
 
@@ -68,8 +70,14 @@ public final class ExplicitDoors {
   private final FrontDoor socks;
 
   /** Makes the doors. */
-  public ExplicitDoors(AddressPlan plan, UpstreamResolver resolver, AddressPolicy policy, boolean allowAddresses,
-      ProxyUsers users, Executor auth, @Nullable InetSocketAddress pacAddress) {
+  public ExplicitDoors(
+      AddressPlan plan,
+      UpstreamResolver resolver,
+      AddressPolicy policy,
+      boolean allowAddresses,
+      ProxyUsers users,
+      Executor auth,
+      @Nullable InetSocketAddress pacAddress) {
     this.targets = new Targets(plan, policy, allowAddresses);
     this.resolver = resolver;
     this.policy = policy;
@@ -132,11 +140,15 @@ public final class ExplicitDoors {
   }
 
   /**
-   * Checks credentials and continues with {@code then} (true: right): at once when {@link ProxyUsers#quickCheck}
-   * knows the answer, else with the slow hash on the auth executor ({@code then} running there). Takes over
-   * {@code password} (zeroed once checked). {@code busy} is the decision when the executor refuses the check.
+   * Checks credentials and continues with {@code then} (true: right): at once when {@link
+   * ProxyUsers#quickCheck} knows the answer, else with the slow hash on the auth executor ({@code
+   * then} running there). Takes over {@code password} (zeroed once checked). {@code busy} is the
+   * decision when the executor refuses the check.
    */
-  private PrefaceDecision authenticate(String user, byte[] password, Function<Boolean, PrefaceDecision> then,
+  private PrefaceDecision authenticate(
+      String user,
+      byte[] password,
+      Function<Boolean, PrefaceDecision> then,
       Supplier<PrefaceDecision> busy) {
     Optional<Boolean> quick = users.quickCheck(user, password);
     if (quick.isPresent()) {
@@ -144,20 +156,25 @@ public final class ExplicitDoors {
       return then.apply(quick.get());
     }
     try {
-      return PrefaceDecision.later(CompletableFuture.supplyAsync(() -> {
-        try {
-          return users.verify(user, password);
-        } finally {
-          java.util.Arrays.fill(password, (byte) 0);
-        }
-      }, auth).thenApply(then));
+      return PrefaceDecision.later(
+          CompletableFuture.supplyAsync(
+                  () -> {
+                    try {
+                      return users.verify(user, password);
+                    } finally {
+                      java.util.Arrays.fill(password, (byte) 0);
+                    }
+                  },
+                  auth)
+              .thenApply(then));
     } catch (RejectedExecutionException e) {
       java.util.Arrays.fill(password, (byte) 0);
       return busy.get();
     }
   }
 
-  // ---- routing ---------------------------------------------------------------------------------------------------
+  // ---- routing
+  // ---------------------------------------------------------------------------------------------------
 
   /** Routes connections with a target; others with {@code others}. */
   public Router router(Router others) {
@@ -171,8 +188,10 @@ public final class ExplicitDoors {
     InetAddress literal = t.isUnresolved() ? null : t.getAddress();
     Targets.Verdict v = targets.judge(t.getHostString(), literal, t.getPort());
     if (!v.allowed()) {
-      return CompletableFuture.completedFuture(Route.reject(literal == null ? RejectReason.NO_ROUTE
-          : RejectReason.REFUSED_TARGET, String.valueOf(v.refusal())));
+      return CompletableFuture.completedFuture(
+          Route.reject(
+              literal == null ? RejectReason.NO_ROUTE : RejectReason.REFUSED_TARGET,
+              String.valueOf(v.refusal())));
     }
     if (literal != null) {
       return CompletableFuture.completedFuture(Route.to(literal.getHostAddress(), List.of(t)));
@@ -189,15 +208,22 @@ public final class ExplicitDoors {
     return resolve(targets.plan().hostNames().format(h), t.getPort());
   }
 
-  /** Resolves courier number {@code n} of the unnumbered name's variant; on failure the next number, a few times. */
-  private CompletionStage<Route> resolveCourier(ApnsHost template, int n, int count, int tries, int port) {
+  /**
+   * Resolves courier number {@code n} of the unnumbered name's variant; on failure the next number,
+   * a few times.
+   */
+  private CompletionStage<Route> resolveCourier(
+      ApnsHost template, int n, int count, int tries, int port) {
     ApnsHost pick = ApnsHost.courier(template.environment(), template.variant(), n);
-    return resolve(targets.plan().hostNames().format(pick), port).thenCompose(r -> {
-      if (r.rejection() == RejectReason.RESOLVE_FAILED && tries + 1 < Math.min(COURIER_TRIES, count)) {
-        return resolveCourier(template, (n + 1) % count, count, tries + 1, port);
-      }
-      return CompletableFuture.completedFuture(r);
-    });
+    return resolve(targets.plan().hostNames().format(pick), port)
+        .thenCompose(
+            r -> {
+              if (r.rejection() == RejectReason.RESOLVE_FAILED
+                  && tries + 1 < Math.min(COURIER_TRIES, count)) {
+                return resolveCourier(template, (n + 1) % count, count, tries + 1, port);
+              }
+              return CompletableFuture.completedFuture(r);
+            });
   }
 
   private CompletionStage<Route> resolve(String name, int port) {
@@ -205,30 +231,36 @@ public final class ExplicitDoors {
     try {
       resolved = resolver.resolve(name);
     } catch (RuntimeException e) {
-      return CompletableFuture.completedFuture(Route.reject(RejectReason.RESOLVE_FAILED, name + ": " + e));
+      return CompletableFuture.completedFuture(
+          Route.reject(RejectReason.RESOLVE_FAILED, name + ": " + e));
     }
-    return resolved.handle((addresses, failure) -> {
-      if (failure != null) {
-        Throwable cause = failure instanceof CompletionException && failure.getCause() != null
-            ? failure.getCause() : failure;
-        String why = cause instanceof UnknownHostException ? "unknown host" : cause.toString();
-        return Route.reject(RejectReason.RESOLVE_FAILED, name + ": " + why);
-      }
-      List<InetSocketAddress> candidates = new ArrayList<>(addresses.size());
-      for (InetAddress a : addresses) {
-        if (policy.allowsUpstream(a)) {
-          candidates.add(new InetSocketAddress(a, port));
-        }
-      }
-      if (candidates.isEmpty()) {
-        return Route.reject(RejectReason.REFUSED_TARGET, name + " resolved to " + addresses
-            + ", none in the upstream allow-list");
-      }
-      return Route.to(name, candidates);
-    });
+    return resolved.handle(
+        (addresses, failure) -> {
+          if (failure != null) {
+            Throwable cause =
+                failure instanceof CompletionException && failure.getCause() != null
+                    ? failure.getCause()
+                    : failure;
+            String why = cause instanceof UnknownHostException ? "unknown host" : cause.toString();
+            return Route.reject(RejectReason.RESOLVE_FAILED, name + ": " + why);
+          }
+          List<InetSocketAddress> candidates = new ArrayList<>(addresses.size());
+          for (InetAddress a : addresses) {
+            if (policy.allowsUpstream(a)) {
+              candidates.add(new InetSocketAddress(a, port));
+            }
+          }
+          if (candidates.isEmpty()) {
+            return Route.reject(
+                RejectReason.REFUSED_TARGET,
+                name + " resolved to " + addresses + ", none in the upstream allow-list");
+          }
+          return Route.to(name, candidates);
+        });
   }
 
-  // ---- HTTP CONNECT ----------------------------------------------------------------------------------------------
+  // ---- HTTP CONNECT
+  // ----------------------------------------------------------------------------------------------
 
   private static ByteBuffer wrap(byte[] b) {
     return ByteBuffer.wrap(b);
@@ -249,8 +281,8 @@ public final class ExplicitDoors {
         r = head.offer(buffered);
       } catch (HttpHead.Malformed m) {
         count(HTTP, Integer.toString(m.status()), "-");
-        return PrefaceDecision.refuse(m.reason(), wrap(HttpReplies.error(m.status(), "http_request_error",
-            m.reason())));
+        return PrefaceDecision.refuse(
+            m.reason(), wrap(HttpReplies.error(m.status(), "http_request_error", m.reason())));
       }
       if (r == null) {
         return PrefaceDecision.needMore();
@@ -261,18 +293,19 @@ public final class ExplicitDoors {
       }
       if (!method.equals("CONNECT")) {
         count(HTTP, "405", "-");
-        return PrefaceDecision.refuse("method " + HttpHead.printable(method), wrap(HttpReplies.methodNotAllowed(
-            method)));
+        return PrefaceDecision.refuse(
+            "method " + HttpHead.printable(method), wrap(HttpReplies.methodNotAllowed(method)));
       }
       HttpHead.Authority a;
       try {
         a = HttpHead.authority(r.target());
       } catch (HttpHead.Malformed m) {
         count(HTTP, "400", "-");
-        return PrefaceDecision.refuse(m.reason(), wrap(HttpReplies.error(400, "http_request_error",
-            m.reason())));
+        return PrefaceDecision.refuse(
+            m.reason(), wrap(HttpReplies.error(400, "http_request_error", m.reason())));
       }
-      // RFC 9110 9.3.6: a CONNECT request has no content; bytes after the head are the tunnel's. A request that
+      // RFC 9110 9.3.6: a CONNECT request has no content; bytes after the head are the tunnel's. A
+      // request that
       // declares content is ambiguous (body or tunnel data?), so it is refused rather than guessed.
       if (!r.values("Transfer-Encoding").isEmpty()
           || r.values("Content-Length").stream().anyMatch(v -> !v.strip().equals("0"))) {
@@ -284,88 +317,107 @@ public final class ExplicitDoors {
         Object credentials = credentials(r);
         if (credentials instanceof String refusal) {
           count(HTTP, "407", "-");
-          return PrefaceDecision.refuse(refusal, wrap(HttpReplies.authenticationRequired(REALM, refusal)));
+          return PrefaceDecision.refuse(
+              refusal, wrap(HttpReplies.authenticationRequired(REALM, refusal)));
         }
         Credentials c = (Credentials) credentials;
         HttpHead.Authority target = a;
-        return authenticate(c.user(), c.password(), ok -> {
-          if (!ok) {
-            count(HTTP, "407", "-");
-            String refusal = "wrong proxy credentials";
-            return PrefaceDecision.refuse(refusal, wrap(HttpReplies.authenticationRequired(REALM, refusal)));
-          }
-          return connect(r, target);
-        }, () -> {
-          count(HTTP, "auth-busy", "-");
-          String busy = "the proxy is busy checking credentials; try again";
-          return PrefaceDecision.refuse(busy, wrap(HttpReplies.authenticationRequired(REALM, busy)));
-        });
+        return authenticate(
+            c.user(),
+            c.password(),
+            ok -> {
+              if (!ok) {
+                count(HTTP, "407", "-");
+                String refusal = "wrong proxy credentials";
+                return PrefaceDecision.refuse(
+                    refusal, wrap(HttpReplies.authenticationRequired(REALM, refusal)));
+              }
+              return connect(r, target);
+            },
+            () -> {
+              count(HTTP, "auth-busy", "-");
+              String busy = "the proxy is busy checking credentials; try again";
+              return PrefaceDecision.refuse(
+                  busy, wrap(HttpReplies.authenticationRequired(REALM, busy)));
+            });
       }
       return connect(r, a);
     }
 
     /** The request's credentials are right (or none are needed): judge the target and route. */
     private PrefaceDecision connect(HttpHead.Request r, HttpHead.Authority a) {
-      InetAddress literal = a.literal()
-          ? (a.host().indexOf(':') >= 0 ? Addresses.ipv6(a.host()) : Addresses.ipv4(a.host())) : null;
+      InetAddress literal =
+          a.literal()
+              ? (a.host().indexOf(':') >= 0 ? Addresses.ipv6(a.host()) : Addresses.ipv4(a.host()))
+              : null;
       Targets.Verdict v = targets.judge(a.host(), literal, a.port());
       String kind = v.kind().label();
       if (!v.allowed()) {
         count(HTTP, "403", kind);
         String why = String.valueOf(v.refusal());
-        return PrefaceDecision.refuse(why, wrap(HttpReplies.error(403, literal != null
-            ? "destination_ip_prohibited" : "http_request_denied", why)));
+        return PrefaceDecision.refuse(
+            why,
+            wrap(
+                HttpReplies.error(
+                    403,
+                    literal != null ? "destination_ip_prohibited" : "http_request_denied",
+                    why)));
       }
-      InetSocketAddress target = literal != null ? new InetSocketAddress(literal, a.port())
-          : InetSocketAddress.createUnresolved(a.host(), a.port());
-      return PrefaceDecision.route(Preface.target(HTTP, target), r.headBytes(), new UpstreamReplies() {
-        @Override
-        public ByteBuffer connected(InetSocketAddress upstream, InetSocketAddress local) {
-          count(HTTP, "200", kind);
-          return wrap(HttpReplies.established());
-        }
+      InetSocketAddress target =
+          literal != null
+              ? new InetSocketAddress(literal, a.port())
+              : InetSocketAddress.createUnresolved(a.host(), a.port());
+      return PrefaceDecision.route(
+          Preface.target(HTTP, target),
+          r.headBytes(),
+          new UpstreamReplies() {
+            @Override
+            public ByteBuffer connected(InetSocketAddress upstream, InetSocketAddress local) {
+              count(HTTP, "200", kind);
+              return wrap(HttpReplies.established());
+            }
 
-        @Override
-        public ByteBuffer failed(UpstreamFailure failure) {
-          int status;
-          String type;
-          String reason;
-          switch (failure.kind()) {
-            case NOT_ALLOWED -> {
-              status = 403;
-              type = "destination_ip_prohibited";
-              reason = "the target's addresses are outside the upstream allow-list";
+            @Override
+            public ByteBuffer failed(UpstreamFailure failure) {
+              int status;
+              String type;
+              String reason;
+              switch (failure.kind()) {
+                case NOT_ALLOWED -> {
+                  status = 403;
+                  type = "destination_ip_prohibited";
+                  reason = "the target's addresses are outside the upstream allow-list";
+                }
+                case UNRESOLVABLE -> {
+                  status = 502;
+                  type = "dns_error";
+                  reason = "the target name did not resolve";
+                }
+                case REFUSED -> {
+                  status = 502;
+                  type = "connection_refused";
+                  reason = "the upstream refused the connection";
+                }
+                case UNREACHABLE -> {
+                  status = 502;
+                  type = "destination_unavailable";
+                  reason = "the upstream is unreachable";
+                }
+                case TIMED_OUT -> {
+                  status = 504;
+                  type = "connection_timeout";
+                  reason = "connecting to the upstream timed out";
+                }
+                default -> {
+                  status = 502;
+                  type = "proxy_internal_error";
+                  reason = "the upstream connection failed";
+                }
+              }
+              count(HTTP, Integer.toString(status), kind);
+              return wrap(HttpReplies.error(status, type, reason));
             }
-            case UNRESOLVABLE -> {
-              status = 502;
-              type = "dns_error";
-              reason = "the target name did not resolve";
-            }
-            case REFUSED -> {
-              status = 502;
-              type = "connection_refused";
-              reason = "the upstream refused the connection";
-            }
-            case UNREACHABLE -> {
-              status = 502;
-              type = "destination_unavailable";
-              reason = "the upstream is unreachable";
-            }
-            case TIMED_OUT -> {
-              status = 504;
-              type = "connection_timeout";
-              reason = "connecting to the upstream timed out";
-            }
-            default -> {
-              status = 502;
-              type = "proxy_internal_error";
-              reason = "the upstream connection failed";
-            }
-          }
-          count(HTTP, Integer.toString(status), kind);
-          return wrap(HttpReplies.error(status, type, reason));
-        }
-      });
+          });
     }
 
     private PrefaceDecision get(HttpHead.Request r, boolean headOnly) {
@@ -380,14 +432,18 @@ public final class ExplicitDoors {
       }
       if (!path.equals("/proxy.pac")) {
         count(HTTP, "404", "-");
-        return PrefaceDecision.refuse("GET " + HttpHead.printable(path), wrap(HttpReplies.notFound(path)));
+        return PrefaceDecision.refuse(
+            "GET " + HttpHead.printable(path), wrap(HttpReplies.notFound(path)));
       }
       count(HTTP, "pac", "-");
       InetSocketAddress proxy = pacAddress != null ? pacAddress : connection.local();
       return PrefaceDecision.answer("PAC file", wrap(HttpReplies.pac(Pac.text(proxy), headOnly)));
     }
 
-    /** The request's Basic credentials, or (a String) why there are none usable; never naming the password. */
+    /**
+     * The request's Basic credentials, or (a String) why there are none usable; never naming the
+     * password.
+     */
     private Object credentials(HttpHead.Request r) {
       List<String> values = r.values("Proxy-Authorization");
       if (values.isEmpty()) {
@@ -443,7 +499,8 @@ public final class ExplicitDoors {
     }
   }
 
-  // ---- SOCKS5 ----------------------------------------------------------------------------------------------------
+  // ---- SOCKS5
+  // ----------------------------------------------------------------------------------------------------
 
   /** One SOCKS5 connection's parser. Loop thread only. */
   private final class SocksParser {
@@ -456,16 +513,21 @@ public final class ExplicitDoors {
           java.util.Arrays.fill(a.password(), (byte) 0);
           return decide(socks.authenticated(true, a.consumed()));
         }
-        // the continuation may run on the auth executor; the splicer calls parse again only after it completed
-        return authenticate(a.user(), a.password(), ok -> {
-          if (!ok) {
-            count(SOCKS, "auth-failed", "-");
-          }
-          return decide(socks.authenticated(ok, a.consumed()));
-        }, () -> {
-          count(SOCKS, "auth-busy", "-");
-          return decide(socks.authenticated(false, a.consumed()));
-        });
+        // the continuation may run on the auth executor; the splicer calls parse again only after
+        // it completed
+        return authenticate(
+            a.user(),
+            a.password(),
+            ok -> {
+              if (!ok) {
+                count(SOCKS, "auth-failed", "-");
+              }
+              return decide(socks.authenticated(ok, a.consumed()));
+            },
+            () -> {
+              count(SOCKS, "auth-busy", "-");
+              return decide(socks.authenticated(false, a.consumed()));
+            });
       }
       return decide(step);
     }
@@ -481,7 +543,8 @@ public final class ExplicitDoors {
         if (c.code() >= 0) {
           count(SOCKS, Integer.toString(c.code()), "-");
         }
-        return c.reply().length == 0 ? PrefaceDecision.refuse(c.detail())
+        return c.reply().length == 0
+            ? PrefaceDecision.refuse(c.detail())
             : PrefaceDecision.refuse(c.detail(), wrap(c.reply()));
       }
       Socks5.Connect c = (Socks5.Connect) step;
@@ -489,32 +552,39 @@ public final class ExplicitDoors {
       String kind = v.kind().label();
       if (!v.allowed()) {
         count(SOCKS, Integer.toString(Socks5.NOT_ALLOWED), kind);
-        return PrefaceDecision.refuse(String.valueOf(v.refusal()), wrap(Socks5.reply(Socks5.NOT_ALLOWED, null)));
+        return PrefaceDecision.refuse(
+            String.valueOf(v.refusal()), wrap(Socks5.reply(Socks5.NOT_ALLOWED, null)));
       }
       InetAddress literal = c.address();
-      InetSocketAddress target = literal != null ? new InetSocketAddress(literal, c.port())
-          : InetSocketAddress.createUnresolved(c.host(), c.port());
-      return PrefaceDecision.route(Preface.target(SOCKS, target), c.consumed(), new UpstreamReplies() {
-        @Override
-        public ByteBuffer connected(InetSocketAddress upstream, InetSocketAddress local) {
-          count(SOCKS, "0", kind);
-          return wrap(Socks5.reply(Socks5.SUCCEEDED, local));
-        }
+      InetSocketAddress target =
+          literal != null
+              ? new InetSocketAddress(literal, c.port())
+              : InetSocketAddress.createUnresolved(c.host(), c.port());
+      return PrefaceDecision.route(
+          Preface.target(SOCKS, target),
+          c.consumed(),
+          new UpstreamReplies() {
+            @Override
+            public ByteBuffer connected(InetSocketAddress upstream, InetSocketAddress local) {
+              count(SOCKS, "0", kind);
+              return wrap(Socks5.reply(Socks5.SUCCEEDED, local));
+            }
 
-        @Override
-        public ByteBuffer failed(UpstreamFailure failure) {
-          int code = switch (failure.kind()) {
-            case NOT_ALLOWED -> Socks5.NOT_ALLOWED;
-            case UNRESOLVABLE -> Socks5.HOST_UNREACHABLE;
-            case REFUSED -> Socks5.CONNECTION_REFUSED;
-            case UNREACHABLE -> Socks5.HOST_UNREACHABLE;
-            case TIMED_OUT -> Socks5.TTL_EXPIRED;
-            default -> Socks5.GENERAL_FAILURE;
-          };
-          count(SOCKS, Integer.toString(code), kind);
-          return wrap(Socks5.reply(code, null));
-        }
-      });
+            @Override
+            public ByteBuffer failed(UpstreamFailure failure) {
+              int code =
+                  switch (failure.kind()) {
+                    case NOT_ALLOWED -> Socks5.NOT_ALLOWED;
+                    case UNRESOLVABLE -> Socks5.HOST_UNREACHABLE;
+                    case REFUSED -> Socks5.CONNECTION_REFUSED;
+                    case UNREACHABLE -> Socks5.HOST_UNREACHABLE;
+                    case TIMED_OUT -> Socks5.TTL_EXPIRED;
+                    default -> Socks5.GENERAL_FAILURE;
+                  };
+              count(SOCKS, Integer.toString(code), kind);
+              return wrap(Socks5.reply(code, null));
+            }
+          });
     }
   }
 }

@@ -11,19 +11,23 @@ import java.util.Optional;
 import org.jspecify.annotations.Nullable;
 
 /**
- * An incremental HTTP/1.x request-head reader (RFC 9112 sections 2 to 5): fed the bytes of a connection as they
- * arrive, it finds the end of the head (an empty line) without re-scanning what it has seen, then parses the request
- * line and the header fields. Strict where the RFCs say a server must be: obsolete line folding and whitespace before
- * a field name's colon are rejected (section 5.1, 5.2), a bare CR is rejected, an HTTP/1.1 request needs exactly one
- * {@code Host} (section 3.2). A lone LF is accepted as a line end (section 2.2). One instance per connection; not
- * thread-safe.
+ * An incremental HTTP/1.x request-head reader (RFC 9112 sections 2 to 5): fed the bytes of a
+ * connection as they arrive, it finds the end of the head (an empty line) without re-scanning what
+ * it has seen, then parses the request line and the header fields. Strict where the RFCs say a
+ * server must be: obsolete line folding and whitespace before a field name's colon are rejected
+ * (section 5.1, 5.2), a bare CR is rejected, an HTTP/1.1 request needs exactly one {@code Host}
+ * (section 3.2). A lone LF is accepted as a line end (section 2.2). One instance per connection;
+ * not thread-safe.
  */
 public final class HttpHead {
   /** The default cap on a request head: request line, header fields and the empty line. */
   public static final int DEFAULT_MAX_HEAD = 8 * 1024;
 
-  /** A parsed request head. {@code headBytes} is the length of the head including the empty line. */
-  public record Request(String method, String target, int minorVersion, List<Field> fields, int headBytes) {
+  /**
+   * A parsed request head. {@code headBytes} is the length of the head including the empty line.
+   */
+  public record Request(
+      String method, String target, int minorVersion, List<Field> fields, int headBytes) {
     /** Copies the list. */
     public Request {
       Objects.requireNonNull(method, "method");
@@ -42,7 +46,10 @@ public final class HttpHead {
       return out;
     }
 
-    /** The value of the one field named {@code name}, empty when absent; several are treated as absent. */
+    /**
+     * The value of the one field named {@code name}, empty when absent; several are treated as
+     * absent.
+     */
     public Optional<String> single(String name) {
       List<String> v = values(name);
       return v.size() == 1 ? Optional.of(v.get(0)) : Optional.empty();
@@ -52,7 +59,10 @@ public final class HttpHead {
   /** One header field: its name as sent and its value without surrounding whitespace. */
   public record Field(String name, String value) {}
 
-  /** Why a head was refused: the status to answer with and a short reason for the client and the logs. */
+  /**
+   * Why a head was refused: the status to answer with and a short reason for the client and the
+   * logs.
+   */
   public static final class Malformed extends Exception {
     private static final long serialVersionUID = 1L;
     private final int status;
@@ -89,8 +99,8 @@ public final class HttpHead {
   }
 
   /**
-   * Looks at the bytes received so far, {@code data[0..limit)} (absolute indexes; the same prefix grows between
-   * calls).
+   * Looks at the bytes received so far, {@code data[0..limit)} (absolute indexes; the same prefix
+   * grows between calls).
    *
    * @return the request once the head is complete; {@code null} when more bytes are needed
    * @throws Malformed when the head is malformed or longer than the cap
@@ -102,7 +112,8 @@ public final class HttpHead {
     for (; i < length; i++) {
       byte b = data.get(i);
       if (b == '\n') {
-        // leading empty lines before the request line are ignored (RFC 9112 section 2.2), so they do not end a head
+        // leading empty lines before the request line are ignored (RFC 9112 section 2.2), so they
+        // do not end a head
         newlines = content ? newlines + 1 : 0;
         if (newlines == 2) {
           end = i + 1;
@@ -146,12 +157,16 @@ public final class HttpHead {
     if (target.isEmpty() || !visible(target)) {
       throw new Malformed(400, "malformed request target");
     }
-    if (version.length() != 8 || !version.startsWith("HTTP/") || version.charAt(6) != '.'
-        || !isDigit(version.charAt(5)) || !isDigit(version.charAt(7))) {
+    if (version.length() != 8
+        || !version.startsWith("HTTP/")
+        || version.charAt(6) != '.'
+        || !isDigit(version.charAt(5))
+        || !isDigit(version.charAt(7))) {
       throw new Malformed(400, "malformed HTTP version");
     }
     if (version.charAt(5) != '1') {
-      throw new Malformed(505, "HTTP version " + version + " not supported (expected HTTP/1.0 or HTTP/1.1)");
+      throw new Malformed(
+          505, "HTTP version " + version + " not supported (expected HTTP/1.0 or HTTP/1.1)");
     }
     int minor = version.charAt(7) - '0';
     List<Field> fields = new ArrayList<>();
@@ -170,7 +185,8 @@ public final class HttpHead {
       }
       String name = line.substring(0, colon);
       if (!isToken(name)) {
-        // includes whitespace between the name and the colon (RFC 9112 section 5.1: must be rejected)
+        // includes whitespace between the name and the colon (RFC 9112 section 5.1: must be
+        // rejected)
         throw new Malformed(400, "malformed header field name");
       }
       String value = line.substring(colon + 1).strip();
@@ -189,7 +205,10 @@ public final class HttpHead {
     return r;
   }
 
-  /** Splits data[0..end) into lines at LF, dropping a CR before each LF; a CR anywhere else is malformed. */
+  /**
+   * Splits data[0..end) into lines at LF, dropping a CR before each LF; a CR anywhere else is
+   * malformed.
+   */
   private static List<String> lines(byte[] data, int end) throws Malformed {
     List<String> out = new ArrayList<>();
     int start = 0;
@@ -219,8 +238,11 @@ public final class HttpHead {
     }
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
-      boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-          || "!#$%&'*+-.^_`|~".indexOf(c) >= 0;
+      boolean ok =
+          (c >= 'a' && c <= 'z')
+              || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9')
+              || "!#$%&'*+-.^_`|~".indexOf(c) >= 0;
       if (!ok) {
         return false;
       }
@@ -238,12 +260,15 @@ public final class HttpHead {
     return true;
   }
 
-  /** A CONNECT target in authority form: the host (without brackets), whether it is an address literal, the port. */
+  /**
+   * A CONNECT target in authority form: the host (without brackets), whether it is an address
+   * literal, the port.
+   */
   public record Authority(String host, boolean literal, int port) {}
 
   /**
-   * Parses an authority-form request target {@code host:port} (RFC 9110 section 9.3.6; a port is required): a
-   * name, an IPv4 literal, or an IPv6 literal in brackets.
+   * Parses an authority-form request target {@code host:port} (RFC 9110 section 9.3.6; a port is
+   * required): a name, an IPv4 literal, or an IPv6 literal in brackets.
    *
    * @throws Malformed (400) when it is not one
    */
@@ -254,21 +279,28 @@ public final class HttpHead {
     }
     int port = port(target.substring(colon + 1));
     if (port < 0) {
-      throw new Malformed(400, "CONNECT target '" + printable(target) + "' has a bad port (expected 1..65535)");
+      throw new Malformed(
+          400, "CONNECT target '" + printable(target) + "' has a bad port (expected 1..65535)");
     }
     String host = target.substring(0, colon);
     if (host.startsWith("[")) {
       if (!host.endsWith("]") || host.length() < 3) {
-        throw new Malformed(400, "CONNECT target '" + printable(target) + "' has an unclosed IPv6 bracket");
+        throw new Malformed(
+            400, "CONNECT target '" + printable(target) + "' has an unclosed IPv6 bracket");
       }
       String v6 = host.substring(1, host.length() - 1);
       if (Addresses.ipv6(v6) == null) {
-        throw new Malformed(400, "CONNECT target '" + printable(target) + "' has a bad IPv6 literal");
+        throw new Malformed(
+            400, "CONNECT target '" + printable(target) + "' has a bad IPv6 literal");
       }
       return new Authority(v6, true, port);
     }
-    if (host.indexOf(':') >= 0 || host.indexOf('@') >= 0 || host.indexOf('[') >= 0 || host.indexOf(']') >= 0) {
-      throw new Malformed(400, "CONNECT target '" + printable(target) + "' (expected host:port, IPv6 in brackets)");
+    if (host.indexOf(':') >= 0
+        || host.indexOf('@') >= 0
+        || host.indexOf('[') >= 0
+        || host.indexOf(']') >= 0) {
+      throw new Malformed(
+          400, "CONNECT target '" + printable(target) + "' (expected host:port, IPv6 in brackets)");
     }
     return new Authority(host.toLowerCase(Locale.ROOT), Addresses.ipv4(host) != null, port);
   }

@@ -4,9 +4,10 @@ package io.github.apnsproxy.tcp.internal.proxy;
 import java.nio.charset.StandardCharsets;
 
 /**
- * The responses of the CONNECT listener, as bytes. Every error response closes the connection ({@code Connection:
- * close}), carries a short plain-text body with the reason, and a {@code Proxy-Status} field (RFC 9209) naming the
- * error type, so clients and operators see why without the proxy's logs.
+ * The responses of the CONNECT listener, as bytes. Every error response closes the connection
+ * ({@code Connection: close}), carries a short plain-text body with the reason, and a {@code
+ * Proxy-Status} field (RFC 9209) naming the error type, so clients and operators see why without
+ * the proxy's logs.
  */
 public final class HttpReplies {
   private static final byte[] ESTABLISHED =
@@ -14,54 +15,86 @@ public final class HttpReplies {
 
   private HttpReplies() {}
 
-  /** {@code 200 Connection established}: the tunnel is open (RFC 9110 section 9.3.6: no content, no length). */
+  /**
+   * {@code 200 Connection established}: the tunnel is open (RFC 9110 section 9.3.6: no content, no
+   * length).
+   */
   public static byte[] established() {
     return ESTABLISHED.clone();
   }
 
-  /** An error response with {@code status}, the RFC 9209 {@code error} type, and {@code reason} in the body. */
+  /**
+   * An error response with {@code status}, the RFC 9209 {@code error} type, and {@code reason} in
+   * the body.
+   */
   public static byte[] error(int status, String proxyError, String reason) {
     return error(status, proxyError, reason, "");
   }
 
-  /** {@code 405 Method Not Allowed} with {@code Allow: CONNECT} (and GET, HEAD for the PAC path). */
+  /**
+   * {@code 405 Method Not Allowed} with {@code Allow: CONNECT} (and GET, HEAD for the PAC path).
+   */
   public static byte[] methodNotAllowed(String method) {
-    return error(405, "http_request_denied", "method " + HttpHead.printable(method)
-        + " not allowed (expected CONNECT host:port)", "Allow: CONNECT, GET, HEAD\r\n");
+    return error(
+        405,
+        "http_request_denied",
+        "method " + HttpHead.printable(method) + " not allowed (expected CONNECT host:port)",
+        "Allow: CONNECT, GET, HEAD\r\n");
   }
 
   /** {@code 407 Proxy Authentication Required} with a Basic challenge for {@code realm}. */
   public static byte[] authenticationRequired(String realm, String reason) {
-    return error(407, "http_request_denied", reason, "Proxy-Authenticate: Basic realm=\"" + quoted(realm)
-        + "\", charset=\"UTF-8\"\r\n");
+    return error(
+        407,
+        "http_request_denied",
+        reason,
+        "Proxy-Authenticate: Basic realm=\"" + quoted(realm) + "\", charset=\"UTF-8\"\r\n");
   }
 
   /** {@code 200} with the PAC file, or the head only for {@code HEAD}. */
   public static byte[] pac(String pac, boolean headOnly) {
     byte[] body = pac.getBytes(StandardCharsets.UTF_8);
-    String head = "HTTP/1.1 200 OK\r\n"
-        + "Content-Type: application/x-ns-proxy-autoconfig\r\n"
-        + "Content-Length: " + body.length + "\r\n"
-        + "Cache-Control: max-age=300\r\n"
-        + "Connection: close\r\n\r\n";
+    String head =
+        "HTTP/1.1 200 OK\r\n"
+            + "Content-Type: application/x-ns-proxy-autoconfig\r\n"
+            + "Content-Length: "
+            + body.length
+            + "\r\n"
+            + "Cache-Control: max-age=300\r\n"
+            + "Connection: close\r\n\r\n";
     return concat(head.getBytes(StandardCharsets.US_ASCII), headOnly ? new byte[0] : body);
   }
 
   /** {@code 404 Not Found} for a GET of anything but the PAC file. */
   public static byte[] notFound(String path) {
-    return error(404, "http_request_denied", "not found: " + HttpHead.printable(path)
-        + " (this proxy serves /proxy.pac and CONNECT to APNs)");
+    return error(
+        404,
+        "http_request_denied",
+        "not found: "
+            + HttpHead.printable(path)
+            + " (this proxy serves /proxy.pac and CONNECT to APNs)");
   }
 
   static byte[] error(int status, String proxyError, String reason, String extraFields) {
     String body = reason + "\n";
     byte[] b = body.getBytes(StandardCharsets.UTF_8);
-    String head = "HTTP/1.1 " + status + " " + phrase(status) + "\r\n"
-        + extraFields
-        + "Proxy-Status: apns-proxy; error=" + proxyError + "; details=\"" + quoted(reason) + "\"\r\n"
-        + "Content-Type: text/plain; charset=utf-8\r\n"
-        + "Content-Length: " + b.length + "\r\n"
-        + "Connection: close\r\n\r\n";
+    String head =
+        "HTTP/1.1 "
+            + status
+            + " "
+            + phrase(status)
+            + "\r\n"
+            + extraFields
+            + "Proxy-Status: apns-proxy; error="
+            + proxyError
+            + "; details=\""
+            + quoted(reason)
+            + "\"\r\n"
+            + "Content-Type: text/plain; charset=utf-8\r\n"
+            + "Content-Length: "
+            + b.length
+            + "\r\n"
+            + "Connection: close\r\n\r\n";
     return concat(head.getBytes(StandardCharsets.UTF_8), b);
   }
 
@@ -85,7 +118,10 @@ public final class HttpReplies {
     };
   }
 
-  /** Text safe inside a quoted-string on one line: no control characters, quotes and backslashes escaped. */
+  /**
+   * Text safe inside a quoted-string on one line: no control characters, quotes and backslashes
+   * escaped.
+   */
   private static String quoted(String s) {
     StringBuilder b = new StringBuilder(s.length());
     for (int i = 0; i < s.length(); i++) {

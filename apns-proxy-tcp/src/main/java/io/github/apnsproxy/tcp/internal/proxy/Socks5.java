@@ -10,15 +10,16 @@ import java.util.Locale;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The server side of a SOCKS5 handshake (RFC 1928) with username/password authentication (RFC 1929), as a state
- * machine over the bytes a client sent: method selection, then the optional subnegotiation, then the request. Only
- * CONNECT is served. Each call looks at the unconsumed bytes from position 0 and says what to do; a client that
- * pipelines its messages (sends the request before the method reply) is served the same. One instance per
- * connection; not thread-safe.
+ * The server side of a SOCKS5 handshake (RFC 1928) with username/password authentication (RFC
+ * 1929), as a state machine over the bytes a client sent: method selection, then the optional
+ * subnegotiation, then the request. Only CONNECT is served. Each call looks at the unconsumed bytes
+ * from position 0 and says what to do; a client that pipelines its messages (sends the request
+ * before the method reply) is served the same. One instance per connection; not thread-safe.
  */
 public final class Socks5 {
   /** RFC 1928 section 6 reply codes. */
   public static final int SUCCEEDED = 0x00;
+
   public static final int GENERAL_FAILURE = 0x01;
   public static final int NOT_ALLOWED = 0x02;
   public static final int NETWORK_UNREACHABLE = 0x03;
@@ -39,24 +40,34 @@ public final class Socks5 {
   @SuppressWarnings("ArrayRecordComponent") // a step to act on once, never compared or hashed
   public record Reply(byte[] reply, int consumed) implements Step {}
 
-  /** Send {@code reply} (may be empty) and close; {@code code} is the reply code for metrics, -1 for none. */
+  /**
+   * Send {@code reply} (may be empty) and close; {@code code} is the reply code for metrics, -1 for
+   * none.
+   */
   @SuppressWarnings("ArrayRecordComponent") // a step to act on once, never compared or hashed
   public record Close(byte[] reply, int code, String detail) implements Step {}
 
   /**
-   * Check these credentials (RFC 1929), then {@link #authenticated} with the outcome; {@code consumed} bytes are
-   * done with.
+   * Check these credentials (RFC 1929), then {@link #authenticated} with the outcome; {@code
+   * consumed} bytes are done with.
    */
   @SuppressWarnings("ArrayRecordComponent") // a step to act on once, never compared or hashed
   public record Authenticate(String user, byte[] password, int consumed) implements Step {}
 
   /**
-   * The client asks to CONNECT to {@code host} (a lower-case name, or an address literal when {@code address} is
-   * set) on {@code port}; {@code consumed} bytes are the request, the rest is early data for the upstream.
+   * The client asks to CONNECT to {@code host} (a lower-case name, or an address literal when
+   * {@code address} is set) on {@code port}; {@code consumed} bytes are the request, the rest is
+   * early data for the upstream.
    */
-  public record Connect(String host, @Nullable InetAddress address, int port, int consumed) implements Step {}
+  public record Connect(String host, @Nullable InetAddress address, int port, int consumed)
+      implements Step {}
 
-  private enum Phase { GREETING, AUTH, REQUEST, DONE }
+  private enum Phase {
+    GREETING,
+    AUTH,
+    REQUEST,
+    DONE
+  }
 
   private final boolean authRequired;
   private Phase phase = Phase.GREETING;
@@ -80,7 +91,10 @@ public final class Socks5 {
     };
   }
 
-  /** The outcome of an {@link Authenticate} step: the RFC 1929 reply to send (and whether to close after it). */
+  /**
+   * The outcome of an {@link Authenticate} step: the RFC 1929 reply to send (and whether to close
+   * after it).
+   */
   public Step authenticated(boolean ok, int consumed) {
     if (!ok) {
       phase = Phase.DONE;
@@ -107,7 +121,8 @@ public final class Socks5 {
     int count = in.get(1) & 0xff;
     if (count == 0) {
       phase = Phase.DONE;
-      return new Close(new byte[] {5, (byte) NO_ACCEPTABLE}, -1, "SOCKS5 greeting offers no method");
+      return new Close(
+          new byte[] {5, (byte) NO_ACCEPTABLE}, -1, "SOCKS5 greeting offers no method");
     }
     if (n < 2 + count) {
       return null;
@@ -125,14 +140,18 @@ public final class Socks5 {
       return new Reply(new byte[] {5, (byte) (authRequired ? USER_PASSWORD : NO_AUTH)}, consumed);
     }
     if (!authRequired && userPassword) {
-      // no credentials configured but the client only offers username/password: accept whatever it sends
+      // no credentials configured but the client only offers username/password: accept whatever it
+      // sends
       phase = Phase.AUTH;
       return new Reply(new byte[] {5, (byte) USER_PASSWORD}, consumed);
     }
     phase = Phase.DONE;
-    return new Close(new byte[] {5, (byte) NO_ACCEPTABLE}, -1, authRequired
-        ? "SOCKS5 client offers no username/password method (credentials are required)"
-        : "SOCKS5 client offers no acceptable method");
+    return new Close(
+        new byte[] {5, (byte) NO_ACCEPTABLE},
+        -1,
+        authRequired
+            ? "SOCKS5 client offers no username/password method (credentials are required)"
+            : "SOCKS5 client offers no acceptable method");
   }
 
   private @Nullable Step auth(ByteBuffer in) {
@@ -142,8 +161,10 @@ public final class Socks5 {
     }
     if ((in.get(0) & 0xff) != 1) {
       phase = Phase.DONE;
-      return new Close(new byte[] {1, 1}, -1, "SOCKS5 authentication version " + (in.get(0) & 0xff)
-          + " (expected 1)");
+      return new Close(
+          new byte[] {1, 1},
+          -1,
+          "SOCKS5 authentication version " + (in.get(0) & 0xff) + " (expected 1)");
     }
     if (n < 2) {
       return null;
@@ -170,7 +191,8 @@ public final class Socks5 {
     }
     if ((in.get(0) & 0xff) != 5) {
       phase = Phase.DONE;
-      return failure(GENERAL_FAILURE, "SOCKS5 request version " + (in.get(0) & 0xff) + " (expected 5)");
+      return failure(
+          GENERAL_FAILURE, "SOCKS5 request version " + (in.get(0) & 0xff) + " (expected 5)");
     }
     if (n < 4) {
       return null;
@@ -179,7 +201,8 @@ public final class Socks5 {
     int type = in.get(3) & 0xff;
     if (command != 1) {
       phase = Phase.DONE;
-      return failure(COMMAND_NOT_SUPPORTED, "SOCKS5 command " + command + " not supported (only CONNECT)");
+      return failure(
+          COMMAND_NOT_SUPPORTED, "SOCKS5 command " + command + " not supported (only CONNECT)");
     }
     int addressEnd;
     String host;
@@ -221,7 +244,8 @@ public final class Socks5 {
           phase = Phase.DONE;
           return failure(NOT_ALLOWED, "SOCKS5 request with an empty domain name");
         }
-        // a client may send an address literal as a domain name (curl --socks5-hostname does): treat it as one
+        // a client may send an address literal as a domain name (curl --socks5-hostname does):
+        // treat it as one
         InetAddress literal = Addresses.ipv4(host);
         if (literal == null && host.indexOf(':') >= 0) {
           literal = Addresses.ipv6(host);
@@ -230,7 +254,8 @@ public final class Socks5 {
       }
       default -> {
         phase = Phase.DONE;
-        return failure(ADDRESS_TYPE_NOT_SUPPORTED, "SOCKS5 address type " + type + " not supported");
+        return failure(
+            ADDRESS_TYPE_NOT_SUPPORTED, "SOCKS5 address type " + type + " not supported");
       }
     }
     int port = ((in.get(addressEnd) & 0xff) << 8) | (in.get(addressEnd + 1) & 0xff);
@@ -246,14 +271,17 @@ public final class Socks5 {
   }
 
   /**
-   * A reply (RFC 1928 section 6) with {@code code} and the bound address {@code bound} (the proxy's address of the
-   * upstream connection), or {@code 0.0.0.0:0} when {@code null}.
+   * A reply (RFC 1928 section 6) with {@code code} and the bound address {@code bound} (the proxy's
+   * address of the upstream connection), or {@code 0.0.0.0:0} when {@code null}.
    */
   public static byte[] reply(int code, @Nullable InetSocketAddress bound) {
     InetAddress a = bound == null ? null : bound.getAddress();
     byte[] raw = a == null ? new byte[4] : a.getAddress();
     ByteBuffer b = ByteBuffer.allocate(4 + raw.length + 2);
-    b.put((byte) 5).put((byte) code).put((byte) 0).put((byte) (a == null || a instanceof Inet4Address ? 1 : 4));
+    b.put((byte) 5)
+        .put((byte) code)
+        .put((byte) 0)
+        .put((byte) (a == null || a instanceof Inet4Address ? 1 : 4));
     b.put(raw).putShort((short) (bound == null ? 0 : bound.getPort()));
     return b.array();
   }
