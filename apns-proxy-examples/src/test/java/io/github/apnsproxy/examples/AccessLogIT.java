@@ -3,8 +3,6 @@ package io.github.apnsproxy.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -12,8 +10,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.concurrent.CompletableFuture;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -54,33 +51,10 @@ class AccessLogIT {
             "stats.interval=0",
             "log.access=" + logAccess,
             ""));
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     Path stderr = dir.resolve("stderr.txt");
-    Process p =
-        new ProcessBuilder(
-                List.of(
-                    java,
-                    "-cp",
-                    System.getProperty("java.class.path"),
-                    ApnsProxy.class.getName(),
-                    "run",
-                    "--config",
-                    config.toString()))
-            .redirectError(stderr.toFile())
-            .start();
+    Process p = ProxyProcess.start(config, stderr);
     try {
-      BufferedReader out =
-          new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-      String first =
-          CompletableFuture.supplyAsync(
-                  () -> {
-                    try {
-                      return out.readLine();
-                    } catch (java.io.IOException e) {
-                      return e.toString();
-                    }
-                  })
-              .get(60, TimeUnit.SECONDS);
+      String first = ProxyProcess.firstLine(p, Duration.ofSeconds(60));
       assertThat(first).startsWith("apns-proxy running:");
 
       try (Socket c = new Socket()) {

@@ -6,10 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.apnsproxy.core.AddressPlan;
 import io.github.apnsproxy.core.ApnsHost;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.ConnectException;
 import java.net.InetAddress;
@@ -20,7 +18,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -144,33 +141,8 @@ class ReloadIT {
     write(config, v1, hosts);
 
     Path stderr = dir.resolve("stderr.txt");
-    String javaExe = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    proxy =
-        new ProcessBuilder(
-                List.of(
-                    javaExe,
-                    "-Xss512k",
-                    "-cp",
-                    System.getProperty("java.class.path"),
-                    ApnsProxy.class.getName(),
-                    "run",
-                    "--config",
-                    config.toString()))
-            .redirectError(stderr.toFile())
-            .start();
-    BufferedReader out =
-        new BufferedReader(new InputStreamReader(proxy.getInputStream(), StandardCharsets.UTF_8));
-    String first =
-        CompletableFuture.supplyAsync(
-                () -> {
-                  try {
-                    return String.valueOf(out.readLine());
-                  } catch (IOException e) {
-                    return e.toString();
-                  }
-                },
-                threads)
-            .get(WAIT.toSeconds(), TimeUnit.SECONDS);
+    proxy = ProxyProcess.start(config, stderr, "-Xss512k");
+    String first = ProxyProcess.firstLine(proxy, WAIT);
     Matcher m =
         Pattern.compile(
                 "DNS \\[/127\\.0\\.0\\.1:(\\d+)].*metrics http://127\\.0\\.0\\.1:(\\d+)/metrics")

@@ -3,15 +3,11 @@ package io.github.apnsproxy.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.concurrent.CompletableFuture;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -38,32 +34,9 @@ class RunSigtermIT {
             "tcp.init-ports=" + port,
             "tcp.api-ports=" + port,
             ""));
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process p =
-        new ProcessBuilder(
-                List.of(
-                    java,
-                    "-cp",
-                    System.getProperty("java.class.path"),
-                    ApnsProxy.class.getName(),
-                    "run",
-                    "--config",
-                    config.toString()))
-            .redirectError(dir.resolve("stderr.txt").toFile())
-            .start();
+    Process p = ProxyProcess.start(config, dir.resolve("stderr.txt"));
     try {
-      BufferedReader out =
-          new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-      String first =
-          CompletableFuture.supplyAsync(
-                  () -> {
-                    try {
-                      return out.readLine();
-                    } catch (java.io.IOException e) {
-                      return e.toString();
-                    }
-                  })
-              .get(60, TimeUnit.SECONDS);
+      String first = ProxyProcess.firstLine(p, Duration.ofSeconds(60));
       assertThat(first).startsWith("apns-proxy running: DNS [/127.0.0.1:");
       p.destroy(); // SIGTERM
       assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("exited after SIGTERM").isTrue();
@@ -101,33 +74,10 @@ class RunSigtermIT {
             "tcp.init-ports=" + port,
             "tcp.api-ports=" + port,
             ""));
-    String javaExe = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     Path stderr = dir.resolve("stderr.txt");
-    Process p =
-        new ProcessBuilder(
-                List.of(
-                    javaExe,
-                    "-cp",
-                    System.getProperty("java.class.path"),
-                    ApnsProxy.class.getName(),
-                    "run",
-                    "--config",
-                    config.toString()))
-            .redirectError(stderr.toFile())
-            .start();
+    Process p = ProxyProcess.start(config, stderr);
     try {
-      BufferedReader out =
-          new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-      String first =
-          CompletableFuture.supplyAsync(
-                  () -> {
-                    try {
-                      return out.readLine();
-                    } catch (java.io.IOException e) {
-                      return e.toString();
-                    }
-                  })
-              .get(60, TimeUnit.SECONDS);
+      String first = ProxyProcess.firstLine(p, Duration.ofSeconds(60));
       java.util.regex.Matcher m =
           java.util.regex.Pattern.compile("DNS \\[/127\\.0\\.0\\.1:(\\d+)").matcher(first);
       assertThat(m.find()).as(first).isTrue();
