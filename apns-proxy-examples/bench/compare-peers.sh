@@ -11,7 +11,7 @@
 #      if missing (as root, or with sudo), with service start-up blocked (policy-rc.d) so no daemon binds anything
 #      during the install;
 #   2. asks the bench for the courier map (`bench --emit-map CIDR`: front address, upstream, name) and writes:
-#      HAProxy: `mode tcp`, one frontend bound to each 127.100.111.N:5223 -> its courier's upstream, nbthread 1;
+#      HAProxy: `mode tcp`, one frontend bound to each 127.100.121.N:5223 -> its courier's upstream, nbthread 1;
 #      nginx: `stream` with `map $server_addr $upstream`, one worker;
 #      dnsmasq and unbound: the couriers' A records (apns-proxy's addresses) on 127.0.0.1 high ports;
 #   3. starts each pinned to the proxy CPU (taskset -c $PROXY_CPU, default 0), like the bench pins apns-proxy;
@@ -32,8 +32,8 @@ PROXY_CPU=${PROXY_CPU:-0}
 BENCH_CMD=${BENCH_CMD:-"$JAVA -jar $JAR bench"}
 
 proxy_subnet=127.100.110.0/24
-haproxy_subnet=127.100.111.0/24
-nginx_subnet=127.100.112.0/24
+haproxy_subnet=127.100.121.0/24
+nginx_subnet=127.100.122.0/24
 dnsmasq_port=15353
 unbound_port=15354
 

@@ -593,12 +593,25 @@ public final class Bench {
   }
 
   /**
-   * The /24 {@code n} after the proxy's subnet's (the SNI proxy's: its single address is .1; the
-   * soak proxy's).
+   * The {@code n}-th /24 after the proxy's subnet that no {@code --peer} uses (the SNI proxy's: its
+   * single address is .1; the soak proxy's).
    */
   private String nextSubnet(int n) {
     String[] q = o.subnet.substring(0, o.subnet.indexOf('/')).split("\\.");
-    return q[0] + "." + q[1] + "." + ((Integer.parseInt(q[2]) + n) & 0xff) + ".0/24";
+    int third = Integer.parseInt(q[2]);
+    String s = o.subnet;
+    for (int found = 0, k = 1; found < n; k++) { // the n-th /24 after it that no peer uses
+      s = q[0] + "." + q[1] + "." + ((third + k) & 0xff) + ".0/24";
+      if (!peerSubnet(s)) {
+        found++;
+      }
+    }
+    return s;
+  }
+
+  private boolean peerSubnet(String subnet) {
+    String prefix = subnet.substring(0, subnet.lastIndexOf('.') + 1);
+    return o.peers.stream().anyMatch(p -> p.subnet().startsWith(prefix));
   }
 
   /** The soak proxy's open-file limit: low, so the bench can exhaust it with about 500 splices. */
