@@ -86,7 +86,6 @@ public final class DnsResponder {
    */
   private volatile Current current;
 
-  private final DeniedClients denied;
   private final long handlerTimeoutNanos;
   private final boolean fastPath;
 
@@ -95,9 +94,12 @@ public final class DnsResponder {
    * question and decision (bounded by {@link #MAX_TEMPLATES}), which belong to that handler.
    */
   private record Current(
-      DnsAnswerHandler handler, @Nullable AddressPolicy policy, Map<FastKey, Template> templates) {
-    Current(DnsAnswerHandler handler, @Nullable AddressPolicy policy) {
-      this(handler, policy, new ConcurrentHashMap<>());
+      DnsAnswerHandler handler,
+      @Nullable AddressPolicy policy,
+      DeniedClients denied,
+      Map<FastKey, Template> templates) {
+    Current(DnsAnswerHandler handler, @Nullable AddressPolicy policy, DeniedClients denied) {
+      this(handler, policy, denied, new ConcurrentHashMap<>());
     }
   }
 
@@ -113,8 +115,7 @@ public final class DnsResponder {
   private final LongAdder handlerTimeouts = new LongAdder();
 
   private DnsResponder(Builder b) {
-    this.current = new Current(b.handler, b.policy);
-    this.denied = b.denied;
+    this.current = new Current(b.handler, b.policy, b.denied);
     this.handlerTimeoutNanos = b.handlerTimeout.toNanos();
     this.fastPath = b.fastPath;
   }
@@ -131,10 +132,33 @@ public final class DnsResponder {
    * Swaps the handler chain and the client policy at once, atomically: every query that arrives
    * after this returns is checked against {@code policy} ({@code null}: every client) and answered
    * by {@code handler}; a query already being answered finishes with the old ones. The fast path's
-   * remembered answers belong to the old handler and are dropped with it. Any thread.
+   * remembered answers belong to the old handler and are dropped with it. What happens to denied
+   * clients stays as it is. Any thread.
    */
   public void update(DnsAnswerHandler handler, @Nullable AddressPolicy policy) {
-    current = new Current(Objects.requireNonNull(handler, "handler"), policy);
+    update(handler, policy, current.denied());
+  }
+
+  /**
+   * Swaps the handler chain, the client policy and what happens to the queries of clients outside
+   * it ({@link Builder#deniedClients}) at once, atomically, like {@link #update(DnsAnswerHandler,
+   * AddressPolicy)}. Any thread.
+   */
+  public void update(
+      DnsAnswerHandler handler, @Nullable AddressPolicy policy, DeniedClients denied) {
+    current =
+        new Current(
+            Objects.requireNonNull(handler, "handler"),
+            policy,
+            Objects.requireNonNull(denied, "denied"));
+  }
+
+  /**
+   * What happens to queries of clients outside the policy (the builder's, or the last {@link
+   * #update}'s).
+   */
+  public DeniedClients deniedClients() {
+    return current.denied();
   }
 
   /** The handler chain queries are answered by (the builder's, or the last {@link #update}'s). */
@@ -220,7 +244,7 @@ public final class DnsResponder {
     if (policy != null
         && client.getAddress() != null
         && !policy.allowsClient(client.getAddress())) {
-      if (denied == DeniedClients.DROP) {
+      if (c.denied() == DeniedClients.DROP) {
         return drop();
       }
       return done(encode(headerOnly(header, Rcode.REFUSED), null, transport, maxSize));

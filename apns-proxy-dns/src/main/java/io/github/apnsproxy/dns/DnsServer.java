@@ -330,6 +330,17 @@ public final class DnsServer implements AutoCloseable {
     responder.update(handler, policy);
   }
 
+  /**
+   * Like {@link #update(DnsAnswerHandler, AddressPolicy)}, also swapping what happens to queries
+   * of clients outside {@code policy}: answered REFUSED or dropped ({@link DeniedClients}), for
+   * queries that arrive after this returns ({@link DnsResponder#update(DnsAnswerHandler,
+   * AddressPolicy, DeniedClients)}). Any thread.
+   */
+  public void update(
+      DnsAnswerHandler handler, @Nullable AddressPolicy policy, DeniedClients denied) {
+    responder.update(handler, policy, denied);
+  }
+
   /** The wire-level responder this server runs. */
   public DnsResponder responder() {
     return responder;

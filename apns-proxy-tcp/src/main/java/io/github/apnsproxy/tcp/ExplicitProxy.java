@@ -23,8 +23,10 @@ import org.jspecify.annotations.Nullable;
  * connected; failures get real codes (HTTP 400, 403, 405, 407, 502, 504; SOCKS5 0x02 to 0x08).
  *
  * <p>Use with {@link TcpSplicer.Builder#connectListen} and {@link TcpSplicer.Builder#socksListen};
- * the splicer then routes these listeners' connections with {@link #router(Router)}. Immutable and
- * thread-safe; its counters are read with {@link #requests()}.
+ * the splicer then routes these listeners' connections with {@link #router(Router)}. Thread-safe;
+ * its counters are read with {@link #requests()}. {@link #update} swaps its plan, resolver, policy,
+ * users and options atomically while its listeners run (a config reload), with open tunnels
+ * untouched.
  */
 public final class ExplicitProxy {
   private final ExplicitDoors doors;
@@ -76,8 +78,47 @@ public final class ExplicitProxy {
    * attempts).
    */
   public long failedLogins() {
-    return doors.users().failedAttempts();
+    return doors.failedLogins();
   }
+
+  /**
+   * Applies {@code next}'s plan, resolver, policy, {@link Builder#allowAddresses}, {@link
+   * Builder#users} and {@link Builder#pacAddress} at once, atomically: a connection that reaches a
+   * CONNECT or SOCKS5 listener after this returns is authenticated, judged and resolved with them;
+   * one already reading its request finishes with the values it started with, and open tunnels are
+   * never touched. The counters go on. Password checks run on {@code next}'s {@link
+   * Builder#authExecutor} when it set one, else on the running executor (a default pool is made
+   * when users appear where there were none). The old resolver is no longer called for new
+   * requests once this returns, so it may be closed then (routes already started may still finish
+   * on it). Any thread.
+   */
+  public void update(Builder next) {
+    Objects.requireNonNull(next, "next");
+    Executor running = doors.auth();
+    Executor auth = next.authExecutor;
+    if (auth == null) {
+      auth =
+          next.users.isEmpty() || running != INLINE
+              ? running
+              : AuthPool.create(); // users where there were none: checks leave the loop now
+    }
+    doors.update(
+        next.plan,
+        next.resolver,
+        next.policy,
+        next.allowAddresses,
+        next.users,
+        auth,
+        next.pacAddress);
+  }
+
+  /** The users requests are checked against now (none: no authentication). */
+  public ProxyUsers users() {
+    return doors.users();
+  }
+
+  /** Runs a check in the calling thread: the executor when there are no users to check. */
+  private static final Executor INLINE = Runnable::run;
 
   /** Builds an {@link ExplicitProxy}. Not thread-safe. */
   public static final class Builder {
@@ -147,7 +188,7 @@ public final class ExplicitProxy {
     public ExplicitProxy build() {
       Executor auth = authExecutor;
       if (auth == null) {
-        auth = users.isEmpty() ? Runnable::run : AuthPool.create();
+        auth = users.isEmpty() ? INLINE : AuthPool.create();
       }
       return new ExplicitProxy(
           new ExplicitDoors(plan, resolver, policy, allowAddresses, users, auth, pacAddress));

@@ -28,17 +28,27 @@ import org.jspecify.annotations.Nullable;
  * {@link #closeAsync} there). Memory: a connection holds a buffer only while a peer cannot take
  * bytes; at most one buffer ({@code bufferSize}) per direction.
  *
- * <p>Reconfiguring while running: {@link #update} swaps the router and the policy atomically,
- * {@link #limits} changes the connection limits, {@link #addListeners} and {@link #removeListeners}
- * change where it accepts; each applies to connections accepted afterwards, and live splices are
- * never touched (a connection accepted on a listener that is removed stays until it ends). The
- * other options are fixed at build time.
+ * <p>Reconfiguring while running: {@link #update} swaps the router and the policy (and, in its
+ * four-argument form, the egress) atomically, {@link #egress} swaps how upstreams are reached,
+ * {@link #proxyProtocol} the PROXY protocol mode and its trusted balancers, {@link #limits} changes
+ * the connection limits, {@link #door} the front door of bound listeners, {@link #addListeners} and
+ * {@link #removeListeners} change where it accepts; each applies to connections accepted (or, for
+ * the router and the egress, whose route stage starts) afterwards, and live splices are never
+ * touched (a connection accepted on a listener that is removed stays until it ends). Every swap
+ * publishes one immutable snapshot that a loop reads once per connection: no lock on the loops'
+ * path. The other options are fixed at build time.
  */
 public final class TcpSplicer implements AutoCloseable {
   private final Engine engine;
+  private final @Nullable ExplicitProxy explicit;
 
-  private TcpSplicer(Settings settings) {
+  /** The router as last given (without the explicit proxy's wrapping), for {@link #router()}. */
+  private volatile Router router;
+
+  private TcpSplicer(Settings settings, Router given, @Nullable ExplicitProxy explicit) {
     this.engine = new Engine(settings);
+    this.router = given;
+    this.explicit = explicit;
   }
 
   /** A builder with the defaults documented on each method. */
@@ -78,17 +88,109 @@ public final class TcpSplicer implements AutoCloseable {
    * Swaps the router and the policy at once, atomically: every connection accepted after this
    * returns is checked against {@code policy} and routed by {@code router}; connections already
    * routed or splicing keep what they have (a live splice is never touched), and one still in its
-   * preface stage is routed by the new router. Any thread; the old router is no longer called for
-   * new connections once this returns.
+   * preface stage is routed by the new router. With CONNECT or SOCKS5 listeners, {@code router}
+   * routes their connections through {@link ExplicitProxy#router} as at build. Any thread; the old
+   * router is no longer called for new connections once this returns.
    */
   public void update(Router router, AddressPolicy policy) {
     Objects.requireNonNull(router, "router");
     Objects.requireNonNull(policy, "policy");
     synchronized (engine) {
-      Engine.Live l = engine.live();
-      engine.update(
-          new Engine.Live(router, policy, l.maxConnections(), l.maxConnectionsPerClient()));
+      engine.update(engine.live().with(wrap(router), policy));
+      this.router = router;
     }
+  }
+
+  /**
+   * Swaps the router, the policy and the egress in one step, atomically (what a reload of {@code
+   * upstream.proxy} needs: {@link Router#fromPlan(io.github.apnsproxy.core.AddressPlan,
+   * io.github.apnsproxy.core.UpstreamResolver, AddressPolicy, Egress)} leaves to the proxies the
+   * names they resolve, so router and egress must change together). A connection takes the router
+   * and the egress of one snapshot when its route stage starts, and keeps that egress through its
+   * connect stage; live splices are never touched. The host names of new egress proxies are
+   * resolved before this returns (it may block on the system resolver). Any thread but a listener
+   * or router callback.
+   */
+  public void update(Router router, AddressPolicy policy, Egress egress, AddressFamily family) {
+    Objects.requireNonNull(router, "router");
+    Objects.requireNonNull(policy, "policy");
+    Objects.requireNonNull(egress, "egress");
+    Objects.requireNonNull(family, "family");
+    synchronized (engine) {
+      engine.update(engine.live().with(wrap(router), policy).withEgress(egress, family));
+      this.router = router;
+    }
+  }
+
+  /**
+   * Swaps how upstream hosts are reached ({@link Builder#egress}, {@link Builder#family}) for
+   * connections whose route stage starts after this returns; a connection already connecting
+   * finishes with the egress it started with, and live splices are never touched. With the stock
+   * router made for an egress ({@link Router#fromPlan(io.github.apnsproxy.core.AddressPlan,
+   * io.github.apnsproxy.core.UpstreamResolver, AddressPolicy, Egress)}), use {@link
+   * #update(Router, AddressPolicy, Egress, AddressFamily)} instead so router and egress agree. The
+   * host names of new proxies are resolved before this returns (it may block on the system
+   * resolver). Any thread but a listener or router callback.
+   */
+  public void egress(Egress egress, AddressFamily family) {
+    Objects.requireNonNull(egress, "egress");
+    Objects.requireNonNull(family, "family");
+    synchronized (engine) {
+      engine.update(engine.live().withEgress(egress, family));
+    }
+  }
+
+  /** The egress connections whose route stage starts now use. */
+  public Egress egress() {
+    return engine.live().egress();
+  }
+
+  /** The address family direct egress applies now. */
+  public AddressFamily family() {
+    return engine.live().family();
+  }
+
+  /**
+   * Swaps the PROXY protocol mode and its trusted balancers ({@link Builder#proxyProtocol}) for
+   * connections accepted after this returns; one accepted before reads (or does not read) its
+   * header as it was accepted. Any thread.
+   *
+   * @throws IllegalArgumentException as {@link Builder#proxyProtocol}; nothing changes then
+   */
+  public void proxyProtocol(ProxyProtocol mode, CidrSet from) {
+    checkProxyProtocol(mode, from);
+    synchronized (engine) {
+      engine.update(engine.live().withProxyProtocol(mode, from));
+    }
+  }
+
+  /** The PROXY protocol mode connections accepted now are read with. */
+  public ProxyProtocol proxyProtocol() {
+    return engine.live().proxyProtocol();
+  }
+
+  /**
+   * Sets the front door of bound listeners (addresses as {@link #boundAddresses()} lists them)
+   * without rebinding them: {@code door} reads the preface of connections they accept from now on
+   * ({@code null}: none, routed by the dialled address, as {@link Builder#listen(List)}).
+   * Connections already accepted keep the door they were accepted with; live splices are never
+   * touched. Any thread.
+   *
+   * @throws IllegalArgumentException naming an address that is not listened on, or when {@code
+   *     door} takes prefaces larger than the buffer size; nothing changes then
+   * @throws IllegalStateException when not started or closed
+   */
+  public void door(List<InetSocketAddress> addresses, @Nullable FrontDoor door) {
+    engine.door(checkListen(addresses), door);
+  }
+
+  /** The front door of the bound listener {@code address}; empty when it has none. */
+  public java.util.Optional<FrontDoor> door(InetSocketAddress address) {
+    return java.util.Optional.ofNullable(engine.door(Objects.requireNonNull(address, "address")));
+  }
+
+  private Router wrap(Router r) {
+    return explicit == null ? r : explicit.router(r);
   }
 
   /**
@@ -99,15 +201,16 @@ public final class TcpSplicer implements AutoCloseable {
   public void limits(int maxConnections, int maxConnectionsPerClient) {
     checkLimits(maxConnections, maxConnectionsPerClient);
     synchronized (engine) {
-      Engine.Live l = engine.live();
-      engine.update(
-          new Engine.Live(l.router(), l.policy(), maxConnections, maxConnectionsPerClient));
+      engine.update(engine.live().withLimits(maxConnections, maxConnectionsPerClient));
     }
   }
 
-  /** The router new connections are routed by (the builder's, or the last {@link #update}'s). */
+  /**
+   * The router new connections are routed by (the builder's, or the last {@link #update}'s), as
+   * given (with CONNECT or SOCKS5 listeners, the explicit proxy's wrapping is not shown).
+   */
   public Router router() {
-    return engine.live().router();
+    return router;
   }
 
   /**
@@ -163,6 +266,25 @@ public final class TcpSplicer implements AutoCloseable {
       }
     }
     return List.copyOf(addresses);
+  }
+
+  static void checkProxyProtocol(ProxyProtocol mode, CidrSet from) {
+    Objects.requireNonNull(mode, "mode");
+    Objects.requireNonNull(from, "from");
+    if (mode != ProxyProtocol.OFF && from.isEmpty()) {
+      throw new IllegalArgumentException(
+          "proxy protocol "
+              + mode
+              + " without trusted balancers (expected the"
+              + " balancers' CIDRs in tcp.proxy-protocol-from)");
+    }
+    if (mode == ProxyProtocol.OFF && !from.isEmpty()) {
+      throw new IllegalArgumentException(
+          "trusted balancers "
+              + from
+              + " with proxy protocol off (expected"
+              + " tcp.proxy-protocol=v1, v2 or any)");
+    }
   }
 
   static void checkLimits(int maxConnections, int maxConnectionsPerClient) {
@@ -366,22 +488,7 @@ public final class TcpSplicer implements AutoCloseable {
      *     OFF with a non-empty {@code from}
      */
     public Builder proxyProtocol(ProxyProtocol mode, CidrSet from) {
-      Objects.requireNonNull(mode, "mode");
-      Objects.requireNonNull(from, "from");
-      if (mode != ProxyProtocol.OFF && from.isEmpty()) {
-        throw new IllegalArgumentException(
-            "proxy protocol "
-                + mode
-                + " without trusted balancers (expected the"
-                + " balancers' CIDRs in tcp.proxy-protocol-from)");
-      }
-      if (mode == ProxyProtocol.OFF && !from.isEmpty()) {
-        throw new IllegalArgumentException(
-            "trusted balancers "
-                + from
-                + " with proxy protocol off (expected"
-                + " tcp.proxy-protocol=v1, v2 or any)");
-      }
+      checkProxyProtocol(mode, from);
       this.proxyProtocol = mode;
       this.proxyProtocolFrom = from;
       return this;
@@ -657,14 +764,12 @@ public final class TcpSplicer implements AutoCloseable {
       if (listen.isEmpty()) {
         throw new IllegalStateException("no listen address (expected at least one listen(...))");
       }
-      Router r = router;
-      if (r == null) {
+      Router given = router;
+      if (given == null) {
         throw new IllegalStateException(
             "no router (expected router(...), e.g. Router.fromPlan(...))");
       }
-      if (explicit != null) {
-        r = explicit.router(r);
-      }
+      Router r = explicit != null ? explicit.router(given) : given;
       for (FrontDoor d : doors) {
         if (d != null && (d.maxPrefaceBytes() < 1 || d.maxPrefaceBytes() > bufferSize)) {
           throw new IllegalStateException(
@@ -701,7 +806,9 @@ public final class TcpSplicer implements AutoCloseable {
               egress,
               family,
               neverConnectTo,
-              saturatedNanos(failedUpstreamMemory)));
+              saturatedNanos(failedUpstreamMemory)),
+          given,
+          explicit);
     }
 
     private static long saturatedNanos(Duration d) {

@@ -51,8 +51,6 @@ final class Connector {
   }
 
   private final Settings settings;
-  private final Egress egress;
-  private final AddressFamily family;
   private final CidrSet selfNetworks;
   private volatile Set<InetSocketAddress> selfEndpoints = Set.of();
   private volatile Set<Integer> wildcardPorts = Set.of();
@@ -67,8 +65,6 @@ final class Connector {
 
   Connector(Settings settings) {
     this.settings = settings;
-    this.egress = settings.egress();
-    this.family = settings.family();
     List<Cidr> self = new ArrayList<>(settings.neverConnectTo().networks());
     if (settings.router() instanceof PlanRouter pr) {
       self.addAll(pr.planNetworks()); // the stock router's plan: addresses this proxy hands out
@@ -76,8 +72,11 @@ final class Connector {
     this.selfNetworks = CidrSet.of(self);
   }
 
-  /** Learns the bound listen addresses (and, for wildcard ones, the host's addresses); at start. */
-  void listening(List<InetSocketAddress> bound) {
+  /**
+   * Learns the bound listen addresses (and, for wildcard ones, the host's addresses), and resolves
+   * the proxies of {@code egress}; at start and when listeners change.
+   */
+  void listening(List<InetSocketAddress> bound, Egress egress) {
     Set<InetSocketAddress> endpoints = new HashSet<>();
     Set<Integer> wild = new HashSet<>();
     for (InetSocketAddress a : bound) {
@@ -107,6 +106,19 @@ final class Connector {
   }
 
   /**
+   * A new egress is about to be used: resolves the host names of its proxies not known yet (this
+   * may block on the system resolver). The addresses of the old proxies are kept: connections whose
+   * route stage started before the swap still go through them.
+   */
+  void egressChanged(Egress egress) {
+    for (EgressProxy p : egress.proxies()) {
+      if (!proxyAddresses.containsKey(p)) {
+        resolveNow(p);
+      }
+    }
+  }
+
+  /**
    * Whether {@code a} is this proxy itself: an address its plan hands out, a configured
    * never-connect network, or an address and port it listens on. Connecting there would splice the
    * proxy to itself, over and over.
@@ -127,10 +139,11 @@ final class Connector {
   }
 
   /**
-   * The attempts for {@code route}, in order; empty when nothing can be tried ({@code why} then
-   * says why).
+   * The attempts for {@code route} through {@code egress} (the one its route stage started with),
+   * in order; empty when nothing can be tried ({@code why} then says why).
    */
-  List<Attempt> attempts(Route route, long now, StringBuilder why) {
+  List<Attempt> attempts(
+      Route route, Egress egress, AddressFamily family, long now, StringBuilder why) {
     List<InetSocketAddress> candidates = family.apply(route.candidates());
     List<Attempt> out = new ArrayList<>(candidates.size());
     List<Attempt> failedLast = null;

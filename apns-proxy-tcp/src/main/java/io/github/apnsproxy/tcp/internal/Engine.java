@@ -2,8 +2,12 @@
 package io.github.apnsproxy.tcp.internal;
 
 import io.github.apnsproxy.core.AddressPolicy;
+import io.github.apnsproxy.core.CidrSet;
+import io.github.apnsproxy.tcp.AddressFamily;
 import io.github.apnsproxy.tcp.CloseReason;
+import io.github.apnsproxy.tcp.Egress;
 import io.github.apnsproxy.tcp.FrontDoor;
+import io.github.apnsproxy.tcp.ProxyProtocol;
 import io.github.apnsproxy.tcp.Router;
 import io.github.apnsproxy.tcp.SpliceStats;
 import java.io.IOException;
@@ -80,19 +84,72 @@ public final class Engine {
    */
   volatile boolean usesPreface;
 
-  /** What {@link #update} swaps: read once per connection by the loops. */
+  /**
+   * What {@link #update} swaps: read once per connection by the loops at accept (policy, limits,
+   * PROXY protocol) and once at the start of its route stage (router, egress).
+   */
   private volatile Live live;
 
   /**
-   * The parts of the configuration that may change while running, swapped together.
+   * The parts of the configuration that may change while running, swapped together as one
+   * immutable snapshot.
    *
    * @param router routes connections accepted from now on
    * @param policy the client allow-list checked at accept
    * @param maxConnections the connection limit
    * @param maxConnectionsPerClient the per-client limit, 0 = unlimited
+   * @param proxyProtocol the PROXY protocol header required at accept ({@code OFF}: none)
+   * @param proxyProtocolFrom the peers a PROXY protocol header is accepted from
+   * @param egress how the upstream is reached by a connection whose route stage starts now
+   * @param family which resolved addresses direct egress tries, in which order
    */
   public record Live(
-      Router router, AddressPolicy policy, int maxConnections, int maxConnectionsPerClient) {}
+      Router router,
+      AddressPolicy policy,
+      int maxConnections,
+      int maxConnectionsPerClient,
+      ProxyProtocol proxyProtocol,
+      CidrSet proxyProtocolFrom,
+      Egress egress,
+      AddressFamily family) {
+    /** This snapshot with {@code router} and {@code policy}. */
+    public Live with(Router router, AddressPolicy policy) {
+      return new Live(
+          router,
+          policy,
+          maxConnections,
+          maxConnectionsPerClient,
+          proxyProtocol,
+          proxyProtocolFrom,
+          egress,
+          family);
+    }
+
+    /** This snapshot with the connection limits. */
+    public Live withLimits(int max, int maxPerClient) {
+      return new Live(
+          router, policy, max, maxPerClient, proxyProtocol, proxyProtocolFrom, egress, family);
+    }
+
+    /** This snapshot with the PROXY protocol mode and its trusted peers. */
+    public Live withProxyProtocol(ProxyProtocol mode, CidrSet from) {
+      return new Live(
+          router, policy, maxConnections, maxConnectionsPerClient, mode, from, egress, family);
+    }
+
+    /** This snapshot with the egress and the address family. */
+    public Live withEgress(Egress e, AddressFamily f) {
+      return new Live(
+          router,
+          policy,
+          maxConnections,
+          maxConnectionsPerClient,
+          proxyProtocol,
+          proxyProtocolFrom,
+          e,
+          f);
+    }
+  }
 
   /** {@link #acquireClient}: refused at the per-client limit. */
   static final int REFUSED = -1;
@@ -127,20 +184,77 @@ public final class Engine {
             settings.router(),
             settings.policy(),
             settings.maxConnections(),
-            settings.maxConnectionsPerClient());
+            settings.maxConnectionsPerClient(),
+            settings.proxyProtocol(),
+            settings.proxyProtocolFrom(),
+            settings.egress(),
+            settings.family());
   }
 
-  /** The current router, policy and limits; any thread. */
+  /** The current router, policy, limits, PROXY protocol and egress; any thread. */
   public Live live() {
     return live;
   }
 
   /**
-   * Swaps the router, policy and limits at once; connections accepted from now on see them. Any
-   * thread.
+   * Swaps the router, policy, limits, PROXY protocol and egress at once; connections accepted from
+   * now on see them. The host names of new egress proxies are resolved first (this may block on
+   * the system resolver), so the first connection through them finds their addresses. Any thread
+   * but a loop thread.
    */
   public synchronized void update(Live next) {
+    if (!next.egress().equals(live.egress())) {
+      connector.egressChanged(next.egress());
+    }
     live = next;
+  }
+
+  /**
+   * Sets the front door of bound listeners ({@code null}: none, routed by the dialled address) for
+   * connections accepted from now on; connections already accepted keep theirs. Any thread.
+   *
+   * @throws IllegalArgumentException naming an address that is not listened on, or a door whose
+   *     prefaces do not fit the buffer size; nothing changes then
+   */
+  public synchronized void door(List<InetSocketAddress> addresses, @Nullable FrontDoor door) {
+    if (!started || closed) {
+      throw new IllegalStateException(
+          "splicer is not running (expected door(...) between start() and close())");
+    }
+    if (door != null
+        && (door.maxPrefaceBytes() < 1 || door.maxPrefaceBytes() > settings.bufferSize())) {
+      throw new IllegalArgumentException(
+          "front door "
+              + door.name()
+              + " takes prefaces of up to "
+              + door.maxPrefaceBytes()
+              + " bytes (expected 1.."
+              + settings.bufferSize()
+              + ", the buffer size)");
+    }
+    for (InetSocketAddress a : addresses) {
+      if (!listening.containsKey(a)) {
+        throw new IllegalArgumentException(
+            "not listening on " + a + " (expected one of the bound addresses)");
+      }
+    }
+    Map<InetSocketAddress, FrontDoor> ds = new HashMap<>(doors);
+    for (InetSocketAddress a : addresses) {
+      if (door == null) {
+        ds.remove(a);
+      } else {
+        ds.put(a, door);
+      }
+    }
+    doors = Map.copyOf(ds);
+    if (door != null) {
+      usesPreface = true; // never reset: a stale true only costs an empty map look-up
+    }
+  }
+
+  /** The front door of the bound listener {@code address}, if it has one; any thread. */
+  public @Nullable FrontDoor door(InetSocketAddress address) {
+    return doors.get(address);
   }
 
   /**
@@ -213,7 +327,7 @@ public final class Engine {
     for (int i = 0; i < addresses.size(); i++) {
       listening.put(addresses.get(i), servers.get(i));
     }
-    connector.listening(bound);
+    connector.listening(bound, live.egress());
     started = true;
     for (Loop l : loops) {
       l.kernel.start();
@@ -308,7 +422,7 @@ public final class Engine {
       listening.put(added.get(i), opened.get(i));
     }
     bound = List.copyOf(listening.keySet());
-    connector.listening(bound); // the self-loop guard follows the listeners
+    connector.listening(bound, live.egress()); // the self-loop guard follows the listeners
     LOG.info("TCP splicer now also listening on {}", summary(added));
     return List.copyOf(added);
   }
@@ -345,7 +459,7 @@ public final class Engine {
     }
     doors = Map.copyOf(ds);
     bound = List.copyOf(listening.keySet());
-    connector.listening(bound); // the self-loop guard follows the listeners
+    connector.listening(bound, live.egress()); // the self-loop guard follows the listeners
     LOG.info("TCP splicer stopped listening on {}", summary(addresses));
   }
 

@@ -272,16 +272,17 @@ final class Loop implements LoopHandler {
     }
     now = System.nanoTime();
     InboundConnection conn = new InboundConnection(remote, local);
-    if (settings.proxyProtocol() != ProxyProtocol.OFF) {
-      adoptProxied(ch, conn);
+    Engine.Live l = engine.live(); // one snapshot per accepted connection
+    if (l.proxyProtocol() != ProxyProtocol.OFF) {
+      adoptProxied(ch, conn, l);
       return;
     }
     listener.accepted(conn);
-    if (!engine.live().policy().allowsClient(remote.getAddress())) {
+    if (!l.policy().allowsClient(remote.getAddress())) {
       refuse(ch, conn, RejectReason.CLIENT_DENIED, CloseReason.CLIENT_DENIED);
       return;
     }
-    if (counters.active.incrementAndGet() > engine.live().maxConnections()) {
+    if (counters.active.incrementAndGet() > l.maxConnections()) {
       engine.decrementActive();
       refuse(ch, conn, RejectReason.MAX_CONNECTIONS, CloseReason.LIMIT);
       engine
@@ -315,7 +316,7 @@ final class Loop implements LoopHandler {
     link(s);
     FrontDoor door = engine.usesPreface ? engine.doorFor(local) : null;
     if (door != null) {
-      s.startPreface(door, false);
+      s.startPreface(door, ProxyProtocol.OFF);
     } else {
       s.route();
     }
@@ -327,13 +328,13 @@ final class Loop implements LoopHandler {
    * per-client limit and the listener's {@code accepted} apply to the header's source, once it is
    * read.
    */
-  private void adoptProxied(SocketChannel ch, InboundConnection conn) {
-    if (!settings.proxyProtocolFrom().contains(conn.client().getAddress())) {
+  private void adoptProxied(SocketChannel ch, InboundConnection conn, Engine.Live l) {
+    if (!l.proxyProtocolFrom().contains(conn.client().getAddress())) {
       listener.accepted(conn);
       refuse(ch, conn, RejectReason.PROXY_HEADER, CloseReason.PREFACE_REFUSED);
       return;
     }
-    if (counters.active.incrementAndGet() > engine.live().maxConnections()) {
+    if (counters.active.incrementAndGet() > l.maxConnections()) {
       engine.decrementActive();
       listener.accepted(conn);
       refuse(ch, conn, RejectReason.MAX_CONNECTIONS, CloseReason.LIMIT);
@@ -353,7 +354,7 @@ final class Loop implements LoopHandler {
     }
     Splice s = new Splice(this, ch, conn, now);
     link(s);
-    s.startPreface(engine.doorFor(conn.local()), true);
+    s.startPreface(engine.doorFor(conn.local()), l.proxyProtocol());
   }
 
   private void refuse(
@@ -428,11 +429,12 @@ final class Loop implements LoopHandler {
     kernel.close(ch, key);
   }
 
-  void routeCompleted(Splice s, @Nullable Route route, @Nullable Throwable failure) {
+  void routeCompleted(
+      Splice s, Engine.Live at, @Nullable Route route, @Nullable Throwable failure) {
     if (Thread.currentThread() == thread) {
-      s.onRoute(route, failure);
+      s.onRoute(at, route, failure);
     } else {
-      execute(() -> s.onRoute(route, failure));
+      execute(() -> s.onRoute(at, route, failure));
     }
   }
 

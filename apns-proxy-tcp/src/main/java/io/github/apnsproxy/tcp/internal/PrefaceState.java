@@ -5,6 +5,7 @@ import io.github.apnsproxy.tcp.CloseReason;
 import io.github.apnsproxy.tcp.FrontDoor;
 import io.github.apnsproxy.tcp.PrefaceDecision;
 import io.github.apnsproxy.tcp.PrefaceParser;
+import io.github.apnsproxy.tcp.ProxyProtocol;
 import io.github.apnsproxy.tcp.UpstreamFailure;
 import io.github.apnsproxy.tcp.UpstreamReplies;
 import java.nio.ByteBuffer;
@@ -25,6 +26,12 @@ final class PrefaceState {
 
   /** True while a PROXY protocol header is still expected before the door's preface. */
   boolean proxyPending;
+
+  /**
+   * The PROXY protocol mode this connection was accepted with ({@code OFF}: none); a later change
+   * applies to connections accepted after it.
+   */
+  ProxyProtocol proxyMode = ProxyProtocol.OFF;
 
   /**
    * The most bytes buffered at once for the current step (the PROXY header's or the door's cap).

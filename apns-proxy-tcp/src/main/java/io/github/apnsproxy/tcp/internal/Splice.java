@@ -10,6 +10,7 @@ import io.github.apnsproxy.tcp.InboundConnection;
 import io.github.apnsproxy.tcp.Preface;
 import io.github.apnsproxy.tcp.PrefaceDecision;
 import io.github.apnsproxy.tcp.PrefaceParser;
+import io.github.apnsproxy.tcp.ProxyProtocol;
 import io.github.apnsproxy.tcp.RejectReason;
 import io.github.apnsproxy.tcp.Route;
 import io.github.apnsproxy.tcp.ServerNameKind;
@@ -163,22 +164,24 @@ final class Splice implements KeyHandler {
     deadline = loop.now + loop.settings.routeTimeoutNanos();
     loop.schedule(deadline);
     CompletionStage<Route> stage;
+    // one snapshot: the route and the egress that connects it come from the same configuration
+    Engine.Live at = loop.engine.live();
     try {
-      stage = loop.engine.live().router().route(connection);
+      stage = at.router().route(connection);
     } catch (RuntimeException | Error e) {
       Errors.rethrowFatal(e);
-      onRoute(null, e);
+      onRoute(at, null, e);
       return;
     }
     if (stage == null) {
-      onRoute(null, new NullPointerException("router returned null"));
+      onRoute(at, null, new NullPointerException("router returned null"));
       return;
     }
     // The lambda lives only until the stage completes; nothing per connection is kept after that.
-    stage.whenComplete((r, e) -> loop.routeCompleted(this, r, e));
+    stage.whenComplete((r, e) -> loop.routeCompleted(this, at, r, e));
   }
 
-  void onRoute(@Nullable Route route, @Nullable Throwable failure) {
+  void onRoute(Engine.Live at, @Nullable Route route, @Nullable Throwable failure) {
     if (state != ROUTING) {
       return; // timed out or closed meanwhile
     }
@@ -208,7 +211,7 @@ final class Splice implements KeyHandler {
     // ---- the connect stage (egress): direct addresses or tunnels through proxies, the same for
     // every front door
     StringBuilder why = new StringBuilder();
-    attempts = loop.engine.connector.attempts(route, loop.now, why);
+    attempts = loop.engine.connector.attempts(route, at.egress(), at.family(), loop.now, why);
     if (why.length() > 0) {
       failures = why;
     }
@@ -234,7 +237,7 @@ final class Splice implements KeyHandler {
     ServerNameKind kind = ServerNameKind.NONE;
     if (name != null) {
       try {
-        kind = loop.settings.router().nameKind(name);
+        kind = loop.engine.live().router().nameKind(name);
       } catch (RuntimeException | Error e) {
         Errors.rethrowFatal(e);
         LOG.debug("{}: Router.nameKind failed", connection, e);
@@ -809,13 +812,15 @@ final class Splice implements KeyHandler {
    * door}'s preface, within the preface timeout. The client is registered for reading now (without
    * a preface it is registered only once the upstream is connected).
    */
-  void startPreface(@Nullable FrontDoor door, boolean proxy) {
+  void startPreface(@Nullable FrontDoor door, ProxyProtocol proxyMode) {
+    boolean proxy = proxyMode != ProxyProtocol.OFF;
     PrefaceState p =
         new PrefaceState(
             door,
             proxy
-                ? ProxyHeader.maxLength(loop.settings.proxyProtocol())
+                ? ProxyHeader.maxLength(proxyMode)
                 : door == null ? 0 : door.maxPrefaceBytes());
+    p.proxyMode = proxyMode;
     preface = p;
     p.proxyPending = proxy;
     if (proxy) {
@@ -1023,7 +1028,7 @@ final class Splice implements KeyHandler {
    * when closed.
    */
   private boolean proxyHeader(PrefaceState p) {
-    ProxyHeader.Result r = ProxyHeader.parse(p.view(), loop.settings.proxyProtocol());
+    ProxyHeader.Result r = ProxyHeader.parse(p.view(), p.proxyMode);
     switch (r.status()) {
       case NEED_MORE:
         if (p.room() <= 0) {

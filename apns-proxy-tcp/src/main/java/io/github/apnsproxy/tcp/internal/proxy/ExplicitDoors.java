@@ -58,12 +58,20 @@ public final class ExplicitDoors {
   /** How many numbered couriers to try for an unnumbered name whose pick did not resolve. */
   private static final int COURIER_TRIES = 3;
 
-  private final Targets targets;
-  private final UpstreamResolver resolver;
-  private final AddressPolicy policy;
-  private final ProxyUsers users;
-  private final Executor auth;
-  private final @Nullable InetSocketAddress pacAddress;
+  /**
+   * What {@link #update} swaps, one immutable snapshot: a connection's parser takes the one current
+   * when it opens, a route the one current when it starts.
+   */
+  private record Conf(
+      Targets targets,
+      UpstreamResolver resolver,
+      AddressPolicy policy,
+      ProxyUsers users,
+      Executor auth,
+      @Nullable InetSocketAddress pacAddress) {}
+
+  private volatile Conf conf;
+  private final LongAdder failedLogins = new LongAdder();
   private final ConcurrentHashMap<String, LongAdder> counts = new ConcurrentHashMap<>();
   private final AtomicInteger rotation = new AtomicInteger();
   private final FrontDoor http;
@@ -78,12 +86,8 @@ public final class ExplicitDoors {
       ProxyUsers users,
       Executor auth,
       @Nullable InetSocketAddress pacAddress) {
-    this.targets = new Targets(plan, policy, allowAddresses);
-    this.resolver = resolver;
-    this.policy = policy;
-    this.users = users;
-    this.auth = auth;
-    this.pacAddress = pacAddress;
+    this.conf =
+        new Conf(new Targets(plan, policy, allowAddresses), resolver, policy, users, auth, pacAddress);
     this.http = door(HTTP, HttpHead.DEFAULT_MAX_HEAD, c -> new HttpParser(c)::parse);
     this.socks = door(SOCKS, 1024, c -> new SocksParser()::parse);
   }
@@ -124,8 +128,37 @@ public final class ExplicitDoors {
     return socks;
   }
 
+  /**
+   * Swaps everything but the counters and the doors themselves, atomically: connections that open
+   * after this returns are parsed, and routes that start after it are judged and resolved, with the
+   * new values; a connection already in its preface stage finishes with the ones it opened with.
+   * Any thread.
+   */
+  public void update(
+      AddressPlan plan,
+      UpstreamResolver resolver,
+      AddressPolicy policy,
+      boolean allowAddresses,
+      ProxyUsers users,
+      Executor auth,
+      @Nullable InetSocketAddress pacAddress) {
+    conf =
+        new Conf(new Targets(plan, policy, allowAddresses), resolver, policy, users, auth, pacAddress);
+  }
+
+  /** The users new connections are checked against. */
   public ProxyUsers users() {
-    return users;
+    return conf.users();
+  }
+
+  /** The executor new password checks run on. */
+  public Executor auth() {
+    return conf.auth();
+  }
+
+  /** Credential checks that failed (wrong password, unknown user), over every set of users. */
+  public long failedLogins() {
+    return failedLogins.sum();
   }
 
   /** The counters, sorted by key. */
@@ -146,10 +179,19 @@ public final class ExplicitDoors {
    * decision when the executor refuses the check.
    */
   private PrefaceDecision authenticate(
+      Conf at,
       String user,
       byte[] password,
-      Function<Boolean, PrefaceDecision> then,
+      Function<Boolean, PrefaceDecision> next,
       Supplier<PrefaceDecision> busy) {
+    ProxyUsers users = at.users();
+    Function<Boolean, PrefaceDecision> then =
+        ok -> {
+          if (!ok) {
+            failedLogins.increment();
+          }
+          return next.apply(ok);
+        };
     Optional<Boolean> quick = users.quickCheck(user, password);
     if (quick.isPresent()) {
       java.util.Arrays.fill(password, (byte) 0);
@@ -165,7 +207,7 @@ public final class ExplicitDoors {
                       java.util.Arrays.fill(password, (byte) 0);
                     }
                   },
-                  auth)
+                  at.auth())
               .thenApply(then));
     } catch (RejectedExecutionException e) {
       java.util.Arrays.fill(password, (byte) 0);
@@ -180,11 +222,12 @@ public final class ExplicitDoors {
   public Router router(Router others) {
     return c -> {
       InetSocketAddress t = c.preface().target();
-      return t == null ? others.route(c) : routeTarget(t);
+      return t == null ? others.route(c) : routeTarget(conf, t);
     };
   }
 
-  private CompletionStage<Route> routeTarget(InetSocketAddress t) {
+  private CompletionStage<Route> routeTarget(Conf at, InetSocketAddress t) {
+    Targets targets = at.targets();
     InetAddress literal = t.isUnresolved() ? null : t.getAddress();
     Targets.Verdict v = targets.judge(t.getHostString(), literal, t.getPort());
     if (!v.allowed()) {
@@ -203,9 +246,9 @@ public final class ExplicitDoors {
     if (v.kind() == Targets.Kind.UNNUMBERED_COURIER) {
       int count = targets.plan().courierCount() + 1;
       int first = Math.floorMod(rotation.getAndIncrement(), count);
-      return resolveCourier(h, first, count, 0, t.getPort());
+      return resolveCourier(at, h, first, count, 0, t.getPort());
     }
-    return resolve(targets.plan().hostNames().format(h), t.getPort());
+    return resolve(at, targets.plan().hostNames().format(h), t.getPort());
   }
 
   /**
@@ -213,23 +256,24 @@ public final class ExplicitDoors {
    * a few times.
    */
   private CompletionStage<Route> resolveCourier(
-      ApnsHost template, int n, int count, int tries, int port) {
+      Conf at, ApnsHost template, int n, int count, int tries, int port) {
     ApnsHost pick = ApnsHost.courier(template.environment(), template.variant(), n);
-    return resolve(targets.plan().hostNames().format(pick), port)
+    return resolve(at, at.targets().plan().hostNames().format(pick), port)
         .thenCompose(
             r -> {
               if (r.rejection() == RejectReason.RESOLVE_FAILED
                   && tries + 1 < Math.min(COURIER_TRIES, count)) {
-                return resolveCourier(template, (n + 1) % count, count, tries + 1, port);
+                return resolveCourier(at, template, (n + 1) % count, count, tries + 1, port);
               }
               return CompletableFuture.completedFuture(r);
             });
   }
 
-  private CompletionStage<Route> resolve(String name, int port) {
+  private CompletionStage<Route> resolve(Conf at, String name, int port) {
+    AddressPolicy policy = at.policy();
     CompletionStage<List<InetAddress>> resolved;
     try {
-      resolved = resolver.resolve(name);
+      resolved = at.resolver().resolve(name);
     } catch (RuntimeException e) {
       return CompletableFuture.completedFuture(
           Route.reject(RejectReason.RESOLVE_FAILED, name + ": " + e));
@@ -268,6 +312,7 @@ public final class ExplicitDoors {
 
   /** One CONNECT connection's parser. Loop thread only. */
   private final class HttpParser {
+    private final Conf at = conf;
     private final InboundConnection connection;
     private final HttpHead head = new HttpHead(HttpHead.DEFAULT_MAX_HEAD);
 
@@ -313,7 +358,7 @@ public final class ExplicitDoors {
         String why = "a CONNECT request has no content (Content-Length or Transfer-Encoding sent)";
         return PrefaceDecision.refuse(why, wrap(HttpReplies.error(400, "http_request_error", why)));
       }
-      if (!users.isEmpty()) {
+      if (!at.users().isEmpty()) {
         Object credentials = credentials(r);
         if (credentials instanceof String refusal) {
           count(HTTP, "407", "-");
@@ -323,6 +368,7 @@ public final class ExplicitDoors {
         Credentials c = (Credentials) credentials;
         HttpHead.Authority target = a;
         return authenticate(
+            at,
             c.user(),
             c.password(),
             ok -> {
@@ -350,7 +396,7 @@ public final class ExplicitDoors {
           a.literal()
               ? (a.host().indexOf(':') >= 0 ? Addresses.ipv6(a.host()) : Addresses.ipv4(a.host()))
               : null;
-      Targets.Verdict v = targets.judge(a.host(), literal, a.port());
+      Targets.Verdict v = at.targets().judge(a.host(), literal, a.port());
       String kind = v.kind().label();
       if (!v.allowed()) {
         count(HTTP, "403", kind);
@@ -436,7 +482,8 @@ public final class ExplicitDoors {
             "GET " + HttpHead.printable(path), wrap(HttpReplies.notFound(path)));
       }
       count(HTTP, "pac", "-");
-      InetSocketAddress proxy = pacAddress != null ? pacAddress : connection.local();
+      InetSocketAddress pac = at.pacAddress();
+      InetSocketAddress proxy = pac != null ? pac : connection.local();
       return PrefaceDecision.answer("PAC file", wrap(HttpReplies.pac(Pac.text(proxy), headOnly)));
     }
 
@@ -504,18 +551,20 @@ public final class ExplicitDoors {
 
   /** One SOCKS5 connection's parser. Loop thread only. */
   private final class SocksParser {
-    private final Socks5 socks = new Socks5(!users.isEmpty());
+    private final Conf at = conf;
+    private final Socks5 socks = new Socks5(!at.users().isEmpty());
 
     PrefaceDecision parse(ByteBuffer buffered) {
       Socks5.Step step = socks.offer(buffered);
       if (step instanceof Socks5.Authenticate a) {
-        if (users.isEmpty()) {
+        if (at.users().isEmpty()) {
           java.util.Arrays.fill(a.password(), (byte) 0);
           return decide(socks.authenticated(true, a.consumed()));
         }
         // the continuation may run on the auth executor; the splicer calls parse again only after
         // it completed
         return authenticate(
+            at,
             a.user(),
             a.password(),
             ok -> {
@@ -548,7 +597,7 @@ public final class ExplicitDoors {
             : PrefaceDecision.refuse(c.detail(), wrap(c.reply()));
       }
       Socks5.Connect c = (Socks5.Connect) step;
-      Targets.Verdict v = targets.judge(c.host(), c.address(), c.port());
+      Targets.Verdict v = at.targets().judge(c.host(), c.address(), c.port());
       String kind = v.kind().label();
       if (!v.allowed()) {
         count(SOCKS, Integer.toString(Socks5.NOT_ALLOWED), kind);
