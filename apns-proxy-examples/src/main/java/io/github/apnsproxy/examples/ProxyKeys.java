@@ -502,6 +502,14 @@ public final class ProxyKeys {
           null,
           "One access log line per finished or refused connection, on the logger io.github.apnsproxy.access.",
           ProxySetup::accessLog);
+  public static final ProxyKey<LogLevel> LOG_LEVEL =
+      ProxyKey.of(
+          "log.level",
+          ValueTypes.enumeration(LogLevel.class),
+          null,
+          "The level of the io.github.apnsproxy loggers: error, warn, info, debug (one line per connection) or"
+              + " trace; the access log keeps to log.access.",
+          ProxySetup::logLevel);
 
   private static final List<ProxyKey<?>> ALL =
       List.of(
@@ -565,7 +573,8 @@ public final class ProxyKeys {
           CONNECT_PAC_ADDRESS,
           METRICS_LISTEN,
           STATS_INTERVAL,
-          LOG_ACCESS);
+          LOG_ACCESS,
+          LOG_LEVEL);
 
   /** {@code on} or {@code off}, any case. */
   private static ValueType<Boolean> onOff() {
@@ -662,18 +671,22 @@ public final class ProxyKeys {
   }
 
   /**
-   * The keys as a Markdown table ({@code | key | default | meaning |}), one line per key, defaults
-   * read back from {@code defaults}; literal defaults are code, notes about a default (such as
-   * {@code none}) are not.
+   * The keys as a Markdown table ({@code | key | default | reload | meaning |}), one line per key,
+   * defaults read back from {@code defaults}; literal defaults are code, notes about a default
+   * (such as {@code none}) are not; {@code reload} is {@code yes} when a reload applies the key
+   * ({@link ProxyNode#isReloadable}), else {@code restart}.
    */
   public static String asMarkdown(ProxySetup defaults) {
-    StringBuilder sb = new StringBuilder("| key | default | meaning |\n|---|---|---|\n");
+    StringBuilder sb =
+        new StringBuilder("| key | default | reload | meaning |\n|---|---|---|---|\n");
     for (ProxyKey<?> k : ALL) {
       String d = k.defaultText(defaults);
       sb.append("| `")
           .append(k.name())
           .append("` | ")
           .append(k.defaultIsLiteral() ? "`" + d + "`" : d)
+          .append(" | ")
+          .append(ProxyNode.isReloadable(k.name()) ? "yes" : "restart")
           .append(" | ")
           .append(k.description())
           .append(" |\n");

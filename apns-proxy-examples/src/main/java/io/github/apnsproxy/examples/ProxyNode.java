@@ -18,6 +18,7 @@ import io.github.apnsproxy.dns.PlanHostsHandler;
 import io.github.apnsproxy.dns.ResolverStats;
 import io.github.apnsproxy.dns.ZoneApexHandler;
 import io.github.apnsproxy.dns.ZoneOther;
+import io.github.apnsproxy.tcp.Egress;
 import io.github.apnsproxy.tcp.ExplicitProxy;
 import io.github.apnsproxy.tcp.FrontDoor;
 import io.github.apnsproxy.tcp.Router;
@@ -49,6 +50,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -80,6 +82,12 @@ public final class ProxyNode implements AutoCloseable {
   /** CONNECT and SOCKS5 listeners: not in {@link Live#listeners}, which are the plan's. */
   private final int explicitListeners;
 
+  /** The CONNECT and SOCKS5 doors, when configured; a reload updates them. */
+  private final @Nullable ExplicitProxy explicit;
+
+  /** {@code log.access}, flipped by a reload. */
+  private final AccessLogSwitch accessLog;
+
   private final DnsServer dns;
   private final TcpSplicer splicer;
   private final ProxyMetrics metrics;
@@ -91,6 +99,8 @@ public final class ProxyNode implements AutoCloseable {
       List<AutoCloseable> resources,
       Live live,
       int explicitListeners,
+      @Nullable ExplicitProxy explicit,
+      AccessLogSwitch accessLog,
       DnsServer dns,
       TcpSplicer splicer,
       ProxyMetrics metrics,
@@ -100,6 +110,8 @@ public final class ProxyNode implements AutoCloseable {
     this.resources = resources;
     this.live = live;
     this.explicitListeners = explicitListeners;
+    this.explicit = explicit;
+    this.accessLog = accessLog;
     this.dns = dns;
     this.splicer = splicer;
     this.metrics = metrics;
@@ -136,6 +148,7 @@ public final class ProxyNode implements AutoCloseable {
   }
 
   private static ProxyNode start(ProxySetup setup, List<AutoCloseable> started) throws IOException {
+    setup.logLevel().apply(); // log.level, before anything is logged
     AddressPlan plan = setup.plan();
     ProxyMetrics metrics = new ProxyMetrics();
     AtomicBoolean closed = new AtomicBoolean();
@@ -164,20 +177,18 @@ public final class ProxyNode implements AutoCloseable {
     started.add(dns);
     dns.start();
 
+    // log.access: one access log line per finished or refused connection, on the logger
+    // io.github.apnsproxy.access; behind a switch a reload flips
+    AccessLogSwitch accessLog = new AccessLogSwitch(SpliceListener.accessLog(), setup.accessLog());
     // the egress goes to the router too, so names a proxy resolves are not resolved here
     TcpSplicer.Builder sb =
         setup
             .splicer()
             .router(Router.fromPlan(plan, resolver, setup.policy(), setup.splicer().egress()))
-            // log.access: one access log line per finished or refused connection, on the logger
-            // io.github.apnsproxy.access
-            .listener(
-                SpliceListener.all(
-                    setup.accessLog()
-                        ? List.of(metrics.spliceListener(), SpliceListener.accessLog())
-                        : List.of(metrics.spliceListener())));
+            .listener(SpliceListener.all(List.of(metrics.spliceListener(), accessLog)));
+    ExplicitProxy explicit = null;
     if (!setup.connectListen().isEmpty() || !setup.socksListen().isEmpty()) {
-      ExplicitProxy explicit = setup.explicitProxy(resolver);
+      explicit = setup.explicitProxy(resolver);
       if (!setup.connectListen().isEmpty()) {
         sb.connectListen(setup.connectListen(), explicit);
       }
@@ -214,8 +225,10 @@ public final class ProxyNode implements AutoCloseable {
               // a minute
               .deepHealth(
                   deepProbe(
-                      setup,
-                      plan,
+                      () -> { // the setup a reload installs
+                        ProxyNode n = self.get();
+                        return n == null ? setup : n.live.setup();
+                      },
                       host -> { // the resolver a reload installs
                         ProxyNode n = self.get();
                         return (n == null ? resolver : n.live.resolver()).resolve(host);
@@ -272,6 +285,8 @@ public final class ProxyNode implements AutoCloseable {
                 List.copyOf(chainResources),
                 Collections.unmodifiableMap(listeners)),
             explicitListeners,
+            explicit,
+            accessLog,
             dns,
             splicer,
             metrics,
@@ -290,25 +305,39 @@ public final class ProxyNode implements AutoCloseable {
     return node;
   }
 
+  /** A deep-check probe made for one plan and egress. */
+  private record DeepProbe(AddressPlan plan, Egress egress, Probe probe) {}
+
   /**
-   * The deep health check: {@link Probe} over the plan's hosts, its results cached for a minute.
+   * The deep health check: {@link Probe} over the plan's hosts through the configured egress, its
+   * results cached for a minute; made again when a reload changes the plan or the egress.
    */
   private static Function<Boolean, MetricsEndpoint.DeepHealth> deepProbe(
-      ProxySetup setup, AddressPlan plan, UpstreamResolver resolver) {
-    Probe probe;
-    try {
-      probe =
-          new Probe(
-              Probe.targetsFor(plan),
-              setup.splicer().egress(),
-              resolver,
-              null,
-              setup.splicer().connectTimeout());
-    } catch (java.security.GeneralSecurityException e) {
-      String why = "deep check unavailable: TLS setup failed: " + e.getMessage() + "\n";
-      return unused -> new MetricsEndpoint.DeepHealth(false, why);
-    }
+      Supplier<ProxySetup> current, UpstreamResolver resolver) {
+    AtomicReference<@Nullable DeepProbe> made = new AtomicReference<>();
     return unused -> {
+      ProxySetup setup = current.get();
+      Egress egress = setup.splicer().egress();
+      DeepProbe d = made.get();
+      if (d == null || d.plan() != setup.plan() || !d.egress().equals(egress)) {
+        try {
+          d =
+              new DeepProbe(
+                  setup.plan(),
+                  egress,
+                  new Probe(
+                      Probe.targetsFor(setup.plan()),
+                      egress,
+                      resolver,
+                      null,
+                      setup.splicer().connectTimeout()));
+        } catch (java.security.GeneralSecurityException e) {
+          return new MetricsEndpoint.DeepHealth(
+              false, "deep check unavailable: TLS setup failed: " + e.getMessage() + "\n");
+        }
+        made.set(d);
+      }
+      Probe probe = d.probe();
       try {
         List<Probe.Result> results = probe.cached(Duration.ofMinutes(1));
         return new MetricsEndpoint.DeepHealth(Probe.allPassed(results), Probe.table(results));
@@ -431,7 +460,19 @@ public final class ProxyNode implements AutoCloseable {
           TCP_API_PORTS.name(),
           TCP_DRAIN_TIMEOUT.name(),
           TCP_MAX_CONNECTIONS.name(),
-          TCP_MAX_PER_CLIENT.name());
+          TCP_MAX_PER_CLIENT.name(),
+          UPSTREAM_PROXY.name(),
+          UPSTREAM_PROXY_CREDENTIALS.name(),
+          UPSTREAM_FAMILY.name(),
+          TCP_PROXY_PROTOCOL.name(),
+          TCP_PROXY_PROTOCOL_FROM.name(),
+          TCP_SNI.name(),
+          DNS_DENIED_CLIENTS.name(),
+          CONNECT_USERS.name(),
+          CONNECT_ALLOW_ADDRESSES.name(),
+          CONNECT_PAC_ADDRESS.name(),
+          LOG_ACCESS.name(),
+          LOG_LEVEL.name());
 
   /** The keys whose change makes a new caching resolver. */
   private static final List<String> RESOLVER_KEYS =
@@ -473,10 +514,14 @@ public final class ProxyNode implements AutoCloseable {
 
   /**
    * Applies {@code next} to the running node with live splices untouched; uses up {@code next}.
-   * Everything is built and checked first (new virtual addresses bound, all or none); only then are
-   * the DNS handler chain, the splicer's router, policy and limits swapped, listeners of addresses
-   * that left the plan closed (their live splices go on until they end), and a caching resolver
-   * that was replaced (an {@code upstream.*} resolver key changed) closed. Keys that need a restart
+   * Everything is built and checked first (new virtual addresses bound, all or none; the files the
+   * config names read again: hosts, proxy credentials, CONNECT users); only then are the DNS handler
+   * chain, policy and denied-client handling, the splicer's router, policy, egress ({@code
+   * upstream.proxy}, its credentials, {@code upstream.family}), PROXY protocol, limits and front
+   * doors ({@code tcp.sni}), the CONNECT/SOCKS5 doors' plan, resolver, users and options, the access
+   * log switch and the log level swapped, listeners of addresses that left the plan closed (their
+   * live splices go on until they end), and a caching resolver that was replaced (an {@code
+   * upstream.*} resolver key changed) closed once nothing new uses it. Keys that need a restart
    * ({@link #isReloadable} false: listen addresses of DNS and metrics, threads, timeouts, {@code
    * plan.style}, ...) keep their running values, with one warning naming them. When anything fails
    * the running config stays as it was, with one line naming the problem; each outcome is counted
@@ -514,17 +559,38 @@ public final class ProxyNode implements AutoCloseable {
     }
 
     // nothing below fails
-    AddressPolicy policy = p.setup().policy();
+    ProxySetup s = p.setup();
+    AddressPolicy policy = s.policy();
+    TcpSplicer.Builder sb = s.splicer();
+    // router and egress in one snapshot: the router leaves to the proxies the names they resolve
     splicer.update(
-        Router.fromPlan(p.setup().plan(), p.resolver(), policy, p.setup().splicer().egress()),
-        policy);
-    splicer.limits(
-        p.setup().splicer().maxConnections(), p.setup().splicer().maxConnectionsPerClient());
-    dns.update(metrics.timed(p.chain()), p.setup().responder().policy().orElse(null));
+        Router.fromPlan(s.plan(), p.resolver(), policy, sb.egress()),
+        policy,
+        sb.egress(),
+        sb.family());
+    splicer.proxyProtocol(sb.proxyProtocol(), sb.proxyProtocolFrom());
+    splicer.limits(sb.maxConnections(), sb.maxConnectionsPerClient());
     List<InetSocketAddress> gone = new ArrayList<>();
     for (InetSocketAddress a : p.removing()) {
       gone.add(Objects.requireNonNull(old.listeners().get(a), "bound address"));
     }
+    if (s.sni() != old.setup().sni()) {
+      // tcp.sni: the plan's listeners that stay change their front door, without rebinding (the
+      // added ones were bound with the new door)
+      List<InetSocketAddress> kept = new ArrayList<>(old.listeners().values());
+      kept.removeAll(gone);
+      if (!kept.isEmpty()) {
+        splicer.door(kept, s.sni() ? FrontDoor.tlsServerName() : null);
+      }
+    }
+    dns.update(
+        metrics.timed(p.chain()), s.responder().policy().orElse(null), s.responder().deniedClients());
+    if (explicit != null) {
+      // the doors take the new resolver before the old one may be closed below
+      explicit.update(s.explicitProxyBuilder(p.resolver()));
+    }
+    accessLog.set(s.accessLog());
+    s.logLevel().apply();
     if (!gone.isEmpty()) {
       splicer.removeListeners(gone); // their live splices go on
     }
@@ -562,12 +628,8 @@ public final class ProxyNode implements AutoCloseable {
     ProxySetup next = proposed;
     Map<String, String> before = old.setup().effectiveValues();
     Set<String> kept = new TreeSet<>();
-    // the CONNECT/SOCKS doors hold the resolver they started with: it must stay open, so its keys
-    // stay too
-    boolean explicitDoors =
-        !old.setup().connectListen().isEmpty() || !old.setup().socksListen().isEmpty();
     for (String k : changedKeys(before, next.effectiveValues())) {
-      if (!isReloadable(k) || (explicitDoors && RESOLVER_KEYS.contains(k))) {
+      if (!isReloadable(k)) {
         kept.add(k);
       }
     }
@@ -592,6 +654,16 @@ public final class ProxyNode implements AutoCloseable {
     if (!next.hosts().map(Hosts::table).equals(old.setup().hosts().map(Hosts::table))
         && !changed.contains(UPSTREAM_HOSTS.name())) {
       changed.add(UPSTREAM_HOSTS.name() + " (file contents)");
+    }
+    // the credentials file is read again at each reload: new passwords alone are a change
+    if (!next.splicer().egress().equals(old.setup().splicer().egress())
+        && !changed.contains(UPSTREAM_PROXY.name())
+        && !changed.contains(UPSTREAM_PROXY_CREDENTIALS.name())) {
+      changed.add(UPSTREAM_PROXY_CREDENTIALS.name() + " (file contents)");
+    }
+    if (!next.connectUsersLines().equals(old.setup().connectUsersLines())
+        && !changed.contains(CONNECT_USERS.name())) {
+      changed.add(CONNECT_USERS.name() + " (file contents)");
     }
     next.warnings().forEach(w -> LOG.warn("{}", w));
 

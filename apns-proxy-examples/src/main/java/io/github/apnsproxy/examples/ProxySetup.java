@@ -94,6 +94,8 @@ public final class ProxySetup {
   private final ProxyUsers connectUsers;
   private final Optional<InetSocketAddress> pacAddress;
   private final boolean accessLog;
+  private final LogLevel logLevel;
+  private final List<String> connectUsersLines;
 
   private ProxySetup(ProxyConfig config, boolean requireUpstream, OptionalLong openFileLimit) {
     this.config = config;
@@ -219,10 +221,15 @@ public final class ProxySetup {
     this.socksListen = config.get(SOCKS_LISTEN).orElse(List.of());
     this.connectAllowAddresses = config.get(CONNECT_ALLOW_ADDRESSES).orElse(false);
     this.connectUsersFile = config.get(CONNECT_USERS).flatMap(p -> p);
+    this.connectUsersLines =
+        connectUsersFile.isPresent() ? readUsers(connectUsersFile.get()) : List.of();
     this.connectUsers =
-        connectUsersFile.isPresent() ? loadUsers(connectUsersFile.get()) : ProxyUsers.none();
+        connectUsersFile.isPresent()
+            ? parseUsers(connectUsersFile.get(), connectUsersLines)
+            : ProxyUsers.none();
     this.pacAddress = config.get(CONNECT_PAC_ADDRESS).flatMap(a -> a);
     this.accessLog = config.get(LOG_ACCESS).orElse(true);
+    this.logLevel = config.get(LOG_LEVEL).orElse(LogLevel.INFO);
 
     this.configuredMaxConnections = splicer.maxConnections();
     if (openFileLimit.isPresent()) {
@@ -555,8 +562,11 @@ public final class ProxySetup {
     }
   }
 
-  /** The {@code connect.users} file: a regular file of users lines. */
-  private ProxyUsers loadUsers(Path file) {
+  /**
+   * The lines of the {@code connect.users} file: a regular file of users lines (kept so a reload
+   * sees a changed file).
+   */
+  private List<String> readUsers(Path file) {
     String key = CONNECT_USERS.name();
     if (!Files.isRegularFile(file)) {
       throw new ConfigException(
@@ -565,8 +575,18 @@ public final class ProxySetup {
           "not a regular file (expected a users file made with the" + " passwd command)");
     }
     try {
-      return ProxyUsers.load(file);
-    } catch (IOException | IllegalArgumentException e) {
+      return List.copyOf(Files.readAllLines(file, java.nio.charset.StandardCharsets.UTF_8));
+    } catch (IOException | RuntimeException e) {
+      throw new ConfigException(
+          key, config.text(key), "cannot be read (" + e.getMessage() + ")", e);
+    }
+  }
+
+  private ProxyUsers parseUsers(Path file, List<String> lines) {
+    String key = CONNECT_USERS.name();
+    try {
+      return ProxyUsers.parse(lines, file.toString());
+    } catch (IllegalArgumentException e) {
       throw new ConfigException(
           key, config.text(key), "cannot be read (" + e.getMessage() + ")", e);
     }
@@ -634,17 +654,35 @@ public final class ProxySetup {
     return accessLog;
   }
 
+  /** {@code log.level}: the level of the {@code io.github.apnsproxy} loggers. */
+  public LogLevel logLevel() {
+    return logLevel;
+  }
+
+  /** The {@code connect.users} file's lines as read (empty when not set). */
+  List<String> connectUsersLines() {
+    return connectUsersLines;
+  }
+
   /**
    * The explicit proxy of {@code connect.listen} and {@code socks.listen}, with the same plan,
    * {@code resolver} and policy as the splicer's router, and the {@code connect.*} options.
    */
   public ExplicitProxy explicitProxy(UpstreamResolver resolver) {
+    return explicitProxyBuilder(resolver).build();
+  }
+
+  /**
+   * The builder of {@link #explicitProxy}: what a reload gives {@link ExplicitProxy#update} (the
+   * users file as read by this setup).
+   */
+  ExplicitProxy.Builder explicitProxyBuilder(UpstreamResolver resolver) {
     ExplicitProxy.Builder b =
         ExplicitProxy.builder(plan, resolver, policy)
             .allowAddresses(connectAllowAddresses)
             .users(connectUsers);
     pacAddress.ifPresent(b::pacAddress);
-    return b.build();
+    return b;
   }
 
   /** The parsed file. */

@@ -8,16 +8,10 @@ import io.github.apnsproxy.examples.demo.DemoCertificates;
 import io.github.apnsproxy.examples.demo.SimulatedCourier;
 import io.github.apnsproxy.tcp.Egress;
 import io.github.apnsproxy.tcp.EgressProxy;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.UnknownHostException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -37,7 +31,7 @@ class ProbeIT {
   private static DemoCertificates interceptor;
   private SimulatedCourier courier;
   private SimulatedCourier intercepting;
-  private ServerSocket proxyServer;
+  private TestConnectProxy proxyServer;
 
   @BeforeAll
   static void certificates() throws IOException {
@@ -73,81 +67,11 @@ class ProbeIT {
     return new Probe(targets, egress, resolver, apple.trustStore(), Duration.ofSeconds(5));
   }
 
-  /**
-   * A tiny CONNECT proxy: names from {@code table}, only {@code ports} allowed (else 403, as
-   * Squid's SSL_ports).
-   */
+  /** The shared in-test CONNECT proxy ({@link TestConnectProxy}), closed after the test. */
   private EgressProxy connectProxy(Map<String, InetSocketAddress> table, Set<Integer> ports)
       throws IOException {
-    proxyServer = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"));
-    Thread t =
-        new Thread(
-            () -> {
-              while (!proxyServer.isClosed()) {
-                try {
-                  Socket s = proxyServer.accept();
-                  Thread h = new Thread(() -> serve(s, table, ports), "test-connect-proxy-conn");
-                  h.setDaemon(true);
-                  h.start();
-                } catch (IOException e) {
-                  return; // closed
-                }
-              }
-            },
-            "test-connect-proxy");
-    t.setDaemon(true);
-    t.start();
-    return EgressProxy.of(EgressProxy.Scheme.HTTP, "127.0.0.1", proxyServer.getLocalPort());
-  }
-
-  private static void serve(Socket s, Map<String, InetSocketAddress> table, Set<Integer> ports) {
-    try (s) {
-      InputStream in = s.getInputStream();
-      OutputStream out = s.getOutputStream();
-      ByteArrayOutputStream head = new ByteArrayOutputStream();
-      while (!head.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
-        int c = in.read();
-        if (c < 0) {
-          return;
-        }
-        head.write(c);
-      }
-      String target = head.toString(StandardCharsets.ISO_8859_1).split(" ", -1)[1];
-      String host = target.substring(0, target.lastIndexOf(':'));
-      int port = Integer.parseInt(target.substring(target.lastIndexOf(':') + 1));
-      if (!ports.contains(port)) {
-        out.write("HTTP/1.1 403 Forbidden\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-        return;
-      }
-      InetSocketAddress to = table.get(host);
-      if (to == null) {
-        out.write("HTTP/1.1 503 Service Unavailable\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-        return;
-      }
-      try (Socket up = new Socket()) {
-        up.connect(to, 5000);
-        out.write(
-            "HTTP/1.1 200 Connection established\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-        Thread down =
-            new Thread(
-                () -> {
-                  try {
-                    up.getInputStream().transferTo(out);
-                    s.shutdownOutput();
-                  } catch (IOException e) {
-                    // the client went away
-                  }
-                },
-                "test-connect-proxy-down");
-        down.setDaemon(true);
-        down.start();
-        in.transferTo(up.getOutputStream());
-        up.shutdownOutput();
-        down.join(10_000);
-      }
-    } catch (IOException | InterruptedException | RuntimeException e) {
-      // a test proxy connection failing ends that connection only
-    }
+    proxyServer = TestConnectProxy.start(table, ports);
+    return proxyServer.egress();
   }
 
   private void startCouriers() throws IOException {

@@ -711,7 +711,7 @@ class ProxyConfigTest {
   void theReadmeTableIsTheKeysTableKeyByKeyAndDefaultByDefault() throws IOException {
     Path readme = Path.of(System.getProperty("user.dir")).getParent().resolve("README.md");
     List<String> lines = Files.readAllLines(readme, StandardCharsets.UTF_8);
-    int start = lines.indexOf("| key | default | meaning |");
+    int start = lines.indexOf("| key | default | reload | meaning |");
     assertThat(start).as("the configuration table in " + readme).isNotNegative();
     Map<String, String> documented = new LinkedHashMap<>();
     for (String line : lines.subList(start + 2, lines.size())) {
@@ -724,15 +724,22 @@ class ProxyConfigTest {
     for (String line : ProxyKeys.asMarkdown(ProxySetup.defaults()).lines().skip(2).toList()) {
       generated.put(line.substring(3, line.indexOf('`', 3)), line);
     }
-    // key by key: the same keys in the same order, and each row (default, meaning) the same
+    // key by key: the same keys in the same order, and each row (default, reload, meaning) the same
     assertThat(documented.keySet()).containsExactlyElementsOf(generated.keySet());
     generated.forEach((key, row) -> assertThat(documented.get(key)).as(key).isEqualTo(row));
     assertThat(generated)
         .containsEntry(
             "tcp.max-connections",
-            "| `tcp.max-connections` | `50000` | Most client"
+            "| `tcp.max-connections` | `50000` | yes | Most client"
                 + " connections at once; at start capped to what the open-file limit holds (two descriptors per splice, see"
-                + " the operator guide). |");
+                + " the operator guide). |")
+        .containsEntry(
+            "log.level",
+            "| `log.level` | `info` | yes | The level of the io.github.apnsproxy loggers: error, warn,"
+                + " info, debug (one line per connection) or trace; the access log keeps to"
+                + " log.access. |");
+    assertThat(generated.get("tcp.idle-timeout")).startsWith("| `tcp.idle-timeout` | `1h` | restart |");
+    assertThat(generated.get("upstream.proxy")).contains(" | yes | ");
   }
 
   // ---------------------------------------------------------------- issue 18 defects on the config

@@ -43,19 +43,21 @@ class ProxyNodeReloadIT {
     }
   }
 
+  private List<String> common() {
+    return List.of(
+        "dns.listen=127.0.0.1:0",
+        "upstream.dns=127.0.0.1:9",
+        "clients.allow=127.0.0.0/8",
+        "stats.interval=0s",
+        "courier.count=1",
+        "tcp.courier-ports=" + port,
+        "tcp.init-ports=" + port,
+        "tcp.api-ports=" + port);
+  }
+
   private ProxySetup setup(String... lines) {
     Properties p = new Properties();
-    List<String> all =
-        new ArrayList<>(
-            List.of(
-                "dns.listen=127.0.0.1:0",
-                "upstream.dns=127.0.0.1:9",
-                "clients.allow=127.0.0.0/8",
-                "stats.interval=0s",
-                "courier.count=1",
-                "tcp.courier-ports=" + port,
-                "tcp.init-ports=" + port,
-                "tcp.api-ports=" + port));
+    List<String> all = new ArrayList<>(common());
     all.addAll(List.of(lines));
     for (String l : all) {
       int eq = l.indexOf('=');
@@ -153,7 +155,7 @@ class ProxyNodeReloadIT {
   }
 
   @Test
-  void connectAndSocksListenersStayAndKeepTheirResolver() throws Exception {
+  void connectAndSocksListenersStayAndTakeTheNewResolver() throws Exception {
     ProxyNode node =
         start(
             setup(
@@ -178,7 +180,71 @@ class ProxyNodeReloadIT {
     assertThat(node.splicerAddressCount()).isEqualTo(before.size());
     assertThat(node.setup().effectiveValues())
         .containsEntry("dns.ttl", "42s")
-        .containsEntry("upstream.dns", "127.0.0.1:9"); // the doors hold the running resolver
+        .containsEntry("upstream.dns", "127.0.0.1:19"); // the doors took the new resolver
+    assertThat(node.resolverStats()).isPresent();
     assertThat(reloads(node, "success")).isEqualTo(1);
+  }
+
+  /**
+   * Issue 17: the keys that needed a restart before apply at a reload, read back from the running
+   * node: PROXY protocol, SNI, denied DNS clients, the CONNECT doors' options and users file, the
+   * egress, the access log and the log level.
+   */
+  @Test
+  void formerlyRestartOnlyKeysApply(@TempDir Path dir) throws Exception {
+    Path users = dir.resolve("users");
+    Files.writeString(
+        users,
+        io.github.apnsproxy.tcp.ProxyUsers.line("mdm", "old".toCharArray(), 1_000) + "\n");
+    ProxyNode node =
+        start(
+            setup(
+                "plan.ipv4=127.100.127.0/24",
+                "connect.listen=127.0.0.1:0",
+                "connect.users=" + users));
+    List<InetSocketAddress> before = node.splicerAddresses();
+    Files.writeString(
+        users,
+        io.github.apnsproxy.tcp.ProxyUsers.line("mdm", "new".toCharArray(), 1_000) + "\n");
+
+    assertThat(
+            node.reload(
+                setup(
+                    "plan.ipv4=127.100.127.0/24",
+                    "connect.listen=127.0.0.1:0",
+                    "connect.users=" + users,
+                    "connect.allow-addresses=true",
+                    "connect.pac-address=proxy.example:3128",
+                    "tcp.proxy-protocol=v2",
+                    "tcp.proxy-protocol-from=10.0.0.0/8",
+                    "tcp.sni=on",
+                    "dns.denied-clients=drop",
+                    "upstream.proxy=http://127.0.0.1:3128",
+                    "upstream.family=ipv6-first",
+                    "log.access=off",
+                    "log.level=warn")))
+        .isTrue();
+
+    assertThat(node.setup().effectiveValues())
+        .containsEntry("tcp.proxy-protocol", "v2")
+        .containsEntry("tcp.sni", "on")
+        .containsEntry("dns.denied-clients", "drop")
+        .containsEntry("connect.allow-addresses", "true")
+        .containsEntry("upstream.proxy", "http://127.0.0.1:3128")
+        .containsEntry("upstream.family", "ipv6-first")
+        .containsEntry("log.access", "off")
+        .containsEntry("log.level", "warn");
+    assertThat(node.splicerAddresses()).isEqualTo(before); // nothing rebound for tcp.sni
+    assertThat(reloads(node, "success")).isEqualTo(1);
+    // a users file that no longer parses refuses the whole reload; the last good setup runs on
+    Files.writeString(users, "mdm:broken\n");
+    Path file = dir.resolve("proxy.properties");
+    List<String> lines = new ArrayList<>(common());
+    lines.addAll(List.of("plan.ipv4=127.100.127.0/24", "connect.users=" + users));
+    Files.writeString(file, String.join("\n", lines) + "\n");
+    assertThat(node.reload(file)).isFalse();
+    assertThat(reloads(node, "failure")).isEqualTo(1);
+    assertThat(node.setup().effectiveValues()).containsEntry("log.level", "warn");
+    LogLevel.INFO.apply(); // back to the default for the tests that follow in this JVM
   }
 }

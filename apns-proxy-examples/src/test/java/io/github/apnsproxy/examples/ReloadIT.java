@@ -24,7 +24,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashSet;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -266,6 +268,148 @@ class ReloadIT {
         .as("exited after SIGTERM")
         .isTrue();
     assertThat(proxy.exitValue()).isZero();
+  }
+
+  /**
+   * Issue 17 item 1, the keys that were restart-only: {@code upstream.proxy} and its credentials
+   * file (re-read at each reload: new contents alone apply), {@code log.level} and {@code
+   * log.access}, each changed by SIGHUP on a running process with a splice open throughout; a
+   * broken proxy URL is refused and counted with the running egress kept.
+   */
+  @Test
+  void sighupSwapsTheEgressProxyItsCredentialsTheLogLevelAndTheAccessLog(@TempDir Path dir)
+      throws Exception {
+    ServerSocket echo = echoServer();
+    int port = echo.getLocalPort();
+    List<String> v1 =
+        List.of(
+            "dns.listen=127.0.0.1:0",
+            "metrics.listen=127.0.0.1:0",
+            "stats.interval=0s",
+            "upstream.allow=127.0.0.1/32",
+            "clients.allow=127.0.0.0/8",
+            "courier.count=2",
+            "plan.ipv4=127.100.177.0/24",
+            "tcp.courier-ports=" + port,
+            "tcp.init-ports=" + port,
+            "tcp.api-ports=" + port);
+    AddressPlan plan = plan(v1);
+    Map<String, InetSocketAddress> table = new HashMap<>();
+    for (ApnsHost h : plan.hosts()) {
+      plan.upstreamsFor(h)
+          .forEach(u -> table.put(u.name(), new InetSocketAddress("127.0.0.1", port)));
+    }
+    Path hosts = dir.resolve("hosts.txt");
+    Files.writeString(hosts, "127.0.0.1 " + String.join(" ", table.keySet()) + "\n");
+    TestConnectProxy corporate = TestConnectProxy.start(table, Set.of(port));
+    closeLater.add(corporate);
+    Path credentials = dir.resolve("proxy-credentials");
+    Files.writeString(credentials, "apns:first\n");
+    Path config = dir.resolve("proxy.properties");
+    write(config, v1, hosts);
+
+    Path stderr = dir.resolve("stderr.txt");
+    proxy = ProxyProcess.start(config, stderr);
+    String first = ProxyProcess.firstLine(proxy, WAIT);
+    Matcher m = Pattern.compile("metrics http://127\\.0\\.0\\.1:(\\d+)/metrics").matcher(first);
+    assertThat(m.find()).as("first line: %s", first).isTrue();
+    URI metrics = URI.create("http://127.0.0.1:" + m.group(1) + "/metrics");
+    InetSocketAddress courier = plan.listenAddresses().get(0);
+
+    // direct, INFO, access log on: one access line per connection, no DEBUG line
+    Socket live = connect(courier);
+    roundTrip(live, 1);
+    Socket direct = connect(courier);
+    roundTrip(direct, 2);
+    String directClient = client(direct);
+    direct.close();
+    awaitLog(stderr, "client=" + directClient + " ", 1);
+    assertThat(Files.readString(stderr)).doesNotContain("] DEBUG io.github.apnsproxy.");
+    assertThat(corporate.requested).isEmpty();
+
+    // through the corporate proxy with the file's credentials; DEBUG on, the access log off
+    List<String> v2 = new ArrayList<>(v1);
+    v2.addAll(
+        List.of(
+            "upstream.proxy=http://127.0.0.1:" + corporate.port(),
+            "upstream.proxy-credentials=" + credentials,
+            "log.level=debug",
+            "log.access=off"));
+    write(config, v2, hosts);
+    hangup();
+    awaitLog(stderr, "config reloaded", 1);
+    assertThat(Files.readString(stderr))
+        .containsPattern(
+            "config reloaded: changed .*log\\.access.*log\\.level.*upstream\\.proxy.*"
+                + "upstream\\.proxy-credentials")
+        .doesNotContain("change only with a restart");
+    Socket proxied = connect(courier);
+    roundTrip(proxied, 3);
+    assertThat(corporate.requested).hasSize(1);
+    assertThat(corporate.requested.get(0)).endsWith(":" + port);
+    assertThat(corporate.authorizations).containsExactly(basic("apns:first"));
+    String proxiedClient = client(proxied);
+    proxied.close();
+    awaitLog(stderr, "] DEBUG io.github.apnsproxy.", 1); // DEBUG lines now appear
+    roundTrip(live, 4); // the splice made before the reload goes on, direct
+
+    // the credentials file alone changes: read again at the next reload
+    Files.writeString(credentials, "apns:second\n");
+    hangup();
+    awaitLog(stderr, "config reloaded", 2);
+    assertThat(Files.readString(stderr)).contains("upstream.proxy-credentials (file contents)");
+    Socket again = connect(courier);
+    roundTrip(again, 5);
+    assertThat(corporate.authorizations).containsExactly(basic("apns:first"), basic("apns:second"));
+    String againClient = client(again);
+    again.close();
+
+    // a broken proxy URL: refused as a whole, counted, the running egress stays
+    List<String> broken = new ArrayList<>(v2);
+    broken.replaceAll(l -> l.startsWith("upstream.proxy=") ? "upstream.proxy=ftp://x:1" : l);
+    write(config, broken, hosts);
+    hangup();
+    awaitLog(stderr, "config reload refused", 1);
+    assertThat(Files.readString(stderr))
+        .containsPattern("config reload refused, the running config stays: config: upstream\\.proxy");
+    assertThat(reloads(metrics, "failure")).isEqualTo(1);
+    assertThat(reloads(metrics, "success")).isEqualTo(2);
+    Socket stillProxied = connect(courier);
+    roundTrip(stillProxied, 6);
+    assertThat(corporate.requested).hasSize(3);
+    String stillClient = client(stillProxied);
+    stillProxied.close();
+
+    // back to direct with the access log on: the next connection is logged, none of those closed
+    // while it was off were
+    write(config, v1, hosts);
+    hangup();
+    awaitLog(stderr, "config reloaded", 3);
+    Socket last = connect(courier);
+    roundTrip(last, 7);
+    String lastClient = client(last);
+    last.close();
+    awaitLog(stderr, "client=" + lastClient + " ", 1);
+    assertThat(corporate.requested).hasSize(3);
+    String log = Files.readString(stderr);
+    for (String quiet : List.of(proxiedClient, againClient, stillClient)) {
+      assertThat(log).doesNotContain("client=" + quiet + " ");
+    }
+    roundTrip(live, 8);
+    live.close();
+    proxy.destroy(); // SIGTERM
+    assertThat(proxy.waitFor(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+    assertThat(proxy.exitValue()).isZero();
+  }
+
+  private static String client(Socket s) {
+    return s.getLocalAddress().getHostAddress() + ":" + s.getLocalPort();
+  }
+
+  private static String basic(String userPass) {
+    return "Basic "
+        + java.util.Base64.getEncoder()
+            .encodeToString(userPass.getBytes(java.nio.charset.StandardCharsets.UTF_8));
   }
 
   // ---------------------------------------------------------------- helpers

@@ -130,6 +130,10 @@ class ExplicitProxyIT extends SplicerTestSupport {
   }
 
   private ExplicitProxy proxy(ProxyUsers users) {
+    return proxyBuilder(users).build();
+  }
+
+  private ExplicitProxy.Builder proxyBuilder(ProxyUsers users) {
     AddressPlan plan =
         AddressPlan.builder()
             .site(Cidr.parse("127.100.100.0/24"))
@@ -146,9 +150,7 @@ class ExplicitProxyIT extends SplicerTestSupport {
     table.put(
         "api.sandbox.push.apple.com",
         List.of(InetAddress.getLoopbackAddress())); // nothing listens there
-    return ExplicitProxy.builder(plan, UpstreamResolver.fixed(table), LOOPBACK)
-        .users(users)
-        .build();
+    return ExplicitProxy.builder(plan, UpstreamResolver.fixed(table), LOOPBACK).users(users);
   }
 
   private TcpSplicer splicer(ExplicitProxy proxy) throws Exception {
@@ -335,5 +337,75 @@ class ExplicitProxyIT extends SplicerTestSupport {
         .isEqualTo(established + "early");
     s.close();
     assertQuiet(sp);
+  }
+
+  /** Issue 17: a reload swaps the users; the old password is refused, the new one accepted. */
+  @Test
+  void updatedUsersApplyToNewRequestsWhileAnOpenTunnelGoesOn() throws Exception {
+    ExplicitProxy proxy =
+        proxy(ProxyUsers.parse(List.of(ProxyUsers.line("mdm", "old".toCharArray(), 1_000)), "t"));
+    TcpSplicer sp = splicer(proxy);
+    Socket open = connect(sp.boundAddresses().get(0));
+    assertThat(connectThrough(open, "mdm:old")).startsWith("HTTP/1.1 200 ");
+
+    proxy.update(
+        proxyBuilder(
+            ProxyUsers.parse(List.of(ProxyUsers.line("mdm", "new".toCharArray(), 1_000)), "t")));
+
+    Socket oldPassword = connect(sp.boundAddresses().get(0));
+    assertThat(connectThrough(oldPassword, "mdm:old")).startsWith("HTTP/1.1 407 ");
+    Socket newPassword = connect(sp.boundAddresses().get(0));
+    assertThat(connectThrough(newPassword, "mdm:new")).startsWith("HTTP/1.1 200 ");
+    assertThat(get(newPassword, "/after")).endsWith("hello /after");
+    // the tunnel opened before the update still carries its TLS session to the host
+    assertThat(get(open, "/before")).endsWith("hello /before");
+    assertThat(proxy.failedLogins()).isEqualTo(1);
+    assertThat(proxy.requests())
+        .containsEntry("http-connect 200 api", 2L)
+        .containsEntry("http-connect 407 -", 1L);
+    open.close();
+    oldPassword.close();
+    newPassword.close();
+    assertQuiet(sp);
+  }
+
+  /** Sends a CONNECT for the api host with Basic {@code credentials}; the reply head. */
+  private String connectThrough(Socket s, String credentials) throws Exception {
+    s.getOutputStream()
+        .write(
+            ("CONNECT api.push.apple.com:"
+                    + port
+                    + " HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic "
+                    + Base64.getEncoder()
+                        .encodeToString(credentials.getBytes(StandardCharsets.UTF_8))
+                    + "\r\n\r\n")
+                .getBytes(StandardCharsets.ISO_8859_1));
+    s.getOutputStream().flush();
+    StringBuilder head = new StringBuilder();
+    InputStream in = s.getInputStream();
+    while (head.indexOf("\r\n\r\n") < 0) {
+      int c = in.read();
+      if (c < 0) {
+        break;
+      }
+      head.append((char) c);
+    }
+    return head.toString();
+  }
+
+  /** One HTTPS request over an established tunnel; the whole response. */
+  private String get(Socket tunnel, String path) throws Exception {
+    SSLSocket tls =
+        (SSLSocket)
+            clientTls
+                .getSocketFactory()
+                .createSocket(tunnel, "api.push.apple.com", port, false);
+    tls.startHandshake();
+    tls.getOutputStream()
+        .write(
+            ("GET " + path + " HTTP/1.1\r\nHost: api.push.apple.com\r\nConnection: close\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII));
+    tls.getOutputStream().flush();
+    return new String(tls.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
   }
 }

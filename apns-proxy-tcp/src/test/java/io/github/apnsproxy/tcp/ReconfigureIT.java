@@ -162,6 +162,130 @@ class ReconfigureIT extends SplicerTestSupport {
     assertQuiet(s);
   }
 
+  @Test
+  void egressSwapSendsNewConnectionsThroughTheProxyAndBackWhileLiveSplicesGoOn() throws Exception {
+    TestServer a = track(TestServer.echo(TestServer.at("127.0.0.1", 0)));
+    TestEgressProxy proxy = track(TestEgressProxy.to(TestEgressProxy.Kind.HTTP, a.address()));
+    TcpSplicer s = start(builder(fixed(a.address())));
+    Socket direct = connect(entry(s));
+    echo(direct, 1);
+
+    Egress through = Egress.through(proxy.egress(null, null));
+    s.egress(through, AddressFamily.IPV4_FIRST);
+    assertThat(s.egress()).isEqualTo(through);
+    assertThat(s.family()).isEqualTo(AddressFamily.IPV4_FIRST);
+    Socket proxied = connect(entry(s));
+    echo(proxied, 2);
+    assertThat(proxy.requested)
+        .containsExactly("test-upstream:" + a.address().getPort()); // asked by the route's name
+    echo(direct, 3); // the splice made before the swap still goes straight to a
+
+    s.egress(Egress.direct(), AddressFamily.ANY);
+    Socket directAgain = connect(entry(s));
+    echo(directAgain, 4);
+    assertThat(proxy.requested).hasSize(1);
+    echo(proxied, 5); // the tunnel made through the proxy goes on after the swap back
+    echo(direct, 6);
+    assertThat(a.accepted.get()).isEqualTo(3); // direct, via the proxy, direct again
+    direct.close();
+    proxied.close();
+    directAgain.close();
+    assertQuiet(s);
+  }
+
+  @Test
+  void proxyProtocolSwapAppliesToNewConnectionsOnly() throws Exception {
+    TestServer a = track(TestServer.echo(TestServer.at("127.0.0.1", 0)));
+    List<InboundConnection> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+    Router recording =
+        c -> {
+          seen.add(c);
+          return java.util.concurrent.CompletableFuture.completedFuture(
+              Route.to("x", List.of(a.address())));
+        };
+    TcpSplicer s = start(builder(recording));
+    Socket plain = connect(entry(s));
+    echo(plain, 1);
+
+    s.proxyProtocol(ProxyProtocol.V1, CidrSet.parse("127.0.0.0/8"));
+    assertThat(s.proxyProtocol()).isEqualTo(ProxyProtocol.V1);
+    Socket balanced = connect(entry(s));
+    balanced
+        .getOutputStream()
+        .write(
+            ("PROXY TCP4 10.1.2.3 127.100.100.1 40000 " + entry(s).getPort() + "\r\n")
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    echo(balanced, 2);
+    assertThat(seen.get(seen.size() - 1).client().getAddress().getHostAddress())
+        .isEqualTo("10.1.2.3");
+    Socket headerless = connect(entry(s));
+    headerless
+        .getOutputStream()
+        .write("GET / HTTP/1.1\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    ProxyProtocolIT.assertClosed(headerless);
+    await(
+        "the refusal counted",
+        () -> s.stats().rejected().getOrDefault(RejectReason.PROXY_HEADER, 0L) == 1);
+    echo(plain, 3); // accepted before the swap: no header was ever expected of it
+
+    assertThatThrownBy(() -> s.proxyProtocol(ProxyProtocol.V2, CidrSet.none()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("without trusted balancers");
+    s.proxyProtocol(ProxyProtocol.OFF, CidrSet.none());
+    Socket plainAgain = connect(entry(s));
+    echo(plainAgain, 4);
+    echo(balanced, 5);
+    plain.close();
+    balanced.close();
+    headerless.close();
+    plainAgain.close();
+    assertQuiet(s);
+  }
+
+  @Test
+  void doorSwapOnABoundListenerWithoutRebinding() throws Exception {
+    TestServer a = track(TestServer.echo(TestServer.at("127.0.0.1", 0)));
+    List<Preface> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+    Router router =
+        c -> {
+          seen.add(c.preface());
+          return java.util.concurrent.CompletableFuture.completedFuture(
+              Route.to("x", List.of(a.address())));
+        };
+    TcpSplicer s = start(builder(router));
+    InetSocketAddress listener = entry(s);
+    Socket byAddress = connect(listener);
+    echo(byAddress, 1);
+    assertThat(seen.get(0).frontDoor()).isEqualTo(Preface.ADDRESS);
+
+    s.door(List.of(listener), FrontDoor.tlsServerName());
+    assertThat(s.door(listener)).map(FrontDoor::name).contains("tls");
+    assertThat(s.boundAddresses()).containsExactly(listener); // the same socket, not rebound
+    Socket tls = connect(listener);
+    byte[] hello = ClientHellos.jdk("courier.push.apple.com", List.of());
+    tls.getOutputStream().write(hello);
+    assertThat(readN(tls.getInputStream(), hello.length)).isEqualTo(hello); // echoed after routing
+    assertThat(seen.get(1).frontDoor()).isEqualTo("tls");
+    assertThat(seen.get(1).serverName()).isEqualTo("courier.push.apple.com");
+    echo(byAddress, 2); // routed before the swap, untouched
+
+    s.door(List.of(listener), null);
+    assertThat(s.door(listener)).isEmpty();
+    Socket again = connect(listener);
+    echo(again, 3);
+    assertThat(seen.get(2).frontDoor()).isEqualTo(Preface.ADDRESS);
+    echo(tls, 4);
+
+    InetSocketAddress unbound = TestServer.at("127.100.100.9", 1);
+    assertThatThrownBy(() -> s.door(List.of(unbound), null))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("not listening on");
+    byAddress.close();
+    tls.close();
+    again.close();
+    assertQuiet(s);
+  }
+
   private static void echo(Socket c, int n) throws IOException {
     byte[] msg = ("message-" + n).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
     c.getOutputStream().write(msg);

@@ -523,16 +523,12 @@ public final class Bench {
     c.awaitReady(Duration.ofSeconds(30));
   }
 
-  /**
-   * The logger switch that turns the proxy's access log off (slf4j-simple, the runnable proxy's
-   * binding).
-   */
-  static final String ACCESS_LOG_OFF =
-      "-Dorg.slf4j.simpleLogger.log.io.github.apnsproxy.access=off";
+  /** The config key that turns the proxy's access log off. */
+  static final Map<String, String> ACCESS_LOG_OFF = Map.of("log.access", "off");
 
   /**
    * Connection setups against the proxy with the access log on, then off (the proxy restarted with
-   * its access logger off), alternating per repeat; the cost at 10,000 setups/s is the CPU
+   * log.access = off), alternating per repeat; the cost at 10,000 setups/s is the CPU
    * difference per connection times 10,000. The proxy is left running with the access log on.
    */
   private void accessLogCost(Report report) throws IOException, InterruptedException {
@@ -543,7 +539,7 @@ public final class Bench {
       double w = o.warmup;
       Map<String, Double> got = new LinkedHashMap<>();
       for (boolean logOn : new boolean[] {true, false}) {
-        Target t = restartProxy(logOn ? List.of() : List.of(ACCESS_LOG_OFF));
+        Target t = restartProxy(logOn ? Map.of() : ACCESS_LOG_OFF);
         String prefix = logOn ? "accesslog_on." : "accesslog_off.";
         Setups.run(
             t, o.inFlight, w, o.duration); // a fresh JVM: let the JIT warm up before measuring
@@ -569,7 +565,7 @@ public final class Bench {
         pairs++;
       }
     }
-    restartProxy(List.of());
+    restartProxy(Map.of());
     if (pairs > 0) {
       // CPU-us per connection x 10,000 connections/s = CPU-us per second; / 10^6 x 100 = % of one
       // core
@@ -582,14 +578,14 @@ public final class Bench {
     }
   }
 
-  /** Stops the proxy child and starts it again with {@code extraJvmOpts}. */
-  private Target restartProxy(List<String> extraJvmOpts) throws IOException, InterruptedException {
+  /** Stops the proxy child and starts it again with the {@code extra} config keys. */
+  private Target restartProxy(Map<String, String> extra) throws IOException, InterruptedException {
     Child old = proxy;
     if (old != null) {
       old.stop(Duration.ofSeconds(5));
       children.remove(old);
     }
-    return startProxy(extraJvmOpts);
+    return startProxy(extra);
   }
 
   /**
@@ -618,11 +614,11 @@ public final class Bench {
   private static final int SOAK_FD_LIMIT = 1024;
 
   private Target startProxy() throws IOException, InterruptedException {
-    return startProxy(List.of());
+    return startProxy(Map.of());
   }
 
-  private Target startProxy(List<String> extraJvmOpts) throws IOException, InterruptedException {
-    Target t = startChild(Options.PROXY, o.subnet, Map.of(), 0, extraJvmOpts);
+  private Target startProxy(Map<String, String> extra) throws IOException, InterruptedException {
+    Target t = startChild(Options.PROXY, o.subnet, extra, 0, List.of());
     proxy = children.get(children.size() - 1);
     return t;
   }
