@@ -331,8 +331,8 @@ public final class DnsServer implements AutoCloseable {
   }
 
   /**
-   * Like {@link #update(DnsAnswerHandler, AddressPolicy)}, also swapping what happens to queries
-   * of clients outside {@code policy}: answered REFUSED or dropped ({@link DeniedClients}), for
+   * Like {@link #update(DnsAnswerHandler, AddressPolicy)}, also swapping what happens to queries of
+   * clients outside {@code policy}: answered REFUSED or dropped ({@link DeniedClients}), for
    * queries that arrive after this returns ({@link DnsResponder#update(DnsAnswerHandler,
    * AddressPolicy, DeniedClients)}). Any thread.
    */

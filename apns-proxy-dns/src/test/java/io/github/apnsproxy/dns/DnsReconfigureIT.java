@@ -77,9 +77,9 @@ class DnsReconfigureIT {
   }
 
   /**
-   * Issue 17: dns.denied-clients at a reload. REFUSED, then dropped, then REFUSED again, over one UDP
-   * socket: the dropped query's reply never comes, since the next reply on that socket is the next
-   * query's.
+   * Issue 17: dns.denied-clients at a reload. REFUSED, then dropped, then REFUSED again, over one
+   * UDP socket: the dropped query's reply never comes, since the next reply on that socket is the
+   * next query's.
    */
   @Test
   void deniedClientsSwapBetweenRefusedAndDropped() throws Exception {

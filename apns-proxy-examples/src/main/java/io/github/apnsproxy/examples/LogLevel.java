@@ -19,7 +19,9 @@ public enum LogLevel {
   /** The logger {@code log.level} governs, with everything under it. */
   static final String ROOT = "io.github.apnsproxy";
 
-  /** The access log's logger: INFO whatever {@code log.level} says; {@code log.access} turns it off. */
+  /**
+   * The access log's logger: INFO whatever {@code log.level} says; {@code log.access} turns it off.
+   */
   static final String ACCESS = "io.github.apnsproxy.access";
 
   private static final Logger LOG = LoggerFactory.getLogger(LogLevel.class);

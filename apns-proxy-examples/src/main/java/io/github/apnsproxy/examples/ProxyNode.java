@@ -515,12 +515,12 @@ public final class ProxyNode implements AutoCloseable {
   /**
    * Applies {@code next} to the running node with live splices untouched; uses up {@code next}.
    * Everything is built and checked first (new virtual addresses bound, all or none; the files the
-   * config names read again: hosts, proxy credentials, CONNECT users); only then are the DNS handler
-   * chain, policy and denied-client handling, the splicer's router, policy, egress ({@code
+   * config names read again: hosts, proxy credentials, CONNECT users); only then are the DNS
+   * handler chain, policy and denied-client handling, the splicer's router, policy, egress ({@code
    * upstream.proxy}, its credentials, {@code upstream.family}), PROXY protocol, limits and front
-   * doors ({@code tcp.sni}), the CONNECT/SOCKS5 doors' plan, resolver, users and options, the access
-   * log switch and the log level swapped, listeners of addresses that left the plan closed (their
-   * live splices go on until they end), and a caching resolver that was replaced (an {@code
+   * doors ({@code tcp.sni}), the CONNECT/SOCKS5 doors' plan, resolver, users and options, the
+   * access log switch and the log level swapped, listeners of addresses that left the plan closed
+   * (their live splices go on until they end), and a caching resolver that was replaced (an {@code
    * upstream.*} resolver key changed) closed once nothing new uses it. Keys that need a restart
    * ({@link #isReloadable} false: listen addresses of DNS and metrics, threads, timeouts, {@code
    * plan.style}, ...) keep their running values, with one warning naming them. When anything fails
@@ -584,7 +584,9 @@ public final class ProxyNode implements AutoCloseable {
       }
     }
     dns.update(
-        metrics.timed(p.chain()), s.responder().policy().orElse(null), s.responder().deniedClients());
+        metrics.timed(p.chain()),
+        s.responder().policy().orElse(null),
+        s.responder().deniedClients());
     if (explicit != null) {
       // the doors take the new resolver before the old one may be closed below
       explicit.update(s.explicitProxyBuilder(p.resolver()));

@@ -152,6 +152,7 @@ class ProxyConfigTest {
     expected.put("metrics.listen", "");
     expected.put("stats.interval", "1m");
     expected.put("log.access", "on");
+    expected.put("log.level", "info");
     assertThat(d.effectiveValues()).containsExactlyEntriesOf(expected);
   }
 
@@ -261,7 +262,8 @@ class ProxyConfigTest {
           Map.entry("connect.pac-address", "proxy.example.net:3128"),
           Map.entry("metrics.listen", "[::1]:9100"),
           Map.entry("stats.interval", "0"),
-          Map.entry("log.access", "off"));
+          Map.entry("log.access", "off"),
+          Map.entry("log.level", "debug"));
 
   @Test
   void everyKeyMapsOntoItsBuilderAndReadsBack() throws IOException {
@@ -738,7 +740,8 @@ class ProxyConfigTest {
             "| `log.level` | `info` | yes | The level of the io.github.apnsproxy loggers: error, warn,"
                 + " info, debug (one line per connection) or trace; the access log keeps to"
                 + " log.access. |");
-    assertThat(generated.get("tcp.idle-timeout")).startsWith("| `tcp.idle-timeout` | `1h` | restart |");
+    assertThat(generated.get("tcp.idle-timeout"))
+        .startsWith("| `tcp.idle-timeout` | `1h` | restart |");
     assertThat(generated.get("upstream.proxy")).contains(" | yes | ");
   }
 

@@ -194,8 +194,7 @@ class ProxyNodeReloadIT {
   void formerlyRestartOnlyKeysApply(@TempDir Path dir) throws Exception {
     Path users = dir.resolve("users");
     Files.writeString(
-        users,
-        io.github.apnsproxy.tcp.ProxyUsers.line("mdm", "old".toCharArray(), 1_000) + "\n");
+        users, io.github.apnsproxy.tcp.ProxyUsers.line("mdm", "old".toCharArray(), 1_000) + "\n");
     ProxyNode node =
         start(
             setup(
@@ -204,8 +203,7 @@ class ProxyNodeReloadIT {
                 "connect.users=" + users));
     List<InetSocketAddress> before = node.splicerAddresses();
     Files.writeString(
-        users,
-        io.github.apnsproxy.tcp.ProxyUsers.line("mdm", "new".toCharArray(), 1_000) + "\n");
+        users, io.github.apnsproxy.tcp.ProxyUsers.line("mdm", "new".toCharArray(), 1_000) + "\n");
 
     assertThat(
             node.reload(

@@ -23,8 +23,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashSet;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -371,7 +371,8 @@ class ReloadIT {
     hangup();
     awaitLog(stderr, "config reload refused", 1);
     assertThat(Files.readString(stderr))
-        .containsPattern("config reload refused, the running config stays: config: upstream\\.proxy");
+        .containsPattern(
+            "config reload refused, the running config stays: config: upstream\\.proxy");
     assertThat(reloads(metrics, "failure")).isEqualTo(1);
     assertThat(reloads(metrics, "success")).isEqualTo(2);
     Socket stillProxied = connect(courier);

@@ -88,9 +88,9 @@ public final class ExplicitProxy {
    * one already reading its request finishes with the values it started with, and open tunnels are
    * never touched. The counters go on. Password checks run on {@code next}'s {@link
    * Builder#authExecutor} when it set one, else on the running executor (a default pool is made
-   * when users appear where there were none). The old resolver is no longer called for new
-   * requests once this returns, so it may be closed then (routes already started may still finish
-   * on it). Any thread.
+   * when users appear where there were none). The old resolver is no longer called for new requests
+   * once this returns, so it may be closed then (routes already started may still finish on it).
+   * Any thread.
    */
   public void update(Builder next) {
     Objects.requireNonNull(next, "next");

@@ -116,6 +116,7 @@ public final class TcpSplicer implements AutoCloseable {
     Objects.requireNonNull(policy, "policy");
     Objects.requireNonNull(egress, "egress");
     Objects.requireNonNull(family, "family");
+    engine.resolveProxies(egress); // before the lock: stats and health readers never wait on DNS
     synchronized (engine) {
       engine.update(engine.live().with(wrap(router), policy).withEgress(egress, family));
       this.router = router;
@@ -127,14 +128,15 @@ public final class TcpSplicer implements AutoCloseable {
    * connections whose route stage starts after this returns; a connection already connecting
    * finishes with the egress it started with, and live splices are never touched. With the stock
    * router made for an egress ({@link Router#fromPlan(io.github.apnsproxy.core.AddressPlan,
-   * io.github.apnsproxy.core.UpstreamResolver, AddressPolicy, Egress)}), use {@link
-   * #update(Router, AddressPolicy, Egress, AddressFamily)} instead so router and egress agree. The
-   * host names of new proxies are resolved before this returns (it may block on the system
-   * resolver). Any thread but a listener or router callback.
+   * io.github.apnsproxy.core.UpstreamResolver, AddressPolicy, Egress)}), use {@link #update(Router,
+   * AddressPolicy, Egress, AddressFamily)} instead so router and egress agree. The host names of
+   * new proxies are resolved before this returns (it may block on the system resolver). Any thread
+   * but a listener or router callback.
    */
   public void egress(Egress egress, AddressFamily family) {
     Objects.requireNonNull(egress, "egress");
     Objects.requireNonNull(family, "family");
+    engine.resolveProxies(egress);
     synchronized (engine) {
       engine.update(engine.live().withEgress(egress, family));
     }

@@ -397,9 +397,7 @@ class ExplicitProxyIT extends SplicerTestSupport {
   private String get(Socket tunnel, String path) throws Exception {
     SSLSocket tls =
         (SSLSocket)
-            clientTls
-                .getSocketFactory()
-                .createSocket(tunnel, "api.push.apple.com", port, false);
+            clientTls.getSocketFactory().createSocket(tunnel, "api.push.apple.com", port, false);
     tls.startHandshake();
     tls.getOutputStream()
         .write(

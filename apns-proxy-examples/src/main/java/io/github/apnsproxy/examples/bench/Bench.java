@@ -528,8 +528,8 @@ public final class Bench {
 
   /**
    * Connection setups against the proxy with the access log on, then off (the proxy restarted with
-   * log.access = off), alternating per repeat; the cost at 10,000 setups/s is the CPU
-   * difference per connection times 10,000. The proxy is left running with the access log on.
+   * log.access = off), alternating per repeat; the cost at 10,000 setups/s is the CPU difference
+   * per connection times 10,000. The proxy is left running with the access log on.
    */
   private void accessLogCost(Report report) throws IOException, InterruptedException {
     double on = 0;

@@ -91,8 +91,8 @@ public final class Engine {
   private volatile Live live;
 
   /**
-   * The parts of the configuration that may change while running, swapped together as one
-   * immutable snapshot.
+   * The parts of the configuration that may change while running, swapped together as one immutable
+   * snapshot.
    *
    * @param router routes connections accepted from now on
    * @param policy the client allow-list checked at accept
@@ -198,15 +198,19 @@ public final class Engine {
 
   /**
    * Swaps the router, policy, limits, PROXY protocol and egress at once; connections accepted from
-   * now on see them. The host names of new egress proxies are resolved first (this may block on
-   * the system resolver), so the first connection through them finds their addresses. Any thread
-   * but a loop thread.
+   * now on see them. Any thread.
    */
   public synchronized void update(Live next) {
-    if (!next.egress().equals(live.egress())) {
-      connector.egressChanged(next.egress());
-    }
     live = next;
+  }
+
+  /**
+   * Resolves the host names of {@code egress}'s proxies not known yet (this may block on the system
+   * resolver), so the first connection through them finds their addresses; call before an {@link
+   * #update} that installs it, outside any lock. Any thread but a loop thread.
+   */
+  public void resolveProxies(Egress egress) {
+    connector.egressChanged(egress);
   }
 
   /**

@@ -817,9 +817,7 @@ final class Splice implements KeyHandler {
     PrefaceState p =
         new PrefaceState(
             door,
-            proxy
-                ? ProxyHeader.maxLength(proxyMode)
-                : door == null ? 0 : door.maxPrefaceBytes());
+            proxy ? ProxyHeader.maxLength(proxyMode) : door == null ? 0 : door.maxPrefaceBytes());
     p.proxyMode = proxyMode;
     preface = p;
     p.proxyPending = proxy;

@@ -87,7 +87,8 @@ public final class ExplicitDoors {
       Executor auth,
       @Nullable InetSocketAddress pacAddress) {
     this.conf =
-        new Conf(new Targets(plan, policy, allowAddresses), resolver, policy, users, auth, pacAddress);
+        new Conf(
+            new Targets(plan, policy, allowAddresses), resolver, policy, users, auth, pacAddress);
     this.http = door(HTTP, HttpHead.DEFAULT_MAX_HEAD, c -> new HttpParser(c)::parse);
     this.socks = door(SOCKS, 1024, c -> new SocksParser()::parse);
   }
@@ -143,7 +144,8 @@ public final class ExplicitDoors {
       Executor auth,
       @Nullable InetSocketAddress pacAddress) {
     conf =
-        new Conf(new Targets(plan, policy, allowAddresses), resolver, policy, users, auth, pacAddress);
+        new Conf(
+            new Targets(plan, policy, allowAddresses), resolver, policy, users, auth, pacAddress);
   }
 
   /** The users new connections are checked against. */
