@@ -200,8 +200,9 @@ final class TestTls {
 
   /**
    * Over {@code raw}, a JDK TLS client sending the server name {@code sni} and verifying the
-   * certificate against it (TLS 1.3; the certificate must list {@code sni}), sends 64 KiB of pseudo-random bytes in 4 KiB chunks, checks each
-   * chunk comes back unchanged, and returns the server's label line.
+   * certificate against it (TLS 1.3; the certificate must list {@code sni}), sends 64 KiB of
+   * pseudo-random bytes in 4 KiB chunks, checks each chunk comes back unchanged, and returns the
+   * server's label line.
    */
   String echo(Socket raw, String sni) throws Exception {
     try (SSLSocket tls =
@@ -213,8 +214,9 @@ final class TestTls {
       tls.startHandshake();
       assertThat(tls.getSession().getProtocol()).isEqualTo("TLSv1.3");
       List<String> sans = new ArrayList<>();
-      for (List<?> san : ((X509Certificate) tls.getSession().getPeerCertificates()[0])
-          .getSubjectAlternativeNames()) {
+      for (List<?> san :
+          ((X509Certificate) tls.getSession().getPeerCertificates()[0])
+              .getSubjectAlternativeNames()) {
         sans.add(String.valueOf(san.get(1)));
       }
       assertThat(sans).contains(sni); // the test servers' own certificate reached the client

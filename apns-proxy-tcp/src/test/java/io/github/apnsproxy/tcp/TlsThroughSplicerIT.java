@@ -28,11 +28,18 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * TLS end to end through the splicer: the client verifies the upstream's certificate and name; the
- * proxy only relays.
+ * TLS end to end through the splicer, routed by the dialled address or by the TLS server name,
+ * directly or through a corporate proxy: the client verifies the upstream's certificate and name;
+ * the proxy only relays.
  */
 class TlsThroughSplicerIT extends SplicerTestSupport {
   private static final String NAME = "courier.push.apple.com";
+
+  /** The TLS test courier, init and provider API servers of the SNI test: one address each. */
+  private static final String COURIER_IP = "127.0.2.1";
+
+  private static final String INIT_IP = "127.0.2.2";
+  private static final String API_IP = "127.0.2.3";
 
   /**
    * Device -> splicer (address-routed) -> upstream, directly or through a corporate proxy (HTTP
@@ -112,12 +119,6 @@ class TlsThroughSplicerIT extends SplicerTestSupport {
     }
   }
 
-  /** The TLS test courier, init and provider API servers of the SNI test: one address each. */
-  private static final String COURIER_IP = "127.0.2.1";
-
-  private static final String INIT_IP = "127.0.2.2";
-  private static final String API_IP = "127.0.2.3";
-
   /**
    * Device -> splicer on one address routing by the TLS server name (the single-address plan, as
    * {@code plan.style=single} runs it) -> corporate proxy (HTTP CONNECT, SOCKS5) -> TLS test
@@ -129,8 +130,8 @@ class TlsThroughSplicerIT extends SplicerTestSupport {
    */
   @ParameterizedTest
   @ValueSource(strings = {"HTTP", "SOCKS5"})
-  void sniRoutedTlsThroughACorporateProxyAskedForNumberedNames(
-      String egressKind, @TempDir Path dir) throws Exception {
+  void sniRoutedTlsThroughACorporateProxyAskedForNumberedNames(String egressKind, @TempDir Path dir)
+      throws Exception {
     TestTls certs =
         TestTls.forNames(dir, List.of(NAME, "init.push.apple.com", "api.push.apple.com"));
     InetSocketAddress courier = certs.echoServer(this, TestServer.at(COURIER_IP, 0), "courier");

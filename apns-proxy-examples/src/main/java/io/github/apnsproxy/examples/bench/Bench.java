@@ -28,9 +28,9 @@ import org.jspecify.annotations.Nullable;
  * against a direct loopback connection to the same upstream servers and against peer proxies, on
  * loopback only. Figures: bulk throughput, 64-byte ping-pong (1 and many connections), connection
  * setups, idle splices (memory and CPU), DNS queries over UDP, routing by TLS server name, egress
- * through an HTTP CONNECT relay. Each figure is repeated, medians are
- * reported with ratios to direct paired run by run, and the target's CPU is reported next to every
- * rate. Prints one table and writes the same as JSON.
+ * through an HTTP CONNECT relay. Each figure is repeated, medians are reported with ratios to
+ * direct paired run by run, and the target's CPU is reported next to every rate. Prints one table
+ * and writes the same as JSON.
  *
  * <p>Processes: the bench JVM pins itself (all its threads) to {@code --load-cpu} with {@code
  * taskset}, and starts the upstream servers ({@link EchoServers}, a second JVM that inherits that
@@ -324,7 +324,9 @@ public final class Bench {
             "egress.",
             r,
             List.of(
-                "egress.direct_cpu_us_per_conn", "egress.relay_cpu_us_per_conn", "egress.rate_ratio"),
+                "egress.direct_cpu_us_per_conn",
+                "egress.relay_cpu_us_per_conn",
+                "egress.rate_ratio"),
             () -> EgressPath.setups(a, eg, rl, o.inFlight, w, o.duration));
         measure(
             report,

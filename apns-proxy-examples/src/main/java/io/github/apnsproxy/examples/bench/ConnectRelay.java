@@ -25,19 +25,19 @@ import org.jspecify.annotations.Nullable;
 /**
  * The {@code egress} figure's corporate proxy: an HTTP CONNECT relay (RFC 9110 section 9.3.6) in
  * the bench JVM, on loopback. It reads a {@code CONNECT host:port} request, resolves the host from
- * a fixed map (the bench's courier names: the proxy asks by name, as it does through a real
- * proxy), connects, answers {@code 200 Connection established} and then relays both ways with
- * backpressure (a direction reads again only once its last bytes were written) and half-close (an
- * EOF from one side becomes a shutdown of the output to the other). An unknown name gets {@code 502}
- * and the connection closes; a request for an IP address is served too (literal) but counted, as
- * the proxy must never send one. Not a general proxy: no authentication, no request other than
- * CONNECT, no timeouts.
+ * a fixed map (the bench's courier names: the proxy asks by name, as it does through a real proxy),
+ * connects, answers {@code 200 Connection established} and then relays both ways with backpressure
+ * (a direction reads again only once its last bytes were written) and half-close (an EOF from one
+ * side becomes a shutdown of the output to the other). An unknown name gets {@code 502} and the
+ * connection closes; a request for an IP address is served too (literal) but counted, as the proxy
+ * must never send one. Not a general proxy: no authentication, no request other than CONNECT, no
+ * timeouts.
  *
  * <p>Threading: one non-blocking selector thread, {@code apns-proxy-bench-relay}, owns every
  * channel and buffer; the counters and {@link #cpuSeconds()} may be read from any thread. In the
  * bench the thread inherits the bench JVM's pinning, so the relay's work runs on the load core.
- * {@link #close()} (idempotent; from the thread that started the relay) stops the thread and
- * closes every connection.
+ * {@link #close()} (idempotent; from the thread that started the relay) stops the thread and closes
+ * every connection.
  */
 final class ConnectRelay implements AutoCloseable {
   private static final int BUFFER = 64 * 1024;
@@ -171,7 +171,7 @@ final class ConnectRelay implements AutoCloseable {
       while (!closing) {
         selector.select(this::ready, 1_000);
       }
-    } catch (IOException | ClosedSelectorException | RuntimeException e) {
+    } catch (IOException | RuntimeException e) { // ClosedSelectorException too
       failure = e;
     } finally {
       try {
@@ -312,10 +312,11 @@ final class ConnectRelay implements AutoCloseable {
     private @Nullable SocketChannel upstream;
     private @Nullable SelectionKey clientKey;
     private @Nullable SelectionKey upstreamKey;
-    private @Nullable ByteBuffer head = ByteBuffer.allocate(MAX_HEAD); // null once parsed
+    private byte @Nullable [] head = new byte[MAX_HEAD]; // the request head; null once parsed
+    private int headLength;
+    private @Nullable ByteBuffer answer; // an error answer being written: close when it is out
     private final Flow up; // client -> upstream
     private @Nullable Flow down; // upstream -> client, once connecting
-    private boolean closeAfterAnswer; // an error answer is being written: close when it is out
     private boolean closed;
 
     Conn(SocketChannel client) {
@@ -328,10 +329,14 @@ final class ConnectRelay implements AutoCloseable {
         return;
       }
       if (key == clientKey) {
-        if (head != null) {
+        if (answer != null) {
           if (key.isWritable()) {
             writeAnswer();
-          } else if (key.isReadable()) {
+          }
+          return;
+        }
+        if (head != null) {
+          if (key.isReadable()) {
             readHead();
           }
           return;
@@ -362,20 +367,21 @@ final class ConnectRelay implements AutoCloseable {
     }
 
     private void readHead() throws IOException {
-      ByteBuffer h = Objects.requireNonNull(head, "head");
-      int n = client.read(h);
+      byte[] h = Objects.requireNonNull(head, "head");
+      int n = client.read(ByteBuffer.wrap(h, headLength, h.length - headLength));
       if (n < 0) {
         close();
         return;
       }
-      int end = headEnd(h);
+      headLength += n;
+      int end = headEnd(h, headLength);
       if (end < 0) {
-        if (!h.hasRemaining()) {
+        if (headLength == h.length) {
           refuse(BAD_REQUEST);
         }
         return;
       }
-      String text = new String(h.array(), 0, end, StandardCharsets.ISO_8859_1);
+      String text = new String(h, 0, end, StandardCharsets.ISO_8859_1);
       int eol = text.indexOf("\r\n");
       String[] parts = (eol < 0 ? text : text.substring(0, eol)).split(" ", -1);
       boolean connect = parts.length == 3 && parts[0].equals("CONNECT");
@@ -385,7 +391,8 @@ final class ConnectRelay implements AutoCloseable {
         return;
       }
       // bytes after the head belong to the tunnel (the client may send before the 200)
-      up.queue(h.array(), end + 4, h.position() - end - 4);
+      up.queue(h, end + 4, headLength - end - 4);
+      bytes.addAndGet(headLength - end - 4);
       head = null;
       SocketChannel u = SocketChannel.open();
       Flow d = new Flow(u);
@@ -408,8 +415,8 @@ final class ConnectRelay implements AutoCloseable {
     }
 
     /**
-     * The upstream for {@code authority} ({@code host:port}), counting requests by address;
-     * null when the name is unknown or the authority malformed (counted as refused by the caller).
+     * The upstream for {@code authority} ({@code host:port}), counting requests by address; null
+     * when the name is unknown or the authority malformed (counted as refused by the caller).
      */
     private @Nullable InetSocketAddress target(String authority) {
       int colon = authority.lastIndexOf(':');
@@ -453,19 +460,20 @@ final class ConnectRelay implements AutoCloseable {
       afterIo();
     }
 
-    /** Answers {@code answer} and closes once it is written. */
-    private void refuse(byte[] answer) throws IOException {
+    /** Answers {@code response} and closes once it is written. */
+    private void refuse(byte[] response) throws IOException {
       refused.incrementAndGet();
-      head = ByteBuffer.wrap(answer);
-      closeAfterAnswer = true;
+      SocketChannel u = upstream;
+      if (u != null) {
+        closeQuietly(u); // a failed connect: its key must not fire again
+      }
+      head = null;
+      answer = ByteBuffer.wrap(response);
       writeAnswer();
     }
 
     private void writeAnswer() throws IOException {
-      ByteBuffer a = Objects.requireNonNull(head, "head");
-      if (!closeAfterAnswer) {
-        return;
-      }
+      ByteBuffer a = Objects.requireNonNull(answer, "answer");
       client.write(a);
       if (a.hasRemaining()) {
         Objects.requireNonNull(clientKey, "clientKey").interestOps(SelectionKey.OP_WRITE);
@@ -486,10 +494,12 @@ final class ConnectRelay implements AutoCloseable {
       }
       SelectionKey ck = Objects.requireNonNull(clientKey, "clientKey");
       SelectionKey uk = Objects.requireNonNull(upstreamKey, "upstreamKey");
-      int c = (up.pending() || up.eof ? 0 : SelectionKey.OP_READ)
-          | (d.pending() ? SelectionKey.OP_WRITE : 0);
-      int u = (d.pending() || d.eof ? 0 : SelectionKey.OP_READ)
-          | (up.pending() ? SelectionKey.OP_WRITE : 0);
+      int c =
+          (up.pending() || up.eof ? 0 : SelectionKey.OP_READ)
+              | (d.pending() ? SelectionKey.OP_WRITE : 0);
+      int u =
+          (d.pending() || d.eof ? 0 : SelectionKey.OP_READ)
+              | (up.pending() ? SelectionKey.OP_WRITE : 0);
       if (ck.interestOps() != c) {
         ck.interestOps(c);
       }
@@ -516,10 +526,9 @@ final class ConnectRelay implements AutoCloseable {
     }
   }
 
-  /** The index of the {@code \r\n\r\n} ending a request head in {@code h} (filled up to position). */
-  private static int headEnd(ByteBuffer h) {
-    byte[] a = h.array();
-    for (int i = 0; i + 3 < h.position(); i++) {
+  /** The index of the {@code \r\n\r\n} ending a request head in {@code a[0..length)}, or -1. */
+  private static int headEnd(byte[] a, int length) {
+    for (int i = 0; i + 3 < length; i++) {
       if (a[i] == '\r' && a[i + 1] == '\n' && a[i + 2] == '\r' && a[i + 3] == '\n') {
         return i;
       }

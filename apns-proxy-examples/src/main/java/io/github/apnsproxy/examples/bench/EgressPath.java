@@ -6,13 +6,13 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * The egress figures: the same work through the proxy with direct egress and through a second
- * proxy whose egress is an HTTP CONNECT relay ({@code upstream.proxy=http://...}, the {@link
- * ConnectRelay} in the bench JVM), measured back to back in one run: connection setups (the
- * proxy's CONNECT handshake with the relay is part of every setup) and bulk streams. CPU is the
- * proxy core's busy time as everywhere; the relay runs on the load core, so its own cost shows in
- * the load CPU and separately as the relay thread's CPU time. Single-threaded, on the calling
- * thread (the relay has its own).
+ * The egress figures: the same work through the proxy with direct egress and through a second proxy
+ * whose egress is an HTTP CONNECT relay ({@code upstream.proxy=http://...}, the {@link
+ * ConnectRelay} in the bench JVM), measured back to back in one run: connection setups (the proxy's
+ * CONNECT handshake with the relay is part of every setup) and bulk streams. CPU is the proxy
+ * core's busy time as everywhere; the relay runs on the load core, so its own cost shows in the
+ * load CPU and separately as the relay thread's CPU time. Single-threaded, on the calling thread
+ * (the relay has its own).
  */
 final class EgressPath {
   private EgressPath() {}
@@ -44,8 +44,7 @@ final class EgressPath {
     m.put("egress.rate_ratio", r.get("setup.per_s") / a.get("setup.per_s"));
     m.put("egress.direct_cpu_us_per_conn", a.get("setup.cpu_us_per_conn"));
     m.put("egress.relay_cpu_us_per_conn", r.get("setup.cpu_us_per_conn"));
-    m.put(
-        "egress.cpu_ratio", r.get("setup.cpu_us_per_conn") / a.get("setup.cpu_us_per_conn"));
+    m.put("egress.cpu_ratio", r.get("setup.cpu_us_per_conn") / a.get("setup.cpu_us_per_conn"));
     m.put("egress.direct_p50_ms", a.get("setup.p50_ms"));
     m.put("egress.relay_p50_ms", r.get("setup.p50_ms"));
     m.put("egress.relay_load_cpu_pct", r.get("setup.load_cpu_pct"));
@@ -93,8 +92,7 @@ final class EgressPath {
     m.put(to + "relay_load_cpu_pct", r.get(from + "load_cpu_pct"));
     // over the whole relayed run, warm-up included
     m.put(
-        to + "relay_own_cpu_s_per_gb",
-        gb > 0 ? (relay.cpuSeconds() - relayCpu) / gb : Double.NaN);
+        to + "relay_own_cpu_s_per_gb", gb > 0 ? (relay.cpuSeconds() - relayCpu) / gb : Double.NaN);
     return m;
   }
 

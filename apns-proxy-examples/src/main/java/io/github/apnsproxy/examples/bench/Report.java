@@ -404,7 +404,14 @@ final class Report {
               Compare.NONE,
               0,
               ""),
-          new Row("egress", "egress.rate_ratio", "  relay / direct, setups/s", "ratio", Compare.NONE, 3, ""),
+          new Row(
+              "egress",
+              "egress.rate_ratio",
+              "  relay / direct, setups/s",
+              "ratio",
+              Compare.NONE,
+              3,
+              ""),
           new Row(
               "egress",
               "egress.direct_cpu_us_per_conn",
@@ -429,9 +436,22 @@ final class Report {
               Compare.NONE,
               3,
               ""),
-          new Row("egress", "egress.direct_p50_ms", "  p50 setup time, direct", "ms", Compare.NONE, 3, ""),
           new Row(
-              "egress", "egress.relay_p50_ms", "  p50 setup time, relay", "ms", Compare.NONE, 3, ""),
+              "egress",
+              "egress.direct_p50_ms",
+              "  p50 setup time, direct",
+              "ms",
+              Compare.NONE,
+              3,
+              ""),
+          new Row(
+              "egress",
+              "egress.relay_p50_ms",
+              "  p50 setup time, relay",
+              "ms",
+              Compare.NONE,
+              3,
+              ""),
           new Row(
               "egress",
               "egress.relay_load_cpu_pct",
@@ -448,7 +468,8 @@ final class Report {
               Compare.NONE,
               0,
               ""),
-          new Row("egress", "egress.errors", "  failed setups (both)", "count", Compare.NONE, 0, ""),
+          new Row(
+              "egress", "egress.errors", "  failed setups (both)", "count", Compare.NONE, 0, ""),
           new Row(
               "egress",
               "egress.relay_by_address",

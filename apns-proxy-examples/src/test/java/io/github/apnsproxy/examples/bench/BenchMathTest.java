@@ -227,7 +227,12 @@ class BenchMathTest {
     r.add(
         "apns-proxy",
         Map.of(
-            "egress_up.direct_gbps", 8.0, "egress_up.relay_gbps", 4.0, "egress_up.cpu_ratio", 1.25));
+            "egress_up.direct_gbps",
+            8.0,
+            "egress_up.relay_gbps",
+            4.0,
+            "egress_up.cpu_ratio",
+            1.25));
     String table = r.table("header", 1000, 64, 9000);
     assertThat(table)
         .contains("setups, 64 in flight: egress direct")

@@ -157,7 +157,8 @@ class ConnectRelayIT {
     assertThat(accepted.get()).isZero();
 
     try (Socket c = client()) {
-      c.getOutputStream().write(ascii("CONNECT 127.0.0.1:" + echo.getLocalPort() + " HTTP/1.1\r\n\r\n"));
+      c.getOutputStream()
+          .write(ascii("CONNECT 127.0.0.1:" + echo.getLocalPort() + " HTTP/1.1\r\n\r\n"));
       assertThat(c.getInputStream().readNBytes(ESTABLISHED.length)).isEqualTo(ESTABLISHED);
       c.getOutputStream().write(ascii("ping"));
       assertThat(c.getInputStream().readNBytes(4)).isEqualTo(ascii("ping"));
