@@ -463,7 +463,7 @@ final class Report {
           new Row(
               "egress",
               "egress.relay_own_cpu_us_per_conn",
-              "  relay's own CPU per setup (load core)",
+              "  relay's CPU per setup (load core)",
               "CPU-us",
               Compare.NONE,
               0,
@@ -545,7 +545,7 @@ final class Report {
           new Row(
               "egress",
               "egress_up.relay_own_cpu_s_per_gb",
-              "  relay's own CPU per GB (load core)",
+              "  relay's CPU per GB (load core)",
               "CPU-s/GB",
               Compare.NONE,
               3,
@@ -609,7 +609,7 @@ final class Report {
           new Row(
               "egress",
               "egress_down.relay_own_cpu_s_per_gb",
-              "  relay's own CPU per GB (load core)",
+              "  relay's CPU per GB (load core)",
               "CPU-s/GB",
               Compare.NONE,
               3,
