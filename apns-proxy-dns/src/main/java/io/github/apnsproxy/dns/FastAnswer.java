@@ -77,6 +77,9 @@ final class FastAnswer {
     if (handler instanceof Chain c) {
       return c.decide(name, type, client);
     }
+    if (handler instanceof Timed t) {
+      return decide(t.handler, name, type, client);
+    }
     if (handler instanceof PlanHostsHandler p) {
       return p.fast(name, type, client);
     }
@@ -87,6 +90,26 @@ final class FastAnswer {
       return fixed(Refusing.class);
     }
     return null;
+  }
+
+  /** What {@link DnsAnswerHandler#timed} builds. */
+  static final class Timed implements DnsAnswerHandler {
+    final DnsAnswerHandler handler;
+    final AnswerTimer timer;
+
+    Timed(DnsAnswerHandler handler, AnswerTimer timer) {
+      this.handler = handler;
+      this.timer = timer;
+    }
+
+    @Override
+    public CompletionStage<Optional<Message>> answer(DnsQuery query) {
+      long start = System.nanoTime();
+      DnsTransport transport = query.transport();
+      return handler
+          .answer(query)
+          .whenComplete((answer, failure) -> timer.answered(transport, System.nanoTime() - start));
+    }
   }
 
   /** The chain {@link DnsAnswerHandler#firstOf} builds. */

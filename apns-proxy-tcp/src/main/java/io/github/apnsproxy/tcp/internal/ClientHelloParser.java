@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.ConcurrentHashMap;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -30,6 +31,16 @@ public final class ClientHelloParser implements PrefaceParser {
   private static final int HANDSHAKE_CLIENT_HELLO = 1;
   private static final int EXT_SERVER_NAME = 0;
   private static final int EXT_ALPN = 16;
+
+  /**
+   * Found prefaces by value. Devices send a handful of different hellos (server name and ALPN list
+   * per courier kind); every idle splice keeps its preface for routing and the access log, so one
+   * shared copy per distinct preface keeps a splice opened through the TLS door as small as one
+   * routed by address. Bounded: when full it is emptied (hellos with made-up names only churn it).
+   */
+  private static final ConcurrentHashMap<Preface, Preface> SHARED = new ConcurrentHashMap<>();
+
+  private static final int SHARED_MAX = 256;
 
   private final String door;
   private final int cap;
@@ -214,7 +225,19 @@ public final class ClientHelloParser implements PrefaceParser {
         }
       }
     }
-    return PrefaceDecision.route(Preface.tls(door, serverName, alpn), 0);
+    return PrefaceDecision.route(shared(Preface.tls(door, serverName, alpn)), 0);
+  }
+
+  static Preface shared(Preface p) {
+    Preface had = SHARED.get(p);
+    if (had != null) {
+      return had;
+    }
+    if (SHARED.size() >= SHARED_MAX) {
+      SHARED.clear();
+    }
+    had = SHARED.putIfAbsent(p, p);
+    return had == null ? p : had;
   }
 
   private static @Nullable String serverName(Reader e) throws Malformed {
