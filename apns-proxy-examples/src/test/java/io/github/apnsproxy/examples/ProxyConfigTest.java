@@ -528,6 +528,8 @@ class ProxyConfigTest {
         "upstream.ttl-min=2h                                                     | upstream.ttl-min  | upstream.ttl-min = '2h': above upstream.ttl-max = '1h' (expected ttl-min <= ttl-max)",
         "dns.zone-other=forward\\nupstream.dns=                                  | dns.zone-other    | dns.zone-other = 'forward': forwards to upstream.dns, which is empty",
         "dns.ttl=30s\\ndns.ttl=60s                                                | dns.ttl           | dns.ttl = '60s': set twice in the file, first to '30s' (expected each key once)",
+        "upstream.proxy=http://u:first-secret@192.0.2.8:3128\\nupstream.proxy=http://u:second-secret@192.0.2.8:3128 | upstream.proxy | upstream.proxy = 'http://u:***@192.0.2.8:3128': set twice in the file, first to 'http://u:***@192.0.2.8:3128' (expected each key once)",
+        "upstream.proxi=http://u:secret@192.0.2.8:3128                           | upstream.proxi    | upstream.proxi = 'http://u:***@192.0.2.8:3128': unknown key",
         "tcp.proxy-protocol=v1                                                   | tcp.proxy-protocol-from | tcp.proxy-protocol-from = '': missing, but tcp.proxy-protocol = v1 (expected the CIDRs of the balancers",
         "tcp.proxy-protocol=any\\ntcp.proxy-protocol-from=                       | tcp.proxy-protocol-from | tcp.proxy-protocol-from = '': missing, but tcp.proxy-protocol = any",
         "tcp.proxy-protocol-from=10.0.0.0/8                                      | tcp.proxy-protocol | tcp.proxy-protocol = '': missing, but tcp.proxy-protocol-from = '10.0.0.0/8' is set (expected v1, v2 or any)",

@@ -4,6 +4,12 @@ package io.github.apnsproxy.tcp;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.github.apnsproxy.core.AddressPlan;
+import io.github.apnsproxy.core.AddressPolicy;
+import io.github.apnsproxy.core.ApnsHost;
+import io.github.apnsproxy.core.Cidr;
+import io.github.apnsproxy.core.CidrSet;
+import io.github.apnsproxy.core.UpstreamResolver;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -11,6 +17,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -47,12 +54,21 @@ class SquidEgressIT extends SplicerTestSupport {
    * Starts squid on a free loopback port; {@code extraSslPort} is added to SSL_ports when positive.
    */
   private InetSocketAddress startSquid(int extraSslPort, String upstreamIp) throws Exception {
+    return startSquid(extraSslPort, upstreamIp, List.of(COURIER));
+  }
+
+  /**
+   * Starts squid on a free loopback port, its hosts file resolving each of {@code names} to {@code
+   * upstreamIp}; {@code extraSslPort} is added to SSL_ports when positive.
+   */
+  private InetSocketAddress startSquid(int extraSslPort, String upstreamIp, List<String> names)
+      throws Exception {
     Path bin = squidBinary();
     assumeTrue(bin != null, "squid is not installed (apt-get install squid)");
     // started as root, squid runs as its cache_effective_user (proxy), which must reach and write
     // this directory
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
-    Files.writeString(dir.resolve("hosts"), upstreamIp + " " + COURIER + "\n");
+    Files.writeString(dir.resolve("hosts"), upstreamIp + " " + String.join(" ", names) + "\n");
     for (int attempt = 0; ; attempt++) {
       int port;
       try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
@@ -194,5 +210,50 @@ class SquidEgressIT extends SplicerTestSupport {
     assertThat(log)
         .contains("refused CONNECT " + COURIER + ":5223 (HTTP/1.1 403 Forbidden)")
         .contains("the proxy admin must allow CONNECT to port 5223");
+  }
+
+  /**
+   * Device -> splicer on one address routing by the TLS server name -> stock Squid -> TLS test
+   * courier: Squid is asked for the numbered courier the plan's picker chose (its access log shows
+   * the name, never an address), the client verifies the courier's certificate, and 64 KiB go each
+   * way unchanged.
+   */
+  @Test
+  void sniRoutedTlsThroughAStockSquidByNumberedName() throws Exception {
+    Path keys = Files.createDirectories(dir.resolve("tls"));
+    TestTls certs = TestTls.forNames(keys, List.of("courier.push.apple.com"));
+    InetSocketAddress courier = certs.echoServer(this, TestServer.at("127.0.2.1", 0), "courier");
+    // the courier listens on the port the device dials: the SNI route keeps the dialled port
+    int port = courier.getPort();
+    AddressPlan plan =
+        AddressPlan.builder()
+            .style(AddressPlan.Style.SINGLE)
+            .site(Cidr.parse("127.101.0.0/24"))
+            .courierCount(1)
+            .ports(ApnsHost.Kind.COURIER, List.of(port))
+            .build();
+    List<String> couriers = List.of(ApnsHost.courier(0).name(), ApnsHost.courier(1).name());
+    InetSocketAddress proxy = startSquid(port, "127.0.2.1", couriers);
+    Egress egress = Egress.parse("http://127.0.0.1:" + proxy.getPort());
+    UpstreamResolver unreachableDns =
+        host -> CompletableFuture.failedFuture(new UnknownHostException(host));
+    TcpSplicer sp =
+        start(
+            TcpSplicer.builder()
+                .listen(List.of(TestServer.at("127.101.0.1", port)), FrontDoor.tlsServerName())
+                .router(
+                    Router.fromPlan(
+                        plan,
+                        unreachableDns,
+                        new AddressPolicy(CidrSet.any(), CidrSet.parse("127.0.0.0/8")),
+                        egress))
+                .egress(egress)
+                .loops(1));
+    assertThat(certs.echo(connect(entry(sp)), "courier.push.apple.com")).isEqualTo("courier");
+    assertQuiet(sp);
+    assertThat(sp.stats().upstreamConnectFailures()).isZero();
+    String access = waitForAccessLog();
+    assertThat(access).containsPattern("CONNECT [01]-courier\\.push\\.apple\\.com:" + port + " ");
+    assertThat(access).doesNotContain("CONNECT 127.");
   }
 }

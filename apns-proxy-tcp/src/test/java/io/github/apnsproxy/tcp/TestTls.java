@@ -4,13 +4,19 @@ package io.github.apnsproxy.tcp;
 import static java.nio.charset.StandardCharsets.US_ASCII;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SNIHostName;
@@ -146,6 +152,90 @@ final class TestTls {
       byte[] buf = new byte[64];
       int n = tls.getInputStream().read(buf);
       return n < 0 ? "" : new String(buf, 0, n, US_ASCII);
+    }
+  }
+
+  /**
+   * A TLS server on {@code bind} that answers every connection with {@code label} and a newline,
+   * then echoes every byte until the client closes; returns its address.
+   */
+  java.net.InetSocketAddress echoServer(
+      SplicerTestSupport support, java.net.InetSocketAddress bind, String label)
+      throws IOException {
+    SSLServerSocket s =
+        support.track((SSLServerSocket) server.getServerSocketFactory().createServerSocket());
+    s.bind(bind);
+    Thread t =
+        new Thread(
+            () -> {
+              while (!s.isClosed()) {
+                Socket c;
+                try {
+                  c = s.accept();
+                } catch (IOException e) {
+                  return; // closed by the test's cleanup
+                }
+                Thread h =
+                    new Thread(
+                        () -> {
+                          try (c) {
+                            OutputStream out = c.getOutputStream();
+                            out.write((label + "\n").getBytes(StandardCharsets.US_ASCII));
+                            out.flush();
+                            TestServer.echo(c);
+                          } catch (IOException e) {
+                            // the client went away: the client side asserts what it got
+                          }
+                        },
+                        "test-tls-echo-" + label);
+                h.setDaemon(true);
+                h.start();
+              }
+            },
+            "test-tls-accept-" + label);
+    t.setDaemon(true);
+    t.start();
+    return (java.net.InetSocketAddress) s.getLocalSocketAddress();
+  }
+
+  /**
+   * Over {@code raw}, a JDK TLS client sending the server name {@code sni} and verifying the
+   * certificate against it (TLS 1.3; the certificate must list {@code sni}), sends 64 KiB of
+   * pseudo-random bytes in 4 KiB chunks, checks each chunk comes back unchanged, and returns the
+   * server's label line.
+   */
+  String echo(Socket raw, String sni) throws Exception {
+    try (SSLSocket tls =
+        (SSLSocket) client.getSocketFactory().createSocket(raw, sni, raw.getPort(), true)) {
+      SSLParameters params = tls.getSSLParameters();
+      params.setServerNames(List.of(new SNIHostName(sni)));
+      params.setEndpointIdentificationAlgorithm("HTTPS"); // the certificate must match sni
+      tls.setSSLParameters(params);
+      tls.startHandshake();
+      assertThat(tls.getSession().getProtocol()).isEqualTo("TLSv1.3");
+      List<String> sans = new ArrayList<>();
+      for (List<?> san :
+          ((X509Certificate) tls.getSession().getPeerCertificates()[0])
+              .getSubjectAlternativeNames()) {
+        sans.add(String.valueOf(san.get(1)));
+      }
+      assertThat(sans).contains(sni); // the test servers' own certificate reached the client
+      InputStream in = tls.getInputStream();
+      StringBuilder label = new StringBuilder();
+      for (int c = in.read(); c != '\n'; c = in.read()) {
+        assertThat(c).as("the label line of " + sni).isNotNegative();
+        label.append((char) c);
+      }
+      Random random = new Random(sni.hashCode());
+      byte[] chunk = new byte[4096];
+      for (int i = 0; i < 16; i++) {
+        random.nextBytes(chunk);
+        tls.getOutputStream().write(chunk);
+        tls.getOutputStream().flush();
+        byte[] back = SplicerTestSupport.readN(in, chunk.length);
+        assertThat(Arrays.equals(back, chunk)).as("chunk " + i + " via " + sni).isTrue();
+      }
+      return label.toString();
     }
   }
 }

@@ -9,7 +9,8 @@ import org.jspecify.annotations.Nullable;
  * does not hold. The message is one line, {@code KEY = 'VALUE': what is wrong (what was expected)},
  * fit to print as is: a key or value longer than {@value #ECHO_LIMIT} characters is echoed cut to
  * that length with its length noted ({@code ...(N chars)}), also where the reason repeats it, so a
- * huge value never makes a huge line.
+ * huge value never makes a huge line. A URL's password ({@code http://user:password@host}) is shown
+ * as {@code ***}.
  */
 public final class ConfigException extends IllegalArgumentException {
   private static final long serialVersionUID = 1L;
@@ -79,7 +80,16 @@ public final class ConfigException extends IllegalArgumentException {
     if (r.length() > 4 * ECHO_LIMIT) {
       r = r.substring(0, 4 * ECHO_LIMIT) + "...(" + r.length() + " chars)";
     }
-    return oneLine(echo(key) + " = '" + echo(value) + "': " + r);
+    return oneLine(maskPasswords(echo(key) + " = '" + echo(value) + "': " + r));
+  }
+
+  /**
+   * The message never shows a password of a URL ({@code scheme://user:password@host} becomes {@code
+   * scheme://user:***@host}), wherever it quotes one: a value, a duplicate's first value, a list
+   * element.
+   */
+  private static String maskPasswords(String s) {
+    return s.replaceAll("://([^:/@,\\s']*):[^@,\\s']*@", "://$1:***@");
   }
 
   private static String oneLine(String s) {

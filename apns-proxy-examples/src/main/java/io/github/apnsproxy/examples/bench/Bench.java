@@ -27,9 +27,10 @@ import org.jspecify.annotations.Nullable;
  * {@code apns-proxy bench}: measures the proxy, run as a separate JVM from a generated config,
  * against a direct loopback connection to the same upstream servers and against peer proxies, on
  * loopback only. Figures: bulk throughput, 64-byte ping-pong (1 and many connections), connection
- * setups, idle splices (memory and CPU), DNS queries over UDP. Each figure is repeated, medians are
- * reported with ratios to direct paired run by run, and the target's CPU is reported next to every
- * rate. Prints one table and writes the same as JSON.
+ * setups, idle splices (memory and CPU), DNS queries over UDP, routing by TLS server name, egress
+ * through an HTTP CONNECT relay. Each figure is repeated, medians are reported with ratios to
+ * direct paired run by run, and the target's CPU is reported next to every rate. Prints one table
+ * and writes the same as JSON.
  *
  * <p>Processes: the bench JVM pins itself (all its threads) to {@code --load-cpu} with {@code
  * taskset}, and starts the upstream servers ({@link EchoServers}, a second JVM that inherits that
@@ -52,6 +53,9 @@ public final class Bench {
   private Path work;
   private Child proxy;
   private @Nullable Child echo;
+
+  /** The egress figure's HTTP CONNECT relay, in this JVM (so on the load core); null until then. */
+  private @Nullable ConnectRelay relay;
 
   private Bench(Options o, PrintStream out) {
     this.o = o;
@@ -132,6 +136,24 @@ public final class Bench {
     Target soakTarget = null;
     if (proxyTarget != null && o.only.contains("soak")) {
       soakTarget = startChild("apns-proxy-soak", nextSubnet(2), Map.of(), SOAK_FD_LIMIT, List.of());
+    }
+    Target egressTarget = null;
+    if (proxyTarget != null && o.only.contains("egress")) {
+      // the same couriers through a proxy whose egress is an HTTP CONNECT relay in this JVM: the
+      // proxy asks it for the courier names, which it resolves like the proxy's hosts file
+      String subnet = nextSubnet(3);
+      ConnectRelay rl =
+          ConnectRelay.start(
+              new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+              plan.upstreamHosts(subnet));
+      relay = rl;
+      egressTarget =
+          startChild(
+              "apns-proxy-egress",
+              subnet,
+              Map.of("upstream.proxy", "http://127.0.0.1:" + rl.address().getPort()),
+              0,
+              List.of());
     }
     for (Options.Peer p : o.peers) {
       if (o.targets.contains(p.name())) {
@@ -289,6 +311,38 @@ public final class Bench {
           List.of(
               "trickle.peak_preface_kib", "trickle.peak_rss_growth_mib", "trickle.closed_by_proxy"),
           () -> Sni.trickle(sn, mx, o.trickleClients, o.trickleSeconds));
+    }
+    for (int r = 1; r <= o.repeats; r++) {
+      double w = o.warmup;
+      ConnectRelay rl = relay;
+      if (egressTarget != null && rl != null) {
+        Target a = proxyTarget;
+        Target eg = egressTarget;
+        measure(
+            report,
+            a,
+            "egress.",
+            r,
+            List.of(
+                "egress.direct_cpu_us_per_conn",
+                "egress.relay_cpu_us_per_conn",
+                "egress.rate_ratio"),
+            () -> EgressPath.setups(a, eg, rl, o.inFlight, w, o.duration));
+        measure(
+            report,
+            a,
+            "egress_up.",
+            r,
+            List.of("egress_up.direct_gbps", "egress_up.relay_gbps", "egress_up.cpu_ratio"),
+            () -> EgressPath.bulk(a, eg, rl, true, w, o.duration));
+        measure(
+            report,
+            a,
+            "egress_down.",
+            r,
+            List.of("egress_down.direct_gbps", "egress_down.relay_gbps", "egress_down.cpu_ratio"),
+            () -> EgressPath.bulk(a, eg, rl, false, w, o.duration));
+      }
     }
     if (soakTarget != null) {
       Target sk = soakTarget;
@@ -589,8 +643,8 @@ public final class Bench {
   }
 
   /**
-   * The {@code n}-th /24 after the proxy's subnet that no {@code --peer} uses (the SNI proxy's: its
-   * single address is .1; the soak proxy's).
+   * The {@code n}-th /24 after the proxy's subnet that no {@code --peer} uses: 1 the SNI proxy's
+   * (its single address is .1), 2 the soak proxy's, 3 the egress proxy's.
    */
   private String nextSubnet(int n) {
     String[] q = o.subnet.substring(0, o.subnet.indexOf('/')).split("\\.");
@@ -674,6 +728,14 @@ public final class Bench {
   private void stopAll() {
     for (int i = children.size() - 1; i >= 0; i--) {
       children.get(i).stop(Duration.ofSeconds(5));
+    }
+    ConnectRelay rl = relay;
+    if (rl != null) {
+      try {
+        rl.close();
+      } catch (IOException e) {
+        out.println("warning: could not close the CONNECT relay: " + e.getMessage());
+      }
     }
     if (work != null && !o.keep) {
       try (Stream<Path> s = Files.walk(work)) {
@@ -800,6 +862,16 @@ public final class Bench {
         "cpu_measure",
         pinning() ? "busy share of the target's core (/proc/stat)" : "process utime+stime");
     m.put("proxy_config_overrides", o.proxySet);
+    ConnectRelay rl = relay;
+    if (rl != null) {
+      m.put(
+          "egress_relay",
+          "in-process HTTP CONNECT relay at "
+              + rl.address().getAddress().getHostAddress()
+              + ":"
+              + rl.address().getPort()
+              + " (one selector thread in the bench JVM, on the load CPU)");
+    }
     m.put(
         "peers",
         o.peers.stream()

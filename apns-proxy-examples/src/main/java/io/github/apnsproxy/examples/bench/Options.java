@@ -19,13 +19,13 @@ import java.util.Set;
  */
 final class Options {
   static final List<String> FIGURES =
-      List.of("bulk", "pingpong", "setup", "idle", "dns", "sni", "accesslog", "soak");
+      List.of("bulk", "pingpong", "setup", "idle", "dns", "sni", "egress", "accesslog", "soak");
 
   /**
    * The figures run without {@code --only}: all but the soak, which runs for minutes on its own.
    */
   static final List<String> DEFAULT_FIGURES =
-      List.of("bulk", "pingpong", "setup", "idle", "dns", "sni", "accesslog");
+      List.of("bulk", "pingpong", "setup", "idle", "dns", "sni", "egress", "accesslog");
 
   static final String DIRECT = "direct";
   static final String PROXY = "apns-proxy";
@@ -35,7 +35,8 @@ final class Options {
       Usage: apns-proxy bench [options]
         --quick                  smoke test: 1 repeat, short runs, 1,000 idle splices (about 1-2 min)
         --json FILE              where to write the result (default bench-result.json)
-        --only LIST              figures to run: bulk,pingpong,setup,idle,dns,sni,accesslog,soak (default all but soak)
+        --only LIST              figures to run: bulk,pingpong,setup,idle,dns,sni,egress,accesslog,soak
+                                 (default all but soak)
         --target LIST            targets: direct,apns-proxy and peer names (default: all known); --targets too
         --repeats N              repeats per figure (default 3; --quick 1); medians are reported
         --duration S             seconds measured per run (default 3; --quick 1), after a warm-up
@@ -49,8 +50,8 @@ final class Options {
         --trickle-seconds S      sni: how long they trickle (default 12; --quick 5)
         --soak-seconds S         soak: churn duration (default 600; --quick 40)
         --couriers K             courier names and upstream servers (default 8)
-        --subnet CIDR            the proxy's virtual subnet (default 127.100.110.0/24; the sni and soak proxies
-                                 take the next two /24s)
+        --subnet CIDR            the proxy's virtual subnet (default 127.100.110.0/24; the sni, soak and egress
+                                 proxies take the next three /24s)
         --upstream-base A.B.C    upstream servers at A.B.C.1..K (default 127.0.11)
         --port P                 courier port (default 5223)
         --jar FILE               the apns-proxy jar to run (default: this jar)

@@ -132,6 +132,11 @@ class BenchMathTest {
     assertThat(full.repeats).isEqualTo(3);
     assertThat(full.idleConns).isEqualTo(9_000);
     assertThat(full.targets).containsExactly("direct", "apns-proxy");
+    // every figure but the soak runs by default, the egress figure included
+    assertThat(full.only)
+        .containsExactly("bulk", "pingpong", "setup", "idle", "dns", "sni", "egress", "accesslog");
+    assertThat(Options.parse(new String[] {"--only", "egress"}).only).containsExactly("egress");
+    assertThat(Options.USAGE).contains("sni,egress,accesslog,soak");
 
     Options quick =
         Options.parse(
@@ -172,6 +177,11 @@ class BenchMathTest {
     assertThat(plan.upstreams().get(17).toString()).contains("127.0.11.18:5223");
     assertThat(plan.hostsFile("127.100.100.0/24"))
         .contains("127.0.11.18 17-courier.push.apple.com");
+    // the egress figure's relay resolves the names the proxy asks for exactly as the hosts file
+    assertThat(plan.upstreamHosts("127.100.113.0/24"))
+        .containsEntry("17-courier.push.apple.com", Plan.address("127.0.11.18"))
+        .containsEntry("0-courier.push.apple.com", Plan.address("127.0.11.1"))
+        .containsEntry("init.push.apple.com", Plan.address("127.0.11.1"));
     assertThat(plan.emitMap("127.100.111.0/24"))
         .startsWith("127.100.111.1:5223 127.0.11.1:5223 0-courier.push.apple.com\n");
   }
@@ -200,5 +210,53 @@ class BenchMathTest {
     // medians: direct 10, apns-proxy 5 (ratio 0.5), haproxy 6: below both goals
     assertThat(r.verdict(bulk)).isEqualTo("MISSED");
     assertThat(r.table("header", 1000, 64, 9000)).contains("0.50x").contains("MISSED");
+  }
+
+  @Test
+  void egressRowsShowBothPathsTheirRatiosAndJudgeRequestsByAddress() {
+    Report r = new Report(List.of("direct", "apns-proxy"));
+    Map<String, Double> run = new LinkedHashMap<>();
+    run.put("egress.direct_per_s", 8000.0);
+    run.put("egress.relay_per_s", 5000.0);
+    run.put("egress.rate_ratio", 0.625);
+    run.put("egress.direct_cpu_us_per_conn", 100.0);
+    run.put("egress.relay_cpu_us_per_conn", 150.0);
+    run.put("egress.cpu_ratio", 1.5);
+    run.put("egress.relay_by_address", 0.0);
+    r.add("apns-proxy", run);
+    r.add(
+        "apns-proxy",
+        Map.of(
+            "egress_up.direct_gbps",
+            8.0,
+            "egress_up.relay_gbps",
+            4.0,
+            "egress_up.cpu_ratio",
+            1.25));
+    String table = r.table("header", 1000, 64, 9000);
+    assertThat(table)
+        .contains("setups, 64 in flight: egress direct")
+        .contains("through an HTTP CONNECT relay")
+        .contains("relay / direct, CPU per setup")
+        .contains("1.500")
+        .contains("bulk client->upstream")
+        .contains("0: met");
+    assertThat(table).doesNotContain("bulk upstream->client"); // not measured: no row
+    Report.Row byAddress =
+        Report.ROWS.stream()
+            .filter(x -> x.key().equals("egress.relay_by_address"))
+            .findFirst()
+            .orElseThrow();
+    r.add("apns-proxy", Map.of("egress.relay_by_address", 2.0));
+    assertThat(r.verdict(byAddress)).isEqualTo("MISSED");
+    // setups and each bulk direction have their own key prefix: a failed measurement pads (with
+    // NaN) only its own rows
+    assertThat(
+            Report.ROWS.stream()
+                .map(Report.Row::key)
+                .filter(k -> k.startsWith("egress"))
+                .map(k -> k.substring(0, k.indexOf('.')))
+                .distinct())
+        .containsExactly("egress", "egress_up", "egress_down");
   }
 }

@@ -44,7 +44,13 @@ final class Loop implements LoopHandler {
   final SpliceListener listener;
   final SelectorLoop kernel;
   final Thread thread;
-  final ByteBuffer scratch;
+
+  /**
+   * Where splices read into; replaced by a pool buffer when a splice takes it over ({@link
+   * #takeScratch}).
+   */
+  ByteBuffer scratch;
+
   final BufferPool pool;
   private final boolean keepIdleSupported;
   private final boolean keepIntervalSupported;
@@ -538,5 +544,16 @@ final class Loop implements LoopHandler {
       }
       s = next;
     }
+  }
+
+  /**
+   * Hands over the scratch buffer with the bytes a peer could not take yet (between its position
+   * and limit) instead of copying them into a pool buffer; the loop reads into a pool buffer from
+   * now on. The caller owns the returned buffer and releases it to the pool like any other.
+   */
+  ByteBuffer takeScratch() {
+    ByteBuffer b = scratch;
+    scratch = pool.acquire();
+    return b;
   }
 }

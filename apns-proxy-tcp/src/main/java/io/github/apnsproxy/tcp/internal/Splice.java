@@ -699,9 +699,7 @@ final class Splice implements KeyHandler {
         return;
       }
       if (buf.hasRemaining()) {
-        ByteBuffer b = loop.pool.acquire();
-        b.put(buf).flip();
-        toUpstream = b;
+        toUpstream = loop.takeScratch(); // the rest waits where it is: no copy
         return;
       }
       if (n < buf.capacity() || reads == MAX_READS_PER_EVENT) {
@@ -758,9 +756,7 @@ final class Splice implements KeyHandler {
         return;
       }
       if (buf.hasRemaining()) {
-        ByteBuffer b = loop.pool.acquire();
-        b.put(buf).flip();
-        toClient = b;
+        toClient = loop.takeScratch(); // the rest waits where it is: no copy
         return;
       }
       if (n < buf.capacity() || reads == MAX_READS_PER_EVENT) {

@@ -53,6 +53,18 @@ class ClientHelloParserTest {
     assertRoutes(feed(HELLO, HELLO.length), "courier.push.apple.com");
   }
 
+  /** Idle splices keep their preface: equal ones share one copy, so SNI costs no memory each. */
+  @Test
+  void equalHellosShareOnePreface() {
+    PrefaceDecision.Proceed first = (PrefaceDecision.Proceed) feed(HELLO, HELLO.length);
+    PrefaceDecision.Proceed second = (PrefaceDecision.Proceed) feed(HELLO.clone(), 5);
+    assertThat(second.found()).isSameAs(first.found());
+    PrefaceDecision.Proceed other =
+        (PrefaceDecision.Proceed) feed(ClientHellos.jdk("courier2.push.apple.com", ALPN), 1 << 16);
+    assertThat(other.found().serverName()).isEqualTo("courier2.push.apple.com");
+    assertThat(other.found()).isNotSameAs(first.found());
+  }
+
   @Test
   void oneBytePerRead() {
     assertRoutes(feed(HELLO, 1), "courier.push.apple.com");
