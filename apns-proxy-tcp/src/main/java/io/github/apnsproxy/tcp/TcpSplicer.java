@@ -47,6 +47,7 @@ public final class TcpSplicer implements AutoCloseable {
 
   private TcpSplicer(Settings settings, Router given, @Nullable ExplicitProxy explicit) {
     this.engine = new Engine(settings);
+    this.engine.routerChanged(given); // the plan, also when the explicit doors wrap the router
     this.router = given;
     this.explicit = explicit;
   }
@@ -96,6 +97,7 @@ public final class TcpSplicer implements AutoCloseable {
     Objects.requireNonNull(router, "router");
     Objects.requireNonNull(policy, "policy");
     synchronized (engine) {
+      engine.routerChanged(router);
       engine.update(engine.live().with(wrap(router), policy));
       this.router = router;
     }
@@ -118,6 +120,7 @@ public final class TcpSplicer implements AutoCloseable {
     Objects.requireNonNull(family, "family");
     engine.resolveProxies(egress); // before the lock: stats and health readers never wait on DNS
     synchronized (engine) {
+      engine.routerChanged(router);
       engine.update(engine.live().with(wrap(router), policy).withEgress(egress, family));
       this.router = router;
     }

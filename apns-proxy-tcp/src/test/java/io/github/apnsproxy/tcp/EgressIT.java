@@ -348,6 +348,49 @@ class EgressIT extends SplicerTestSupport {
   }
 
   @Test
+  void aPlanSwappedInIsGuardedAgainstSelfLoopsToo() throws Exception {
+    int port;
+    try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getByName("127.100.100.1"))) {
+      port = probe.getLocalPort();
+    }
+    AddressPlan before =
+        AddressPlan.builder()
+            .site(Cidr.parse("127.100.100.0/24"))
+            .courierCount(3)
+            .courierVariants(List.of("courier"))
+            .ports(ApnsHost.Kind.COURIER, List.of(port))
+            .build();
+    // a reload adds a site: the new plan's addresses are this proxy as well
+    AddressPlan after =
+        AddressPlan.builder()
+            .site(Cidr.parse("127.100.100.0/24"))
+            .site(Cidr.parse("127.100.103.0/24"))
+            .courierCount(3)
+            .courierVariants(List.of("courier"))
+            .ports(ApnsHost.Kind.COURIER, List.of(port))
+            .build();
+    InetAddress virtual =
+        before.addressesFor(ApnsHost.courier(1), InetAddress.getLoopbackAddress()).get(0);
+    InetAddress newSite = InetAddress.getByName("127.100.103.2");
+    // a resolver that answers the courier name with an address of the site the reload added
+    UpstreamResolver loopingDns = host -> CompletableFuture.completedFuture(List.of(newSite));
+    AddressPolicy policy = new AddressPolicy(CidrSet.any(), CidrSet.parse("127.0.0.0/8"));
+    TcpSplicer sp =
+        start(
+            TcpSplicer.builder()
+                .listen(new InetSocketAddress(virtual, port))
+                .loops(1)
+                .maxConnections(50)
+                .router(Router.fromPlan(before, loopingDns, policy)));
+    sp.update(Router.fromPlan(after, loopingDns, policy), policy);
+    Socket c = connect(entry(sp));
+    assertThat(c.getInputStream().read()).isEqualTo(-1);
+    assertQuiet(sp);
+    assertThat(sp.stats().rejected(RejectReason.SELF_LOOP)).isEqualTo(1);
+    assertThat(sp.stats().upstreamConnectFailures()).isZero(); // never even tried
+  }
+
+  @Test
   void configuredNetworksOfOtherNodesAreNeverConnectedTo() throws Exception {
     TestServer other = track(TestServer.echo(TestServer.at("127.0.2.9", 0)));
     TcpSplicer sp =

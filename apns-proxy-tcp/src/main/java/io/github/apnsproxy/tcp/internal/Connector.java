@@ -7,6 +7,7 @@ import io.github.apnsproxy.tcp.AddressFamily;
 import io.github.apnsproxy.tcp.Egress;
 import io.github.apnsproxy.tcp.EgressProxy;
 import io.github.apnsproxy.tcp.Route;
+import io.github.apnsproxy.tcp.Router;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.NetworkInterface;
@@ -51,7 +52,8 @@ final class Connector {
   }
 
   private final Settings settings;
-  private final CidrSet selfNetworks;
+  private final CidrSet neverConnectTo;
+  private volatile CidrSet selfNetworks;
   private volatile Set<InetSocketAddress> selfEndpoints = Set.of();
   private volatile Set<Integer> wildcardPorts = Set.of();
   private volatile Set<InetAddress> localAddresses = Set.of();
@@ -65,11 +67,24 @@ final class Connector {
 
   Connector(Settings settings) {
     this.settings = settings;
-    List<Cidr> self = new ArrayList<>(settings.neverConnectTo().networks());
-    if (settings.router() instanceof PlanRouter pr) {
+    this.neverConnectTo = settings.neverConnectTo();
+    this.selfNetworks = selfNetworks(settings.router());
+  }
+
+  /**
+   * The router is about to be swapped: the plan of a new stock router (its sites, which a reload
+   * may add) is this proxy from now on. Any thread.
+   */
+  void routerChanged(Router router) {
+    selfNetworks = selfNetworks(router);
+  }
+
+  private CidrSet selfNetworks(Router router) {
+    List<Cidr> self = new ArrayList<>(neverConnectTo.networks());
+    if (router instanceof PlanRouter pr) {
       self.addAll(pr.planNetworks()); // the stock router's plan: addresses this proxy hands out
     }
-    this.selfNetworks = CidrSet.of(self);
+    return CidrSet.of(self);
   }
 
   /**

@@ -214,6 +214,15 @@ public final class Engine {
   }
 
   /**
+   * {@code router} (as given, before any wrapping) is about to be installed: the self-loop guard
+   * learns its plan first, so no connection reaches an address of the new plan unguarded. Any
+   * thread.
+   */
+  public void routerChanged(Router router) {
+    connector.routerChanged(router);
+  }
+
+  /**
    * Sets the front door of bound listeners ({@code null}: none, routed by the dialled address) for
    * connections accepted from now on; connections already accepted keep theirs. Any thread.
    *
