@@ -8,6 +8,7 @@ import io.github.apnsproxy.examples.ProxyNode;
 import io.github.apnsproxy.examples.ProxySetup;
 import java.io.Closeable;
 import java.io.IOException;
+import java.net.BindException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -64,11 +65,41 @@ public final class DemoWorld implements Closeable {
   public static DemoWorld start(
       Consumer<String> log, long upstreamTtlSeconds, Map<String, String> configOverrides)
       throws IOException {
+    for (int attempt = 1; ; attempt++) {
+      // the port is checked free on every address first, but another process (a parallel test
+      // JVM) may take it before the couriers and the proxy bind it: then again on another port,
+      // telling the steps of the attempt that worked only
+      List<String> steps = new ArrayList<>();
+      try {
+        DemoWorld w = start(steps::add, upstreamTtlSeconds, configOverrides, Demo.pickPort());
+        steps.forEach(log);
+        return w;
+      } catch (IOException e) {
+        if (attempt == 5 || !portTaken(e)) {
+          steps.forEach(log);
+          throw e;
+        }
+      }
+    }
+  }
+
+  private static boolean portTaken(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof BindException
+          || String.valueOf(t.getMessage()).contains("Address already in use")) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static DemoWorld start(
+      Consumer<String> log, long upstreamTtlSeconds, Map<String, String> configOverrides, int port)
+      throws IOException {
     List<Closeable> started = new ArrayList<>();
     try {
       log.accept("apns-proxy demo: everything runs on loopback; nothing leaves this machine.");
       log.accept("");
-      int port = Demo.pickPort();
       DemoCertificates tls = DemoCertificates.generate();
       SimulatedUpstreamDns dns =
           SimulatedUpstreamDns.start(
