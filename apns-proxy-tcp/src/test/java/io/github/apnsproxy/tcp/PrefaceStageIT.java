@@ -112,6 +112,57 @@ class PrefaceStageIT extends SplicerTestSupport {
     assertThat(sp.prefaceBytes()).isZero();
   }
 
+  /**
+   * After its hello the client keeps its read interest while routing and connecting (dropped only
+   * when it speaks again): bytes it sends before the upstream is up wait in its socket and follow
+   * the hello, in order; its close meanwhile ends the connection.
+   */
+  @Test
+  void bytesSentWhileTheRouteIsPendingFollowTheHello() throws Exception {
+    Recorder up = track(new Recorder());
+    CompletableFuture<Route> pending = new CompletableFuture<>();
+    TcpSplicer sp =
+        start(
+            TcpSplicer.builder()
+                .listen(List.of(TestServer.at("127.100.100.1", 0)), FrontDoor.tlsServerName())
+                .router(
+                    c -> {
+                      routed.add(c);
+                      return pending;
+                    })
+                .loops(1));
+    byte[] hello = ClientHellos.jdk("courier.push.apple.com", ALPN);
+    byte[] more = new byte[20_000];
+    new Random(7).nextBytes(more);
+    try (Socket s = connect(entry(sp))) {
+      s.setTcpNoDelay(true);
+      s.getOutputStream().write(hello);
+      s.getOutputStream().flush();
+      nextRouted(); // the hello was read and the route asked for
+      s.getOutputStream().write(more); // while the route is pending
+      s.getOutputStream().flush();
+      // the loop keeps serving others meanwhile (it does not spin on the waiting client)
+      try (Socket other = connect(entry(sp))) {
+        other.getOutputStream().write(hello);
+        nextRouted();
+      }
+      pending.complete(Route.to("up", List.of(up.server.address())));
+      assertThat(readN(s.getInputStream(), hello.length + more.length))
+          .startsWith(hello)
+          .endsWith(more);
+      s.shutdownOutput();
+      assertThat(s.getInputStream().read()).isEqualTo(-1);
+    }
+    ByteArrayOutputStream want = new ByteArrayOutputStream();
+    want.write(hello);
+    want.write(more);
+    // the other connection's hello (it closed before the route came) may or may not have arrived
+    byte[] first = up.next();
+    byte[] got = first.length == want.size() ? first : up.next();
+    assertThat(got).isEqualTo(want.toByteArray());
+    assertQuiet(sp);
+  }
+
   @Test
   void reframedAndChunkedHelloReachesUpstreamUnchanged() throws Exception {
     Recorder up = track(new Recorder());

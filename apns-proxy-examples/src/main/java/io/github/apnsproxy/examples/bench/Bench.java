@@ -278,6 +278,11 @@ public final class Bench {
         }
       }
     }
+    if (sniTarget != null && proxyTarget != null) {
+      byte[] hello = Sni.clientHello(Sni.SERVER_NAME);
+      warmFresh(proxyTarget, hello); // cold too when the figures before did not run (--only)
+      warmFresh(sniTarget, hello);
+    }
     for (int r = 1; r <= o.repeats; r++) {
       double w = o.warmup;
       if (sniTarget != null) {
@@ -311,6 +316,10 @@ public final class Bench {
           List.of(
               "trickle.peak_preface_kib", "trickle.peak_rss_growth_mib", "trickle.closed_by_proxy"),
           () -> Sni.trickle(sn, mx, o.trickleClients, o.trickleSeconds));
+    }
+    if (egressTarget != null && relay != null && proxyTarget != null) {
+      warmFresh(proxyTarget, new byte[0]);
+      warmFresh(egressTarget, new byte[0]);
     }
     for (int r = 1; r <= o.repeats; r++) {
       double w = o.warmup;
@@ -640,6 +649,18 @@ public final class Bench {
       children.remove(old);
     }
     return startProxy(extra);
+  }
+
+  /**
+   * Connection setups, unmeasured, through a proxy before a figure compares it with another (sni,
+   * egress): a proxy started just for that figure is cold while the main proxy has usually run the
+   * bulk, ping-pong and setup figures (the first sni run of a cold proxy cost 4x the third); both
+   * are warmed, as either may be cold ({@code --only}).
+   */
+  private void warmFresh(Target t, byte[] preface) throws IOException {
+    double seconds = Math.max(10, 3 * (o.warmup + o.duration));
+    out.println("[" + t.name() + "] warming up for " + Math.round(seconds) + " s (not measured)");
+    Setups.run(t, o.inFlight, 0, seconds, preface);
   }
 
   /**

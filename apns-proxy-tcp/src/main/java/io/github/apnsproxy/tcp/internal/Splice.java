@@ -594,6 +594,12 @@ final class Splice implements KeyHandler {
       onPrefaceReady(ops);
       return;
     }
+    if (key == clientKey && (state == ROUTING || state == CONNECTING || state == TUNNELING)) {
+      // a client after its preface spoke (or closed) before its upstream is up: it waits in its
+      // socket buffer until then (see proceed)
+      setInterest(clientKey, 0);
+      return;
+    }
     if (key == upstreamKey) {
       if (state == CONNECTING) {
         if ((ops & SelectionKey.OP_CONNECT) != 0) {
@@ -1083,7 +1089,9 @@ final class Splice implements KeyHandler {
     if (p.size() == 0) {
       p.release(loop); // nothing to forward: hold no buffer while routing and connecting
     }
-    setInterest(clientKey, 0); // the client is read again only once the upstream is connected
+    // The client is read again only once the upstream is connected. Its read interest is dropped
+    // lazily, by the first readiness event before then (onReady): a TLS client waits for the
+    // server's answer after its hello, so most connections never change their interest twice.
     route();
   }
 
