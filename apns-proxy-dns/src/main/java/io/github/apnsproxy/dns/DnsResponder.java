@@ -203,7 +203,8 @@ public final class DnsResponder {
         current; // one handler and policy for the whole query, whatever update() does meanwhile
     FastKey capture = null;
     if (fastPath) {
-      long start = System.nanoTime();
+      FastAnswer.Timed timed = c.handler() instanceof FastAnswer.Timed t ? t : null;
+      long start = timed == null ? 0 : System.nanoTime();
       Object fast;
       try {
         fast = fast(c, query, length, client, transport, maxSize);
@@ -211,8 +212,8 @@ public final class DnsResponder {
         fast = null; // the full path decides, and reports a handler's failure
       }
       if (fast instanceof byte[] wire) {
-        if (c.handler() instanceof FastAnswer.Timed t) {
-          t.timer.answered(transport, System.nanoTime() - start);
+        if (timed != null) {
+          timed.timer.answered(transport, System.nanoTime() - start);
         }
         return done(Optional.of(wire));
       }

@@ -672,7 +672,13 @@ class CachingResolverTest {
   void lookupsCompleteOnTheResolversOwnThreadNeverOnTheCommonPool() throws Exception {
     FakeUpstreamDns up = fake().a(COURIER, 60, "127.0.2.1").nodata(COURIER, 60);
     CachingResolver r = build(builder(up.address(), deadServer()));
-    String upstreamThread = get(r.lookup(COURIER).thenApply(a -> Thread.currentThread().getName()));
+    // the answer is held until the stage below is attached: a fast answer would otherwise run it
+    // on this thread, which would prove nothing
+    up.hold();
+    CompletableFuture<String> answered =
+        r.lookup(COURIER).thenApply(a -> Thread.currentThread().getName()).toCompletableFuture();
+    up.release();
+    String upstreamThread = get(answered);
     assertThat(upstreamThread).as("an upstream answer").isEqualTo("apns-proxy-dns-resolver");
     String hitThread = get(r.lookup(COURIER).thenApply(a -> Thread.currentThread().getName()));
     assertThat(hitThread)
@@ -714,7 +720,9 @@ class CachingResolverTest {
   @Test
   void entriesAgeByTheTickerNotTheWallClock() throws Exception {
     FakeUpstreamDns up = fake().a(COURIER, 30, "127.0.2.1").nodata(COURIER, 30);
-    CachingResolver r = build(builder(up.address()));
+    // no prefetch: the hit in the entry's last second below would refresh it in the background,
+    // and the refreshed entry could answer the last lookup before the expiry is seen
+    CachingResolver r = build(builder(up.address()).prefetch(false));
     get(r.lookup(COURIER));
     // the ticker crosses Long.MAX_VALUE here (it started 5 minutes before): the entry is still 29 s
     // fresh...

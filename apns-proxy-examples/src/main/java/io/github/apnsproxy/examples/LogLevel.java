@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.github.apnsproxy.examples;
 
+import io.github.apnsproxy.tcp.SpliceListener;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,7 +23,7 @@ public enum LogLevel {
   /**
    * The access log's logger: INFO whatever {@code log.level} says; {@code log.access} turns it off.
    */
-  static final String ACCESS = "io.github.apnsproxy.access";
+  static final String ACCESS = SpliceListener.ACCESS_LOGGER;
 
   private static final Logger LOG = LoggerFactory.getLogger(LogLevel.class);
   private static final java.util.concurrent.atomic.AtomicBoolean WARNED =

@@ -42,6 +42,9 @@ public interface SpliceListener {
    */
   default void closed(InboundConnection connection, SpliceSummary summary) {}
 
+  /** The logger of the stock access log ({@link #accessLog()}): its lines are INFO there. */
+  String ACCESS_LOGGER = "io.github.apnsproxy.access";
+
   /**
    * The stock access log: on {@link #closed}, one line per connection - finished, refused (policy,
    * limits, preface, router) or failed upstream alike - at INFO on the logger {@code

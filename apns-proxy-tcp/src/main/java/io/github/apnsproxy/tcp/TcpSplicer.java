@@ -776,15 +776,9 @@ public final class TcpSplicer implements AutoCloseable {
       }
       Router r = explicit != null ? explicit.router(given) : given;
       for (FrontDoor d : doors) {
-        if (d != null && (d.maxPrefaceBytes() < 1 || d.maxPrefaceBytes() > bufferSize)) {
-          throw new IllegalStateException(
-              "front door "
-                  + d.name()
-                  + " takes prefaces of up to "
-                  + d.maxPrefaceBytes()
-                  + " bytes (expected 1.."
-                  + bufferSize
-                  + ", the buffer size)");
+        String mismatch = d == null ? null : Settings.doorMismatch(d, bufferSize);
+        if (mismatch != null) {
+          throw new IllegalStateException(mismatch);
         }
       }
       return new TcpSplicer(

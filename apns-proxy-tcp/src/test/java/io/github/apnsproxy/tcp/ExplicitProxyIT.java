@@ -25,20 +25,15 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -60,53 +55,11 @@ class ExplicitProxyIT extends SplicerTestSupport {
 
   @BeforeEach
   void tlsHost() throws Exception {
-    Path ks = dir.resolve("apns.p12");
-    Process p =
-        new ProcessBuilder(
-                Path.of(System.getProperty("java.home"), "bin", "keytool").toString(),
-                "-genkeypair",
-                "-alias",
-                "apns",
-                "-keyalg",
-                "EC",
-                "-groupname",
-                "secp256r1",
-                "-validity",
-                "2",
-                "-dname",
-                "CN=api.push.apple.com",
-                "-ext",
-                "SAN=dns:api.push.apple.com,dns:courier.push.apple.com,dns:*.push.apple.com",
-                "-storetype",
-                "PKCS12",
-                "-keystore",
-                ks.toString(),
-                "-storepass",
-                "changeit",
-                "-keypass",
-                "changeit")
-            .redirectErrorStream(true)
-            .start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-    assertThat(p.exitValue()).as(out).isZero();
-    char[] pw = "changeit".toCharArray();
-    KeyStore keys = KeyStore.getInstance("PKCS12");
-    try (InputStream in = Files.newInputStream(ks)) {
-      keys.load(in, pw);
-    }
-    KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-    kmf.init(keys, pw);
-    SSLContext serverTls = SSLContext.getInstance("TLS");
-    serverTls.init(kmf.getKeyManagers(), null, null);
-    KeyStore trust = KeyStore.getInstance("PKCS12");
-    trust.load(null, null);
-    trust.setCertificateEntry("apns", keys.getCertificate("apns"));
-    TrustManagerFactory tmf =
-        TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-    tmf.init(trust);
-    clientTls = SSLContext.getInstance("TLS");
-    clientTls.init(null, tmf.getTrustManagers(), null);
+    TestTls tls =
+        TestTls.forNames(
+            dir, List.of("api.push.apple.com", "courier.push.apple.com", "*.push.apple.com"));
+    SSLContext serverTls = tls.server;
+    clientTls = tls.client;
     https = HttpsServer.create(new InetSocketAddress(InetAddress.getByName("127.0.2.1"), 0), 50);
     https.setHttpsConfigurator(new HttpsConfigurator(serverTls));
     https.createContext(

@@ -24,11 +24,9 @@ import io.github.apnsproxy.core.CidrSet;
 import io.github.apnsproxy.core.UpstreamResolver;
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http2.Http2Headers;
-import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPairGenerator;
 import java.security.KeyStore;
@@ -67,42 +65,9 @@ class PushyThroughProxyIT extends SplicerTestSupport {
 
   @BeforeEach
   void mockApns() throws Exception {
-    Path ks = dir.resolve("apns.p12");
-    Process p =
-        new ProcessBuilder(
-                Path.of(System.getProperty("java.home"), "bin", "keytool").toString(),
-                "-genkeypair",
-                "-alias",
-                "apns",
-                "-keyalg",
-                "EC",
-                "-groupname",
-                "secp256r1",
-                "-validity",
-                "2",
-                "-dname",
-                "CN=api.push.apple.com",
-                "-ext",
-                "SAN=dns:api.push.apple.com",
-                "-storetype",
-                "PKCS12",
-                "-keystore",
-                ks.toString(),
-                "-storepass",
-                "changeit",
-                "-keypass",
-                "changeit")
-            .redirectErrorStream(true)
-            .start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-    assertThat(p.exitValue()).as(out).isZero();
-    KeyStore keys = KeyStore.getInstance("PKCS12");
-    try (InputStream in = Files.newInputStream(ks)) {
-      keys.load(in, "changeit".toCharArray());
-    }
+    KeyStore keys = TestTls.keyStore(dir, List.of("api.push.apple.com"));
     certificate = (X509Certificate) keys.getCertificate("apns");
-    PrivateKey key = (PrivateKey) keys.getKey("apns", "changeit".toCharArray());
+    PrivateKey key = (PrivateKey) keys.getKey("apns", TestTls.PASSWORD.toCharArray());
     apns =
         new MockApnsServerBuilder()
             .setServerCredentials(new X509Certificate[] {certificate}, key, null)

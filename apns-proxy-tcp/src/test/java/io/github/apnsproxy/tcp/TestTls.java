@@ -42,13 +42,16 @@ final class TestTls {
     this.client = client;
   }
 
+  /** The password of {@link #keyStore}'s store and key. */
+  static final String PASSWORD = "changeit";
+
   /**
-   * A certificate for {@code names} (wildcards allowed) in a keystore under {@code dir}, and both
-   * contexts.
+   * A PKCS12 key store under {@code dir} holding one self-signed EC certificate and its key (alias
+   * {@code apns}) for {@code names} (wildcards allowed), made with the JDK's keytool.
    */
-  static TestTls forNames(Path dir, List<String> names) throws Exception {
+  static KeyStore keyStore(Path dir, List<String> names) throws Exception {
     Path ks = dir.resolve("apns.p12");
-    char[] pw = "changeit".toCharArray();
+    char[] pw = PASSWORD.toCharArray();
     StringBuilder san = new StringBuilder();
     for (String n : names) {
       san.append(san.length() == 0 ? "SAN=" : ",").append("dns:").append(n);
@@ -74,9 +77,9 @@ final class TestTls {
                 "-keystore",
                 ks.toString(),
                 "-storepass",
-                "changeit",
+                PASSWORD,
                 "-keypass",
-                "changeit")
+                PASSWORD)
             .redirectErrorStream(true)
             .start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -86,6 +89,16 @@ final class TestTls {
     try (InputStream in = Files.newInputStream(ks)) {
       keys.load(in, pw);
     }
+    return keys;
+  }
+
+  /**
+   * A certificate for {@code names} (wildcards allowed) in a keystore under {@code dir}, and both
+   * contexts.
+   */
+  static TestTls forNames(Path dir, List<String> names) throws Exception {
+    char[] pw = PASSWORD.toCharArray();
+    KeyStore keys = keyStore(dir, names);
     KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
     kmf.init(keys, pw);
     SSLContext serverCtx = SSLContext.getInstance("TLSv1.3");

@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class AccessLog implements SpliceListener {
   /** The logger name of the stock access log. */
-  public static final String LOGGER = "io.github.apnsproxy.access";
+  public static final String LOGGER = SpliceListener.ACCESS_LOGGER;
 
   private final Consumer<String> sink;
   private final Clock clock;

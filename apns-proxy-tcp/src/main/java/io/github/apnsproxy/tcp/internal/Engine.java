@@ -234,16 +234,9 @@ public final class Engine {
       throw new IllegalStateException(
           "splicer is not running (expected door(...) between start() and close())");
     }
-    if (door != null
-        && (door.maxPrefaceBytes() < 1 || door.maxPrefaceBytes() > settings.bufferSize())) {
-      throw new IllegalArgumentException(
-          "front door "
-              + door.name()
-              + " takes prefaces of up to "
-              + door.maxPrefaceBytes()
-              + " bytes (expected 1.."
-              + settings.bufferSize()
-              + ", the buffer size)");
+    String mismatch = door == null ? null : Settings.doorMismatch(door, settings.bufferSize());
+    if (mismatch != null) {
+      throw new IllegalArgumentException(mismatch);
     }
     for (InetSocketAddress a : addresses) {
       if (!listening.containsKey(a)) {

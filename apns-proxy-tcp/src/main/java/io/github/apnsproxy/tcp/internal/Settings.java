@@ -54,6 +54,23 @@ public record Settings(
     }
   }
 
+  /**
+   * Why {@code door} cannot read its prefaces into buffers of {@code bufferSize} bytes; null when
+   * it can.
+   */
+  public static @Nullable String doorMismatch(FrontDoor door, int bufferSize) {
+    int max = door.maxPrefaceBytes();
+    return max >= 1 && max <= bufferSize
+        ? null
+        : "front door "
+            + door.name()
+            + " takes prefaces of up to "
+            + max
+            + " bytes (expected 1.."
+            + bufferSize
+            + ", the buffer size)";
+  }
+
   /** Whether any connection may need the preface stage (a front door or PROXY protocol). */
   public boolean usesPreface() {
     return proxyProtocol != ProxyProtocol.OFF || doors.stream().anyMatch(d -> d != null);

@@ -13,6 +13,7 @@ import io.github.apnsproxy.tcp.PrefaceParser;
 import io.github.apnsproxy.tcp.ProxyProtocol;
 import io.github.apnsproxy.tcp.RejectReason;
 import io.github.apnsproxy.tcp.Route;
+import io.github.apnsproxy.tcp.Router;
 import io.github.apnsproxy.tcp.ServerNameKind;
 import io.github.apnsproxy.tcp.UpstreamFailure;
 import io.github.apnsproxy.tcp.UpstreamReplies;
@@ -205,7 +206,7 @@ final class Splice implements KeyHandler {
               : CloseReason.ROUTE_REJECTED);
       return;
     }
-    countRouted();
+    countRouted(at.router());
     upstreamHost = route.host();
     loop.listener.routed(connection, route);
     // ---- the connect stage (egress): direct addresses or tunnels through proxies, the same for
@@ -223,7 +224,7 @@ final class Splice implements KeyHandler {
   /**
    * Counts a routed connection by front door and name kind; no preface costs one adder increment.
    */
-  private void countRouted() {
+  private void countRouted(Router router) {
     Preface found = connection.preface();
     String name = found.serverName();
     InetSocketAddress target = found.target();
@@ -237,7 +238,7 @@ final class Splice implements KeyHandler {
     ServerNameKind kind = ServerNameKind.NONE;
     if (name != null) {
       try {
-        kind = loop.engine.live().router().nameKind(name);
+        kind = router.nameKind(name);
       } catch (RuntimeException | Error e) {
         Errors.rethrowFatal(e);
         LOG.debug("{}: Router.nameKind failed", connection, e);
